@@ -1,0 +1,82 @@
+//! The thread-local "current event loop".
+//!
+//! `eddy::spawn`, `time::sleep` and `net::TcpStream::connect` take no runtime
+//! argument: like asyncio's `get_running_loop()`, they find the loop that is
+//! running on this thread. [`enter`] installs a loop for the duration of
+//! `block_on` (or a worker thread's life); [`with_core`] looks it up.
+//!
+//! Only one loop can be current on a thread at a time: running `block_on` from
+//! inside a task would freeze the outer loop, so it is refused with a panic
+//! that says so (a programming error, like tokio's).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::event_loop::Core;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Restores "no current loop" when dropped.
+pub(crate) struct EnterGuard {
+    _not_send: std::marker::PhantomData<Rc<()>>,
+}
+
+/// Makes `core` this thread's current loop until the guard drops.
+///
+/// # Panics
+/// If a loop is already current on this thread (`block_on` inside a task).
+pub(crate) fn enter(core: Rc<Core>) -> EnterGuard {
+    CURRENT.with(|current| {
+        let mut current = current.borrow_mut();
+        assert!(
+            current.is_none(),
+            "cannot start an eddy event loop from inside another one on the same thread \
+             (block_on called from within a task?); spawn the future instead"
+        );
+        *current = Some(core);
+    });
+    EnterGuard { _not_send: std::marker::PhantomData }
+}
+
+/// Like [`enter`], but does nothing (returns `None`) if another loop is
+/// already current. Used by destructors, which must not panic.
+pub(crate) fn try_enter(core: Rc<Core>) -> Option<EnterGuard> {
+    let entered = CURRENT.with(|current| {
+        let mut current = current.borrow_mut();
+        if current.is_some() {
+            return false;
+        }
+        *current = Some(core);
+        true
+    });
+    entered.then_some(EnterGuard { _not_send: std::marker::PhantomData })
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        // `take` first, drop after: dropping the Rc<Core> may run destructors
+        // that look the current loop up again.
+        let previous = CURRENT.with(|current| current.borrow_mut().take());
+        drop(previous);
+    }
+}
+
+/// Runs `f` with this thread's current loop, or returns `None` outside one.
+pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    CURRENT.with(|current| current.borrow().as_ref().map(f))
+}
+
+/// Like [`with_core`], for the public functions that only make sense inside a
+/// runtime (`spawn`, `sleep`, ...): panics with a message naming `what`.
+#[track_caller]
+pub(crate) fn expect_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
+    match CURRENT.with(|current| current.borrow().clone()) {
+        Some(core) => f(&core),
+        None => panic!(
+            "{what} must be called from inside an eddy runtime \
+             (eddy::run, Runtime::block_on, or a task they spawned)"
+        ),
+    }
+}

@@ -1,0 +1,438 @@
+//! The event loop: one per thread, and the heart of eddy. Everything a loop
+//! owns lives in [`Core`]; one turn of the loop is [`Core::tick`], which reads
+//! top to bottom:
+//!
+//! ```text
+//!   ┌─▶ 1. take in the tasks other threads woke or spawned (injection queue)
+//!   │   2. poll the tasks that are ready, oldest first, at most `tick_budget`;
+//!   │      a task woken during this step runs next tick, not now
+//!   │   3. fire the timers that are due; their tasks become ready
+//!   │   4. park in epoll_wait: not at all if anything is ready, else until
+//!   │      the next timer (or forever); each I/O event readies its tasks
+//!   └── (with a paused clock and nothing else to do, 4 jumps the clock to
+//!        the next timer instead of sleeping)
+//! ```
+//!
+//! # Fairness, in numbers
+//!
+//! Step 2 runs a snapshot of the queue: at most the tasks that were ready
+//! when it started, and at most `tick_budget` of them (default 128, picked
+//! so that one `epoll_wait`, about a microsecond, is amortised over many
+//! polls, while 10 000 ready tasks at about a microsecond each still let I/O
+//! and timers in every ~130 µs; not tuned beyond that). So a task that wakes
+//! itself forever runs once per tick and cannot starve a timer or a socket:
+//! steps 3 and 4 come round after every batch.
+//!
+//! # Narration
+//!
+//! At `trace` level each tick logs what it did (tasks run, timers fired, how
+//! long it parked and why, I/O events), so `RUST_LOG=eddy=trace` shows the
+//! loop at work; `examples/trace_loop.rs` walks through the output.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io;
+use std::panic::Location;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures_task::ArcWake;
+use slab::Slab;
+
+use crate::reactor::Reactor;
+use crate::runtime::LoopConfig;
+use crate::shared::{Shared, WAKER_TOKEN};
+use crate::task::cell::{Task, NO_SLOT};
+use crate::task::{BlockingPool, JoinHandle, Runnable, TaskInfo};
+use crate::time::wheel::{TimerKey, Wheel};
+use crate::time::{Clock, Instant};
+use crate::util::Shuffler;
+
+/// Numbers loops process-wide, so a timer or task can tell which loop it
+/// belongs to even across runtimes.
+static NEXT_LOOP_ID: AtomicU32 = AtomicU32::new(1);
+
+/// Everything one event loop owns. `!Send`: it lives and dies on its thread.
+pub(crate) struct Core {
+    /// The half other threads may touch: injection queue and eventfd waker.
+    shared: Arc<Shared>,
+    config: LoopConfig,
+    /// Tasks ready to be polled, oldest first. Each appears at most once
+    /// (the SCHEDULED bit guards the door).
+    run_queue: RefCell<VecDeque<Arc<dyn Runnable>>>,
+    /// Every live task, so shutdown can drop them all (and so a task that
+    /// nobody holds a waker for still belongs to someone).
+    tasks: RefCell<Slab<Arc<dyn Runnable>>>,
+    /// Set once shutdown begins: tasks spawned from destructors from then on
+    /// are cancelled at once instead of outliving the loop.
+    closing: Cell<bool>,
+    reactor: Rc<Reactor>,
+    timers: RefCell<Wheel>,
+    clock: Clock,
+    /// Seeded reordering of ready tasks and I/O wakeups (tests only).
+    shuffler: Option<RefCell<Shuffler>>,
+    /// Reused buffers, so a steady-state tick allocates nothing.
+    injected_buffer: RefCell<Vec<Arc<dyn Runnable>>>,
+    wake_buffer: RefCell<Vec<Waker>>,
+    ticks: Cell<u64>,
+}
+
+impl Core {
+    pub(crate) fn new(config: LoopConfig, blocking: BlockingPool) -> io::Result<Rc<Core>> {
+        let loop_id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
+        let poll = mio::Poll::new().map_err(|e| {
+            io::Error::new(e.kind(), format!("creating the event loop's epoll instance: {e}"))
+        })?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
+            .map_err(|e| io::Error::new(e.kind(), format!("creating the event loop's eventfd waker: {e}")))?;
+        let reactor = Rc::new(Reactor::new(poll, config.event_capacity)?);
+        Ok(Rc::new(Core {
+            shared: Arc::new(Shared::new(loop_id, config.debug, waker, blocking)),
+            clock: Clock::new(config.start_paused, config.auto_advance),
+            shuffler: config.seed.map(|seed| RefCell::new(Shuffler::new(seed ^ u64::from(loop_id)))),
+            config,
+            run_queue: RefCell::new(VecDeque::new()),
+            tasks: RefCell::new(Slab::new()),
+            closing: Cell::new(false),
+            reactor,
+            timers: RefCell::new(Wheel::new()),
+            injected_buffer: RefCell::new(Vec::new()),
+            wake_buffer: RefCell::new(Vec::new()),
+            ticks: Cell::new(0),
+        }))
+    }
+
+    // ----- The loop ---------------------------------------------------------
+
+    /// Runs `future` to completion on this loop, running every other task,
+    /// timer and socket of the loop meanwhile. The caller has entered the
+    /// loop's context.
+    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let main = Arc::new(MainWaker { woken: AtomicBool::new(true), owner: self.shared.clone() });
+        let waker = futures_task::waker(main.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if main.woken.swap(false, Ordering::AcqRel) {
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return output;
+                }
+            }
+            self.tick(&main.woken);
+        }
+    }
+
+    /// Runs ticks until the runtime asks this (worker) loop to stop.
+    pub(crate) fn run_until_stopped(&self) {
+        let never = AtomicBool::new(false);
+        while !self.shared.stop_requested() {
+            self.tick(&never);
+        }
+    }
+
+    /// One turn of the loop. `main_woken` is the `block_on` future's wake
+    /// flag: if set, the loop must not sleep.
+    fn tick(&self, main_woken: &AtomicBool) {
+        let tick = self.ticks.get() + 1;
+        self.ticks.set(tick);
+
+        // 1. Wakes and spawns from other threads join the run queue.
+        let injected = self.take_injected();
+
+        // 2. Poll what is ready now, oldest first, within the budget.
+        let ran = self.run_ready_tasks();
+
+        // 3. Fire the timers that are due; their tasks become ready.
+        let fired = self.fire_timers();
+
+        // 4. Park until there is something to do, collecting I/O wakeups.
+        let park = self.plan_park(main_woken.load(Ordering::Acquire));
+        let parked_at = log::log_enabled!(log::Level::Trace).then(std::time::Instant::now);
+        let events = self.park(park);
+
+        if let Some(parked_at) = parked_at {
+            log::trace!(
+                "loop {} tick {tick}: {injected} injected, {ran} polled, {fired} timers fired, \
+                 parked {:?} ({park:?}), {events} I/O events",
+                self.loop_id(),
+                parked_at.elapsed(),
+            );
+        }
+    }
+
+    /// Step 1.
+    fn take_injected(&self) -> usize {
+        let mut injected = self.injected_buffer.borrow_mut();
+        self.shared.take_injected(&mut injected);
+        let count = injected.len();
+        for task in injected.drain(..) {
+            if task.header().slot() == NO_SLOT {
+                // Spawned through a Handle from another thread: adopt it.
+                self.adopt(&task);
+            }
+            self.run_queue.borrow_mut().push_back(task);
+        }
+        count
+    }
+
+    /// Step 2.
+    fn run_ready_tasks(&self) -> usize {
+        let batch = self.run_queue.borrow().len().min(self.config.tick_budget);
+        if let Some(shuffler) = &self.shuffler {
+            let mut queue = self.run_queue.borrow_mut();
+            shuffler.borrow_mut().shuffle(&mut queue.make_contiguous()[..batch]);
+        }
+        for _ in 0..batch {
+            // The borrow ends before `run`: a task may spawn or wake others.
+            let task = self.run_queue.borrow_mut().pop_front();
+            match task {
+                Some(task) => task.run(self),
+                None => break,
+            }
+        }
+        batch
+    }
+
+    /// Step 3 (also used by `time::advance`). Returns how many fired.
+    pub(crate) fn fire_timers(&self) -> usize {
+        let mut wakers = self.wake_buffer.take();
+        let fired = self.timers.borrow_mut().advance(self.clock.now_tick(), &mut wakers);
+        wakers.drain(..).for_each(Waker::wake);
+        self.wake_buffer.replace(wakers);
+        fired
+    }
+
+    /// Step 4a: decide how long to park.
+    fn plan_park(&self, main_woken: bool) -> Park {
+        if main_woken || !self.run_queue.borrow().is_empty() {
+            return Park::Poll;
+        }
+        let Some(next) = self.timers.borrow().next_deadline() else {
+            return Park::Wait(None);
+        };
+        if !self.clock.is_paused() {
+            let now = self.clock.now();
+            return Park::Wait(Some(self.clock.tick_instant(next).duration_since(now)));
+        }
+        // Paused: time moves only by hand, or by jumping when idle.
+        if self.clock.auto_advance() && !self.shared.blocking.is_busy() {
+            Park::AutoAdvance(next)
+        } else {
+            Park::Wait(None)
+        }
+    }
+
+    /// Step 4b: park in epoll_wait and wake the tasks whose I/O is ready.
+    fn park(&self, park: Park) -> usize {
+        let timeout = match park {
+            Park::Poll | Park::AutoAdvance(_) => Some(Duration::ZERO),
+            Park::Wait(timeout) => timeout,
+        };
+        let mut wakers = self.wake_buffer.take();
+        let events = self.reactor.poll(timeout, &mut wakers);
+        if let Park::AutoAdvance(next) = park {
+            // Nothing happened and nothing is on its way from another
+            // thread: the only thing left to wait for is the next timer.
+            if events == 0 && !self.shared.is_notified() {
+                self.clock.advance_to(self.clock.tick_instant(next));
+            }
+        }
+        if let Some(shuffler) = &self.shuffler {
+            shuffler.borrow_mut().shuffle(&mut wakers);
+        }
+        wakers.drain(..).for_each(Waker::wake);
+        self.wake_buffer.replace(wakers);
+        events
+    }
+
+    // ----- Tasks --------------------------------------------------------
+
+    /// Creates a task on this loop and queues it. See [`crate::spawn`].
+    pub(crate) fn spawn<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        location: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let info = TaskInfo { id: self.shared.next_task_id(), name, location };
+        let task = Task::new(future, self.shared.clone(), info);
+        let handle = JoinHandle::for_task(task.clone(), self.config.debug);
+        let task: Arc<dyn Runnable> = task;
+        if self.closing.get() {
+            task.shutdown(self);
+        } else {
+            self.adopt(&task);
+            self.push_ready(task);
+        }
+        handle
+    }
+
+    /// Adds a task to the loop's task list.
+    fn adopt(&self, task: &Arc<dyn Runnable>) {
+        let slot = self.tasks.borrow_mut().insert(task.clone());
+        task.set_slot(slot);
+    }
+
+    /// Removes a finished task from the task list (if it is still there:
+    /// during shutdown the list has already been emptied).
+    pub(crate) fn release_task<T: ?Sized>(&self, slot: usize, task: *const T) {
+        let removed = {
+            let mut tasks = self.tasks.borrow_mut();
+            match tasks.get(slot) {
+                Some(entry) if std::ptr::addr_eq(Arc::as_ptr(entry), task) => Some(tasks.remove(slot)),
+                _ => None,
+            }
+        };
+        drop(removed);
+    }
+
+    /// Queues a ready task. Loop thread only.
+    pub(crate) fn push_ready(&self, task: Arc<dyn Runnable>) {
+        self.run_queue.borrow_mut().push_back(task);
+    }
+
+    /// Tasks waiting in the run queue.
+    pub(crate) fn ready_count(&self) -> usize {
+        self.run_queue.borrow().len()
+    }
+
+    /// Drops every task still alive, on this thread, running their
+    /// destructors with the loop still current (they may cancel timers or
+    /// deregister sockets). Called once, when the runtime goes away.
+    pub(crate) fn shutdown(&self) {
+        self.closing.set(true);
+        let mut orphans = self.shared.close();
+        if self.config.debug {
+            for task in self.tasks.borrow().iter().map(|(_, task)| task) {
+                log::warn!(
+                    "{} was still pending when its runtime shut down; dropping it",
+                    task.header().info
+                );
+            }
+        }
+        loop {
+            let tasks: Vec<_> = self.tasks.borrow_mut().drain().collect();
+            let tasks = tasks.into_iter().chain(orphans.drain(..)).collect::<Vec<_>>();
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                task.shutdown(self);
+            }
+        }
+        let queued = std::mem::take(&mut *self.run_queue.borrow_mut());
+        drop(queued);
+    }
+
+    // ----- Debug mode ---------------------------------------------------
+
+    /// Whether debug mode is on (asyncio's `debug=True`).
+    pub(crate) fn debug(&self) -> bool {
+        self.config.debug
+    }
+
+    /// Starts timing a poll, in debug mode only.
+    pub(crate) fn slow_poll_clock(&self) -> Option<std::time::Instant> {
+        self.config.debug.then(std::time::Instant::now)
+    }
+
+    /// Warns if the poll that started at `started` hogged the loop.
+    pub(crate) fn check_slow_poll(&self, started: Option<std::time::Instant>, task: &TaskInfo) {
+        let Some(started) = started else { return };
+        let took = started.elapsed();
+        if took >= self.config.slow_poll_threshold {
+            log::warn!(
+                "{task} took {took:?} in one poll (threshold {:?}); nothing else on loop {} could run \
+                 meanwhile. Move blocking work to eddy::task::spawn_blocking",
+                self.config.slow_poll_threshold,
+                self.loop_id(),
+            );
+        }
+    }
+
+    // ----- Accessors for the other modules ------------------------------
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn loop_id(&self) -> u32 {
+        self.shared.loop_id
+    }
+
+    pub(crate) fn reactor(&self) -> &Rc<Reactor> {
+        &self.reactor
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub(crate) fn blocking_pool(&self) -> &BlockingPool {
+        &self.shared.blocking
+    }
+
+    /// Arms a timer for `deadline` that wakes `waker`.
+    pub(crate) fn insert_timer(&self, deadline: Instant, waker: &Waker) -> TimerKey {
+        let tick = self.clock.deadline_tick(deadline);
+        self.timers.borrow_mut().insert(tick, waker.clone())
+    }
+
+    /// Whether a timer fired; if not, updates who it wakes.
+    pub(crate) fn poll_timer(&self, key: TimerKey, waker: &Waker) -> bool {
+        self.timers.borrow_mut().poll_fired(key, waker)
+    }
+
+    /// Cancels a timer.
+    pub(crate) fn remove_timer(&self, key: TimerKey) {
+        let waker = self.timers.borrow_mut().remove(key);
+        drop(waker); // After the borrow: dropping a waker may run code.
+    }
+
+    /// When the next timer is due, if any.
+    pub(crate) fn next_timer_deadline(&self) -> Option<Instant> {
+        self.timers.borrow().next_deadline().map(|tick| self.clock.tick_instant(tick))
+    }
+}
+
+/// How step 4 parks.
+#[derive(Debug, Clone, Copy)]
+enum Park {
+    /// Something is ready: only collect I/O events that are already there.
+    Poll,
+    /// Sleep until an event, or the timeout (the next timer) passes.
+    Wait(Option<Duration>),
+    /// Paused clock, idle loop: check for I/O without sleeping, and if there
+    /// is none, jump the clock to this tick.
+    AutoAdvance(u64),
+}
+
+/// The waker of the future passed to `block_on`, which is not a task: it
+/// lives on the caller's stack. Waking it sets a flag the loop checks before
+/// parking (and interrupts the park when the wake comes from elsewhere).
+struct MainWaker {
+    woken: AtomicBool,
+    owner: Arc<Shared>,
+}
+
+impl ArcWake for MainWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        if arc_self.woken.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let on_own_loop =
+            crate::context::with_core(|core| Arc::ptr_eq(core.shared(), &arc_self.owner)).unwrap_or(false);
+        if !on_own_loop {
+            arc_self.owner.notify();
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! `TcpStream`: a connected TCP socket with async reads and writes.
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::task::{Context, Poll};
+
+use mio::Interest;
+
+use super::context;
+use crate::reactor::{Direction, IoSource};
+
+/// A TCP connection.
+///
+/// Methods take `&self`, so one task can read while another writes (share
+/// it with an `Rc`). At most one task should wait in each direction at a
+/// time: a second reader replaces the first one's wakeup.
+///
+/// ```
+/// use eddy::net::{TcpListener, TcpStream};
+///
+/// eddy::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     eddy::spawn(async move {
+///         let (stream, _) = listener.accept().await?;
+///         stream.write_all(b"hello").await
+///     });
+///     let stream = TcpStream::connect(addr).await?;
+///     let mut buf = [0; 5];
+///     let mut filled = 0;
+///     while filled < buf.len() {
+///         filled += stream.read(&mut buf[filled..]).await?;
+///     }
+///     assert_eq!(&buf, b"hello");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct TcpStream {
+    io: IoSource<mio::net::TcpStream>,
+    /// Cached for error messages, which should not need a syscall.
+    peer: Option<SocketAddr>,
+}
+
+impl TcpStream {
+    /// Opens a connection to `addr`, trying each resolved address in turn.
+    ///
+    /// Name resolution uses the standard library and blocks for host names;
+    /// pass an IP address (or resolve in
+    /// [`spawn_blocking`](crate::task::spawn_blocking)) to avoid that.
+    ///
+    /// # Errors
+    /// The last address's error, e.g.
+    /// `connect to 127.0.0.1:9: Connection refused (os error 111)`.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let addrs = addr.to_socket_addrs().map_err(|e| context(e, "resolve address to connect to"))?;
+        let mut last_error = None;
+        for addr in addrs {
+            match TcpStream::connect_one(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(error) => last_error = Some(context(error, format_args!("connect to {addr}"))),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "connect: no address to connect to")
+        }))
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?, Some(addr))?;
+        // A non-blocking connect finishes when the socket turns writable;
+        // then SO_ERROR says how it went. mio's recipe: a writable event
+        // without an error but with no peer yet is spurious, so wait again.
+        loop {
+            poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
+            if let Some(error) = stream.io.get_ref().take_error()? {
+                return Err(error);
+            }
+            match stream.io.get_ref().peer_addr() {
+                Ok(_) => return Ok(stream),
+                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
+                    stream.io.clear_ready(Direction::Write);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    pub(crate) fn from_mio(stream: mio::net::TcpStream, peer: Option<SocketAddr>) -> io::Result<TcpStream> {
+        let io = IoSource::new(stream, Interest::READABLE | Interest::WRITABLE)?;
+        Ok(TcpStream { io, peer })
+    }
+
+    /// Adopts a connected `std::net::TcpStream` into the current loop,
+    /// switching it to non-blocking mode.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true).map_err(|e| context(e, "set stream non-blocking"))?;
+        let peer = stream.peer_addr().ok();
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream), peer)
+    }
+
+    /// Reads into `buf`, waiting until at least one byte (or EOF) arrives.
+    /// Returns the number of bytes read; 0 means the peer closed its side
+    /// (or `buf` is empty).
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read(cx, buf)).await
+    }
+
+    /// Poll form of [`read`](Self::read).
+    pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let wanted = buf.len();
+        self.io
+            .poll_io(Direction::Read, cx, |mut stream| {
+                let n = stream.read(buf)?;
+                Ok((n, n > 0 && n < wanted))
+            })
+            .map_err(|e| context(e, self.describe("read from")))
+    }
+
+    /// Writes some of `buf`, waiting until the socket can take at least one
+    /// byte. Returns how many bytes were written.
+    pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_write(cx, buf)).await
+    }
+
+    /// Poll form of [`write`](Self::write).
+    pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_io(Direction::Write, cx, |mut stream| {
+                let n = stream.write(buf)?;
+                Ok((n, n < buf.len()))
+            })
+            .map_err(|e| context(e, self.describe("write to")))
+    }
+
+    /// Writes all of `buf`, waiting for room as often as needed.
+    ///
+    /// # Errors
+    /// `WriteZero` if the socket accepts no more bytes; otherwise as
+    /// [`write`](Self::write). On error, an unknown prefix of `buf` was sent.
+    pub async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => {
+                    let message = format!("{}: the socket accepted no bytes", self.describe("write to"));
+                    return Err(io::Error::new(io::ErrorKind::WriteZero, message));
+                }
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the writing half: the peer reads EOF once it has read what was
+    /// sent. Reading still works (a half-close).
+    pub async fn shutdown(&self) -> io::Result<()> {
+        self.shutdown_std(Shutdown::Write)
+    }
+
+    /// Shuts down the reading half, the writing half or both, at once.
+    pub fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how).map_err(|e| context(e, self.describe("shut down connection with")))
+    }
+
+    /// Waits until a read would not block (data, EOF or an error is there).
+    pub async fn readable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_ready(Direction::Read, cx)).await;
+        Ok(())
+    }
+
+    /// Waits until a write would not block.
+    pub async fn writable(&self) -> io::Result<()> {
+        poll_fn(|cx| self.io.poll_ready(Direction::Write, cx)).await;
+        Ok(())
+    }
+
+    /// Reads without waiting: `WouldBlock` if nothing is there.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_io(Direction::Read, |mut stream| stream.read(buf))
+    }
+
+    /// Writes without waiting: `WouldBlock` if there is no room.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_io(Direction::Write, |mut stream| stream.write(buf))
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY`: send small writes at once instead of waiting to
+    /// coalesce them (Nagle). Servers that write whole responses want it.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    fn describe(&self, doing: &str) -> String {
+        match self.peer {
+            Some(peer) => format!("{doing} {peer}"),
+            None => doing.to_string(),
+        }
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream").field("peer", &self.peer).finish()
+    }
+}

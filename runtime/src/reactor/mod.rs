@@ -1,0 +1,213 @@
+//! The reactor: turns OS readiness events (epoll on Linux, kqueue on BSD and
+//! macOS, through `mio`) into task wakeups.
+//!
+//! Each registered socket owns an [`IoSlot`]: what the OS last said about it
+//! (readable, writable, closed, error) and which task waits to read and which
+//! to write. When the loop parks in [`Reactor::poll`], every event updates its
+//! slot and hands the slot's waiting wakers back to the loop, which wakes
+//! them once the reactor's own state is no longer borrowed.
+//!
+//! # Edge-triggered readiness and draining (mio's contract)
+//!
+//! mio registers sockets edge-triggered: the OS reports a socket once when it
+//! *becomes* readable, not every time we ask. So a slot remembers readiness
+//! until an operation proves it stale by returning `WouldBlock`; only then is
+//! it cleared and the task parked. Clearing on anything else would lose the
+//! edge and hang the task; never clearing would spin.
+//!
+//! One refinement, the same one tokio makes: a *short* read or write (fewer
+//! bytes than asked for) also clears readiness. The kernel's buffer was
+//! drained at that moment, and any byte arriving later raises a new edge, so
+//! the extra `read` that would only return `WouldBlock` (a wasted syscall per
+//! request in an HTTP server) is skipped.
+//!
+//! # Why no locks
+//!
+//! A socket belongs to the loop that registered it (`TcpStream` is `!Send`),
+//! events are dispatched only between task polls, and so slots are plain
+//! `Cell`s. Spurious events (a stale token reused by a newer socket, say) are
+//! harmless: they set readiness, the next operation gets `WouldBlock`, and the
+//! slot is cleared again.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mio::event::Source;
+use mio::{Events, Interest, Poll as MioPoll, Registry, Token};
+use slab::Slab;
+
+use crate::shared::WAKER_TOKEN;
+
+mod source;
+pub(crate) use source::IoSource;
+
+/// Readiness bits kept per socket.
+const READABLE: u8 = 1 << 0;
+const WRITABLE: u8 = 1 << 1;
+const READ_CLOSED: u8 = 1 << 2;
+const WRITE_CLOSED: u8 = 1 << 3;
+const ERROR: u8 = 1 << 4;
+
+/// Which half of a socket an operation waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// The readiness bits that let an operation in this direction proceed
+    /// (possibly only to report EOF or an error).
+    fn mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+}
+
+/// Per-socket state: last known readiness and the two waiting wakers.
+#[derive(Default)]
+pub(crate) struct IoSlot {
+    readiness: Cell<u8>,
+    reader: Cell<Option<Waker>>,
+    writer: Cell<Option<Waker>>,
+}
+
+impl IoSlot {
+    fn waiter(&self, direction: Direction) -> &Cell<Option<Waker>> {
+        match direction {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+
+    /// Ready now, or remember who to wake when it is.
+    pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        if self.readiness.get() & direction.mask() != 0 {
+            return Poll::Ready(());
+        }
+        let waiter = self.waiter(direction);
+        // Keep the stored waker if it already wakes this task: no Arc clone
+        // (an atomic increment) per pending poll of the same task.
+        let waker = match waiter.take() {
+            Some(waker) if waker.will_wake(cx.waker()) => waker,
+            _ => cx.waker().clone(),
+        };
+        waiter.set(Some(waker));
+        Poll::Pending
+    }
+
+    /// The last operation returned `WouldBlock` (or was short): forget this
+    /// direction's readiness until the next edge.
+    pub(crate) fn clear_ready(&self, direction: Direction) {
+        self.readiness.set(self.readiness.get() & !direction.mask());
+    }
+}
+
+/// One loop's reactor.
+pub(crate) struct Reactor {
+    /// The epoll/kqueue instance. Borrowed mutably only inside `poll`, which
+    /// runs while no task is being polled.
+    poll: RefCell<MioPoll>,
+    /// A second handle on the same instance for (de)registration, which may
+    /// happen from inside a task at any time.
+    registry: Registry,
+    /// Reused event buffer: one `epoll_wait` returns up to its capacity.
+    events: RefCell<Events>,
+    /// Registered sockets, indexed by their mio token.
+    slots: RefCell<Slab<Rc<IoSlot>>>,
+}
+
+impl Reactor {
+    pub(crate) fn new(poll: MioPoll, event_capacity: usize) -> io::Result<Reactor> {
+        let registry = poll
+            .registry()
+            .try_clone()
+            .map_err(|e| io::Error::new(e.kind(), format!("cloning the event loop's epoll registry: {e}")))?;
+        Ok(Reactor {
+            poll: RefCell::new(poll),
+            registry,
+            events: RefCell::new(Events::with_capacity(event_capacity.max(1))),
+            slots: RefCell::new(Slab::new()),
+        })
+    }
+
+    /// Registers `source` for `interest` and returns its token and slot.
+    pub(crate) fn register(
+        &self,
+        source: &mut impl Source,
+        interest: Interest,
+    ) -> io::Result<(usize, Rc<IoSlot>)> {
+        let slot = Rc::new(IoSlot::default());
+        let token = self.slots.borrow_mut().insert(slot.clone());
+        if let Err(error) = self.registry.register(source, Token(token), interest) {
+            self.slots.borrow_mut().remove(token);
+            return Err(io::Error::new(error.kind(), format!("registering a socket with epoll: {error}")));
+        }
+        Ok((token, slot))
+    }
+
+    /// Undoes [`register`](Self::register). Errors are only logged: this runs
+    /// in destructors, and closing the socket removes it from epoll anyway.
+    pub(crate) fn deregister(&self, source: &mut impl Source, token: usize) {
+        if let Err(error) = self.registry.deregister(source) {
+            log::debug!("deregistering token {token} from epoll: {error}");
+        }
+        let removed = self.slots.borrow_mut().try_remove(token);
+        // Dropped after the borrow ends: a waker's drop may run arbitrary code.
+        drop(removed);
+    }
+
+    /// Waits for I/O events up to `timeout` (`None`: until one arrives) and
+    /// collects the wakers they release into `wake`. Returns the number of
+    /// events (the cross-thread wake-up included).
+    pub(crate) fn poll(&self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> usize {
+        let mut events = self.events.borrow_mut();
+        if let Err(error) = self.poll.borrow_mut().poll(&mut events, timeout) {
+            if error.kind() != io::ErrorKind::Interrupted {
+                // epoll_wait only fails on programming errors (EBADF, EINVAL);
+                // say so loudly but keep the loop alive.
+                log::error!("epoll_wait failed: {error}");
+            }
+            return 0;
+        }
+        let slots = self.slots.borrow();
+        let mut count = 0;
+        for event in events.iter() {
+            count += 1;
+            if event.token() == WAKER_TOKEN {
+                continue; // Only there to interrupt the wait.
+            }
+            let Some(slot) = slots.get(event.token().0) else {
+                continue; // Deregistered since the event was queued.
+            };
+            let mut ready = 0;
+            if event.is_readable() {
+                ready |= READABLE;
+            }
+            if event.is_writable() {
+                ready |= WRITABLE;
+            }
+            if event.is_read_closed() {
+                ready |= READ_CLOSED;
+            }
+            if event.is_write_closed() {
+                ready |= WRITE_CLOSED;
+            }
+            if event.is_error() {
+                ready |= ERROR;
+            }
+            slot.readiness.set(slot.readiness.get() | ready);
+            for direction in [Direction::Read, Direction::Write] {
+                if ready & direction.mask() != 0 {
+                    wake.extend(slot.waiter(direction).take());
+                }
+            }
+        }
+        count
+    }
+}

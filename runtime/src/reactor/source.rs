@@ -1,0 +1,98 @@
+//! `IoSource`: a mio socket registered with the current loop's reactor, and
+//! the one loop that every socket operation goes through ("try it; on
+//! `WouldBlock`, clear readiness and wait for the next edge").
+
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use mio::event::Source;
+use mio::Interest;
+
+use super::{Direction, IoSlot, Reactor};
+
+/// A registered socket. Deregisters itself when dropped. `!Send`: it belongs
+/// to the loop whose reactor it is registered with.
+pub(crate) struct IoSource<S: Source> {
+    io: S,
+    token: usize,
+    slot: Rc<IoSlot>,
+    reactor: Rc<Reactor>,
+}
+
+impl<S: Source> IoSource<S> {
+    /// Registers `io` with the current loop.
+    pub(crate) fn new(mut io: S, interest: Interest) -> io::Result<IoSource<S>> {
+        let reactor = crate::context::with_core(|core| core.reactor().clone()).ok_or_else(|| {
+            io::Error::other("eddy sockets must be created inside an eddy runtime (eddy::run or block_on)")
+        })?;
+        let (token, slot) = reactor.register(&mut io, interest)?;
+        Ok(IoSource { io, token, slot, reactor })
+    }
+
+    /// The mio socket, for operations that cannot block (addresses, options).
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Waits until the OS has reported `direction` ready.
+    pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        self.slot.poll_ready(direction, cx)
+    }
+
+    /// Forgets `direction`'s readiness until the next edge.
+    pub(crate) fn clear_ready(&self, direction: Direction) {
+        self.slot.clear_ready(direction);
+    }
+
+    /// Runs the non-blocking operation `op` once readiness allows, parking
+    /// the task on `WouldBlock`. `op` returns its value and whether it
+    /// proved the socket drained (a short read or write; see the reactor
+    /// docs), in which case readiness is cleared without the extra syscall
+    /// that would only return `WouldBlock`.
+    pub(crate) fn poll_io<R>(
+        &self,
+        direction: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&S) -> io::Result<(R, bool)>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            std::task::ready!(self.slot.poll_ready(direction, cx));
+            match op(&self.io) {
+                Ok((value, drained)) => {
+                    if drained {
+                        self.slot.clear_ready(direction);
+                    }
+                    return Poll::Ready(Ok(value));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.slot.clear_ready(direction);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+
+    /// Tries `op` once without waiting: `WouldBlock` if not ready.
+    pub(crate) fn try_io<R>(
+        &self,
+        direction: Direction,
+        op: impl FnOnce(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        if self.slot.readiness.get() & direction.mask() == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let result = op(&self.io);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            self.slot.clear_ready(direction);
+        }
+        result
+    }
+}
+
+impl<S: Source> Drop for IoSource<S> {
+    fn drop(&mut self) {
+        self.reactor.deregister(&mut self.io, self.token);
+    }
+}

@@ -1,0 +1,171 @@
+//! `Builder`: every knob of a runtime, each with its default and the reason
+//! for it.
+
+use std::io;
+use std::time::Duration;
+
+use super::Runtime;
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let runtime = eddy::Builder::new()
+///     .debug(true)                                   // asyncio's debug=True
+///     .slow_poll_threshold(Duration::from_millis(50))
+///     .build()?;
+/// runtime.block_on(async { /* ... */ });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    pub(super) workers: usize,
+    debug: Option<bool>,
+    event_capacity: usize,
+    tick_budget: usize,
+    slow_poll_threshold: Duration,
+    start_paused: bool,
+    auto_advance: bool,
+    seed: Option<u64>,
+    pub(super) max_blocking_threads: usize,
+    pub(super) thread_name: String,
+}
+
+/// The per-loop part of the configuration, copied to each loop's thread.
+#[derive(Clone, Debug)]
+pub(crate) struct LoopConfig {
+    pub(crate) debug: bool,
+    pub(crate) event_capacity: usize,
+    pub(crate) tick_budget: usize,
+    pub(crate) slow_poll_threshold: Duration,
+    pub(crate) start_paused: bool,
+    pub(crate) auto_advance: bool,
+    pub(crate) seed: Option<u64>,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    /// The defaults: one loop, debug mode from `EDDY_DEBUG`, 1024 events per
+    /// `epoll_wait`, a tick budget of 128 polls, a 100 ms slow-poll
+    /// threshold, a running clock, FIFO order, up to 16 blocking threads.
+    pub fn new() -> Builder {
+        Builder {
+            workers: 1,
+            debug: None,
+            event_capacity: 1024,
+            tick_budget: 128,
+            slow_poll_threshold: Duration::from_millis(100),
+            start_paused: false,
+            auto_advance: true,
+            seed: None,
+            max_blocking_threads: 16,
+            thread_name: "eddy-loop".to_string(),
+        }
+    }
+
+    /// Number of event loops, each on its own thread (the caller's thread
+    /// drives loop 0 in `block_on`). Default 1; 0 is treated as 1.
+    pub fn workers(&mut self, loops: usize) -> &mut Builder {
+        self.workers = loops.max(1);
+        self
+    }
+
+    /// Debug mode, asyncio's `debug=True`: warn when one poll of a task takes
+    /// longer than [`slow_poll_threshold`](Self::slow_poll_threshold), list
+    /// the tasks still pending at shutdown, and report panics that nobody
+    /// awaited. Default: on if the environment has `EDDY_DEBUG=1` (or
+    /// `true`), off otherwise; this call overrides the environment.
+    pub fn debug(&mut self, enabled: bool) -> &mut Builder {
+        self.debug = Some(enabled);
+        self
+    }
+
+    /// How long one poll may take before debug mode warns (default 100 ms,
+    /// asyncio's `slow_callback_duration`).
+    pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Builder {
+        self.slow_poll_threshold = threshold;
+        self
+    }
+
+    /// Capacity of the event buffer of one `epoll_wait` (default 1024). More
+    /// ready sockets than this are simply picked up on the next tick.
+    pub fn event_capacity(&mut self, events: usize) -> &mut Builder {
+        self.event_capacity = events.max(1);
+        self
+    }
+
+    /// Most tasks polled per tick before the loop looks at timers and I/O
+    /// again (default 128; see the event loop's docs for why).
+    pub fn tick_budget(&mut self, polls: usize) -> &mut Builder {
+        self.tick_budget = polls.max(1);
+        self
+    }
+
+    /// Starts every loop's clock paused, for tests: see [`crate::time`].
+    pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Whether an idle loop with a paused clock jumps to its next timer
+    /// (default true). See [`crate::time::set_auto_advance`].
+    pub fn auto_advance(&mut self, enabled: bool) -> &mut Builder {
+        self.auto_advance = enabled;
+        self
+    }
+
+    /// Polls ready tasks (and dispatches I/O wakeups) in an order shuffled
+    /// by this seed instead of FIFO: the same seed gives the same order, so
+    /// an ordering bug found under one seed reproduces. For tests; see
+    /// `eddy::test`.
+    pub fn seed(&mut self, seed: u64) -> &mut Builder {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Most threads in the blocking pool (default 16).
+    pub fn max_blocking_threads(&mut self, threads: usize) -> &mut Builder {
+        self.max_blocking_threads = threads.max(1);
+        self
+    }
+
+    /// Prefix of worker loop thread names (default `eddy-loop`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Creates the runtime: its loops, their epoll instances and threads.
+    ///
+    /// # Errors
+    /// When the OS refuses an epoll instance, an eventfd or a thread
+    /// (usually: out of file descriptors); the error says which.
+    pub fn build(&self) -> io::Result<Runtime> {
+        Runtime::new(self)
+    }
+
+    pub(super) fn loop_config(&self) -> LoopConfig {
+        LoopConfig {
+            debug: self.debug.unwrap_or_else(debug_from_env),
+            event_capacity: self.event_capacity,
+            tick_budget: self.tick_budget,
+            slow_poll_threshold: self.slow_poll_threshold,
+            start_paused: self.start_paused,
+            auto_advance: self.auto_advance,
+            seed: self.seed,
+        }
+    }
+}
+
+/// `EDDY_DEBUG=1` (or `true`, `yes`, `on`) turns debug mode on.
+fn debug_from_env() -> bool {
+    std::env::var("EDDY_DEBUG")
+        .map(|value| matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+        .unwrap_or(false)
+}

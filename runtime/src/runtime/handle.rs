@@ -1,0 +1,121 @@
+//! `Handle`: how another thread (or another loop) hands work to a loop.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+
+use crate::context;
+use crate::shared::Shared;
+use crate::task::cell::Task;
+use crate::task::{JoinHandle, TaskInfo};
+
+/// A cheap, cloneable, `Send + Sync` reference to one event loop, for
+/// spawning onto it from anywhere. Tasks spawned through it run on that loop
+/// and stay there.
+///
+/// ```
+/// let runtime = eddy::Builder::new().workers(2).build()?;
+/// let worker = runtime.handles()[1].clone();
+/// let answer = runtime.block_on(async move {
+///     worker.spawn(async { 40 + 2 }).await
+/// });
+/// assert_eq!(answer.unwrap(), 42);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Handle {
+    pub(crate) fn new(shared: Arc<Shared>) -> Handle {
+        Handle { shared }
+    }
+
+    /// The handle of the loop running on this thread.
+    ///
+    /// # Panics
+    /// Outside an eddy runtime; see [`Handle::try_current`].
+    #[track_caller]
+    pub fn current() -> Handle {
+        context::expect_core("eddy::Handle::current", |core| Handle::new(core.shared().clone()))
+    }
+
+    /// The handle of the loop running on this thread, if any.
+    pub fn try_current() -> Option<Handle> {
+        context::with_core(|core| Handle::new(core.shared().clone()))
+    }
+
+    /// The loop's number (as in task ids and logs).
+    pub fn loop_id(&self) -> u32 {
+        self.shared.loop_id
+    }
+
+    /// Spawns `future` onto this handle's loop. The future crosses threads
+    /// once, so it must be `Send`; to run a `!Send` future there, build it
+    /// on the loop with [`spawn_with`](Self::spawn_with).
+    ///
+    /// If the runtime has shut down, the task never runs and its handle
+    /// reports it cancelled.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(move || future)
+    }
+
+    /// Runs `make` on this handle's loop and spawns the future it returns
+    /// there. Only `make` has to be `Send`: the future may hold `Rc`s and
+    /// sockets, which never leave the loop. This is how a server starts one
+    /// accept loop per worker.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let runtime = eddy::Builder::new().workers(2).build()?;
+    /// let worker = runtime.handles()[1].clone();
+    /// let length = runtime.block_on(async move {
+    ///     worker.spawn_with(|| async {
+    ///         let local = Rc::new("not Send"); // fine: built on the loop
+    ///         eddy::task::yield_now().await;
+    ///         local.len()
+    ///     }).await
+    /// });
+    /// assert_eq!(length.unwrap(), 8);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn_with<M, F>(&self, make: M) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
+        let location = Location::caller();
+        // Until its first poll, on the loop, the future below holds only
+        // `make`, which is `Send`: that is what makes sending it sound.
+        let future = async move { make().await };
+        let on_this_loop =
+            context::with_core(|core| Arc::ptr_eq(core.shared(), &self.shared)).unwrap_or(false);
+        if on_this_loop {
+            return context::expect_core("eddy::Handle::spawn", |core| core.spawn(future, None, location));
+        }
+        let info = TaskInfo { id: self.shared.next_task_id(), name: None, location };
+        let task = Task::new(future, self.shared.clone(), info);
+        let handle = JoinHandle::for_task(task.clone(), self.shared.debug);
+        if let Err(refused) = self.shared.inject(task.clone()) {
+            drop(refused);
+            task.cancel_unsent();
+        }
+        handle
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("loop_id", &self.shared.loop_id).finish()
+    }
+}

@@ -1,0 +1,180 @@
+//! The runtime: a set of event loops (one per thread) and the blocking pool,
+//! and the entry points `eddy::run`, [`Runtime::block_on`] and [`Handle`].
+//!
+//! asyncio has one loop per thread and `asyncio.run(main())` to start one;
+//! eddy is the same, and [`Builder::workers`] starts more loops, each on its
+//! own thread and independent of the others (thread-per-core: a task stays on
+//! the loop that spawned it, sockets stay with the loop that opened them, and
+//! no loop ever takes a lock on its own hot path). Work reaches another loop
+//! only through its [`Handle`].
+//!
+//! Loop 0 is driven by the thread that calls [`Runtime::block_on`]; its tasks
+//! make progress only while some `block_on` runs. Worker loops 1..n run on
+//! their own threads from `build()` until the runtime is dropped.
+
+use std::future::Future;
+use std::io;
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+
+mod builder;
+mod handle;
+
+pub use builder::Builder;
+pub(crate) use builder::LoopConfig;
+pub use handle::Handle;
+
+use crate::context;
+use crate::event_loop::Core;
+use crate::shared::Shared;
+use crate::task::BlockingPool;
+
+/// Runs `future` to completion on a new single-loop runtime and returns its
+/// output, then drops the runtime (cancelling the tasks still running).
+/// asyncio's `asyncio.run(main())`.
+///
+/// Debug mode is on if the environment has `EDDY_DEBUG=1`.
+///
+/// # Panics
+/// If the runtime cannot be created (the process is out of file
+/// descriptors), or if called from inside a runtime.
+///
+/// ```
+/// eddy::run(async {
+///     println!("hello from eddy");
+/// });
+/// ```
+#[track_caller]
+pub fn run<F: Future>(future: F) -> F::Output {
+    let runtime = match Builder::new().build() {
+        Ok(runtime) => runtime,
+        Err(error) => panic!("eddy::run: cannot start the runtime: {error}"),
+    };
+    runtime.block_on(future)
+}
+
+/// A set of event loops and a blocking pool. Dropping it shuts everything
+/// down: each loop drops its remaining tasks (their destructors run) on its
+/// own thread, and worker threads are joined.
+pub struct Runtime {
+    /// Loop 0, driven by `block_on` on the owning thread.
+    core: Rc<Core>,
+    /// Loops 1..n on their own threads.
+    workers: Vec<Worker>,
+    /// One handle per loop, loop 0 first.
+    handles: Vec<Handle>,
+    blocking: BlockingPool,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    fn new(builder: &Builder) -> io::Result<Runtime> {
+        let config = builder.loop_config();
+        let blocking = BlockingPool::new(builder.max_blocking_threads);
+        let core = Core::new(config.clone(), blocking.clone())?;
+        let mut runtime = Runtime {
+            handles: vec![Handle::new(core.shared().clone())],
+            core,
+            workers: Vec::new(),
+            blocking: blocking.clone(),
+        };
+        for index in 1..builder.workers {
+            // On failure `runtime` drops here, stopping the workers started
+            // so far.
+            let (shared, thread) =
+                start_worker(index, &builder.thread_name, config.clone(), blocking.clone())?;
+            runtime.handles.push(Handle::new(shared.clone()));
+            runtime.workers.push(Worker { shared, thread: Some(thread) });
+        }
+        Ok(runtime)
+    }
+
+    /// Runs `future` to completion on loop 0, driving every task, timer and
+    /// socket of that loop meanwhile. asyncio's `loop.run_until_complete`.
+    ///
+    /// A panic in `future` itself propagates to the caller; a panic in a
+    /// spawned task does not (it goes to the task's `JoinHandle`).
+    ///
+    /// # Panics
+    /// If called from inside a runtime (block_on within a task would freeze
+    /// the outer loop): spawn the future instead.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = context::enter(self.core.clone());
+        self.core.block_on(future)
+    }
+
+    /// A handle to loop 0 (the `block_on` loop).
+    pub fn handle(&self) -> &Handle {
+        &self.handles[0]
+    }
+
+    /// Handles to every loop, loop 0 first: `workers(n)` gives `n` of them.
+    pub fn handles(&self) -> &[Handle] {
+        &self.handles
+    }
+}
+
+/// Starts worker loop `index` on its own thread and returns its shared half
+/// once the loop exists (or the error that kept it from starting).
+fn start_worker(
+    index: usize,
+    name: &str,
+    config: LoopConfig,
+    blocking: BlockingPool,
+) -> io::Result<(Arc<Shared>, thread::JoinHandle<()>)> {
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let thread = thread::Builder::new()
+        .name(format!("{name}-{index}"))
+        .spawn(move || {
+            // The core is created on its own thread: it is !Send.
+            let core = match Core::new(config, blocking) {
+                Ok(core) => core,
+                Err(error) => {
+                    let _ = ready_tx.send(Err(error));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(core.shared().clone()));
+            let _enter = context::enter(core.clone());
+            core.run_until_stopped();
+            core.shutdown();
+        })
+        .map_err(|e| io::Error::new(e.kind(), format!("starting event loop thread {index}: {e}")))?;
+    let shared = ready_rx
+        .recv()
+        .map_err(|_| io::Error::other(format!("event loop thread {index} died while starting")))??;
+    Ok((shared, thread))
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        for worker in &self.workers {
+            worker.shared.request_stop();
+        }
+        for worker in &mut self.workers {
+            if let Some(thread) = worker.thread.take() {
+                if thread.join().is_err() {
+                    log::error!("event loop {} panicked while shutting down", worker.shared.loop_id);
+                }
+            }
+        }
+        // Loop 0's tasks are dropped on this thread with the loop current, so
+        // their destructors can still cancel timers and close sockets.
+        let enter = context::try_enter(self.core.clone());
+        self.core.shutdown();
+        drop(enter);
+        self.blocking.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("loops", &self.handles.len()).finish()
+    }
+}

@@ -1,0 +1,226 @@
+//! `JoinHandle`: awaiting a task's result, aborting it, or letting it run on
+//! detached; and `JoinError`, the "why there is no result" value.
+//!
+//! Like asyncio's Task object, a handle is a future of the task's result.
+//! Unlike it, dropping the handle does *not* cancel the task: it detaches,
+//! and the task runs to completion on its own (tokio's rule; cancelling is an
+//! explicit [`JoinHandle::abort`]).
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use super::cell::JoinTarget;
+use super::{TaskId, TaskInfo};
+use crate::sync::oneshot;
+
+/// An owned permission to await, abort or inspect a spawned task.
+///
+/// Awaiting yields `Ok(output)`, or `Err(JoinError)` if the task panicked or
+/// was aborted. Dropping the handle detaches the task. A `JoinHandle<T>` is
+/// `Send` when `T` is, so a result can be awaited on another loop or thread.
+///
+/// ```
+/// let answer = eddy::run(async {
+///     let handle = eddy::spawn(async { 6 * 7 });
+///     handle.await
+/// });
+/// assert_eq!(answer.unwrap(), 42);
+/// ```
+#[must_use = "dropping a JoinHandle detaches the task; await it to get its result"]
+pub struct JoinHandle<T> {
+    inner: Inner<T>,
+    /// The handle carries a `T` in spirit: `Send`/`Sync` only if `T` is.
+    _output: PhantomData<T>,
+}
+
+enum Inner<T> {
+    /// A task on an event loop.
+    Task { target: Arc<dyn JoinTarget<T>>, debug: bool, done: bool },
+    /// A closure on the blocking pool.
+    Blocking { result: oneshot::Receiver<Result<T, JoinError>>, cancel: Arc<AtomicBool>, info: TaskInfo },
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn for_task(target: Arc<dyn JoinTarget<T>>, debug: bool) -> JoinHandle<T> {
+        JoinHandle { inner: Inner::Task { target, debug, done: false }, _output: PhantomData }
+    }
+
+    pub(crate) fn for_blocking(
+        result: oneshot::Receiver<Result<T, JoinError>>,
+        cancel: Arc<AtomicBool>,
+        info: TaskInfo,
+    ) -> JoinHandle<T> {
+        JoinHandle { inner: Inner::Blocking { result, cancel, info }, _output: PhantomData }
+    }
+
+    /// Cancels the task: at its next turn on the loop its future is dropped
+    /// (running its destructors) instead of polled, and awaiting this handle
+    /// yields a [`JoinError`] for which [`JoinError::is_cancelled`] is true.
+    /// A task that already finished keeps its result. Safe to call from any
+    /// thread, any number of times.
+    ///
+    /// A blocking closure can only be cancelled before it starts: a thread
+    /// cannot be interrupted safely.
+    pub fn abort(&self) {
+        match &self.inner {
+            Inner::Task { target, .. } => target.clone().abort(),
+            Inner::Blocking { cancel, .. } => cancel.store(true, Ordering::Release),
+        }
+    }
+
+    /// Whether the task has finished (returned, panicked, or been cancelled),
+    /// so that awaiting the handle will not wait.
+    pub fn is_finished(&self) -> bool {
+        match &self.inner {
+            Inner::Task { target, done, .. } => *done || target.is_finished(),
+            Inner::Blocking { result, .. } => result.is_ready(),
+        }
+    }
+
+    /// The id of the task, as shown in logs and errors.
+    pub fn id(&self) -> TaskId {
+        match &self.inner {
+            Inner::Task { target, .. } => target.info().id,
+            Inner::Blocking { info, .. } => info.id,
+        }
+    }
+}
+
+// The handle holds no `T` in place (only an `Arc` or a receiver), so moving
+// it is always fine, whatever `T` is.
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Inner::Task { target, done, .. } => {
+                let result = std::task::ready!(target.poll_join(cx.waker()));
+                *done = true;
+                Poll::Ready(result)
+            }
+            Inner::Blocking { result, info, .. } => {
+                match std::task::ready!(Pin::new(result).poll(cx)) {
+                    Ok(result) => Poll::Ready(result),
+                    // The pool dropped the job without running it (shutdown).
+                    Err(_) => Poll::Ready(Err(JoinError::cancelled(info))),
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Inner::Task { target, debug, .. } = &self.inner {
+            target.drop_join_handle(*debug);
+        }
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+    }
+}
+
+/// Why a task produced no result: it panicked, or it was cancelled (by
+/// [`JoinHandle::abort`], or because its runtime shut down first).
+pub struct JoinError {
+    id: TaskId,
+    /// "task 7 'name' (spawned at src/main.rs:3:5)", for messages.
+    describe: String,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    Panic(Box<dyn Any + Send + 'static>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled(info: &TaskInfo) -> JoinError {
+        JoinError { id: info.id, describe: info.to_string(), repr: Repr::Cancelled }
+    }
+
+    pub(crate) fn panicked(info: &TaskInfo, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError { id: info.id, describe: info.to_string(), repr: Repr::Panic(payload) }
+    }
+
+    /// The task was cancelled before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// The task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The id of the task that failed.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The panic payload, to re-raise with `std::panic::resume_unwind`, or
+    /// the error itself if the task was cancelled.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(payload) => Ok(payload),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    /// The panic message, if the task panicked with a string.
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic(payload) => Some(panic_message(payload.as_ref())),
+            Repr::Cancelled => None,
+        }
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` carries a `&str` or a
+/// `String`); anything else is described generically.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(message) = payload.downcast_ref::<&'static str>() {
+        message
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message
+    } else {
+        "Box<dyn Any> (a non-string panic payload)"
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let task = &self.describe;
+        match &self.repr {
+            Repr::Cancelled => write!(f, "{task} was cancelled"),
+            Repr::Panic(payload) => write!(f, "{task} panicked: {}", panic_message(payload.as_ref())),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JoinError({self})")
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+/// For `?` in functions returning `io::Result`. The panic payload is not
+/// `Sync`, so only the message is kept.
+impl From<JoinError> for std::io::Error {
+    fn from(error: JoinError) -> std::io::Error {
+        std::io::Error::other(error.to_string())
+    }
+}

@@ -1,0 +1,137 @@
+//! Tasks: spawned futures that the event loop polls until they finish.
+//!
+//! A task is asyncio's `Task`: a future handed to the loop with
+//! [`spawn`](crate::spawn), which polls it whenever its waker says it can make
+//! progress. The pieces, one file each:
+//!
+//! - `state.rs`: the four-bit state word (scheduled, complete, cancelled,
+//!   join interest) and its transitions;
+//! - `cell.rs`: the single allocation that holds the future, its result and
+//!   its waker, and the only `unsafe` in the task system;
+//! - `join.rs`: [`JoinHandle`] and [`JoinError`];
+//! - `blocking.rs`: [`spawn_blocking`], a small thread pool for code that
+//!   would otherwise block the loop (asyncio's `to_thread`);
+//! - `yield_now.rs`: [`yield_now`], `await asyncio.sleep(0)`.
+//!
+//! A task never leaves the loop that spawned it, so its future need not be
+//! `Send` (`eddy::spawn` accepts `Rc` and `RefCell` inside futures). Its waker
+//! is `Send + Sync`, and waking it from another thread routes it back to its
+//! own loop through that loop's injection queue.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+
+mod blocking;
+pub(crate) mod cell;
+mod join;
+mod state;
+mod yield_now;
+
+pub use blocking::spawn_blocking;
+pub(crate) use blocking::BlockingPool;
+pub use join::{JoinError, JoinHandle};
+pub use yield_now::{yield_now, YieldNow};
+
+use crate::event_loop::Core;
+
+/// Identifies a task within the process for logs and errors: the number of
+/// the loop it runs on and its spawn order there (`3.17` is loop 3's 17th
+/// task). Blocking jobs use loop number 0 and their own sequence.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct TaskId {
+    loop_id: u32,
+    seq: u64,
+}
+
+impl TaskId {
+    pub(crate) fn new(loop_id: u32, seq: u64) -> TaskId {
+        TaskId { loop_id, seq }
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.loop_id, self.seq)
+    }
+}
+
+/// Who a task is, for humans: its id, optional name and spawn location.
+#[derive(Clone)]
+pub(crate) struct TaskInfo {
+    pub(crate) id: TaskId,
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) location: &'static Location<'static>,
+}
+
+impl fmt::Display for TaskInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "task {} '{}' (spawned at {})", self.id, name, self.location),
+            None => write!(f, "task {} (spawned at {})", self.id, self.location),
+        }
+    }
+}
+
+/// What the loop needs from a task without knowing its future's type: the
+/// run-queue entry is an `Arc<dyn Runnable>`.
+pub(crate) trait Runnable: Send + Sync + 'static {
+    /// Shared bookkeeping (state word, owner, identity).
+    fn header(&self) -> &cell::Header;
+    /// Records the task's index in its loop's task list.
+    fn set_slot(&self, slot: usize);
+    /// Polls the future once (or completes it as cancelled). Loop only.
+    fn run(self: Arc<Self>, core: &Core);
+    /// Drops the future at shutdown, completing the task as cancelled. Loop
+    /// only.
+    fn shutdown(self: Arc<Self>, core: &Core);
+}
+
+/// Spawns `future` as a new task on the current event loop and returns a
+/// handle to its result. asyncio's `create_task`.
+///
+/// The task starts running at the loop's next tick, stays on this loop (so
+/// the future need not be `Send`) and keeps running if the handle is dropped.
+///
+/// # Panics
+/// Outside an eddy runtime. To spawn onto a loop from another thread, use a
+/// [`Handle`](crate::Handle).
+///
+/// ```
+/// eddy::run(async {
+///     let a = eddy::spawn(async { 1 });
+///     let b = eddy::spawn(async { 2 });
+///     assert_eq!(a.await.unwrap() + b.await.unwrap(), 3);
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let location = Location::caller();
+    crate::context::expect_core("eddy::spawn", |core| core.spawn(future, None, location))
+}
+
+/// [`spawn`] with a name that debug mode and `JoinError` messages use instead
+/// of the spawn location alone.
+///
+/// ```
+/// eddy::run(async {
+///     let handle = eddy::task::spawn_named("worker", async { panic!("boom") });
+///     let error = handle.await.unwrap_err();
+///     assert!(error.to_string().contains("'worker'"));
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_named<F>(name: impl Into<String>, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let location = Location::caller();
+    let name = Some(name.into().into_boxed_str());
+    crate::context::expect_core("eddy::task::spawn_named", |core| core.spawn(future, name, location))
+}

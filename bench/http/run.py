@@ -179,10 +179,14 @@ def build(settings: argparse.Namespace) -> dict[str, list[str]]:
     """Builds what the selected servers need; returns each server's command."""
     commands: dict[str, list[str]] = {}
     workers = ['--workers', str(settings.workers)]
-    if {'hyper', 'std'} & set(settings.servers):
+    peers = [pkg for name, pkg in (('hyper', 'hyper-greeting'), ('std', 'std-greeting'))
+             if name in settings.servers]
+    if peers:
         say('building the Rust peers (release)')
-        if run_cmd(['cargo', 'build', '--release', '--manifest-path', str(BENCH / 'Cargo.toml')]).returncode:
-            fail('building bench/ failed (cargo build --release --manifest-path bench/Cargo.toml)')
+        # Only the peers: other members of the bench workspace are not our business.
+        cmd = ['cargo', 'build', '--release', '--manifest-path', str(BENCH / 'Cargo.toml')]
+        if run_cmd(cmd + [arg for pkg in peers for arg in ('-p', pkg)]).returncode:
+            fail('building the peers failed (cargo build --release --manifest-path bench/Cargo.toml)')
         release = target_dir(BENCH) / 'release'
         commands['hyper'] = [str(release / 'hyper-greeting')] + workers
         commands['std'] = [str(release / 'std-greeting')] + workers
@@ -194,10 +198,11 @@ def build(settings: argparse.Namespace) -> dict[str, list[str]]:
         commands['eddy'] = [str(target_dir(ROOT) / 'release' / 'examples' / 'greeting')] + workers
     if 'aiohttp' in settings.servers:
         commands['aiohttp'] = [str(VENV / 'bin' / 'python'), str(BENCH / 'peers' / 'aiohttp_greeting.py')]
+    commands = {name: cmd for name, cmd in commands.items() if name in settings.servers}
     for name, cmd in commands.items():
         if not Path(cmd[0]).is_file():
             fail(f'{name}: {cmd[0]} does not exist after the build')
-    return {name: cmd for name, cmd in commands.items() if name in settings.servers}
+    return commands
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -283,6 +288,18 @@ def cpu_ticks(pid: int) -> int:
     """
     rest = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
     return int(rest[11]) + int(rest[12])  # rest[0] is field 3
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, steal) clock ticks of all CPUs so far, from /proc/stat.
+
+    Busy minus what the server and wrk used is what OTHER programs took during
+    a run (say, a compile on the same box): the run is then noisier than its
+    neighbours. Steal is time the hypervisor gave to another machine.
+    """
+    f = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (f + [0] * 8)[:8]
+    return user + nice + system + irq + softirq, steal
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -381,9 +398,15 @@ def wrk(scenario: Scenario, port: int, secs: int, pin: bool) -> dict:
     cmd = ['timeout', '--kill-after=5', str(secs + 30)] + cmd
     # report.lua needs the connection count to undo wrk's latency "correction".
     env = dict(os.environ, WRK_CONNECTIONS=str(scenario.connections))
+    # wrk's own CPU time says whether the load generator was the bottleneck:
+    # a waited-for child's usage (with its waited-for children: timeout, taskset,
+    # wrk) is added to RUSAGE_CHILDREN when it exits.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    result = {'wrk_cmd': shlex.join(cmd)}
-    line = next((l for l in reversed(out.stdout.splitlines()) if l.startswith('{')), None)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result = {'wrk_cmd': shlex.join(cmd), 'wrk_cpu_s': round(cpu, 3)}
+    line = next((ln for ln in reversed(out.stdout.splitlines()) if ln.startswith('{')), None)
     if out.returncode != 0 or line is None:
         result['failure'] = f'wrk exit {out.returncode}: {(out.stderr or out.stdout).strip()[-500:]}'
         return result
@@ -399,9 +422,12 @@ def measure(name: str, command: list[str], scenario: Scenario, settings, tag: st
         if settings.warmup:
             wrk(scenario, server.port, settings.warmup, settings.pin)
             server.check_alive()
-        before = cpu_ticks(server.pid)
+        before, (busy, steal) = cpu_ticks(server.pid), machine_ticks()
         run = wrk(scenario, server.port, settings.duration, settings.pin)
-        after = cpu_ticks(server.pid)
+        after, (busy_after, steal_after) = cpu_ticks(server.pid), machine_ticks()
+        run['steal_ticks'] = steal_after - steal
+        # Ticks are sampled, so a few either way are noise, not other programs.
+        run['other_ticks'] = (busy_after - busy) - (after - before) - round(run['wrk_cpu_s'] * CLK_TCK)
         server.check_alive()
         run['peak_rss_kib'] = peak_rss_kib(server.pid)
         if scenario.name == 'close':
@@ -412,6 +438,9 @@ def measure(name: str, command: list[str], scenario: Scenario, settings, tag: st
     if 'failure' not in run and run['requests'] > 0:
         run['rps'] = run['requests'] / (run['duration_us'] / 1e6)
         run['cpu_us_per_req'] = (after - before) / CLK_TCK * 1e6 / run['requests']
+        # Busy fractions of one core over the measured run.
+        run['server_cpu_util'] = (after - before) / CLK_TCK / (run['duration_us'] / 1e6)
+        run['wrk_cpu_util'] = run['wrk_cpu_s'] / (run['duration_us'] / 1e6)
         run['errors_total'] = sum(run['errors'].values())
     return run
 
@@ -439,8 +468,8 @@ def spread(values: list[float], fmt) -> str:
 def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
     """The markdown table (medians across rounds) and its footnotes."""
     head = ('| scenario | server | req/s | req/s vs hyper | p50 | p99 | CPU µs/req '
-            '| CPU/req vs hyper | peak RSS | errors |')
-    rows = [head, '|' + '---|' * 10]
+            '| CPU/req vs hyper | peak RSS | errors | server / wrk CPU |')
+    rows = [head, '|' + '---|' * 11]
     notes: list[str] = []
     for sc in settings.scenarios:
         medians = {}
@@ -453,6 +482,12 @@ def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
             mine = [r for r in runs if r['scenario'] == sc and r['server'] == name]
             ok = [r for r in mine if 'rps' in r]
             for r in mine:
+                ncpu, secs = os.cpu_count() or 1, settings.duration
+                stolen = r.get('steal_ticks', 0) / CLK_TCK / ncpu / secs
+                others = r.get('other_ticks', 0) / CLK_TCK / ncpu / secs
+                if stolen > 0.02 or others > 0.02:
+                    notes.append(f'{sc}/{name} round {r["round"]}: CPU taken from the run by other '
+                                 f'programs {others:.0%}, by the hypervisor (steal) {stolen:.0%}: noisy')
                 if 'failure' in r:
                     notes.append(f'{sc}/{name} round {r["round"]}: {r["failure"]}')
                 elif r.get('co_corrected'):
@@ -460,7 +495,7 @@ def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
                                  'CO-corrected figure (report.lua could not read the raw histogram)')
             if not ok:
                 if mine:
-                    rows.append(f'| {sc} | {name} | failed | | | | | | | |')
+                    rows.append(f'| {sc} | {name} | failed | | | | | | | | |')
                 continue
             ratio_rps = ratio_cpu = '–'
             if 'hyper' in medians and name in medians:
@@ -483,6 +518,8 @@ def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
                 spread([r['cpu_us_per_req'] for r in ok], lambda x: f'{x:.2f}'), ratio_cpu,
                 spread([r['peak_rss_kib'] / 1024 for r in ok], lambda x: f'{x:.1f} MiB'),
                 err,
+                f'{statistics.median(r["server_cpu_util"] for r in ok):.0%} / '
+                f'{statistics.median(r["wrk_cpu_util"] for r in ok):.0%}',
             ]) + ' |')
     if 'close' in settings.scenarios:
         notes.append(close_note(runs, settings, ports))
@@ -518,8 +555,9 @@ def explain_errors(sc: str, name: str, errors: dict, ok: list[dict], ports: dict
     elif errors.get('read'):
         why.append('read errors: connections reset by the server')
     if errors.get('timeout'):
-        why.append('timeouts: responses slower than wrk\'s 2 s --timeout '
-                   '(with 1000 connections, SYNs retried after a full backlog take 1 s+)')
+        why.append('timeouts: responses slower than wrk\'s 2 s --timeout, not counted in '
+                   'the latency columns (the server left some connections waiting: '
+                   'behind the others, or for accept after a full backlog)')
     if errors.get('status'):
         why.append('status: non-2xx/3xx responses')
     if errors.get('write'):
@@ -541,8 +579,8 @@ def machine_info() -> list[str]:
             return (out.stdout or out.stderr).strip().splitlines()[0]
         except (OSError, IndexError, subprocess.TimeoutExpired):
             return '?'
-    cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines()
-                if l.startswith('model name')), '?')
+    cpu = next((ln.split(':', 1)[1].strip() for ln in Path('/proc/cpuinfo').read_text().splitlines()
+                if ln.startswith('model name')), '?')
     return [
         f'- date: {datetime.datetime.now().astimezone().isoformat(timespec="seconds")}',
         f'- CPU: {cpu}; nproc {os.cpu_count()}; kernel {platform.release()}',
@@ -606,7 +644,8 @@ def main() -> None:
                         say(f'round {rnd + 1} {sc:9} {name:7} {run["rps"]:>10,.0f} req/s  '
                             f'p99 {fmt_us(run["latency_us"]["p99"]):>9}  '
                             f'{run["cpu_us_per_req"]:6.2f} CPU µs/req  '
-                            f'{run["peak_rss_kib"] / 1024:6.1f} MiB  errors {run["errors_total"]}')
+                            f'{run["peak_rss_kib"] / 1024:6.1f} MiB  errors {run["errors_total"]}  '
+                            f'CPU server {run["server_cpu_util"]:.0%} wrk {run["wrk_cpu_util"]:.0%}')
                     else:
                         say(f'round {rnd + 1} {sc} {name}: {run.get("failure", "no requests")}')
     finally:

@@ -34,9 +34,19 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
+    /// How many finished handshakes the kernel queues for `accept`.
+    ///
+    /// mio (like std) listens with 128. A burst of a thousand connections
+    /// then overflows the queue; with SYN cookies on (Linux's default) the
+    /// overflowing clients believe they are connected, send their request,
+    /// and get a reset. 1024 absorbs such a burst; the kernel caps it at
+    /// `net.core.somaxconn` (4096 on current Linux).
+    pub const BACKLOG: i32 = 1024;
+
     /// Binds to `addr` (trying each resolved address in turn) and starts
     /// listening, with `SO_REUSEADDR` so a restarted server can rebind at
-    /// once. Must be called inside an eddy runtime.
+    /// once, and a backlog of [`BACKLOG`](Self::BACKLOG) connections. Must be
+    /// called inside an eddy runtime.
     ///
     /// # Errors
     /// The last address's error, with the address in its message, e.g.
@@ -45,7 +55,10 @@ impl TcpListener {
         let addrs = addr.to_socket_addrs().map_err(|e| context(e, "resolve listen address"))?;
         let mut last_error = None;
         for addr in addrs {
-            match mio::net::TcpListener::bind(addr) {
+            match mio::net::TcpListener::bind(addr).and_then(|listener| {
+                set_backlog(&listener, Self::BACKLOG)?;
+                Ok(listener)
+            }) {
                 Ok(listener) => return TcpListener::register(listener),
                 Err(error) => last_error = Some(context(error, format_args!("bind {addr}"))),
             }
@@ -104,6 +117,18 @@ impl TcpListener {
             Some(addr) => format!("accept on {addr}"),
             None => "accept".to_string(),
         }
+    }
+}
+
+/// Calls `listen` again with a larger backlog: on Linux and the BSDs this
+/// just updates the queue length of a socket that is already listening.
+fn set_backlog(listener: &mio::net::TcpListener, backlog: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `listen` on a descriptor we own; it touches no memory of ours.
+    if unsafe { libc::listen(listener.as_raw_fd(), backlog) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

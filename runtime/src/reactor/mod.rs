@@ -101,10 +101,22 @@ impl IoSlot {
         Poll::Pending
     }
 
-    /// The last operation returned `WouldBlock` (or was short): forget this
-    /// direction's readiness until the next edge.
+    /// The last operation returned `WouldBlock`: forget everything this
+    /// direction knew (even "closed" and "error": an operation that would
+    /// block proves neither is pending) until the next edge.
     pub(crate) fn clear_ready(&self, direction: Direction) {
         self.readiness.set(self.readiness.get() & !direction.mask());
+    }
+
+    /// The last operation was short: the kernel buffer is drained for now,
+    /// but a close or error already reported is final and must stay, or a
+    /// FIN that arrived with the last bytes would never be seen again.
+    pub(crate) fn clear_drained(&self, direction: Direction) {
+        let drained = match direction {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        };
+        self.readiness.set(self.readiness.get() & !drained);
     }
 }
 

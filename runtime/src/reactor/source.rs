@@ -61,7 +61,7 @@ impl<S: Source> IoSource<S> {
             match op(&self.io) {
                 Ok((value, drained)) => {
                     if drained {
-                        self.slot.clear_ready(direction);
+                        self.slot.clear_drained(direction);
                     }
                     return Poll::Ready(Ok(value));
                 }

@@ -182,7 +182,7 @@ impl<T> Sender<T> {
         state.queue.push_back(value);
         let waker = state.receiver_waker.take();
         drop(state);
-        waker.map(Waker::wake);
+        wake(waker);
         Ok(())
     }
 
@@ -226,7 +226,7 @@ impl<T> WaitSlot<'_, T> {
             }
             let waker = state.receiver_waker.take();
             drop(state);
-            waker.map(Waker::wake);
+            wake(waker);
             return Poll::Ready(Ok(()));
         }
         *value = Some(item);
@@ -275,7 +275,7 @@ impl<T> Drop for WaitSlot<'_, T> {
             let mut state = self.chan.lock();
             let waker = self.forget(&mut state);
             drop(state);
-            waker.map(Waker::wake);
+            wake(waker);
         }
     }
 }
@@ -293,7 +293,7 @@ impl<T> Drop for Sender<T> {
         state.senders -= 1;
         let waker = if state.senders == 0 { state.receiver_waker.take() } else { None };
         drop(state);
-        waker.map(Waker::wake);
+        wake(waker);
     }
 }
 
@@ -310,7 +310,7 @@ impl<T> Receiver<T> {
         if let Some(value) = state.queue.pop_front() {
             let waker = state.wake_next_sender();
             drop(state);
-            waker.map(Waker::wake);
+            wake(waker);
             return Poll::Ready(Some(value));
         }
         if state.senders == 0 {
@@ -330,7 +330,7 @@ impl<T> Receiver<T> {
             Some(value) => {
                 let waker = state.wake_next_sender();
                 drop(state);
-                waker.map(Waker::wake);
+                wake(waker);
                 Ok(value)
             }
             None if state.senders == 0 => Err(TryRecvError::Disconnected),
@@ -369,6 +369,13 @@ impl<T> Drop for Receiver<T> {
         // Outside the lock: values' destructors and wakers may run any code.
         drop(queued);
         wakers.into_iter().for_each(Waker::wake);
+    }
+}
+
+/// Wakes a task taken out of the state, once the lock is released.
+fn wake(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        waker.wake();
     }
 }
 

@@ -225,6 +225,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
             // allocation until it is dropped in place by `finish`.
             let stage = unsafe { &mut *self.stage.get() };
             match stage {
+                // SAFETY: pinning: see just above; the future never moves.
                 Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
                 _ => unreachable!("a task without a future was not marked complete"),
             }

@@ -32,7 +32,6 @@ use crate::sync::oneshot;
 /// });
 /// assert_eq!(answer.unwrap(), 42);
 /// ```
-#[must_use = "dropping a JoinHandle detaches the task; await it to get its result"]
 pub struct JoinHandle<T> {
     inner: Inner<T>,
     /// The handle carries a `T` in spirit: `Send`/`Sync` only if `T` is.

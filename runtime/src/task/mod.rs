@@ -1,7 +1,7 @@
 //! Tasks: spawned futures that the event loop polls until they finish.
 //!
 //! A task is asyncio's `Task`: a future handed to the loop with
-//! [`spawn`](crate::spawn), which polls it whenever its waker says it can make
+//! [`spawn`], which polls it whenever its waker says it can make
 //! progress. The pieces, one file each:
 //!
 //! - `state.rs`: the four-bit state word (scheduled, complete, cancelled,

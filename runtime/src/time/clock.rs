@@ -158,9 +158,13 @@ impl Clock {
         self.paused_at.get().is_some()
     }
 
+    /// Freezes the clock at the next whole millisecond of the wheel's grid
+    /// (moving it forward by less than 1 ms), so that a paused test sleeping
+    /// whole milliseconds sees its timers fire at exactly their deadlines.
     pub(crate) fn pause(&self) {
         if !self.is_paused() {
-            self.paused_at.set(Some(self.now().0));
+            let now = self.now();
+            self.paused_at.set(Some(self.tick_instant(self.deadline_tick(now)).0));
         }
     }
 

@@ -33,10 +33,7 @@ struct Args {
 impl Args {
     /// Parses `--addr ADDR --workers N`; both are optional.
     fn parse() -> Result<Args, String> {
-        let mut args = Args {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            workers: 1,
-        };
+        let mut args = Args { addr: SocketAddr::from(([127, 0, 0, 1], 8080)), workers: 1 };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -48,11 +45,7 @@ impl Args {
                         return Err("--workers must be at least 1".into());
                     }
                 }
-                _ => {
-                    return Err(format!(
-                        "unknown flag {flag}; usage: --addr ADDR --workers N"
-                    ))
-                }
+                _ => return Err(format!("unknown flag {flag}; usage: --addr ADDR --workers N")),
             }
         }
         Ok(args)
@@ -65,8 +58,7 @@ async fn greet(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut resp = Response::new(Full::new(Bytes::from_static(b"Method Not Allowed")));
         *resp.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        resp.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        resp.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Ok(resp);
     }
     let name = match req.uri().path().strip_prefix('/') {
@@ -79,10 +71,7 @@ async fn greet(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
         }
     };
     let mut resp = Response::new(Full::new(Bytes::from(format!("Hello, {name}!"))));
-    resp.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     Ok(resp)
 }
 
@@ -126,14 +115,9 @@ fn main() {
         }
     };
     let runtime = if args.workers == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(args.workers)
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.workers).enable_all().build()
     };
     let result = runtime.and_then(|rt| rt.block_on(serve(args.addr)));
     if let Err(e) = result {

@@ -37,24 +37,16 @@ struct Args {
 impl Args {
     /// Parses `--addr ADDR`; `--workers N` is accepted for a uniform CLI and ignored.
     fn parse() -> Result<Args, String> {
-        let mut args = Args {
-            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-        };
+        let mut args = Args { addr: SocketAddr::from(([127, 0, 0, 1], 8080)) };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().ok_or(format!("{flag} needs a value"))?;
             match flag.as_str() {
                 "--addr" => args.addr = value.parse().map_err(|e| format!("--addr: {e}"))?,
                 "--workers" => {
-                    value
-                        .parse::<usize>()
-                        .map_err(|e| format!("--workers: {e}"))?;
+                    value.parse::<usize>().map_err(|e| format!("--workers: {e}"))?;
                 }
-                _ => {
-                    return Err(format!(
-                        "unknown flag {flag}; usage: --addr ADDR --workers N"
-                    ))
-                }
+                _ => return Err(format!("unknown flag {flag}; usage: --addr ADDR --workers N")),
             }
         }
         Ok(args)
@@ -112,13 +104,7 @@ fn parse_head(head: &[u8]) -> Option<Head<'_>> {
             chunked = true;
         }
     }
-    Some(Head {
-        method,
-        path,
-        keep_alive,
-        content_length,
-        chunked,
-    })
+    Some(Head { method, path, keep_alive, content_length, chunked })
 }
 
 /// Drops the `\r` that ends a line, if any.
@@ -137,13 +123,7 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 fn respond(out: &mut Vec<u8>, head: &Head<'_>, date: &str) {
     let is_head = head.method == b"HEAD";
     if head.method != b"GET" && !is_head {
-        return write_response(
-            out,
-            "405 Method Not Allowed",
-            "Method Not Allowed",
-            head.keep_alive,
-            date,
-        );
+        return write_response(out, "405 Method Not Allowed", "Method Not Allowed", head.keep_alive, date);
     }
     let name = match head.path.strip_prefix(b"/") {
         Some(b"") => &b"Anonymous"[..],
@@ -171,11 +151,7 @@ fn write_head(out: &mut Vec<u8>, status: &str, len: usize, keep_alive: bool, dat
         out,
         "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: {len}\r\nDate: {date}\r\n{}\r\n",
-        if keep_alive {
-            ""
-        } else {
-            "Connection: close\r\n"
-        }
+        if keep_alive { "" } else { "Connection: close\r\n" }
     );
 }
 
@@ -190,9 +166,7 @@ struct DateCache {
 impl DateCache {
     /// Returns the current date, formatting it at most once a second.
     fn now(&mut self) -> &str {
-        let second = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let second = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if second != self.second || self.text.is_empty() {
             self.second = second;
             self.text = http_date(second);
@@ -204,9 +178,8 @@ impl DateCache {
 /// Formats a Unix time as an HTTP date (IMF-fixdate, RFC 9110 §5.6.7).
 fn http_date(unix: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let (days, secs) = (unix / 86_400, unix % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`),
     // with eras of 400 years counted from 0000-03-01.
@@ -236,10 +209,7 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
     let mut buf = vec![0u8; READ_CHUNK];
     let mut filled = 0;
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut date = DateCache {
-        second: 0,
-        text: String::new(),
-    };
+    let mut date = DateCache { second: 0, text: String::new() };
     loop {
         // Answer every complete request already in the buffer (pipelining).
         let mut start = 0;
@@ -332,12 +302,10 @@ fn main() {
         };
         // Small responses must leave at once, not wait for Nagle's timer.
         let _ = stream.set_nodelay(true);
-        let spawned = std::thread::Builder::new()
-            .stack_size(STACK_SIZE)
-            .spawn(move || {
-                // Resets and aborted connections are the client's business.
-                let _ = serve(stream);
-            });
+        let spawned = std::thread::Builder::new().stack_size(STACK_SIZE).spawn(move || {
+            // Resets and aborted connections are the client's business.
+            let _ = serve(stream);
+        });
         if let Err(e) = spawned {
             eprintln!("spawn: {e}");
         }

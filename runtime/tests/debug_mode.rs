@@ -1,0 +1,122 @@
+//! Debug mode (asyncio's `debug=True`): what it reports, and that it stays
+//! quiet when off. Log lines are captured by a small in-memory logger; each
+//! test looks only for lines naming its own task.
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+static LINES: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        LINES.lock().unwrap().push((record.level(), record.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        log::set_boxed_logger(Box::new(Capture)).unwrap();
+        log::set_max_level(log::LevelFilter::Debug);
+    });
+}
+
+fn lines_mentioning(needle: &str) -> Vec<(log::Level, String)> {
+    LINES.lock().unwrap().iter().filter(|(_, line)| line.contains(needle)).cloned().collect()
+}
+
+/// A debug-mode runtime that calls any poll longer than `slow` slow.
+/// (Panicking counts: the panic hook printing a backtrace can take 100 ms.)
+fn debug_runtime(slow: Duration) -> eddy::Runtime {
+    eddy::Builder::new().debug(true).slow_poll_threshold(slow).build().unwrap()
+}
+
+const NEVER_SLOW: Duration = Duration::from_secs(3600);
+
+#[test]
+fn a_slow_poll_is_reported_with_the_task_name_and_location() {
+    capture_logs();
+    debug_runtime(Duration::from_millis(1)).block_on(async {
+        eddy::task::spawn_named("hog-1", async {
+            std::thread::sleep(Duration::from_millis(3)); // blocks the loop
+        })
+        .await
+        .unwrap();
+    });
+    let lines = lines_mentioning("'hog-1'");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (level, line) = &lines[0];
+    assert_eq!(*level, log::Level::Warn);
+    assert!(line.contains("took") && line.contains("in one poll"), "{line}");
+    assert!(line.contains("tests/debug_mode.rs"), "names where it was spawned: {line}");
+    assert!(line.contains("spawn_blocking"), "suggests the fix: {line}");
+}
+
+#[test]
+fn slow_polls_are_not_reported_outside_debug_mode() {
+    capture_logs();
+    let runtime =
+        eddy::Builder::new().debug(false).slow_poll_threshold(Duration::from_millis(1)).build().unwrap();
+    runtime.block_on(async {
+        eddy::task::spawn_named("hog-2", async { std::thread::sleep(Duration::from_millis(3)) })
+            .await
+            .unwrap();
+    });
+    assert!(lines_mentioning("'hog-2'").is_empty());
+}
+
+#[test]
+fn tasks_still_pending_at_shutdown_are_listed() {
+    capture_logs();
+    let runtime = debug_runtime(NEVER_SLOW);
+    runtime.block_on(async {
+        eddy::task::spawn_named("forever-3", std::future::pending::<()>());
+        eddy::task::yield_now().await;
+    });
+    drop(runtime);
+    let lines = lines_mentioning("'forever-3'");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].1.contains("still pending when its runtime shut down"), "{lines:?}");
+}
+
+#[test]
+fn a_panic_nobody_awaited_is_reported() {
+    capture_logs();
+    debug_runtime(NEVER_SLOW).block_on(async {
+        drop(eddy::task::spawn_named("orphan-4", async { panic!("nobody listens") }));
+        eddy::task::yield_now().await;
+    });
+    let lines = lines_mentioning("'orphan-4'");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (level, line) = &lines[0];
+    assert_eq!(*level, log::Level::Error);
+    assert!(line.contains("nobody listens") && line.contains("dropped without being awaited"), "{line}");
+}
+
+#[test]
+fn a_panic_whose_handle_is_dropped_after_completion_is_reported_too() {
+    capture_logs();
+    debug_runtime(NEVER_SLOW).block_on(async {
+        let handle = eddy::task::spawn_named("orphan-5", async { panic!("late drop") });
+        eddy::task::yield_now().await;
+        assert!(handle.is_finished());
+        drop(handle);
+    });
+    assert_eq!(lines_mentioning("'orphan-5'").len(), 1);
+}
+
+#[test]
+fn an_awaited_panic_is_not_reported_as_unobserved() {
+    capture_logs();
+    debug_runtime(NEVER_SLOW).block_on(async {
+        let error = eddy::task::spawn_named("observed-6", async { panic!("seen") }).await.unwrap_err();
+        assert!(error.is_panic());
+    });
+    assert!(lines_mentioning("'observed-6'").is_empty());
+}

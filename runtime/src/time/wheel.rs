@@ -82,6 +82,11 @@ impl Wheel {
         Wheel { elapsed: 0, levels: std::array::from_fn(|_| level()), entries: Slab::new() }
     }
 
+    /// Whether no timer exists at all (armed, or fired and not yet removed).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// How many timers exist (armed or fired but not yet removed).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {

@@ -1,2 +1,107 @@
-//! eddy-http: an HTTP/1.1 server on the eddy runtime (under construction).
+//! # eddy-http: aiohttp in Rust clothes, on the eddy runtime
+//!
+//! ```no_run
+//! use eddy_http::{App, Request, Response};
+//!
+//! async fn handle(req: Request) -> Response {
+//!     let name = req.param("name").unwrap_or("Anonymous");
+//!     Response::text(format!("Hello, {name}!"))
+//! }
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let app = App::new().get("/", handle).get("/{name}", handle);
+//!     eddy_http::run_app(app, "127.0.0.1:8080") // web.run_app
+//! }
+//! ```
+//!
+//! ## The pieces
+//!
+//! | piece | file |
+//! |---|---|
+//! | [`App`]: routes, hooks, limits | `app.rs`, `router.rs` |
+//! | [`Request`], [`Body`], [`Response`] | `request.rs`, `body.rs`, `response.rs` |
+//! | one connection's read–parse–answer–write loop | `conn.rs`, `conn_io.rs` |
+//! | request heads and their RFC 9112 checks | `http_parse.rs`, `http_chunked.rs` |
+//! | [`Server`]: listeners per loop, graceful shutdown | `server.rs`, `socket.rs` |
+//! | [`run_app`]: serve until SIGINT/SIGTERM | `lib.rs`, `signal.rs` |
+//!
+//! ## What the server guarantees
+//!
+//! - HTTP/1.0 and 1.1, keep-alive, pipelining (all answers to one read go
+//!   out in one write), `Content-Length` and chunked request bodies,
+//!   `Expect: 100-continue`, HEAD.
+//! - Every malformed or oversized request gets a real answer (400, 404,
+//!   405, 408, 413, 414, 431, 501, 505, or 500 for a panicking handler) with
+//!   `Connection: close`, and nothing after a refused request is parsed.
+//! - No allocation per request in the server itself: buffers come from a
+//!   per-loop pool and idle connections hold none. (The handler's future is
+//!   boxed, and the handler's own response is its own business.)
+//!
+//! Logging: `eddy_http::server` (info: listening, shutdown),
+//! `eddy_http::access` (info: one line per request), and debug lines per
+//! connection.
+
 #![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod app;
+mod body;
+mod conn;
+mod conn_io;
+mod date;
+mod error;
+mod handler;
+mod http_chunked;
+mod http_parse;
+mod limits;
+mod method;
+mod percent;
+mod pool;
+mod request;
+mod response;
+mod router;
+mod server;
+mod signal;
+mod socket;
+mod status;
+
+use std::io;
+use std::net::ToSocketAddrs;
+
+pub use app::App;
+pub use body::Body;
+pub use error::BodyError;
+pub use handler::Handler;
+pub use http_parse::Version;
+pub use limits::Limits;
+pub use method::{Method, UnknownMethod};
+pub use request::Request;
+pub use response::Response;
+pub use server::Server;
+pub use status::StatusCode;
+
+/// Serves `app` on `addr` on one event loop until SIGINT or SIGTERM, then
+/// shuts down gracefully. aiohttp's `web.run_app`.
+///
+/// # Errors
+/// If the runtime cannot start, a startup hook fails, or the address
+/// cannot be bound.
+pub fn run_app(app: App, addr: impl ToSocketAddrs) -> io::Result<()> {
+    run_app_with(app, addr, 1)
+}
+
+/// [`run_app`] with `workers` event loops, one per thread, each accepting
+/// on its own `SO_REUSEPORT` listener.
+///
+/// # Errors
+/// As [`run_app`].
+pub fn run_app_with(app: App, addr: impl ToSocketAddrs, workers: usize) -> io::Result<()> {
+    // Before the runtime: its threads inherit the blocked signals.
+    let mut signals = signal::Signals::install()?;
+    let runtime = eddy::Builder::new().workers(workers).thread_name("eddy-http").build()?;
+    runtime.block_on(async {
+        let server = Server::bind_on(runtime.handles(), addr, app).await?;
+        signals.recv().await;
+        server.shutdown().await
+    })
+}

@@ -8,8 +8,19 @@
 //!
 //! Every error carries what was being done and to whom
 //! (`connect to 127.0.0.1:9: Connection refused`), keeping the original
-//! [`std::io::ErrorKind`] so callers can still match on it.
+//! [`std::io::ErrorKind`] so callers can still match on it. The original
+//! error is the wrapper's [`source`](std::error::Error::source), so its OS
+//! error code stays reachable (a server must tell `EMFILE` from the rest):
+//!
+//! ```
+//! use std::error::Error;
+//!
+//! fn os_code(error: &std::io::Error) -> Option<i32> {
+//!     error.raw_os_error().or_else(|| error.source()?.downcast_ref::<std::io::Error>()?.raw_os_error())
+//! }
+//! ```
 
+use std::fmt;
 use std::io;
 
 mod listener;
@@ -18,7 +29,27 @@ mod stream;
 pub use listener::TcpListener;
 pub use stream::TcpStream;
 
-/// Wraps `error` with what was being done, keeping its kind.
-pub(crate) fn context(error: io::Error, doing: impl std::fmt::Display) -> io::Error {
-    io::Error::new(error.kind(), format!("{doing}: {error}"))
+/// Wraps `error` with what was being done, keeping its kind and, as the
+/// source, the error itself.
+pub(crate) fn context(error: io::Error, doing: impl fmt::Display) -> io::Error {
+    io::Error::new(error.kind(), Contextual { doing: doing.to_string(), source: error })
+}
+
+/// An I/O error with what was being done when it happened.
+#[derive(Debug)]
+struct Contextual {
+    doing: String,
+    source: io::Error,
+}
+
+impl fmt::Display for Contextual {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.doing, self.source)
+    }
+}
+
+impl std::error::Error for Contextual {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }

@@ -166,14 +166,23 @@ impl TcpStream {
 
     /// Waits until a read would not block (data, EOF or an error is there).
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Read, cx)).await;
-        Ok(())
+        poll_fn(|cx| self.poll_read_ready(cx)).await
+    }
+
+    /// Poll form of [`readable`](Self::readable): lets a server wait for a
+    /// request without holding a buffer to read it into.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(Direction::Read, cx).map(Ok)
     }
 
     /// Waits until a write would not block.
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Write, cx)).await;
-        Ok(())
+        poll_fn(|cx| self.poll_write_ready(cx)).await
+    }
+
+    /// Poll form of [`writable`](Self::writable).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(Direction::Write, cx).map(Ok)
     }
 
     /// Reads without waiting: `WouldBlock` if nothing is there.

@@ -1,0 +1,72 @@
+//! The greeting server: `GET /` → `Hello, Anonymous!`, `GET /{name}` →
+//! `Hello, {name}!`. The aiohttp program eddy is modelled on, in Rust.
+//!
+//! ```text
+//! cargo run --release --example greeting -- --addr 127.0.0.1:8080 --workers 2
+//! curl http://127.0.0.1:8080/          # Hello, Anonymous!
+//! curl http://127.0.0.1:8080/Alice     # Hello, Alice!
+//! RUST_LOG=info  cargo run --release --example greeting   # + an access log line per request
+//! RUST_LOG=debug cargo run --release --example greeting   # + connection open/close
+//! ```
+//!
+//! Ctrl-C (or SIGTERM) shuts down gracefully: stop accepting, finish the
+//! requests in flight, then exit.
+
+use std::process::ExitCode;
+
+use eddy_http::{App, Request, Response};
+
+async fn handle(req: Request) -> Response {
+    let name = req.param("name").unwrap_or("Anonymous");
+    Response::text(format!("Hello, {name}!"))
+}
+
+struct Options {
+    addr: String,
+    workers: usize,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options { addr: "127.0.0.1:8080".to_string(), workers: 1 };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => options.addr = args.next().ok_or("--addr needs a value, e.g. 127.0.0.1:8080")?,
+            "--workers" => {
+                let value = args.next().ok_or("--workers needs a number")?;
+                options.workers =
+                    value.parse().map_err(|_| format!("--workers: {value:?} is not a number"))?;
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    // Library code only logs; the binary decides what is shown. By default:
+    // the "listening on" line and anything worse than info.
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,eddy_http::server=info"),
+    )
+    .init();
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("greeting: {message}");
+            }
+            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N]");
+            return ExitCode::from(2);
+        }
+    };
+    let app = App::new().get("/", handle).get("/{name}", handle);
+    match eddy_http::run_app_with(app, options.addr.as_str(), options.workers) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("greeting: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! `App`: routes, hooks and limits. aiohttp's `web.Application`.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::handler::Handler;
+use crate::limits::Limits;
+use crate::method::Method;
+use crate::router::Router;
+
+type HookFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
+type Hook = Box<dyn Fn() -> HookFuture + Send + Sync>;
+
+/// An application: a routing table, startup and cleanup hooks, and limits.
+///
+/// ```
+/// use eddy_http::{App, Request, Response};
+///
+/// async fn handle(req: Request) -> Response {
+///     let name = req.param("name").unwrap_or("Anonymous");
+///     Response::text(format!("Hello, {name}!"))
+/// }
+///
+/// let app = App::new().get("/", handle).get("/{name}", handle);
+/// ```
+///
+/// Routes are matched by specificity (a literal segment beats a `{param}`),
+/// not by order. An unknown path gets `404`; a known path with another
+/// method gets `405` and an `Allow` header. GET routes also answer HEAD.
+pub struct App {
+    router: Router<Arc<dyn Handler>>,
+    startup: Vec<Hook>,
+    cleanup: Vec<Hook>,
+    limits: Limits,
+    server_name: String,
+}
+
+impl Default for App {
+    fn default() -> App {
+        App::new()
+    }
+}
+
+impl App {
+    /// An app with no routes, default [`Limits`], and `Server: eddy`.
+    pub fn new() -> App {
+        App {
+            router: Router::default(),
+            startup: Vec::new(),
+            cleanup: Vec::new(),
+            limits: Limits::default(),
+            server_name: "eddy".to_string(),
+        }
+    }
+
+    /// Adds a GET route (which answers HEAD too). aiohttp's `web.get`.
+    ///
+    /// # Panics
+    /// If `pattern` is malformed (it must start with `/`; a segment is a
+    /// literal or a whole `{name}`) or the route already exists.
+    pub fn get(self, pattern: &str, handler: impl Handler) -> App {
+        self.route(Method::Get, pattern, handler)
+    }
+
+    /// Adds a POST route.
+    ///
+    /// # Panics
+    /// As [`get`](Self::get).
+    pub fn post(self, pattern: &str, handler: impl Handler) -> App {
+        self.route(Method::Post, pattern, handler)
+    }
+
+    /// Adds a PUT route.
+    ///
+    /// # Panics
+    /// As [`get`](Self::get).
+    pub fn put(self, pattern: &str, handler: impl Handler) -> App {
+        self.route(Method::Put, pattern, handler)
+    }
+
+    /// Adds a DELETE route.
+    ///
+    /// # Panics
+    /// As [`get`](Self::get).
+    pub fn delete(self, pattern: &str, handler: impl Handler) -> App {
+        self.route(Method::Delete, pattern, handler)
+    }
+
+    /// Adds a route for any method.
+    ///
+    /// # Panics
+    /// As [`get`](Self::get).
+    pub fn route(mut self, method: Method, pattern: &str, handler: impl Handler) -> App {
+        self.router.add(method, pattern, Arc::new(handler));
+        self
+    }
+
+    /// Runs `hook` when the server starts, before it accepts connections;
+    /// an error aborts the start. aiohttp's `app.on_startup`.
+    pub fn on_startup<F, Fut>(mut self, hook: F) -> App
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<()>> + 'static,
+    {
+        self.startup.push(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// Runs `hook` at the end of a graceful shutdown, after the last
+    /// request. aiohttp's `app.on_cleanup`.
+    pub fn on_cleanup<F, Fut>(mut self, hook: F) -> App
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = io::Result<()>> + 'static,
+    {
+        self.cleanup.push(Box::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// Replaces the limits.
+    pub fn limits(mut self, limits: Limits) -> App {
+        self.limits = limits;
+        self
+    }
+
+    /// The `Server` header value (default `eddy`).
+    pub fn server_name(mut self, name: impl Into<String>) -> App {
+        self.server_name = name.into();
+        self
+    }
+
+    pub(crate) fn into_inner(self) -> AppInner {
+        AppInner {
+            router: self.router,
+            startup: self.startup,
+            cleanup: self.cleanup,
+            limits: self.limits,
+            server_name: self.server_name,
+        }
+    }
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let patterns: Vec<_> = self.router.resources().iter().map(|r| &*r.pattern).collect();
+        f.debug_struct("App").field("routes", &patterns).field("limits", &self.limits).finish()
+    }
+}
+
+/// A running app, shared (read-only) by every loop.
+pub(crate) struct AppInner {
+    pub(crate) router: Router<Arc<dyn Handler>>,
+    startup: Vec<Hook>,
+    cleanup: Vec<Hook>,
+    pub(crate) limits: Limits,
+    pub(crate) server_name: String,
+}
+
+impl AppInner {
+    pub(crate) async fn run_startup(&self) -> io::Result<()> {
+        for hook in &self.startup {
+            hook().await.map_err(|e| io::Error::new(e.kind(), format!("startup hook failed: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Runs every cleanup hook, even after one fails; returns the first
+    /// error.
+    pub(crate) async fn run_cleanup(&self) -> io::Result<()> {
+        let mut first_error = None;
+        for hook in &self.cleanup {
+            if let Err(error) = hook().await {
+                log::error!("cleanup hook failed: {error}");
+                first_error
+                    .get_or_insert(io::Error::new(error.kind(), format!("cleanup hook failed: {error}")));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+/// One loop's view of the app: requests hold an `Rc` to it, so per-request
+/// reference counting never touches memory shared between loops.
+pub(crate) struct LoopApp {
+    pub(crate) inner: Arc<AppInner>,
+}

@@ -1,0 +1,536 @@
+//! One connection: read, parse every complete request, answer each, write
+//! all the answers at once, and go idle holding no buffers.
+//!
+//! ```text
+//!            ┌──────────────── idle (no buffers) ◀─────────────┐
+//!            │ readable                 keep-alive timeout ──▶ close
+//!            ▼                          shutdown ─────────────▶ close
+//!   read into a pooled buffer
+//!            │
+//!            ▼            partial head ─▶ flush answers, wait for more
+//!   parse next head ──── rejected ──────▶ answer 4xx/5xx, close
+//!            │ complete                   (head timeout ─▶ 408, close)
+//!            ▼
+//!   route ─▶ handler ─▶ drain unread body ─▶ append answer to output
+//!            └── loop while complete heads remain in the buffer ─┘
+//! ```
+//!
+//! Pipelining falls out of this shape: one read may hold many requests;
+//! each is answered in order into one output buffer, and the buffer goes
+//! out in one `write` when the input runs dry (or gets large). A handler
+//! that has to wait first flushes the answers before it, so they are not
+//! held hostage.
+//!
+//! Nothing after a refused request is parsed: a refusal closes the
+//! connection. A body the handler did not read is drained (within the body
+//! limit and the I/O timeout) so it is never mistaken for the next request;
+//! if it cannot be drained, the connection closes instead.
+
+use std::borrow::Cow;
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::Shutdown;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::Poll;
+use std::time::Duration;
+
+use eddy::time::{sleep_until, Instant, Sleep};
+
+use crate::app::LoopApp;
+use crate::body::Body;
+use crate::conn_io::{BodyFraming, BodyState, ConnIo, Continue};
+use crate::date;
+use crate::error::Reject;
+use crate::http_chunked::ChunkedDecoder;
+use crate::http_parse::{parse_head, Framing, Head, Parsed};
+use crate::method::Method;
+use crate::percent;
+use crate::pool::{self, HeadStorage, Span};
+use crate::request::{Params, Parts, Request};
+use crate::response::{Response, WriteMeta};
+use crate::router::{allow_header, Routed};
+use crate::server::LoopServer;
+
+/// Output beyond this is written before parsing more requests, bounding a
+/// connection's memory under deep pipelining. 64 KiB holds hundreds of
+/// small responses; picked, not tuned.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// After a refusal, how long and how much the server keeps reading (and
+/// discarding) before closing, so the client's unread bytes do not turn the
+/// close into a reset that destroys the refusal in flight ("lingering
+/// close", as nginx does).
+const LINGER_TIME: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// How waiting for input ended.
+enum Woken {
+    Readable,
+    TimedOut,
+    ShuttingDown,
+}
+
+/// A connection being served.
+pub(crate) struct Connection {
+    io: Rc<ConnIo>,
+    app: Rc<LoopApp>,
+    server: Rc<LoopServer>,
+    /// The connection's slot in its loop's server state.
+    id: usize,
+    /// Answers not yet written; a pooled buffer while in use.
+    out: Vec<u8>,
+    /// Header positions for the head being parsed, then the request's copy.
+    scratch: Option<HeadStorage>,
+    /// Keep-alive, head and I/O deadlines; re-armed only when a wait blocks.
+    timer: Sleep,
+    /// When the first byte of the head being received arrived.
+    head_started: Option<Instant>,
+    /// Requests started on this connection.
+    seq: u64,
+    /// The `Date` value for this batch of answers.
+    date: [u8; date::DATE_LEN],
+}
+
+impl Connection {
+    pub(crate) fn new(io: ConnIo, app: Rc<LoopApp>, server: Rc<LoopServer>, id: usize) -> Connection {
+        Connection {
+            io: Rc::new(io),
+            app,
+            server,
+            id,
+            out: Vec::new(),
+            scratch: None,
+            timer: sleep_until(Instant::now()),
+            head_started: None,
+            seq: 0,
+            date: date::now(),
+        }
+    }
+
+    /// Serves requests until the connection ends; returns why, for the
+    /// debug log.
+    pub(crate) async fn run(mut self) -> &'static str {
+        let reason = self.serve().await;
+        self.release_buffers();
+        reason
+    }
+
+    async fn serve(&mut self) -> &'static str {
+        let limits = self.app.inner.limits.clone();
+        loop {
+            let parsed = {
+                let input = self.io.input.borrow();
+                if input.has_pending() {
+                    let scratch = self.scratch.get_or_insert_with(pool::take_head);
+                    parse_head(input.pending(), &limits, &mut scratch.headers)
+                } else {
+                    Parsed::Partial
+                }
+            };
+            match parsed {
+                Parsed::Complete(head) => {
+                    self.head_started = None;
+                    if self.handle(head).await {
+                        return self.close("closed after the response").await;
+                    }
+                    if self.out.len() >= FLUSH_AT && !self.flush().await {
+                        return "write failed or timed out";
+                    }
+                }
+                Parsed::Rejected(reject) => {
+                    self.answer_rejection(&reject);
+                    return self.close("request refused").await;
+                }
+                Parsed::Partial => {
+                    if !self.flush().await {
+                        return "write failed or timed out";
+                    }
+                    let (pending, eof) = {
+                        let input = self.io.input.borrow();
+                        (input.has_pending(), input.eof)
+                    };
+                    if !pending && self.server.is_shutting_down() {
+                        return self.close("server shutting down").await;
+                    }
+                    if eof {
+                        return if pending { "client closed mid-request" } else { "client closed" };
+                    }
+                    if pending && self.head_started.is_none() {
+                        self.head_started = Some(Instant::now());
+                    }
+                    if !pending {
+                        self.release_buffers();
+                    }
+                    let deadline = match self.head_started {
+                        Some(started) => Deadline::At(started + limits.head_timeout),
+                        None => Deadline::In(limits.keep_alive),
+                    };
+                    match self.wait_for_input(deadline, !pending).await {
+                        Woken::Readable => {}
+                        Woken::ShuttingDown => return self.close("server shutting down").await,
+                        Woken::TimedOut if pending => {
+                            self.answer_rejection(&Reject::RequestTimeout);
+                            return self.close("request head timed out").await;
+                        }
+                        Woken::TimedOut => return self.close("keep-alive timeout").await,
+                    }
+                    match poll_fn(|cx| self.io.poll_fill(cx)).await {
+                        Ok(_) => self.date = date::now(),
+                        Err(error) => {
+                            log::debug!("{}: read failed: {error}", self.io.peer);
+                            return "read failed";
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers one request; returns whether the connection must close.
+    async fn handle(&mut self, head: Head) -> bool {
+        self.seq += 1;
+        let mut storage = self.scratch.take().unwrap_or_else(pool::take_head);
+        {
+            let mut input = self.io.input.borrow_mut();
+            storage.bytes.extend_from_slice(&input.pending()[..head.len]);
+            input.consume(head.len);
+        }
+        let framing = match head.framing {
+            Framing::None => BodyFraming::Done,
+            Framing::Length(length) => BodyFraming::Length(length),
+            Framing::Chunked => BodyFraming::Chunked(ChunkedDecoder::new()),
+        };
+        let expects_continue = head.expect_continue && !matches!(framing, BodyFraming::Done);
+        *self.io.body.borrow_mut() = BodyState {
+            seq: self.seq,
+            framing,
+            received: 0,
+            expect: if expects_continue { Continue::Owed(0) } else { Continue::NotExpected },
+            failed: None,
+        };
+        let access = log::log_enabled!(target: "eddy_http::access", log::Level::Info).then(|| {
+            format!(
+                "\"{} {} {}\"",
+                head.method,
+                String::from_utf8_lossy(head.target.get(&storage.bytes)),
+                head.version.as_str()
+            )
+        });
+
+        let app = self.app.clone();
+        let (mut response, mut close) =
+            match app.inner.router.route(head.method, head.path.get(&storage.bytes)) {
+                Routed::Found { resource, handler, params: spans } => {
+                    match decode_params(&storage.bytes, head.path.start, &spans.spans[..spans.len]) {
+                        Err(reject) => refuse(&reject, head.close),
+                        Ok(params) => {
+                            let length = match head.framing {
+                                Framing::Length(length) => Some(length),
+                                Framing::None => Some(0),
+                                Framing::Chunked => None,
+                            };
+                            let request = Request::from_parts(Parts {
+                                head: storage,
+                                method: head.method,
+                                version: head.version,
+                                target: head.target,
+                                path: head.path,
+                                query: head.query,
+                                params,
+                                app: app.clone(),
+                                resource,
+                                body: Body::new(self.io.clone(), self.seq, length),
+                                peer: self.io.peer,
+                            });
+                            match self.call(&**handler, request).await {
+                                Some(response) => (response, head.close),
+                                None => refuse(&Reject::HandlerPanicked, head.close),
+                            }
+                        }
+                    }
+                }
+                Routed::MethodNotAllowed { allowed } => {
+                    pool::give_head(storage);
+                    refuse(&Reject::MethodNotAllowed(allowed), head.close)
+                }
+                Routed::NotFound => {
+                    pool::give_head(storage);
+                    refuse(&Reject::NotFound, head.close)
+                }
+            };
+
+        // Whatever the handler left of the body must go before the next
+        // request can be parsed.
+        if !self.io.body_done() {
+            let owed_continue = matches!(self.io.body.borrow().expect, Continue::Owed(0));
+            if owed_continue {
+                // The client is still waiting for permission to send: it
+                // will not send the body, so the connection cannot continue.
+                close = true;
+            } else if !close {
+                close = !self.drain_body().await;
+            }
+            if let Some(reject) = self.io.body.borrow_mut().failed.take() {
+                response = rejection(&reject);
+                close = true;
+            }
+        }
+
+        if self.out.capacity() == 0 {
+            self.out = pool::take_write_buffer();
+        }
+        let status = response.status();
+        response.write_to(
+            &mut self.out,
+            &WriteMeta {
+                date: &self.date,
+                server: &app.inner.server_name,
+                head_only: head.method == Method::Head,
+                close,
+                keep_alive_10: head.keep_alive_10 && !close,
+            },
+        );
+        if let Some(request_line) = access {
+            log::info!(target: "eddy_http::access", "{} {request_line} {} {}", self.io.peer, status.as_u16(), response.body().len());
+        }
+        close
+    }
+
+    /// Runs a handler, polling it once in place first: most answer at once,
+    /// and then nothing else happens. A panic becomes `None` (a 500).
+    async fn call(&mut self, handler: &dyn crate::Handler, request: Request) -> Option<Response> {
+        let method = request.method();
+        let mut future = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
+            Ok(future) => future,
+            Err(payload) => return self.handler_panicked(method, payload.as_ref()),
+        };
+        let mut poll = |cx: &mut std::task::Context<'_>| {
+            panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
+        };
+        match poll_fn(|cx| Poll::Ready(poll(cx))).await {
+            Ok(Poll::Ready(response)) => return Some(response),
+            Ok(Poll::Pending) => {}
+            Err(payload) => return self.handler_panicked(method, payload.as_ref()),
+        }
+        // The handler waits: the answers before it should not. A failed
+        // flush will show again at the next one, which closes.
+        let _ = self.flush().await;
+        let outcome = poll_fn(|cx| match poll(cx) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        })
+        .await;
+        match outcome {
+            Ok(response) => Some(response),
+            Err(payload) => self.handler_panicked(method, payload.as_ref()),
+        }
+    }
+
+    fn handler_panicked(&self, method: Method, payload: &(dyn std::any::Any + Send)) -> Option<Response> {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(non-string panic payload)");
+        log::error!("{}: handler for a {method} request panicked: {message}; answered 500", self.io.peer);
+        None
+    }
+
+    /// Reads and discards the rest of the current body. False if that
+    /// failed (the connection must close).
+    async fn drain_body(&mut self) -> bool {
+        let io = self.io.clone();
+        let seq = self.seq;
+        let drain = async {
+            loop {
+                match poll_fn(|cx| io.poll_body(seq, cx, usize::MAX, &mut |_| {})).await {
+                    Ok(0) => return true,
+                    Ok(_) => {}
+                    Err(error) => {
+                        log::debug!("{}: could not drain an unread request body: {error}", io.peer);
+                        return false;
+                    }
+                }
+            }
+        };
+        eddy::time::timeout(self.app.inner.limits.io_timeout, drain).await.unwrap_or(false)
+    }
+
+    /// Waits for input (or, when idle, for shutdown), up to the deadline.
+    async fn wait_for_input(&mut self, deadline: Deadline, idle: bool) -> Woken {
+        let mut armed = false;
+        let io = self.io.clone();
+        let server = self.server.clone();
+        let id = self.id;
+        let timer = &mut self.timer;
+        poll_fn(|cx| {
+            if idle && server.poll_shutdown(id, cx).is_ready() {
+                return Poll::Ready(Woken::ShuttingDown);
+            }
+            if io.stream.poll_read_ready(cx).is_ready() {
+                return Poll::Ready(Woken::Readable);
+            }
+            // Only a wait that actually blocks pays for a clock read and a
+            // timer: a pipelining or busy client never arms one.
+            if !armed {
+                timer.reset(deadline.instant());
+                armed = true;
+            }
+            match Pin::new(&mut *timer).poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Woken::TimedOut),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Writes out the pending answers. False if the client is gone or does
+    /// not read them within the I/O timeout.
+    async fn flush(&mut self) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        // Usually the socket takes it all at once: try that before paying
+        // for a timeout (a clock read and a timer).
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.io.stream.try_write(&self.out[written..]) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    log::debug!("{}: write failed: {error}", self.io.peer);
+                    self.out.clear();
+                    return false;
+                }
+            }
+        }
+        let ok = written == self.out.len() || {
+            let rest = self.io.stream.write_all(&self.out[written..]);
+            match eddy::time::timeout(self.app.inner.limits.io_timeout, rest).await {
+                Ok(Ok(())) => true,
+                Ok(Err(error)) => {
+                    log::debug!("{}: write failed: {error}", self.io.peer);
+                    false
+                }
+                Err(_) => {
+                    log::debug!("{}: client did not read its response in time", self.io.peer);
+                    false
+                }
+            }
+        };
+        self.out.clear();
+        ok
+    }
+
+    /// Appends the answer to a refused request (which always closes).
+    fn answer_rejection(&mut self, reject: &Reject) {
+        log::debug!("{}: refused with {}: {reject:?}", self.io.peer, reject.status());
+        if self.out.capacity() == 0 {
+            self.out = pool::take_write_buffer();
+        }
+        rejection(reject).write_to(
+            &mut self.out,
+            &WriteMeta {
+                date: &self.date,
+                server: &self.app.inner.server_name,
+                head_only: false,
+                close: true,
+                keep_alive_10: false,
+            },
+        );
+    }
+
+    /// Flushes, half-closes, and lingers while the client still has bytes
+    /// in flight that would otherwise turn the close into a reset.
+    async fn close(&mut self, reason: &'static str) -> &'static str {
+        let flushed = self.flush().await;
+        let _ = self.io.stream.shutdown_std(Shutdown::Write);
+        let unread = self.io.input.borrow().has_pending() || !self.io.body_done();
+        if flushed && unread {
+            self.linger().await;
+        }
+        reason
+    }
+
+    async fn linger(&mut self) {
+        let io = self.io.clone();
+        let discard = async {
+            let mut discarded = 0;
+            while discarded < LINGER_BYTES {
+                {
+                    let mut input = io.input.borrow_mut();
+                    discarded += input.end - input.start;
+                    input.start = input.end;
+                }
+                match poll_fn(|cx| io.poll_fill(cx)).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        };
+        let _ = eddy::time::timeout(LINGER_TIME, discard).await;
+    }
+
+    /// Returns every pooled buffer the connection is not using.
+    fn release_buffers(&mut self) {
+        self.io.input.borrow_mut().release_if_drained();
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            pool::give_bytes(std::mem::take(&mut self.out));
+        }
+        if let Some(scratch) = self.scratch.take() {
+            pool::give_head(scratch);
+        }
+    }
+}
+
+/// When a wait gives up.
+#[derive(Clone, Copy)]
+enum Deadline {
+    At(Instant),
+    /// From the moment the wait blocks.
+    In(Duration),
+}
+
+impl Deadline {
+    fn instant(self) -> Instant {
+        match self {
+            Deadline::At(instant) => instant,
+            Deadline::In(duration) => Instant::now() + duration,
+        }
+    }
+}
+
+/// Percent-decodes route parameters (`spans` are relative to the path,
+/// which starts at `path_start` in the head); a malformed escape or invalid
+/// UTF-8 is the client's error.
+fn decode_params(head: &[u8], path_start: u32, spans: &[(u32, u32)]) -> Result<Params, Reject> {
+    let mut params = Params::default();
+    for &(start, end) in spans {
+        let raw = Span::of((path_start + start) as usize, (path_start + end) as usize);
+        match percent::decode(raw.get(head), false) {
+            Some(Cow::Borrowed(_)) => params.push(raw, None),
+            Some(Cow::Owned(text)) => params.push(raw, Some(&text)),
+            None => return Err(Reject::BadRequest("route parameter with invalid percent-encoding or UTF-8")),
+        }
+    }
+    Ok(params)
+}
+
+/// The answer to a refusal and whether the connection must close after it.
+fn refuse(reject: &Reject, client_asked_to_close: bool) -> (Response, bool) {
+    (rejection(reject), client_asked_to_close || reject.closes_connection())
+}
+
+/// The response for a refusal.
+fn rejection(reject: &Reject) -> Response {
+    let response = Response::text(reject.body()).with_status(reject.status());
+    match reject {
+        Reject::MethodNotAllowed(allowed) => response.with_header("Allow", allow_header(*allowed)),
+        _ => response,
+    }
+}

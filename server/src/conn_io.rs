@@ -1,0 +1,272 @@
+//! The state a connection shares with the body of the request it is
+//! serving: the socket, the input buffer, and where the body stands.
+//!
+//! A handler reads its request's body through [`Body`](crate::Body) while
+//! the connection task waits for the handler, so both need the socket and
+//! the bytes already read. They take turns (one task, never at once), so
+//! `RefCell`s suffice, each borrowed only inside a synchronous poll.
+//!
+//! Every body carries the sequence number of its request. Once the
+//! connection moves on to the next request, an old `Body` (kept alive by a
+//! handler that stashed its request somewhere) reads nothing: it can never
+//! consume bytes of the request after it.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::task::{Context, Poll};
+
+use eddy::net::TcpStream;
+
+use crate::error::{BodyError, Reject};
+use crate::http_chunked::ChunkedDecoder;
+use crate::limits::Limits;
+use crate::pool;
+
+/// What goes out before the body is read when the client sent
+/// `Expect: 100-continue`.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Bytes read from the socket and not yet consumed.
+pub(crate) struct Input {
+    /// Borrowed from the loop's pool while there is something in it; an
+    /// empty `Vec` (no allocation) while the connection is idle.
+    pub(crate) buf: Vec<u8>,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    /// The client closed its sending side.
+    pub(crate) eof: bool,
+}
+
+impl Input {
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        self.start < self.end
+    }
+
+    /// Makes room at the end: borrows a buffer if there is none, slides
+    /// unconsumed bytes to the front.
+    pub(crate) fn make_room(&mut self, size: usize) {
+        if self.buf.is_empty() {
+            self.buf = pool::take_read_buffer(size);
+        }
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Whether the buffer is full of unconsumed bytes.
+    pub(crate) fn is_full(&self) -> bool {
+        !self.buf.is_empty() && self.start == 0 && self.end == self.buf.len()
+    }
+
+    /// Gives the buffer back to the loop if nothing in it is pending.
+    pub(crate) fn release_if_drained(&mut self) {
+        if self.start == self.end && !self.buf.is_empty() {
+            pool::give_bytes(std::mem::take(&mut self.buf));
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+}
+
+/// How the current request's body is delimited, and how far it has come.
+pub(crate) enum BodyFraming {
+    /// No body, or all of it consumed.
+    Done,
+    /// This many bytes still to come.
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// Progress of `Expect: 100-continue`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Continue {
+    NotExpected,
+    /// The client waits for `100 Continue`; this many bytes of it are out.
+    Owed(usize),
+    Sent,
+}
+
+/// The current request's body state.
+pub(crate) struct BodyState {
+    /// Which request this is (counts from 1 per connection).
+    pub(crate) seq: u64,
+    pub(crate) framing: BodyFraming,
+    /// Body bytes delivered so far, against the limit.
+    pub(crate) received: u64,
+    pub(crate) expect: Continue,
+    /// The framing broke (too large, malformed): the connection must answer
+    /// with this and close, whatever the handler says.
+    pub(crate) failed: Option<Reject>,
+}
+
+/// A connection's socket, input and body state.
+pub(crate) struct ConnIo {
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) limits: Limits,
+    pub(crate) input: RefCell<Input>,
+    pub(crate) body: RefCell<BodyState>,
+}
+
+impl ConnIo {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, limits: Limits) -> ConnIo {
+        ConnIo {
+            stream,
+            peer,
+            limits,
+            input: RefCell::new(Input { buf: Vec::new(), start: 0, end: 0, eof: false }),
+            body: RefCell::new(BodyState {
+                seq: 0,
+                framing: BodyFraming::Done,
+                received: 0,
+                expect: Continue::NotExpected,
+                failed: None,
+            }),
+        }
+    }
+
+    /// Reads more bytes into the input buffer. `Ok(0)` means EOF.
+    pub(crate) fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut input = self.input.borrow_mut();
+        input.make_room(self.limits.read_buffer_size());
+        if input.is_full() {
+            // Callers check for a full buffer first (it means a too-large
+            // head); reaching here would read zero bytes and look like EOF.
+            return Poll::Ready(Err(io::Error::other("input buffer full")));
+        }
+        let end = input.end;
+        let n = std::task::ready!(self.stream.poll_read(cx, &mut input.buf[end..]))?;
+        input.end += n;
+        if n == 0 {
+            input.eof = true;
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Delivers up to `max` body bytes of request `seq` to `deliver`,
+    /// reading from the socket as needed. `Ok(0)`: the body is complete.
+    pub(crate) fn poll_body(
+        &self,
+        seq: u64,
+        cx: &mut Context<'_>,
+        max: usize,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> Poll<Result<usize, BodyError>> {
+        {
+            let body = self.body.borrow();
+            if body.seq != seq {
+                return Poll::Ready(Err(BodyError::Stale));
+            }
+            if let Some(reject) = &body.failed {
+                return Poll::Ready(Err(body_error(reject)));
+            }
+            if matches!(body.framing, BodyFraming::Done) || max == 0 {
+                return Poll::Ready(Ok(0));
+            }
+        }
+        std::task::ready!(self.poll_send_continue(cx)).map_err(BodyError::Io)?;
+        loop {
+            if self.input.borrow().has_pending() {
+                if let Some(result) = self.take_body_bytes(max, deliver) {
+                    return Poll::Ready(result);
+                }
+            }
+            if self.input.borrow().eof {
+                return Poll::Ready(Err(BodyError::Incomplete));
+            }
+            match std::task::ready!(self.poll_fill(cx)) {
+                Ok(0) => return Poll::Ready(Err(BodyError::Incomplete)),
+                Ok(_) => {}
+                Err(error) => return Poll::Ready(Err(BodyError::Io(error))),
+            }
+        }
+    }
+
+    /// Decodes body bytes from the buffered input. `None`: all of it was
+    /// framing, more input is needed.
+    fn take_body_bytes(
+        &self,
+        max: usize,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> Option<Result<usize, BodyError>> {
+        let mut body = self.body.borrow_mut();
+        let mut input = self.input.borrow_mut();
+        let pending = input.pending();
+        let (consumed, data) = match &mut body.framing {
+            BodyFraming::Done => return Some(Ok(0)),
+            BodyFraming::Length(remaining) => {
+                let n = (*remaining).min(pending.len() as u64).min(max as u64) as usize;
+                *remaining -= n as u64;
+                (n, 0..n)
+            }
+            BodyFraming::Chunked(decoder) => match decoder.decode(pending, max) {
+                Ok((consumed, data)) => (consumed, data.unwrap_or(0..0)),
+                Err(error) => {
+                    body.failed = Some(Reject::BadRequest(error.describe()));
+                    return Some(Err(BodyError::Malformed(error.describe())));
+                }
+            },
+        };
+        let finished = match &body.framing {
+            BodyFraming::Length(remaining) => *remaining == 0,
+            BodyFraming::Chunked(decoder) => decoder.is_done(),
+            BodyFraming::Done => true,
+        };
+        body.received += data.len() as u64;
+        if body.received > self.limits.max_body {
+            body.failed = Some(Reject::PayloadTooLarge);
+            return Some(Err(BodyError::TooLarge));
+        }
+        if !data.is_empty() {
+            deliver(&pending[data.clone()]);
+        }
+        input.consume(consumed);
+        if finished {
+            body.framing = BodyFraming::Done;
+        }
+        if data.is_empty() && !finished {
+            return None;
+        }
+        Some(Ok(data.len()))
+    }
+
+    /// Sends `100 Continue` if the client is waiting for it.
+    fn poll_send_continue(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let Continue::Owed(written) = self.body.borrow().expect else {
+                return Poll::Ready(Ok(()));
+            };
+            let n = std::task::ready!(self.stream.poll_write(cx, &CONTINUE[written..]))?;
+            let written = written + n;
+            self.body.borrow_mut().expect =
+                if written == CONTINUE.len() { Continue::Sent } else { Continue::Owed(written) };
+        }
+    }
+
+    /// Whether the current request's body has been read to its end.
+    pub(crate) fn body_done(&self) -> bool {
+        matches!(self.body.borrow().framing, BodyFraming::Done)
+    }
+}
+
+fn body_error(reject: &Reject) -> BodyError {
+    match reject {
+        Reject::PayloadTooLarge => BodyError::TooLarge,
+        Reject::BadRequest(why) => BodyError::Malformed(why),
+        _ => BodyError::Malformed("request refused"),
+    }
+}

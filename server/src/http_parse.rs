@@ -1,0 +1,448 @@
+//! Parsing and validating a request head: `httparse` finds the pieces; this
+//! file decides whether the request is acceptable, and how its body is
+//! framed, following RFC 9112 wherever it says "MUST".
+//!
+//! The rules that matter for safety (request smuggling) are the framing
+//! ones: a body's length must be unambiguous, or the server cannot know
+//! where the next request starts. So two different `Content-Length`s,
+//! `Content-Length` together with `Transfer-Encoding`, a transfer coding
+//! other than a final `chunked`, or `Transfer-Encoding` in HTTP/1.0 are all
+//! refused, and the connection closed after the refusal.
+
+use std::mem::MaybeUninit;
+
+use crate::error::Reject;
+use crate::limits::{Limits, HEADER_ARRAY};
+use crate::method::Method;
+use crate::pool::Span;
+
+/// HTTP/1.0 or HTTP/1.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0: the connection closes after each response unless the
+    /// request asks for `Connection: keep-alive`.
+    Http10,
+    /// HTTP/1.1: connections stay open unless `Connection: close`.
+    Http11,
+}
+
+impl Version {
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// How the request body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// No body.
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// The chunked transfer coding.
+    Chunked,
+}
+
+/// A complete, valid request head.
+#[derive(Debug)]
+pub(crate) struct Head {
+    /// Length of the head in bytes, final empty line included.
+    pub(crate) len: usize,
+    pub(crate) method: Method,
+    pub(crate) version: Version,
+    /// The request target as sent.
+    pub(crate) target: Span,
+    /// The path part of the target (for absolute-form, after the authority).
+    pub(crate) path: Span,
+    pub(crate) query: Option<Span>,
+    pub(crate) framing: Framing,
+    /// The connection closes after this response (`Connection: close`, or
+    /// HTTP/1.0 without `keep-alive`).
+    pub(crate) close: bool,
+    /// HTTP/1.0 with `Connection: keep-alive`: the response must say so.
+    pub(crate) keep_alive_10: bool,
+    pub(crate) expect_continue: bool,
+}
+
+/// The result of looking at the start of a buffer.
+#[derive(Debug)]
+pub(crate) enum Parsed {
+    /// More bytes are needed.
+    Partial,
+    Complete(Head),
+    Rejected(Reject),
+}
+
+/// Parses the head at the start of `buf`, recording header positions in
+/// `headers` (cleared first). Positions are relative to `buf`.
+pub(crate) fn parse_head(buf: &[u8], limits: &Limits, headers: &mut Vec<(Span, Span)>) -> Parsed {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_ARRAY];
+    let slots = &mut slots[..limits.header_slots()];
+    let mut request = httparse::Request::new(&mut []);
+    let len = match request.parse_with_uninit_headers(buf, slots) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return partial(buf, limits),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Parsed::Rejected(Reject::HeaderFieldsTooLarge("too many header fields"))
+        }
+        Err(httparse::Error::Version) => return Parsed::Rejected(version_error(buf)),
+        Err(httparse::Error::Token) => {
+            return Parsed::Rejected(Reject::BadRequest("invalid method or request line"))
+        }
+        Err(httparse::Error::HeaderName) => {
+            return Parsed::Rejected(Reject::BadRequest(
+                "invalid header field name (whitespace before the colon?)",
+            ))
+        }
+        Err(httparse::Error::HeaderValue) => {
+            return Parsed::Rejected(Reject::BadRequest("invalid header field value (control character?)"))
+        }
+        Err(httparse::Error::NewLine) => {
+            return Parsed::Rejected(Reject::BadRequest("malformed line ending or folded header (obs-fold)"))
+        }
+        Err(httparse::Error::Status) => {
+            return Parsed::Rejected(Reject::BadRequest("malformed request line"))
+        }
+    };
+    if len > limits.max_head {
+        return Parsed::Rejected(Reject::HeaderFieldsTooLarge("request head too large"));
+    }
+    let offset_of = |piece: &[u8]| piece.as_ptr() as usize - buf.as_ptr() as usize;
+
+    let version = match request.version {
+        Some(0) => Version::Http10,
+        _ => Version::Http11,
+    };
+    let Some(method) = request.method.and_then(Method::from_token) else {
+        return Parsed::Rejected(Reject::NotImplemented("unknown request method"));
+    };
+    let Some(target) = request.path else {
+        return Parsed::Rejected(Reject::BadRequest("missing request target"));
+    };
+    if target.len() > limits.max_uri {
+        return Parsed::Rejected(Reject::UriTooLong);
+    }
+    let target_start = offset_of(target.as_bytes());
+    let target_span = Span::of(target_start, target_start + target.len());
+    let Some((path, query)) = split_target(target, target_start) else {
+        return Parsed::Rejected(Reject::BadRequest("invalid request target"));
+    };
+
+    let mut fields = Fields::default();
+    headers.clear();
+    for header in request.headers.iter() {
+        let name_start = offset_of(header.name.as_bytes());
+        let value_start = offset_of(header.value);
+        headers.push((
+            Span::of(name_start, name_start + header.name.len()),
+            Span::of(value_start, value_start + header.value.len()),
+        ));
+        if let Err(reject) = fields.note(header.name, header.value) {
+            return Parsed::Rejected(reject);
+        }
+    }
+    match fields.finish(version, limits) {
+        Ok((framing, close, keep_alive_10)) => Parsed::Complete(Head {
+            len,
+            method,
+            version,
+            target: target_span,
+            path,
+            query,
+            framing,
+            close,
+            keep_alive_10,
+            expect_continue: fields.expect_continue,
+        }),
+        Err(reject) => Parsed::Rejected(reject),
+    }
+}
+
+/// An incomplete head: fine, unless it is already too long.
+fn partial(buf: &[u8], limits: &Limits) -> Parsed {
+    match buf.iter().position(|&b| b == b'\n') {
+        // Still in the request line: if that alone is past the URI limit
+        // (plus room for method and version), the target is too long.
+        None if buf.len() > limits.max_uri + 32 => Parsed::Rejected(Reject::UriTooLong),
+        _ if buf.len() >= limits.max_head => {
+            Parsed::Rejected(Reject::HeaderFieldsTooLarge("request head too large"))
+        }
+        _ => Parsed::Partial,
+    }
+}
+
+/// httparse only speaks HTTP/1.x. A well-formed `HTTP/d.d` it refuses is a
+/// version we do not support (505); anything else is a malformed line (400).
+fn version_error(buf: &[u8]) -> Reject {
+    let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(buf.len());
+    let line = &buf[..line_end];
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Reject::VersionNotSupported
+        }
+        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() => Reject::VersionNotSupported,
+        _ => Reject::BadRequest("malformed HTTP version"),
+    }
+}
+
+/// Splits a request target into path and query spans. Accepts origin-form
+/// (`/path?query`) and absolute-form (`http://host/path?query`), which RFC
+/// 9112 §3.2.2 requires servers to accept; refuses the rest.
+fn split_target(target: &str, start: usize) -> Option<(Span, Option<Span>)> {
+    let path_offset = if target.starts_with('/') {
+        0
+    } else {
+        let scheme_end = target.find("://")?;
+        let scheme = &target[..scheme_end];
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return None;
+        }
+        let authority_start = scheme_end + 3;
+        target[authority_start..].find('/').map(|slash| authority_start + slash)?
+    };
+    let rest = &target[path_offset..];
+    let path_start = start + path_offset;
+    Some(match rest.find('?') {
+        Some(q) => {
+            (Span::of(path_start, path_start + q), Some(Span::of(path_start + q + 1, start + target.len())))
+        }
+        None => (Span::of(path_start, start + target.len()), None),
+    })
+}
+
+/// What the headers say about framing and the connection.
+#[derive(Default)]
+struct Fields {
+    content_length: Option<u64>,
+    /// `Transfer-Encoding` seen, and whether its last coding was `chunked`.
+    transfer_encoding: Option<bool>,
+    hosts: usize,
+    connection_close: bool,
+    connection_keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl Fields {
+    fn note(&mut self, name: &str, value: &[u8]) -> Result<(), Reject> {
+        if name.eq_ignore_ascii_case("content-length") {
+            // "42" or, tolerated by RFC 9110 §8.6, a list of the same
+            // value ("42, 42"); any disagreement is fatal.
+            for item in value.split(|&b| b == b',') {
+                let length = parse_length(trim(item)).ok_or(Reject::BadRequest("invalid Content-Length"))?;
+                match self.content_length {
+                    Some(previous) if previous != length => {
+                        return Err(Reject::BadRequest("conflicting Content-Length values"))
+                    }
+                    _ => self.content_length = Some(length),
+                }
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            for coding in value.split(|&b| b == b',').map(trim) {
+                if coding.is_empty() {
+                    continue;
+                }
+                if self.transfer_encoding == Some(true) {
+                    // Something after `chunked`: chunked must be last, once.
+                    return Err(Reject::BadRequest("chunked must be the final transfer coding"));
+                }
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    self.transfer_encoding = Some(true);
+                } else if is_token(coding) {
+                    return Err(Reject::NotImplemented("transfer coding other than chunked"));
+                } else {
+                    return Err(Reject::BadRequest("invalid Transfer-Encoding"));
+                }
+            }
+            self.transfer_encoding.get_or_insert(false);
+        } else if name.eq_ignore_ascii_case("host") {
+            self.hosts += 1;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for option in value.split(|&b| b == b',').map(trim) {
+                if option.eq_ignore_ascii_case(b"close") {
+                    self.connection_close = true;
+                } else if option.eq_ignore_ascii_case(b"keep-alive") {
+                    self.connection_keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            if trim(value).eq_ignore_ascii_case(b"100-continue") {
+                self.expect_continue = true;
+            } else {
+                return Err(Reject::ExpectationFailed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Cross-header rules; returns (framing, close, keep_alive_10).
+    fn finish(&self, version: Version, limits: &Limits) -> Result<(Framing, bool, bool), Reject> {
+        if version == Version::Http11 && self.hosts == 0 {
+            return Err(Reject::BadRequest("HTTP/1.1 request without a Host header"));
+        }
+        if self.hosts > 1 {
+            return Err(Reject::BadRequest("more than one Host header"));
+        }
+        let framing = match (self.transfer_encoding, self.content_length) {
+            (Some(_), _) if version == Version::Http10 => {
+                return Err(Reject::BadRequest("Transfer-Encoding in an HTTP/1.0 request"))
+            }
+            (Some(_), Some(_)) => {
+                return Err(Reject::BadRequest("both Content-Length and Transfer-Encoding"))
+            }
+            (Some(true), None) => Framing::Chunked,
+            (Some(false), None) => {
+                return Err(Reject::BadRequest("chunked must be the final transfer coding"))
+            }
+            (None, Some(length)) if length > limits.max_body => return Err(Reject::PayloadTooLarge),
+            (None, Some(0)) | (None, None) => Framing::None,
+            (None, Some(length)) => Framing::Length(length),
+        };
+        let (close, keep_alive_10) = match version {
+            Version::Http11 => (self.connection_close, false),
+            Version::Http10 => {
+                let keep = self.connection_keep_alive && !self.connection_close;
+                (!keep, keep)
+            }
+        };
+        Ok((framing, close, keep_alive_10))
+    }
+}
+
+/// A decimal length: 1–19 digits, nothing else.
+fn parse_length(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+/// RFC 9110 token characters.
+fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Parsed {
+        parse_head(raw.as_bytes(), &Limits::default(), &mut Vec::new())
+    }
+
+    fn rejected(raw: &str) -> Reject {
+        match parse(raw) {
+            Parsed::Rejected(reject) => reject,
+            other => panic!("{raw:?} was not rejected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_simple_get_is_complete() {
+        let raw = "GET /alice?x=1 HTTP/1.1\r\nHost: a\r\n\r\nNEXT";
+        let Parsed::Complete(head) = parse(raw) else { panic!() };
+        assert_eq!(head.len, raw.len() - 4);
+        assert_eq!(head.method, Method::Get);
+        assert_eq!(head.path.get(raw.as_bytes()), b"/alice");
+        assert_eq!(head.query.unwrap().get(raw.as_bytes()), b"x=1");
+        assert_eq!(head.framing, Framing::None);
+        assert!(!head.close);
+    }
+
+    #[test]
+    fn framing_and_connection_rules() {
+        let Parsed::Complete(head) = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(head.framing, Framing::Length(5));
+        let Parsed::Complete(head) =
+            parse("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
+        else {
+            panic!()
+        };
+        assert_eq!(head.framing, Framing::Chunked);
+        let Parsed::Complete(head) = parse("GET / HTTP/1.0\r\n\r\n") else { panic!() };
+        assert!(head.close);
+        let Parsed::Complete(head) = parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") else {
+            panic!()
+        };
+        assert!(!head.close && head.keep_alive_10);
+    }
+
+    #[test]
+    fn smuggling_shapes_are_refused() {
+        assert_eq!(
+            rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            Reject::BadRequest("conflicting Content-Length values")
+        );
+        assert_eq!(
+            rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Reject::BadRequest("both Content-Length and Transfer-Encoding")
+        );
+        assert!(matches!(
+            rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+            Reject::BadRequest(_)
+        ));
+        assert!(matches!(
+            rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Reject::NotImplemented(_)
+        ));
+        assert!(matches!(
+            rejected("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Reject::BadRequest(_)
+        ));
+        assert!(matches!(
+            rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n"),
+            Reject::BadRequest(_)
+        ));
+    }
+
+    #[test]
+    fn versions_methods_and_hosts() {
+        assert_eq!(rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), Reject::VersionNotSupported);
+        assert_eq!(rejected("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), Reject::VersionNotSupported);
+        assert!(matches!(rejected("GET / HTXP/1.1\r\nHost: a\r\n\r\n"), Reject::BadRequest(_)));
+        assert!(matches!(rejected("BREW / HTTP/1.1\r\nHost: a\r\n\r\n"), Reject::NotImplemented(_)));
+        assert!(matches!(rejected("GET / HTTP/1.1\r\n\r\n"), Reject::BadRequest(_)));
+        assert!(matches!(rejected("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), Reject::BadRequest(_)));
+    }
+
+    #[test]
+    fn malformed_fields_are_refused() {
+        assert!(matches!(rejected("GET / HTTP/1.1\r\nHost : a\r\n\r\n"), Reject::BadRequest(_)));
+        assert!(matches!(
+            rejected("GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n\r\n"),
+            Reject::BadRequest(_)
+        ));
+        assert!(matches!(rejected("GET / HTTP/1.1\r\nHost: a\u{1}b\r\n\r\n"), Reject::BadRequest(_)));
+    }
+
+    #[test]
+    fn size_limits() {
+        let long_uri = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+        assert_eq!(rejected(&long_uri), Reject::UriTooLong);
+        let long_uri_partial = format!("GET /{}", "a".repeat(9000));
+        assert_eq!(rejected(&long_uri_partial), Reject::UriTooLong);
+        let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "a".repeat(9000));
+        assert!(matches!(rejected(&big_head), Reject::HeaderFieldsTooLarge(_)));
+        let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: 1\r\n".repeat(100));
+        assert!(matches!(rejected(&many), Reject::HeaderFieldsTooLarge(_)));
+        assert_eq!(
+            rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n"),
+            Reject::PayloadTooLarge
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! `Response`: status, headers and body, and how a response head is written
+//! straight into the connection's output buffer.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::status::StatusCode;
+
+/// An HTTP response. Build one with a constructor and the `with_*` methods:
+///
+/// ```
+/// use eddy_http::{Response, StatusCode};
+///
+/// let hello = Response::text("Hello, Anonymous!");
+/// let created = Response::text(format!("created item {}", 7))
+///     .with_status(StatusCode::CREATED)
+///     .with_header("Location", "/items/7");
+/// let gone = Response::empty(StatusCode::NO_CONTENT);
+/// assert_eq!(created.status(), StatusCode::CREATED);
+/// assert_eq!(created.header("location"), Some("/items/7"));
+/// ```
+///
+/// The server adds `Date`, `Server` (unless the response sets them),
+/// `Content-Length` and, when the connection is closing, `Connection:
+/// close`. Framing headers (`Content-Length`, `Transfer-Encoding`,
+/// `Connection`) are the server's alone: set on a response, they are ignored,
+/// so a handler can never make the framing lie.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Response {
+    status: StatusCode,
+    content_type: Option<Cow<'static, str>>,
+    headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    body: Cow<'static, [u8]>,
+}
+
+impl Response {
+    /// An empty response with `status`.
+    pub fn empty(status: StatusCode) -> Response {
+        Response { status, content_type: None, headers: Vec::new(), body: Cow::Borrowed(b"") }
+    }
+
+    /// `200 OK` with a `text/plain; charset=utf-8` body. A `&'static str`
+    /// body is not copied.
+    pub fn text(body: impl Into<Cow<'static, str>>) -> Response {
+        let body = match body.into() {
+            Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+            Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+        };
+        Response {
+            status: StatusCode::OK,
+            content_type: Some(Cow::Borrowed("text/plain; charset=utf-8")),
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    /// `200 OK` with a `text/html; charset=utf-8` body.
+    pub fn html(body: impl Into<Cow<'static, str>>) -> Response {
+        Response::text(body).with_content_type("text/html; charset=utf-8")
+    }
+
+    /// `200 OK` with an `application/octet-stream` body.
+    pub fn bytes(body: impl Into<Cow<'static, [u8]>>) -> Response {
+        Response {
+            status: StatusCode::OK,
+            content_type: Some(Cow::Borrowed("application/octet-stream")),
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Replaces the status.
+    pub fn with_status(mut self, status: StatusCode) -> Response {
+        self.status = status;
+        self
+    }
+
+    /// Replaces the content type.
+    pub fn with_content_type(mut self, content_type: impl Into<Cow<'static, str>>) -> Response {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Adds a header. A name or value that could break the response (CR,
+    /// LF, NUL, or a name that is not a token) is dropped, with an error
+    /// logged, when the response is sent: header injection is impossible.
+    pub fn with_header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Response {
+        let name = name.into();
+        if name.eq_ignore_ascii_case("content-type") {
+            return self.with_content_type(value);
+        }
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The first value of the header `name` (case-insensitive), including
+    /// `Content-Type`.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        if name.eq_ignore_ascii_case("content-type") {
+            return self.content_type.as_deref();
+        }
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| &**v)
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Writes the response into `out`: head, then body unless `head_only`
+    /// (a HEAD request). `date` is the cached `Date` value.
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>, meta: &WriteMeta<'_>) {
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(&self.status.digits());
+        out.push(b' ');
+        out.extend_from_slice(self.status.reason().as_bytes());
+        out.extend_from_slice(b"\r\n");
+        if !self.has_header("server") {
+            out.extend_from_slice(b"Server: ");
+            out.extend_from_slice(meta.server.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !self.has_header("date") {
+            out.extend_from_slice(b"Date: ");
+            out.extend_from_slice(meta.date);
+            out.extend_from_slice(b"\r\n");
+        }
+        let sends_body = self.status.allows_body();
+        if let Some(content_type) = &self.content_type {
+            if sends_body {
+                write_header(out, "Content-Type", content_type);
+            }
+        }
+        for (name, value) in &self.headers {
+            write_header(out, name, value);
+        }
+        // 1xx and 204 must not carry Content-Length; 304 describes the
+        // resource, not this (empty) message, so it gets none either.
+        if sends_body {
+            out.extend_from_slice(b"Content-Length: ");
+            write_decimal(out, self.body.len() as u64);
+            out.extend_from_slice(b"\r\n");
+        }
+        if meta.close {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if meta.keep_alive_10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        if sends_body && !meta.head_only {
+            out.extend_from_slice(&self.body);
+        }
+    }
+
+    fn has_header(&self, name: &str) -> bool {
+        !self.headers.is_empty() && self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+}
+
+/// What the connection knows that the response does not.
+pub(crate) struct WriteMeta<'a> {
+    pub(crate) date: &'a [u8],
+    pub(crate) server: &'a str,
+    pub(crate) head_only: bool,
+    pub(crate) close: bool,
+    pub(crate) keep_alive_10: bool,
+}
+
+/// Headers only the server may write.
+const FRAMING_HEADERS: [&str; 3] = ["content-length", "transfer-encoding", "connection"];
+
+fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    if FRAMING_HEADERS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
+        log::debug!("ignoring response header {name:?}: the server sets framing headers itself");
+        return;
+    }
+    let name_ok = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let value_ok = value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
+    if !name_ok || !value_ok {
+        log::error!("dropping invalid response header {name:?}: {value:?} (would corrupt the response)");
+        return;
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+impl From<&'static str> for Response {
+    fn from(text: &'static str) -> Response {
+        Response::text(text)
+    }
+}
+
+impl From<String> for Response {
+    fn from(text: String) -> Response {
+        Response::text(text)
+    }
+}
+
+impl From<StatusCode> for Response {
+    /// A response with the status and its reason phrase as the body.
+    fn from(status: StatusCode) -> Response {
+        Response::text(format!("{status}\n")).with_status(status)
+    }
+}
+
+/// Lets a handler return `Result<Response, E>` and use `?`.
+impl<T: Into<Response>, E: Into<Response>> From<Result<T, E>> for Response {
+    fn from(result: Result<T, E>) -> Response {
+        match result {
+            Ok(ok) => ok.into(),
+            Err(error) => error.into(),
+        }
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(response: &Response, head_only: bool, close: bool) -> String {
+        let mut out = Vec::new();
+        let meta = WriteMeta {
+            date: b"Sun, 06 Nov 1994 08:49:37 GMT",
+            server: "eddy",
+            head_only,
+            close,
+            keep_alive_10: false,
+        };
+        response.write_to(&mut out, &meta);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn writes_a_complete_response() {
+        assert_eq!(
+            written(&Response::text("Hello, Anonymous!"), false, false),
+            "HTTP/1.1 200 OK\r\nServer: eddy\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\n\r\nHello, Anonymous!"
+        );
+    }
+
+    #[test]
+    fn head_responses_keep_the_length_and_drop_the_body() {
+        let text = written(&Response::text("abc"), true, true);
+        assert!(text.ends_with("Content-Length: 3\r\nConnection: close\r\n\r\n"), "{text}");
+    }
+
+    #[test]
+    fn framing_and_invalid_headers_never_reach_the_wire() {
+        let response = Response::text("x")
+            .with_header("Content-Length", "999")
+            .with_header("X-Evil", "a\r\nSet-Cookie: b")
+            .with_header("X-Fine", "ok");
+        let text = written(&response, false, false);
+        assert!(
+            !text.contains("999") && !text.contains("Set-Cookie") && text.contains("X-Fine: ok\r\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_content_has_no_length() {
+        let text = written(&Response::empty(StatusCode::NO_CONTENT), false, false);
+        assert!(!text.contains("Content-Length"), "{text}");
+    }
+}

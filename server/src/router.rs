@@ -1,0 +1,284 @@
+//! Routing: path patterns with `{param}` segments, matched without
+//! allocating.
+//!
+//! A pattern is split into segments at `/`: `/users/{id}/posts` is
+//! `[Static("users"), Param("id"), Static("posts")]`. A request path is split
+//! the same way (still percent-encoded, so an encoded `%2F` stays inside its
+//! segment) and compared segment by segment; a parameter matches any
+//! non-empty segment. Matching only compares slices of the path and records
+//! where each parameter's value starts and ends.
+//!
+//! When several patterns match, the more specific wins: at the first
+//! segment where they differ, a static segment beats a parameter (so
+//! `/about` beats `/{name}` whatever the order of registration). If the best
+//! match has no handler for the method, the next best is tried, as aiohttp
+//! does; if none has one, the answer is 405 with the union of their methods.
+
+use crate::method::Method;
+
+/// Most parameters in one pattern. The spans live inline in the request,
+/// so this bounds its size; 8 is far more than routes use in practice.
+pub(crate) const MAX_PARAMS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Static(Box<str>),
+    Param,
+}
+
+/// One pattern and its handlers by method.
+pub(crate) struct Resource<H> {
+    pub(crate) pattern: Box<str>,
+    segments: Vec<Segment>,
+    /// Names of the parameters, in order of appearance.
+    pub(crate) param_names: Vec<Box<str>>,
+    handlers: Vec<(Method, H)>,
+}
+
+/// Where each parameter's value sits in the path, in pattern order.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ParamSpans {
+    pub(crate) spans: [(u32, u32); MAX_PARAMS],
+    pub(crate) len: usize,
+}
+
+/// The outcome of routing one request.
+pub(crate) enum Routed<'r, H> {
+    Found {
+        resource: usize,
+        handler: &'r H,
+        params: ParamSpans,
+    },
+    /// The path exists but not for this method: the methods it has.
+    MethodNotAllowed {
+        allowed: u16,
+    },
+    NotFound,
+}
+
+/// All of an app's resources.
+pub(crate) struct Router<H> {
+    resources: Vec<Resource<H>>,
+}
+
+impl<H> Default for Router<H> {
+    fn default() -> Router<H> {
+        Router { resources: Vec::new() }
+    }
+}
+
+impl<H> Router<H> {
+    /// Adds `handler` for `method` on `pattern`.
+    ///
+    /// # Panics
+    /// On a malformed pattern or a duplicate (pattern, method): these are
+    /// programming errors, caught when the app is built.
+    pub(crate) fn add(&mut self, method: Method, pattern: &str, handler: H) {
+        let (segments, param_names) = parse_pattern(pattern);
+        if let Some(resource) = self.resources.iter_mut().find(|r| r.segments == segments) {
+            assert!(
+                !resource.handlers.iter().any(|(m, _)| *m == method),
+                "route {method} {pattern} is registered twice"
+            );
+            assert!(
+                resource.param_names == param_names,
+                "routes {} and {pattern} differ only in parameter names",
+                resource.pattern
+            );
+            resource.handlers.push((method, handler));
+            return;
+        }
+        self.resources.push(Resource {
+            pattern: pattern.into(),
+            segments,
+            param_names,
+            handlers: vec![(method, handler)],
+        });
+    }
+
+    pub(crate) fn resource(&self, index: usize) -> &Resource<H> {
+        &self.resources[index]
+    }
+
+    /// Every resource, for building per-loop copies.
+    pub(crate) fn resources(&self) -> &[Resource<H>] {
+        &self.resources
+    }
+
+    /// Routes `method` on `path` (the raw path, without the query).
+    pub(crate) fn route(&self, method: Method, path: &[u8]) -> Routed<'_, H> {
+        let mut best: Option<(usize, ParamSpans, u64)> = None;
+        let mut allowed = 0u16;
+        // Rank every matching resource; keep the most specific one that has
+        // a handler for the method. Resources are few, so a scan is cheap
+        // and allocation-free.
+        for (index, resource) in self.resources.iter().enumerate() {
+            let Some((params, rank)) = match_segments(&resource.segments, path) else { continue };
+            let methods = resource.handlers.iter().fold(0, |set, (m, _)| set | m.bit());
+            allowed |= methods;
+            if resource.handler_for(method).is_none() {
+                continue;
+            }
+            if best.as_ref().is_none_or(|(_, _, best_rank)| rank > *best_rank) {
+                best = Some((index, params, rank));
+            }
+        }
+        match best {
+            Some((resource, params, _)) => {
+                let handler = self.resources[resource].handler_for(method).expect("checked above");
+                Routed::Found { resource, handler, params }
+            }
+            None if allowed != 0 => Routed::MethodNotAllowed { allowed: with_implied_head(allowed) },
+            None => Routed::NotFound,
+        }
+    }
+}
+
+impl<H> Resource<H> {
+    /// The handler for `method`; HEAD falls back to GET.
+    fn handler_for(&self, method: Method) -> Option<&H> {
+        let find = |wanted: Method| self.handlers.iter().find(|(m, _)| *m == wanted).map(|(_, h)| h);
+        find(method).or_else(|| if method == Method::Head { find(Method::Get) } else { None })
+    }
+}
+
+/// GET routes answer HEAD too, so `Allow` says so.
+fn with_implied_head(allowed: u16) -> u16 {
+    if allowed & Method::Get.bit() != 0 {
+        allowed | Method::Head.bit()
+    } else {
+        allowed
+    }
+}
+
+/// Formats a method set as an `Allow` header value: `GET, HEAD, POST`.
+pub(crate) fn allow_header(allowed: u16) -> String {
+    Method::ALL.iter().filter(|m| allowed & m.bit() != 0).map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Matches a path against pattern segments. Returns the parameter spans and
+/// a rank: one bit per segment, set for a static match, most significant
+/// first, so "static beats parameter at the first difference" is `>`.
+fn match_segments(segments: &[Segment], path: &[u8]) -> Option<(ParamSpans, u64)> {
+    let rest = path.strip_prefix(b"/")?;
+    let mut params = ParamSpans::default();
+    if segments.is_empty() {
+        return rest.is_empty().then_some((params, 0));
+    }
+    let mut rank = 0u64;
+    let mut offset = 1; // where the current segment starts in `path`
+    let mut values = rest.split(|&b| b == b'/');
+    for (i, segment) in segments.iter().enumerate() {
+        let value = values.next()?;
+        match segment {
+            Segment::Static(text) if value == text.as_bytes() => {
+                if i < 64 {
+                    rank |= 1 << (63 - i);
+                }
+            }
+            Segment::Param if !value.is_empty() => {
+                params.spans[params.len] = (offset as u32, (offset + value.len()) as u32);
+                params.len += 1;
+            }
+            _ => return None,
+        }
+        offset += value.len() + 1;
+    }
+    // Every segment of the path must have been used.
+    values.next().is_none().then_some((params, rank))
+}
+
+fn parse_pattern(pattern: &str) -> (Vec<Segment>, Vec<Box<str>>) {
+    assert!(pattern.starts_with('/'), "route pattern {pattern:?} must start with '/'");
+    let mut segments = Vec::new();
+    let mut names: Vec<Box<str>> = Vec::new();
+    if pattern == "/" {
+        return (segments, names);
+    }
+    for text in pattern[1..].split('/') {
+        if let Some(name) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+            assert!(
+                !name.is_empty() && !name.contains(['{', '}']),
+                "route pattern {pattern:?}: bad parameter segment {text:?}"
+            );
+            assert!(!names.iter().any(|n| &**n == name), "route pattern {pattern:?} repeats {{{name}}}");
+            names.push(name.into());
+            segments.push(Segment::Param);
+        } else {
+            assert!(
+                !text.contains(['{', '}']),
+                "route pattern {pattern:?}: a segment is either literal or a whole {{param}}, not {text:?}"
+            );
+            segments.push(Segment::Static(text.into()));
+        }
+    }
+    assert!(names.len() <= MAX_PARAMS, "route pattern {pattern:?} has more than {MAX_PARAMS} parameters");
+    (segments, names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> Router<&'static str> {
+        let mut router = Router::default();
+        router.add(Method::Get, "/", "root");
+        router.add(Method::Get, "/{name}", "greet");
+        router.add(Method::Get, "/about", "about");
+        router.add(Method::Post, "/items/{id}", "update");
+        router.add(Method::Get, "/items/{id}/tags/{tag}", "tag");
+        router
+    }
+
+    fn found(routed: Routed<'_, &'static str>) -> (&'static str, Vec<(u32, u32)>) {
+        match routed {
+            Routed::Found { handler, params, .. } => (*handler, params.spans[..params.len].to_vec()),
+            Routed::MethodNotAllowed { allowed } => panic!("405, allowed {}", allow_header(allowed)),
+            Routed::NotFound => panic!("404"),
+        }
+    }
+
+    #[test]
+    fn static_segments_beat_parameters_whatever_the_order() {
+        let router = router();
+        assert_eq!(found(router.route(Method::Get, b"/")).0, "root");
+        assert_eq!(found(router.route(Method::Get, b"/about")).0, "about");
+        assert_eq!(found(router.route(Method::Get, b"/alice")), ("greet", vec![(1, 6)]));
+    }
+
+    #[test]
+    fn parameters_record_where_their_values_are() {
+        let router = router();
+        let (handler, spans) = found(router.route(Method::Get, b"/items/42/tags/red"));
+        assert_eq!(handler, "tag");
+        assert_eq!(spans, vec![(7, 9), (15, 18)]);
+    }
+
+    #[test]
+    fn unknown_paths_and_wrong_methods() {
+        let router = router();
+        assert!(matches!(router.route(Method::Get, b"/a/b"), Routed::NotFound));
+        assert!(matches!(router.route(Method::Get, b"/alice/"), Routed::NotFound));
+        assert!(matches!(router.route(Method::Get, b"//"), Routed::NotFound));
+        match router.route(Method::Get, b"/items/1") {
+            Routed::MethodNotAllowed { allowed } => assert_eq!(allow_header(allowed), "POST"),
+            _ => panic!("expected 405"),
+        }
+        match router.route(Method::Delete, b"/about") {
+            Routed::MethodNotAllowed { allowed } => assert_eq!(allow_header(allowed), "GET, HEAD"),
+            _ => panic!("expected 405"),
+        }
+    }
+
+    #[test]
+    fn head_is_served_by_get() {
+        assert_eq!(found(router().route(Method::Head, b"/bob")).0, "greet");
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn duplicate_routes_are_refused() {
+        let mut router = router();
+        router.add(Method::Get, "/about", "again");
+    }
+}

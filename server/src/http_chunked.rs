@@ -104,6 +104,7 @@ impl ChunkedDecoder {
                     }
                     b';' | b' ' | b'\t' if self.size_digits > 0 => self.state = State::Extension,
                     b'\r' if self.size_digits > 0 => self.state = State::SizeLf,
+                    b'\n' if self.size_digits > 0 => return Err(ChunkError::BadLineEnding),
                     _ => return Err(ChunkError::BadSize),
                 },
                 State::Extension => match byte {

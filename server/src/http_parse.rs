@@ -108,9 +108,6 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, headers: &mut Vec<(Span, S
             return Parsed::Rejected(Reject::BadRequest("malformed request line"))
         }
     };
-    if len > limits.max_head {
-        return Parsed::Rejected(Reject::HeaderFieldsTooLarge("request head too large"));
-    }
     let offset_of = |piece: &[u8]| piece.as_ptr() as usize - buf.as_ptr() as usize;
 
     let version = match request.version {
@@ -123,8 +120,13 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, headers: &mut Vec<(Span, S
     let Some(target) = request.path else {
         return Parsed::Rejected(Reject::BadRequest("missing request target"));
     };
+    // The more specific refusal first: a head too large *because* of its
+    // target is a 414.
     if target.len() > limits.max_uri {
         return Parsed::Rejected(Reject::UriTooLong);
+    }
+    if len > limits.max_head {
+        return Parsed::Rejected(Reject::HeaderFieldsTooLarge("request head too large"));
     }
     let target_start = offset_of(target.as_bytes());
     let target_span = Span::of(target_start, target_start + target.len());

@@ -84,6 +84,8 @@ pub(crate) struct Core {
     clock: Clock,
     /// Seeded reordering of ready tasks and I/O wakeups (tests only).
     shuffler: Option<RefCell<Shuffler>>,
+    /// Whether the paused-and-stuck warning was given (once per loop).
+    warned_paused_idle: Cell<bool>,
     /// Task polls since the loop last looked at I/O (see "Fairness").
     polls_since_io: Cell<usize>,
     /// Reused buffers, so a steady-state tick allocates nothing.
@@ -93,7 +95,8 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(config: LoopConfig, blocking: BlockingPool) -> io::Result<Rc<Core>> {
+    /// Creates loop number `index` of a runtime (0 for the `block_on` loop).
+    pub(crate) fn new(config: LoopConfig, blocking: BlockingPool, index: usize) -> io::Result<Rc<Core>> {
         let loop_id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
         let poll = mio::Poll::new().map_err(|e| {
             io::Error::new(e.kind(), format!("creating the event loop's epoll instance: {e}"))
@@ -104,13 +107,18 @@ impl Core {
         Ok(Rc::new(Core {
             shared: Arc::new(Shared::new(loop_id, config.debug, waker, blocking)),
             clock: Clock::new(config.start_paused, config.auto_advance),
-            shuffler: config.seed.map(|seed| RefCell::new(Shuffler::new(seed ^ u64::from(loop_id)))),
+            // Seeded by the loop's index in its runtime, not its process-wide
+            // id: the same seed must give the same orders in every run.
+            shuffler: config.seed.map(|seed| {
+                RefCell::new(Shuffler::new(seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9))))
+            }),
             config,
             run_queue: RefCell::new(VecDeque::new()),
             tasks: RefCell::new(Slab::new()),
             closing: Cell::new(false),
             reactor,
             timers: RefCell::new(Wheel::new()),
+            warned_paused_idle: Cell::new(false),
             polls_since_io: Cell::new(0),
             injected_buffer: RefCell::new(Vec::new()),
             wake_buffer: RefCell::new(Vec::new()),
@@ -241,7 +249,7 @@ impl Core {
         if self.clock.auto_advance() && !self.shared.blocking.is_busy() {
             Park::AutoAdvance(next)
         } else {
-            Park::Wait(None)
+            Park::PausedWait
         }
     }
 
@@ -251,6 +259,7 @@ impl Core {
             Park::Skip => return 0,
             Park::Poll | Park::AutoAdvance(_) => Some(Duration::ZERO),
             Park::Wait(timeout) => timeout,
+            Park::PausedWait => Some(PAUSED_IDLE_WARNING),
         };
         self.polls_since_io.set(0);
         let mut wakers = self.wake_buffer.take();
@@ -261,6 +270,17 @@ impl Core {
             if events == 0 && !self.shared.is_notified() {
                 self.clock.advance_to(self.clock.tick_instant(next));
             }
+        }
+        if matches!(park, Park::PausedWait) && events == 0 && !self.warned_paused_idle.get() {
+            // Most likely a test that waits for time to pass with
+            // auto-advance off: say so rather than hang in silence.
+            self.warned_paused_idle.set(true);
+            log::warn!(
+                "loop {}: idle for {PAUSED_IDLE_WARNING:?} of real time with the clock paused and timers \
+                 pending, but auto-advance is off (or a blocking job is running): only time::advance or \
+                 another thread can wake it",
+                self.loop_id()
+            );
         }
         if let Some(shuffler) = &self.shuffler {
             shuffler.borrow_mut().shuffle(&mut wakers);
@@ -437,7 +457,13 @@ enum Park {
     /// Paused clock, idle loop: check for I/O without sleeping, and if there
     /// is none, jump the clock to this tick.
     AutoAdvance(u64),
+    /// Paused clock, timers pending, but the clock may not jump: wait for
+    /// I/O or another thread, warning once if that takes long.
+    PausedWait,
 }
+
+/// Real time an idle loop waits on a paused clock before it warns.
+const PAUSED_IDLE_WARNING: Duration = Duration::from_secs(1);
 
 /// The waker of the future passed to `block_on`, which is not a task: it
 /// lives on the caller's stack. Waking it sets a flag the loop checks before

@@ -68,6 +68,7 @@ mod runtime;
 mod shared;
 pub mod sync;
 pub mod task;
+pub mod test;
 pub mod time;
 mod util;
 

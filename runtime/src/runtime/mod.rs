@@ -77,7 +77,7 @@ impl Runtime {
     fn new(builder: &Builder) -> io::Result<Runtime> {
         let config = builder.loop_config();
         let blocking = BlockingPool::new(builder.max_blocking_threads);
-        let core = Core::new(config.clone(), blocking.clone())?;
+        let core = Core::new(config.clone(), blocking.clone(), 0)?;
         let mut runtime = Runtime {
             handles: vec![Handle::new(core.shared().clone())],
             core,
@@ -133,7 +133,7 @@ fn start_worker(
         .name(format!("{name}-{index}"))
         .spawn(move || {
             // The core is created on its own thread: it is !Send.
-            let core = match Core::new(config, blocking) {
+            let core = match Core::new(config, blocking, index) {
                 Ok(core) => core,
                 Err(error) => {
                     let _ = ready_tx.send(Err(error));

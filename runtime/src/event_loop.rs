@@ -264,6 +264,9 @@ impl Core {
         self.polls_since_io.set(0);
         let mut wakers = self.wake_buffer.take();
         let events = self.reactor.poll(timeout, &mut wakers);
+        // Time passed while parked: one clock read per park keeps
+        // `Instant::recent` (and the next tick's timers) current.
+        self.clock.now();
         if let Park::AutoAdvance(next) = park {
             // Nothing happened and nothing is on its way from another
             // thread: the only thing left to wait for is the next timer.

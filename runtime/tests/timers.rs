@@ -227,3 +227,19 @@ fn advance_fires_timers_in_order_including_ones_armed_on_the_way() {
         assert_eq!(Instant::now() - start, Duration::from_secs(60));
     });
 }
+
+#[test]
+fn recent_time_is_never_ahead_of_now_and_follows_the_paused_clock() {
+    paused().block_on(async {
+        let before = Instant::recent();
+        assert!(before <= Instant::now());
+        time::advance(Duration::from_secs(5)).await;
+        assert_eq!(Instant::recent(), Instant::now(), "a paused clock is exact");
+        assert_eq!(Instant::recent() - before, Duration::from_secs(5));
+    });
+    eddy::run(async {
+        sleep(Duration::from_millis(1)).await;
+        let recent = Instant::recent();
+        assert!(recent <= Instant::now());
+    });
+}

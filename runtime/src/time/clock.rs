@@ -45,6 +45,17 @@ impl Instant {
             .unwrap_or_else(|| Instant(std::time::Instant::now()))
     }
 
+    /// The loop clock as last read: by the loop itself once per tick, or by
+    /// any [`Instant::now`] since. Costs no clock read; never later than
+    /// `now()`, and behind it by at most the time the current tick has spent
+    /// polling tasks. Good for deadlines measured in seconds (a server's
+    /// keep-alive timeout) on a hot path where ~50 ns per read adds up.
+    /// Outside a runtime it is `now()`.
+    pub fn recent() -> Instant {
+        crate::context::with_core(|core| core.clock().recent())
+            .unwrap_or_else(|| Instant(std::time::Instant::now()))
+    }
+
     /// Time elapsed from `earlier` to `self`, or zero if `earlier` is later.
     pub fn duration_since(&self, earlier: Instant) -> Duration {
         self.0.saturating_duration_since(earlier.0)
@@ -137,6 +148,8 @@ pub(crate) struct Clock {
     offset: Cell<Duration>,
     /// Whether an idle loop with a paused clock jumps to the next deadline.
     auto_advance: Cell<bool>,
+    /// The last value `now` returned (see [`Instant::recent`]).
+    recent: Cell<std::time::Instant>,
 }
 
 impl Clock {
@@ -147,11 +160,18 @@ impl Clock {
             paused_at: Cell::new(start_paused.then_some(origin)),
             offset: Cell::new(Duration::ZERO),
             auto_advance: Cell::new(auto_advance),
+            recent: Cell::new(origin),
         }
     }
 
     pub(crate) fn now(&self) -> Instant {
-        Instant(self.paused_at.get().unwrap_or_else(|| std::time::Instant::now() + self.offset.get()))
+        let now = self.paused_at.get().unwrap_or_else(|| std::time::Instant::now() + self.offset.get());
+        self.recent.set(now);
+        Instant(now)
+    }
+
+    pub(crate) fn recent(&self) -> Instant {
+        Instant(self.recent.get())
     }
 
     pub(crate) fn is_paused(&self) -> bool {
@@ -164,7 +184,9 @@ impl Clock {
     pub(crate) fn pause(&self) {
         if !self.is_paused() {
             let now = self.now();
-            self.paused_at.set(Some(self.tick_instant(self.deadline_tick(now)).0));
+            let aligned = self.tick_instant(self.deadline_tick(now)).0;
+            self.paused_at.set(Some(aligned));
+            self.recent.set(aligned);
         }
     }
 
@@ -182,7 +204,9 @@ impl Clock {
     pub(crate) fn advance_to(&self, to: Instant) {
         let frozen =
             self.paused_at.get().expect("time can only be advanced while the clock is paused (time::pause)");
-        self.paused_at.set(Some(frozen.max(to.0)));
+        let to = frozen.max(to.0);
+        self.paused_at.set(Some(to));
+        self.recent.set(to);
     }
 
     pub(crate) fn auto_advance(&self) -> bool {

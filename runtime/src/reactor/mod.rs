@@ -163,12 +163,15 @@ impl Reactor {
         Ok((token, slot))
     }
 
-    /// Undoes [`register`](Self::register). Errors are only logged: this runs
-    /// in destructors, and closing the socket removes it from epoll anyway.
-    pub(crate) fn deregister(&self, source: &mut impl Source, token: usize) {
-        if let Err(error) = self.registry.deregister(source) {
-            log::debug!("deregistering token {token} from epoll: {error}");
-        }
+    /// Forgets a socket that is about to be closed.
+    ///
+    /// There is deliberately no `EPOLL_CTL_DEL`: closing a descriptor removes
+    /// it from every epoll set (and kqueue) once no duplicate of it remains
+    /// open, and eddy never duplicates one. That saves a syscall per
+    /// connection, which counts when every request opens one. (A caller that hands eddy a socket through `from_std`
+    /// while keeping a `try_clone` of it open gets, at worst, spurious wakeups
+    /// for a reused token, which the reactor tolerates anyway.)
+    pub(crate) fn forget(&self, token: usize) {
         let removed = self.slots.borrow_mut().try_remove(token);
         // Dropped after the borrow ends: a waker's drop may run arbitrary code.
         drop(removed);

@@ -11,7 +11,7 @@ use mio::Interest;
 
 use super::{Direction, IoSlot, Reactor};
 
-/// A registered socket. Deregisters itself when dropped. `!Send`: it belongs
+/// A registered socket. Leaves the reactor when dropped. `!Send`: it belongs
 /// to the loop whose reactor it is registered with.
 pub(crate) struct IoSource<S: Source> {
     io: S,
@@ -93,6 +93,8 @@ impl<S: Source> IoSource<S> {
 
 impl<S: Source> Drop for IoSource<S> {
     fn drop(&mut self) {
-        self.reactor.deregister(&mut self.io, self.token);
+        // The socket itself closes right after, as the `io` field drops:
+        // that is what takes it out of epoll (see `Reactor::forget`).
+        self.reactor.forget(self.token);
     }
 }

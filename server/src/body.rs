@@ -11,7 +11,7 @@ use std::future::poll_fn;
 use std::rc::Rc;
 
 use crate::conn_io::ConnIo;
-use crate::error::BodyError;
+use crate::error::{BodyError, Reject};
 
 /// The body of one request. See the module docs.
 ///
@@ -71,7 +71,13 @@ impl Body {
         });
         match eddy::time::timeout(conn.limits.io_timeout, read).await {
             Ok(result) => result,
-            Err(_) => Err(BodyError::TimedOut),
+            Err(_) => {
+                // The rest of the body will not come in time: the connection
+                // answers 408 and closes, rather than wait as long again to
+                // drain it.
+                conn.fail_body(seq, Reject::RequestTimeout);
+                Err(BodyError::TimedOut)
+            }
         }
     }
 

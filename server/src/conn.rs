@@ -176,12 +176,18 @@ impl Connection {
                         }
                         Woken::TimedOut => return self.close("keep-alive timeout").await,
                     }
-                    match poll_fn(|cx| self.io.poll_fill(cx)).await {
-                        Ok(_) => self.date = date::now(),
-                        Err(error) => {
+                    // One attempt, not a wait: readiness can be stale (a
+                    // read that exactly filled the buffer leaves the socket
+                    // marked readable with nothing in it), and a wait here
+                    // would have no deadline and miss shutdown. Then go
+                    // back and wait again, now for real.
+                    match poll_fn(|cx| Poll::Ready(self.io.poll_fill(cx))).await {
+                        Poll::Ready(Ok(_)) => self.date = date::now(),
+                        Poll::Ready(Err(error)) => {
                             log::debug!("{}: read failed: {error}", self.io.peer);
                             return "read failed";
                         }
+                        Poll::Pending => {}
                     }
                 }
             }
@@ -210,6 +216,13 @@ impl Connection {
             expect: if expects_continue { Continue::Owed(0) } else { Continue::NotExpected },
             failed: None,
         };
+        if expects_continue {
+            // `100 Continue` goes straight to the socket when the handler
+            // first reads the body: the answers to earlier pipelined
+            // requests must be out before it, or the client would take it
+            // for theirs. (A failed flush shows again at the next write.)
+            let _ = self.flush().await;
+        }
         let access = log::log_enabled!(target: "eddy_http::access", log::Level::Info).then(|| {
             format!(
                 "\"{} {} {}\"",
@@ -245,6 +258,16 @@ impl Connection {
                                 peer: self.io.peer,
                             });
                             match self.call(&**handler, request).await {
+                                // A 1xx is not a final answer: the client
+                                // would wait for another one forever.
+                                Some(response) if response.status().as_u16() < 200 => {
+                                    log::error!(
+                                        "{}: a handler answered with {}, not a final status; answered 500",
+                                        self.io.peer,
+                                        response.status()
+                                    );
+                                    refuse(&Reject::HandlerPanicked, head.close)
+                                }
                                 Some(response) => (response, head.close),
                                 None => refuse(&Reject::HandlerPanicked, head.close),
                             }
@@ -276,6 +299,12 @@ impl Connection {
                 response = rejection(&reject);
                 close = true;
             }
+        }
+        // Shutting down, the connection closes once the requests it holds
+        // are answered: the last answer says so, so the client does not
+        // send another request into a closing connection.
+        if self.server.is_shutting_down() && !self.io.input.borrow().has_pending() {
+            close = true;
         }
 
         if self.out.capacity() == 0 {
@@ -323,6 +352,9 @@ impl Connection {
             Err(payload) => Poll::Ready(Err(payload)),
         })
         .await;
+        // The handler waited, maybe for seconds: date its answer now, not
+        // at the read that brought the request.
+        self.date = date::now();
         match outcome {
             Ok(response) => Some(response),
             Err(payload) => self.handler_panicked(method, payload.as_ref()),
@@ -430,6 +462,9 @@ impl Connection {
     /// Appends the answer to a refused request (which always closes).
     fn answer_rejection(&mut self, reject: &Reject) {
         log::debug!("{}: refused with {}: {reject:?}", self.io.peer, reject.status());
+        // A 408 comes long after the last read; refusals are rare enough to
+        // read the clock for each.
+        self.date = date::now();
         if self.out.capacity() == 0 {
             self.out = pool::take_write_buffer();
         }

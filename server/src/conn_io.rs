@@ -257,6 +257,16 @@ impl ConnIo {
         }
     }
 
+    /// Marks the body of request `seq` as broken by `reject` (if it is
+    /// still the current one): further reads fail, the connection answers
+    /// with `reject` and closes.
+    pub(crate) fn fail_body(&self, seq: u64, reject: Reject) {
+        let mut body = self.body.borrow_mut();
+        if body.seq == seq && body.failed.is_none() {
+            body.failed = Some(reject);
+        }
+    }
+
     /// Whether the current request's body has been read to its end.
     pub(crate) fn body_done(&self) -> bool {
         matches!(self.body.borrow().framing, BodyFraming::Done)
@@ -266,6 +276,7 @@ impl ConnIo {
 fn body_error(reject: &Reject) -> BodyError {
     match reject {
         Reject::PayloadTooLarge => BodyError::TooLarge,
+        Reject::RequestTimeout => BodyError::TimedOut,
         Reject::BadRequest(why) => BodyError::Malformed(why),
         _ => BodyError::Malformed("request refused"),
     }

@@ -24,7 +24,8 @@ pub(crate) enum Reject {
     ExpectationFailed,
     NotImplemented(&'static str),
     VersionNotSupported,
-    /// The handler panicked.
+    /// The handler panicked (or answered with a 1xx, which cannot be a
+    /// final answer).
     HandlerPanicked,
 }
 

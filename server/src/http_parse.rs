@@ -95,14 +95,16 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, headers: &mut Vec<(Span, S
         }
         Err(httparse::Error::HeaderName) => {
             return Parsed::Rejected(Reject::BadRequest(
-                "invalid header field name (whitespace before the colon?)",
-            ))
+                // httparse reports an obs-fold (a line starting with
+                // whitespace) this way too.
+                "invalid header field name (whitespace before the colon, or a folded line?)",
+            ));
         }
         Err(httparse::Error::HeaderValue) => {
             return Parsed::Rejected(Reject::BadRequest("invalid header field value (control character?)"))
         }
         Err(httparse::Error::NewLine) => {
-            return Parsed::Rejected(Reject::BadRequest("malformed line ending or folded header (obs-fold)"))
+            return Parsed::Rejected(Reject::BadRequest("malformed line ending"))
         }
         Err(httparse::Error::Status) => {
             return Parsed::Rejected(Reject::BadRequest("malformed request line"))
@@ -158,7 +160,9 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, headers: &mut Vec<(Span, S
             framing,
             close,
             keep_alive_10,
-            expect_continue: fields.expect_continue,
+            // RFC 9110 §10.1.1: an HTTP/1.0 client cannot know `100
+            // Continue`, so the expectation is ignored.
+            expect_continue: fields.expect_continue && version == Version::Http11,
         }),
         Err(reject) => Parsed::Rejected(reject),
     }
@@ -166,10 +170,15 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, headers: &mut Vec<(Span, S
 
 /// An incomplete head: fine, unless it is already too long.
 fn partial(buf: &[u8], limits: &Limits) -> Parsed {
+    // Still in the request line: if the target so far, or the line alone,
+    // is past the URI limit (plus room for method and version), the target
+    // is too long, even if the head is too large as well (as with a 414
+    // for a complete head).
+    let target_so_far = || buf.split(|&b| b == b' ').nth(1).map_or(0, <[u8]>::len);
     match buf.iter().position(|&b| b == b'\n') {
-        // Still in the request line: if that alone is past the URI limit
-        // (plus room for method and version), the target is too long.
-        None if buf.len() > limits.max_uri + 32 => Parsed::Rejected(Reject::UriTooLong),
+        None if buf.len() > limits.max_uri + 32 || target_so_far() > limits.max_uri => {
+            Parsed::Rejected(Reject::UriTooLong)
+        }
         _ if buf.len() >= limits.max_head => {
             Parsed::Rejected(Reject::HeaderFieldsTooLarge("request head too large"))
         }
@@ -179,10 +188,18 @@ fn partial(buf: &[u8], limits: &Limits) -> Parsed {
 
 /// httparse only speaks HTTP/1.x. A well-formed `HTTP/d.d` it refuses is a
 /// version we do not support (505); anything else is a malformed line (400).
+///
+/// The version is the third of exactly three fields: httparse also reports
+/// a space inside the target (`GET /a b HTTP/1.1`) as a bad version, and
+/// that line's last field is a fine `HTTP/1.1`, which must not become 505.
 fn version_error(buf: &[u8]) -> Reject {
     let line_end = buf.iter().position(|&b| b == b'\r' || b == b'\n').unwrap_or(buf.len());
-    let line = &buf[..line_end];
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    let mut fields = buf[..line_end].split(|&b| b == b' ');
+    let (Some(_method), Some(_target), Some(version), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return Reject::BadRequest("malformed request line");
+    };
     match version {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
@@ -264,6 +281,11 @@ impl Fields {
             }
             self.transfer_encoding.get_or_insert(false);
         } else if name.eq_ignore_ascii_case("host") {
+            // RFC 9112 §3.2: a Host with an invalid value is a 400, like a
+            // missing or repeated one.
+            if !is_host(trim(value)) {
+                return Err(Reject::BadRequest("invalid Host header"));
+            }
             self.hosts += 1;
         } else if name.eq_ignore_ascii_case("connection") {
             for option in value.split(|&b| b == b',').map(trim) {
@@ -329,6 +351,13 @@ fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(bytes.len());
     let end = bytes.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |i| i + 1);
     &bytes[start..end]
+}
+
+/// The characters of `uri-host [ ":" port ]` (RFC 3986: reg-name or IP
+/// literal); empty is allowed (RFC 9112 §3.2). Not a full grammar check:
+/// enough to refuse what can never be a host (spaces, `/`, `@`, `?`, ...).
+fn is_host(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%:[]".contains(&b))
 }
 
 /// RFC 9110 token characters.
@@ -417,9 +446,18 @@ mod tests {
         assert_eq!(rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), Reject::VersionNotSupported);
         assert_eq!(rejected("GET / HTTP/1.2\r\nHost: a\r\n\r\n"), Reject::VersionNotSupported);
         assert!(matches!(rejected("GET / HTXP/1.1\r\nHost: a\r\n\r\n"), Reject::BadRequest(_)));
+        assert_eq!(
+            rejected("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"),
+            Reject::BadRequest("malformed request line")
+        );
         assert!(matches!(rejected("BREW / HTTP/1.1\r\nHost: a\r\n\r\n"), Reject::NotImplemented(_)));
         assert!(matches!(rejected("GET / HTTP/1.1\r\n\r\n"), Reject::BadRequest(_)));
         assert!(matches!(rejected("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), Reject::BadRequest(_)));
+        assert_eq!(
+            rejected("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            Reject::BadRequest("invalid Host header")
+        );
+        assert!(matches!(parse("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), Parsed::Complete(_)));
     }
 
     #[test]
@@ -438,6 +476,8 @@ mod tests {
         assert_eq!(rejected(&long_uri), Reject::UriTooLong);
         let long_uri_partial = format!("GET /{}", "a".repeat(9000));
         assert_eq!(rejected(&long_uri_partial), Reject::UriTooLong);
+        let just_past = format!("GET /{}", "a".repeat(8 * 1024 + 8));
+        assert_eq!(rejected(&just_past), Reject::UriTooLong);
         let big_head = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "a".repeat(9000));
         assert!(matches!(rejected(&big_head), Reject::HeaderFieldsTooLarge(_)));
         let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: 1\r\n".repeat(100));

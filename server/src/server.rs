@@ -125,8 +125,14 @@ impl Server {
     /// The first cleanup hook error (every hook runs regardless).
     pub async fn shutdown(mut self) -> io::Result<()> {
         log::info!(target: "eddy_http::server", "shutting down http://{}", self.local_addr);
-        for (stop, task) in std::mem::take(&mut self.loops) {
+        // Every loop stops accepting before any is waited for: one loop's
+        // drain (up to the shutdown timeout) must not leave the others
+        // taking new connections meanwhile.
+        let (stops, tasks): (Vec<_>, Vec<_>) = std::mem::take(&mut self.loops).into_iter().unzip();
+        for stop in stops {
             let _ = stop.send(());
+        }
+        for task in tasks {
             if let Err(error) = task.await {
                 log::error!("a server loop ended badly: {error}");
             }

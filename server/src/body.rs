@@ -48,6 +48,11 @@ impl Body {
         Body { conn: None, seq: 0, length: Some(0) }
     }
 
+    /// The client's address, if the body belongs to a connection.
+    pub(crate) fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.conn.as_ref().map(|conn| conn.peer)
+    }
+
     /// The declared length (`Content-Length`), if there is one; `None` for a
     /// chunked body.
     pub fn declared_length(&self) -> Option<u64> {

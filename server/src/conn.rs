@@ -48,7 +48,7 @@ use crate::http_parse::{parse_head, Framing, Head, Parsed};
 use crate::method::Method;
 use crate::percent;
 use crate::pool::{self, HeadStorage, Span};
-use crate::request::{Params, Parts, Request};
+use crate::request::{Parts, Request};
 use crate::response::{Response, WriteMeta};
 use crate::router::{allow_header, Routed};
 use crate::server::LoopServer;
@@ -82,7 +82,7 @@ pub(crate) struct Connection {
     /// Answers not yet written; a pooled buffer while in use.
     out: Vec<u8>,
     /// Header positions for the head being parsed, then the request's copy.
-    scratch: Option<HeadStorage>,
+    scratch: Option<Box<HeadStorage>>,
     /// Keep-alive, head and I/O deadlines; re-armed only when a wait blocks.
     timer: Sleep,
     /// When the first byte of the head being received arrived.
@@ -91,6 +91,11 @@ pub(crate) struct Connection {
     seq: u64,
     /// The `Date` value for this batch of answers.
     date: [u8; date::DATE_LEN],
+    /// Whether access logging is on. Asked once per connection: asking the
+    /// logger per request showed up in profiles (env_logger matches its
+    /// filters on every call). A changed log level applies to connections
+    /// opened after the change.
+    access_log: bool,
 }
 
 impl Connection {
@@ -102,10 +107,11 @@ impl Connection {
             id,
             out: Vec::new(),
             scratch: None,
-            timer: sleep_until(Instant::now()),
+            timer: sleep_until(Instant::recent()),
             head_started: None,
             seq: 0,
             date: date::now(),
+            access_log: log::log_enabled!(target: "eddy_http::access", log::Level::Info),
         }
     }
 
@@ -158,7 +164,7 @@ impl Connection {
                         return if pending { "client closed mid-request" } else { "client closed" };
                     }
                     if pending && self.head_started.is_none() {
-                        self.head_started = Some(Instant::now());
+                        self.head_started = Some(Instant::recent());
                     }
                     if !pending {
                         self.release_buffers();
@@ -223,22 +229,28 @@ impl Connection {
             // for theirs. (A failed flush shows again at the next write.)
             let _ = self.flush().await;
         }
-        let access = log::log_enabled!(target: "eddy_http::access", log::Level::Info).then(|| {
-            format!(
-                "\"{} {} {}\"",
-                head.method,
-                String::from_utf8_lossy(head.target.get(&storage.bytes)),
-                head.version.as_str()
-            )
-        });
+        // The target as text: httparse checked it is UTF-8, so this check
+        // cannot fail; from here on path, query and parameters are slices.
+        {
+            let HeadStorage { bytes, target, .. } = &mut *storage;
+            target.push_str(std::str::from_utf8(head.target.get(bytes)).unwrap_or_default());
+        }
+        let path = head.path.relative_to(head.target);
+        let query = head.query.map(|query| query.relative_to(head.target));
+        let access = self
+            .access_log
+            .then(|| format!("\"{} {} {}\"", head.method, storage.target, head.version.as_str()));
 
         let app = self.app.clone();
         let (mut response, mut close) =
-            match app.inner.router.route(head.method, head.path.get(&storage.bytes)) {
+            match app.inner.router.route(head.method, storage.target[path.range()].as_bytes()) {
                 Routed::Found { resource, handler, params: spans } => {
-                    match decode_params(&storage.bytes, head.path.start, &spans.spans[..spans.len]) {
-                        Err(reject) => refuse(&reject, head.close),
-                        Ok(params) => {
+                    match decode_params(&mut storage, path, &spans.spans[..spans.len]) {
+                        Err(reject) => {
+                            pool::give_head(storage);
+                            refuse(&reject, head.close)
+                        }
+                        Ok(()) => {
                             let length = match head.framing {
                                 Framing::Length(length) => Some(length),
                                 Framing::None => Some(0),
@@ -248,14 +260,11 @@ impl Connection {
                                 head: storage,
                                 method: head.method,
                                 version: head.version,
-                                target: head.target,
-                                path: head.path,
-                                query: head.query,
-                                params,
+                                path,
+                                query,
                                 app: app.clone(),
                                 resource,
                                 body: Body::new(self.io.clone(), self.seq, length),
-                                peer: self.io.peer,
                             });
                             match self.call(&**handler, request).await {
                                 // A 1xx is not a final answer: the client
@@ -393,7 +402,7 @@ impl Connection {
 
     /// Waits for input (or, when idle, for shutdown), up to the deadline.
     async fn wait_for_input(&mut self, deadline: Deadline, idle: bool) -> Woken {
-        let mut armed = false;
+        let mut wanted = None;
         let io = self.io.clone();
         let server = self.server.clone();
         let id = self.id;
@@ -405,15 +414,22 @@ impl Connection {
             if io.stream.poll_read_ready(cx).is_ready() {
                 return Poll::Ready(Woken::Readable);
             }
-            // Only a wait that actually blocks pays for a clock read and a
-            // timer: a pipelining or busy client never arms one.
-            if !armed {
-                timer.reset(deadline.instant());
-                armed = true;
+            // Only a wait that blocks needs a deadline, and re-arming the
+            // timer for every request would cost two wheel operations each.
+            // So a timer already armed for an *earlier* deadline is kept: it
+            // fires early, the deadline is checked, and only then is it
+            // re-armed. A keep-alive connection touches the wheel about once
+            // per keep-alive period instead of once per request.
+            let wanted = *wanted.get_or_insert_with(|| deadline.instant());
+            if timer.deadline() > wanted {
+                timer.reset(wanted);
             }
-            match Pin::new(&mut *timer).poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Woken::TimedOut),
-                Poll::Pending => Poll::Pending,
+            loop {
+                match Pin::new(&mut *timer).poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) if Instant::now() >= wanted => return Poll::Ready(Woken::TimedOut),
+                    Poll::Ready(()) => timer.reset(wanted),
+                }
             }
         })
         .await
@@ -515,7 +531,7 @@ impl Connection {
     fn release_buffers(&mut self) {
         self.io.input.borrow_mut().release_if_drained();
         if self.out.is_empty() && self.out.capacity() > 0 {
-            pool::give_bytes(std::mem::take(&mut self.out));
+            pool::give_write_buffer(std::mem::take(&mut self.out));
         }
         if let Some(scratch) = self.scratch.take() {
             pool::give_head(scratch);
@@ -535,25 +551,31 @@ impl Deadline {
     fn instant(self) -> Instant {
         match self {
             Deadline::At(instant) => instant,
-            Deadline::In(duration) => Instant::now() + duration,
+            // `recent`: a deadline in seconds does not need a fresh clock
+            // read, and this one is taken once per request.
+            Deadline::In(duration) => Instant::recent() + duration,
         }
     }
 }
 
-/// Percent-decodes route parameters (`spans` are relative to the path,
-/// which starts at `path_start` in the head); a malformed escape or invalid
-/// UTF-8 is the client's error.
-fn decode_params(head: &[u8], path_start: u32, spans: &[(u32, u32)]) -> Result<Params, Reject> {
-    let mut params = Params::default();
+/// Records the route parameters in `head`, percent-decoded (`spans` are
+/// relative to the path, which is at `path` in the target); a malformed
+/// escape or invalid UTF-8 is the client's error.
+fn decode_params(head: &mut HeadStorage, path: Span, spans: &[(u32, u32)]) -> Result<(), Reject> {
+    let HeadStorage { target, params, decoded, .. } = head;
     for &(start, end) in spans {
-        let raw = Span::of((path_start + start) as usize, (path_start + end) as usize);
-        match percent::decode(raw.get(head), false) {
-            Some(Cow::Borrowed(_)) => params.push(raw, None),
-            Some(Cow::Owned(text)) => params.push(raw, Some(&text)),
+        let raw = Span { start: path.start + start, end: path.start + end };
+        match percent::decode(&target[raw.range()], false) {
+            Some(Cow::Borrowed(_)) => params.push((false, raw)),
+            Some(Cow::Owned(text)) => {
+                let at = decoded.len();
+                decoded.push_str(&text);
+                params.push((true, Span::of(at, decoded.len())));
+            }
             None => return Err(Reject::BadRequest("route parameter with invalid percent-encoding or UTF-8")),
         }
     }
-    Ok(params)
+    Ok(())
 }
 
 /// The answer to a refusal and whether the connection must close after it.

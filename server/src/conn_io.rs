@@ -75,7 +75,7 @@ impl Input {
     /// Gives the buffer back to the loop if nothing in it is pending.
     pub(crate) fn release_if_drained(&mut self) {
         if self.start == self.end && !self.buf.is_empty() {
-            pool::give_bytes(std::mem::take(&mut self.buf));
+            pool::give_read_buffer(std::mem::take(&mut self.buf));
             self.start = 0;
             self.end = 0;
         }

@@ -3,30 +3,44 @@
 //! Every response carries `Date` (RFC 9110 §6.6.1), and formatting a date
 //! is a few hundred nanoseconds of arithmetic: too much to repeat per
 //! response when a loop answers 100 000 a second. Each loop keeps the last
-//! formatted second in a thread-local and re-formats only when the second
-//! changes. (Reading the clock itself costs ~50 ns here; the connection
-//! reads it once per batch of pipelined requests, not per response.)
+//! formatted date in a thread-local, with the loop-clock instant at which
+//! the next second begins. Until then the cached text is returned, checked
+//! against [`Instant::recent`], which costs no clock read either: the wall
+//! clock is read and the date formatted once a second per loop.
 
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use eddy::time::Instant;
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT`: always 29 bytes.
 pub(crate) const DATE_LEN: usize = 29;
 
+/// A formatted date and the loop-clock span in which it is current.
+#[derive(Clone, Copy)]
+struct Cached {
+    from: Instant,
+    until: Instant,
+    text: [u8; DATE_LEN],
+}
+
 thread_local! {
-    static CACHE: Cell<(u64, [u8; DATE_LEN])> = const { Cell::new((u64::MAX, [0; DATE_LEN])) };
+    static CACHE: Cell<Option<Cached>> = const { Cell::new(None) };
 }
 
 /// The current date in IMF-fixdate form, from this loop's cache.
 pub(crate) fn now() -> [u8; DATE_LEN] {
-    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let recent = Instant::recent();
     CACHE.with(|cache| {
-        let (cached_second, text) = cache.get();
-        if cached_second == seconds {
-            return text;
+        // `from` guards against another runtime on this thread with another
+        // clock (tests with paused clocks): time "before" the cache is a miss.
+        if let Some(cached) = cache.get().filter(|c| c.from <= recent && recent < c.until) {
+            return cached.text;
         }
-        let text = format_imf_fixdate(seconds);
-        cache.set((seconds, text));
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let text = format_imf_fixdate(wall.as_secs());
+        let until = recent + (Duration::from_secs(1) - Duration::from_nanos(u64::from(wall.subsec_nanos())));
+        cache.set(Some(Cached { from: recent, until, text }));
         text
     })
 }

@@ -226,9 +226,9 @@ fn split_target(target: &str, start: usize) -> Option<(Span, Option<Span>)> {
         let authority_start = scheme_end + 3;
         target[authority_start..].find('/').map(|slash| authority_start + slash)?
     };
-    let rest = &target[path_offset..];
+    let rest = &target.as_bytes()[path_offset..];
     let path_start = start + path_offset;
-    Some(match rest.find('?') {
+    Some(match rest.iter().position(|&b| b == b'?') {
         Some(q) => {
             (Span::of(path_start, path_start + q), Some(Span::of(path_start + q + 1, start + target.len())))
         }

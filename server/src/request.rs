@@ -16,82 +16,61 @@ use crate::body::Body;
 use crate::http_parse::Version;
 use crate::method::Method;
 use crate::pool::{self, HeadStorage, Span};
-use crate::router::MAX_PARAMS;
 
 /// An HTTP request. aiohttp's `web.Request`.
 pub struct Request {
-    /// Goes back to the pool when the request is dropped.
-    head: HeadStorage,
+    /// Head, target and parameters; back to the pool when dropped (an
+    /// `Option` only so that `drop` can take it without allocating a
+    /// replacement; it is `Some` for the request's whole life).
+    head: Option<Box<HeadStorage>>,
     method: Method,
     version: Version,
-    target: Span,
+    /// The path and query, as positions in `head.target`.
     path: Span,
     query: Option<Span>,
-    params: Params,
     /// The app, for parameter names. An `Rc` to a per-loop wrapper, so
     /// taking a reference per request is a plain increment, not an atomic
     /// one on a cache line every loop shares.
     app: Option<Rc<LoopApp>>,
     resource: usize,
     body: Body,
-    peer: Option<SocketAddr>,
 }
 
-/// Route parameters: where each value is, in the head or, once decoded,
-/// in `decoded`.
-#[derive(Default)]
-pub(crate) struct Params {
-    values: [(bool, Span); MAX_PARAMS],
-    len: usize,
-    decoded: String,
-}
+/// What a request reads through after it has given its storage back (never,
+/// in practice: only `drop` takes it).
+static EMPTY_HEAD: HeadStorage = HeadStorage {
+    bytes: Vec::new(),
+    headers: Vec::new(),
+    target: String::new(),
+    params: Vec::new(),
+    decoded: String::new(),
+};
 
-impl Params {
-    /// Adds a value: `raw` is its position in the head; `decoded` is its
-    /// text if percent-decoding changed it.
-    pub(crate) fn push(&mut self, raw: Span, decoded: Option<&str>) {
-        let value = match decoded {
-            Some(text) => {
-                let start = self.decoded.len();
-                self.decoded.push_str(text);
-                (true, Span::of(start, self.decoded.len()))
-            }
-            None => (false, raw),
-        };
-        self.values[self.len] = value;
-        self.len += 1;
-    }
-}
-
-/// The pieces the connection hands over to build a request.
+/// The pieces the connection hands over to build a request. `head` has its
+/// target and parameters filled in; `path` and `query` are positions in the
+/// target.
 pub(crate) struct Parts {
-    pub(crate) head: HeadStorage,
+    pub(crate) head: Box<HeadStorage>,
     pub(crate) method: Method,
     pub(crate) version: Version,
-    pub(crate) target: Span,
     pub(crate) path: Span,
     pub(crate) query: Option<Span>,
-    pub(crate) params: Params,
     pub(crate) app: Rc<LoopApp>,
     pub(crate) resource: usize,
     pub(crate) body: Body,
-    pub(crate) peer: SocketAddr,
 }
 
 impl Request {
     pub(crate) fn from_parts(parts: Parts) -> Request {
         Request {
-            head: parts.head,
+            head: Some(parts.head),
             method: parts.method,
             version: parts.version,
-            target: parts.target,
             path: parts.path,
             query: parts.query,
-            params: parts.params,
             app: Some(parts.app),
             resource: parts.resource,
             body: parts.body,
-            peer: Some(parts.peer),
         }
     }
 
@@ -109,28 +88,27 @@ impl Request {
             panic!("Request::for_test: not a complete, valid request head: {raw:?}");
         };
         head.bytes.extend_from_slice(&raw.as_bytes()[..parsed.len]);
+        head.target.push_str(&raw[parsed.target.range()]);
         Request {
-            head,
+            head: Some(head),
             method: parsed.method,
             version: parsed.version,
-            target: parsed.target,
-            path: parsed.path,
-            query: parsed.query,
-            params: Params::default(),
+            path: parsed.path.relative_to(parsed.target),
+            query: parsed.query.map(|query| query.relative_to(parsed.target)),
             app: None,
             resource: 0,
             body: Body::empty(),
-            peer: None,
         }
     }
 
-    fn head_bytes(&self) -> &[u8] {
-        &self.head.bytes
+    fn storage(&self) -> &HeadStorage {
+        self.head.as_deref().unwrap_or(&EMPTY_HEAD)
     }
 
+    /// A piece of the target. Spans sit on ASCII delimiters (`/`, `?`),
+    /// so the slice is always on character boundaries.
     fn text(&self, span: Span) -> &str {
-        // Request lines are ASCII (httparse allows no other bytes there).
-        std::str::from_utf8(span.get(self.head_bytes())).unwrap_or_default()
+        self.storage().target.get(span.range()).unwrap_or_default()
     }
 
     /// The method.
@@ -145,7 +123,7 @@ impl Request {
 
     /// The request target as sent: path and query, still percent-encoded.
     pub fn target(&self) -> &str {
-        self.text(self.target)
+        &self.storage().target
     }
 
     /// The path, still percent-encoded (`/J%C3%BCrgen`).
@@ -164,8 +142,8 @@ impl Request {
         let query = self.query()?;
         query.split('&').find_map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = crate::percent::decode(key.as_bytes(), true)?;
-            (key == name).then(|| crate::percent::decode(value.as_bytes(), true)).flatten()
+            let key = crate::percent::decode(key, true)?;
+            (key == name).then(|| crate::percent::decode(value, true)).flatten()
         })
     }
 
@@ -196,9 +174,10 @@ impl Request {
     }
 
     fn param_at(&self, index: usize) -> &str {
-        match self.params.values[index] {
-            (true, span) => &self.params.decoded[span.start as usize..span.end as usize],
-            (false, span) => self.text(span),
+        match self.storage().params.get(index) {
+            Some((true, span)) => self.storage().decoded.get(span.range()).unwrap_or_default(),
+            Some((false, span)) => self.text(*span),
+            None => "",
         }
     }
 
@@ -215,8 +194,8 @@ impl Request {
 
     /// Every header field in order, as (name, value).
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        let bytes = self.head_bytes();
-        let spans = &self.head.headers[..];
+        let bytes = &self.storage().bytes[..];
+        let spans = &self.storage().headers[..];
         spans.iter().map(move |(name, value)| {
             (std::str::from_utf8(name.get(bytes)).unwrap_or_default(), value.get(bytes))
         })
@@ -224,7 +203,7 @@ impl Request {
 
     /// The client's address (`None` for [`Request::for_test`]).
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer
+        self.body.peer()
     }
 
     /// The body, to read as it arrives.
@@ -245,7 +224,9 @@ impl Request {
 
 impl Drop for Request {
     fn drop(&mut self) {
-        pool::give_head(std::mem::take(&mut self.head));
+        if let Some(head) = self.head.take() {
+            pool::give_head(head);
+        }
     }
 }
 
@@ -255,7 +236,7 @@ impl fmt::Debug for Request {
             .field("method", &self.method)
             .field("target", &self.target())
             .field("version", &self.version)
-            .field("peer", &self.peer)
+            .field("peer", &self.peer_addr())
             .finish()
     }
 }

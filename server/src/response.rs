@@ -75,15 +75,24 @@ impl Response {
         self
     }
 
-    /// Replaces the content type.
+    /// Replaces the content type. A value with control characters (CR, LF,
+    /// NUL) is refused, with an error logged, and the old one kept.
     pub fn with_content_type(mut self, content_type: impl Into<Cow<'static, str>>) -> Response {
-        self.content_type = Some(content_type.into());
+        let content_type = content_type.into();
+        if valid_value(&content_type) {
+            self.content_type = Some(content_type);
+        } else {
+            log::error!("refusing content type {content_type:?}: it would corrupt the response");
+        }
         self
     }
 
     /// Adds a header. A name or value that could break the response (CR,
-    /// LF, NUL, or a name that is not a token) is dropped, with an error
-    /// logged, when the response is sent: header injection is impossible.
+    /// LF, NUL, or a name that is not a token) is refused right here, with an
+    /// error logged: header injection is impossible, and writing the
+    /// response needs no checks. So are the framing headers
+    /// (`Content-Length`, `Transfer-Encoding`, `Connection`), which only the
+    /// server sets.
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,
@@ -93,7 +102,14 @@ impl Response {
         if name.eq_ignore_ascii_case("content-type") {
             return self.with_content_type(value);
         }
-        self.headers.push((name, value.into()));
+        let value = value.into();
+        if FRAMING_HEADERS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
+            log::debug!("ignoring response header {name:?}: the server sets framing headers itself");
+        } else if !valid_name(&name) || !valid_value(&value) {
+            log::error!("refusing response header {name:?}: {value:?} (it would corrupt the response)");
+        } else {
+            self.headers.push((name, value));
+        }
         self
     }
 
@@ -178,18 +194,18 @@ pub(crate) struct WriteMeta<'a> {
 /// Headers only the server may write.
 const FRAMING_HEADERS: [&str; 3] = ["content-length", "transfer-encoding", "connection"];
 
+/// A header field name: an RFC 9110 token.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A header field value: no control characters but tab.
+fn valid_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Writes a header validated when it was set.
 fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
-    if FRAMING_HEADERS.iter().any(|reserved| name.eq_ignore_ascii_case(reserved)) {
-        log::debug!("ignoring response header {name:?}: the server sets framing headers itself");
-        return;
-    }
-    let name_ok = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    let value_ok = value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f));
-    if !name_ok || !value_ok {
-        log::error!("dropping invalid response header {name:?}: {value:?} (would corrupt the response)");
-        return;
-    }
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     out.extend_from_slice(value.as_bytes());

@@ -130,7 +130,7 @@ impl Connection {
                 let input = self.io.input.borrow();
                 if input.has_pending() {
                     let scratch = self.scratch.get_or_insert_with(pool::take_head);
-                    parse_head(input.pending(), &limits, &mut scratch.headers)
+                    parse_head(input.pending(), &limits, scratch)
                 } else {
                     Parsed::Partial
                 }
@@ -229,12 +229,8 @@ impl Connection {
             // for theirs. (A failed flush shows again at the next write.)
             let _ = self.flush().await;
         }
-        // The target as text: httparse checked it is UTF-8, so this check
-        // cannot fail; from here on path, query and parameters are slices.
-        {
-            let HeadStorage { bytes, target, .. } = &mut *storage;
-            target.push_str(std::str::from_utf8(head.target.get(bytes)).unwrap_or_default());
-        }
+        // `parse_head` left the target as text in `storage.target`: path,
+        // query and parameters are slices of it.
         let path = head.path.relative_to(head.target);
         let query = head.query.map(|query| query.relative_to(head.target));
         let access = self

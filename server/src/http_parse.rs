@@ -14,7 +14,7 @@ use std::mem::MaybeUninit;
 use crate::error::Reject;
 use crate::limits::{Limits, HEADER_ARRAY};
 use crate::method::Method;
-use crate::pool::Span;
+use crate::pool::{HeadStorage, Span};
 
 /// HTTP/1.0 or HTTP/1.1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,9 +77,11 @@ pub(crate) enum Parsed {
     Rejected(Reject),
 }
 
-/// Parses the head at the start of `buf`, recording header positions in
-/// `headers` (cleared first). Positions are relative to `buf`.
-pub(crate) fn parse_head(buf: &[u8], limits: &Limits, headers: &mut Vec<(Span, Span)>) -> Parsed {
+/// Parses the head at the start of `buf`, recording header positions (relative
+/// to `buf`) and the request target, as text, in `out` (cleared first).
+pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
+    out.target.clear();
+    let headers = &mut out.headers;
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADER_ARRAY];
     let slots = &mut slots[..limits.header_slots()];
     let mut request = httparse::Request::new(&mut []);
@@ -130,6 +132,9 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, headers: &mut Vec<(Span, S
     if len > limits.max_head {
         return Parsed::Rejected(Reject::HeaderFieldsTooLarge("request head too large"));
     }
+    // httparse hands the target over as `&str` (it checked the UTF-8):
+    // keep it as text now, so nothing downstream validates it again.
+    out.target.push_str(target);
     let target_start = offset_of(target.as_bytes());
     let target_span = Span::of(target_start, target_start + target.len());
     let Some((path, query)) = split_target(target, target_start) else {
@@ -370,7 +375,7 @@ mod tests {
     use super::*;
 
     fn parse(raw: &str) -> Parsed {
-        parse_head(raw.as_bytes(), &Limits::default(), &mut Vec::new())
+        parse_head(raw.as_bytes(), &Limits::default(), &mut HeadStorage::default())
     }
 
     fn rejected(raw: &str) -> Reject {

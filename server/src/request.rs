@@ -82,13 +82,11 @@ impl Request {
     /// If `raw` is not a complete, valid request head.
     pub fn for_test(raw: &str) -> Request {
         let mut head = pool::take_head();
-        let parsed =
-            crate::http_parse::parse_head(raw.as_bytes(), &crate::Limits::default(), &mut head.headers);
+        let parsed = crate::http_parse::parse_head(raw.as_bytes(), &crate::Limits::default(), &mut head);
         let crate::http_parse::Parsed::Complete(parsed) = parsed else {
             panic!("Request::for_test: not a complete, valid request head: {raw:?}");
         };
         head.bytes.extend_from_slice(&raw.as_bytes()[..parsed.len]);
-        head.target.push_str(&raw[parsed.target.range()]);
         Request {
             head: Some(head),
             method: parsed.method,

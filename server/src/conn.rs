@@ -89,8 +89,8 @@ pub(crate) struct Connection {
     head_started: Option<Instant>,
     /// Requests started on this connection.
     seq: u64,
-    /// The `Date` value for this batch of answers.
-    date: [u8; date::DATE_LEN],
+    /// `Server` and `Date` lines for this batch of answers.
+    common: date::CommonLines,
     /// Whether access logging is on. Asked once per connection: asking the
     /// logger per request showed up in profiles (env_logger matches its
     /// filters on every call). A changed log level applies to connections
@@ -100,6 +100,7 @@ pub(crate) struct Connection {
 
 impl Connection {
     pub(crate) fn new(io: ConnIo, app: Rc<LoopApp>, server: Rc<LoopServer>, id: usize) -> Connection {
+        let app_server_name = app.inner.server_name.clone();
         Connection {
             io: Rc::new(io),
             app,
@@ -110,7 +111,7 @@ impl Connection {
             timer: sleep_until(Instant::recent()),
             head_started: None,
             seq: 0,
-            date: date::now(),
+            common: date::CommonLines::new(&app_server_name),
             access_log: log::log_enabled!(target: "eddy_http::access", log::Level::Info),
         }
     }
@@ -188,7 +189,7 @@ impl Connection {
                     // would have no deadline and miss shutdown. Then go
                     // back and wait again, now for real.
                     match poll_fn(|cx| Poll::Ready(self.io.poll_fill(cx))).await {
-                        Poll::Ready(Ok(_)) => self.date = date::now(),
+                        Poll::Ready(Ok(_)) => self.common.refresh(&self.app.inner.server_name),
                         Poll::Ready(Err(error)) => {
                             log::debug!("{}: read failed: {error}", self.io.peer);
                             return "read failed";
@@ -319,7 +320,7 @@ impl Connection {
         response.write_to(
             &mut self.out,
             &WriteMeta {
-                date: &self.date,
+                common: &self.common,
                 server: &app.inner.server_name,
                 head_only: head.method == Method::Head,
                 close,
@@ -359,7 +360,7 @@ impl Connection {
         .await;
         // The handler waited, maybe for seconds: date its answer now, not
         // at the read that brought the request.
-        self.date = date::now();
+        self.common.refresh(&self.app.inner.server_name);
         match outcome {
             Ok(response) => Some(response),
             Err(payload) => self.handler_panicked(method, payload.as_ref()),
@@ -476,14 +477,14 @@ impl Connection {
         log::debug!("{}: refused with {}: {reject:?}", self.io.peer, reject.status());
         // A 408 comes long after the last read; refusals are rare enough to
         // read the clock for each.
-        self.date = date::now();
+        self.common.refresh(&self.app.inner.server_name);
         if self.out.capacity() == 0 {
             self.out = pool::take_write_buffer();
         }
         rejection(reject).write_to(
             &mut self.out,
             &WriteMeta {
-                date: &self.date,
+                common: &self.common,
                 server: &self.app.inner.server_name,
                 head_only: false,
                 close: true,

@@ -86,6 +86,47 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// The `Server` and `Date` lines every response starts with, kept ready as
+/// one block per connection and rebuilt only when the date changes (once a
+/// second), so writing them is one copy instead of six.
+pub(crate) struct CommonLines {
+    date: [u8; DATE_LEN],
+    lines: Vec<u8>,
+}
+
+impl CommonLines {
+    pub(crate) fn new(server: &str) -> CommonLines {
+        let mut common = CommonLines { date: [0; DATE_LEN], lines: Vec::new() };
+        common.refresh(server);
+        common
+    }
+
+    /// Brings the date up to date (from this loop's cache: no clock read).
+    pub(crate) fn refresh(&mut self, server: &str) {
+        let date = now();
+        if date == self.date && !self.lines.is_empty() {
+            return;
+        }
+        self.date = date;
+        self.lines.clear();
+        self.lines.extend_from_slice(b"Server: ");
+        self.lines.extend_from_slice(server.as_bytes());
+        self.lines.extend_from_slice(b"\r\nDate: ");
+        self.lines.extend_from_slice(&date);
+        self.lines.extend_from_slice(b"\r\n");
+    }
+
+    /// `Server: ...\r\nDate: ...\r\n`.
+    pub(crate) fn lines(&self) -> &[u8] {
+        &self.lines
+    }
+
+    /// The date alone.
+    pub(crate) fn date(&self) -> &[u8] {
+        &self.date
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::format_imf_fixdate;

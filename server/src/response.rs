@@ -48,7 +48,7 @@ impl Response {
         };
         Response {
             status: StatusCode::OK,
-            content_type: Some(Cow::Borrowed("text/plain; charset=utf-8")),
+            content_type: Some(Cow::Borrowed(TEXT_PLAIN)),
             headers: Vec::new(),
             body,
         }
@@ -135,25 +135,39 @@ impl Response {
     /// Writes the response into `out`: head, then body unless `head_only`
     /// (a HEAD request). `date` is the cached `Date` value.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>, meta: &WriteMeta<'_>) {
-        out.extend_from_slice(b"HTTP/1.1 ");
-        out.extend_from_slice(&self.status.digits());
-        out.push(b' ');
-        out.extend_from_slice(self.status.reason().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        if !self.has_header("server") {
-            out.extend_from_slice(b"Server: ");
-            out.extend_from_slice(meta.server.as_bytes());
-            out.extend_from_slice(b"\r\n");
+        // Few, large copies: each `extend_from_slice` is a capacity check
+        // and a `memcpy` call, and writing heads is most of a pipelined
+        // server's own work.
+        match self.status {
+            StatusCode::OK => out.extend_from_slice(b"HTTP/1.1 200 OK\r\n"),
+            _ => {
+                out.extend_from_slice(b"HTTP/1.1 ");
+                out.extend_from_slice(&self.status.digits());
+                out.push(b' ');
+                out.extend_from_slice(self.status.reason().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
         }
-        if !self.has_header("date") {
-            out.extend_from_slice(b"Date: ");
-            out.extend_from_slice(meta.date);
-            out.extend_from_slice(b"\r\n");
+        if self.headers.is_empty() {
+            out.extend_from_slice(meta.common.lines());
+        } else {
+            if !self.has_header("server") {
+                write_header(out, "Server", meta.server);
+            }
+            if !self.has_header("date") {
+                out.extend_from_slice(b"Date: ");
+                out.extend_from_slice(meta.common.date());
+                out.extend_from_slice(b"\r\n");
+            }
         }
         let sends_body = self.status.allows_body();
         if let Some(content_type) = &self.content_type {
             if sends_body {
-                write_header(out, "Content-Type", content_type);
+                if content_type == TEXT_PLAIN {
+                    out.extend_from_slice(TEXT_PLAIN_LINE);
+                } else {
+                    write_header(out, "Content-Type", content_type);
+                }
             }
         }
         for (name, value) in &self.headers {
@@ -182,9 +196,14 @@ impl Response {
     }
 }
 
+/// The default content type, and its header line ready to copy.
+const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+const TEXT_PLAIN_LINE: &[u8] = b"Content-Type: text/plain; charset=utf-8\r\n";
+
 /// What the connection knows that the response does not.
 pub(crate) struct WriteMeta<'a> {
-    pub(crate) date: &'a [u8],
+    /// `Server` and `Date` lines, ready to copy.
+    pub(crate) common: &'a crate::date::CommonLines,
     pub(crate) server: &'a str,
     pub(crate) head_only: bool,
     pub(crate) close: bool,
@@ -272,23 +291,21 @@ mod tests {
 
     fn written(response: &Response, head_only: bool, close: bool) -> String {
         let mut out = Vec::new();
-        let meta = WriteMeta {
-            date: b"Sun, 06 Nov 1994 08:49:37 GMT",
-            server: "eddy",
-            head_only,
-            close,
-            keep_alive_10: false,
-        };
+        let common = crate::date::CommonLines::new("eddy");
+        let meta = WriteMeta { common: &common, server: "eddy", head_only, close, keep_alive_10: false };
         response.write_to(&mut out, &meta);
         String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn writes_a_complete_response() {
+        let text = written(&Response::text("Hello, Anonymous!"), false, false);
+        let (head, rest) = text.split_at("HTTP/1.1 200 OK\r\nServer: eddy\r\nDate: ".len());
+        assert_eq!(head, "HTTP/1.1 200 OK\r\nServer: eddy\r\nDate: ");
+        assert!(rest[..29].ends_with(" GMT"), "{rest}");
         assert_eq!(
-            written(&Response::text("Hello, Anonymous!"), false, false),
-            "HTTP/1.1 200 OK\r\nServer: eddy\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
-             Content-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\n\r\nHello, Anonymous!"
+            &rest[29..],
+            "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 17\r\n\r\nHello, Anonymous!"
         );
     }
 

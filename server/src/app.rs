@@ -1,11 +1,13 @@
 //! `App`: routes, hooks and limits. aiohttp's `web.Application`.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::date::CommonLines;
 use crate::handler::Handler;
 use crate::limits::Limits;
 use crate::method::Method;
@@ -186,4 +188,19 @@ impl AppInner {
 /// reference counting never touches memory shared between loops.
 pub(crate) struct LoopApp {
     pub(crate) inner: Arc<AppInner>,
+    /// The `Server` and `Date` lines all this loop's answers start with.
+    pub(crate) common: RefCell<CommonLines>,
+}
+
+impl LoopApp {
+    pub(crate) fn new(inner: Arc<AppInner>) -> LoopApp {
+        let common = RefCell::new(CommonLines::new(&inner.server_name));
+        LoopApp { inner, common }
+    }
+
+    /// Brings the `Date` line up to date (a cache check; the date itself
+    /// changes once a second).
+    pub(crate) fn refresh_common_lines(&self) {
+        self.common.borrow_mut().refresh(&self.inner.server_name);
+    }
 }

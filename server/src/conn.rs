@@ -41,8 +41,8 @@ use eddy::time::{sleep_until, Instant, Sleep};
 use crate::app::LoopApp;
 use crate::body::Body;
 use crate::conn_io::{BodyFraming, BodyState, ConnIo, Continue};
-use crate::date;
 use crate::error::Reject;
+use crate::handler::HandlerFuture;
 use crate::http_chunked::ChunkedDecoder;
 use crate::http_parse::{parse_head, Framing, Head, Parsed};
 use crate::method::Method;
@@ -89,8 +89,6 @@ pub(crate) struct Connection {
     head_started: Option<Instant>,
     /// Requests started on this connection.
     seq: u64,
-    /// `Server` and `Date` lines for this batch of answers.
-    common: date::CommonLines,
     /// Whether access logging is on. Asked once per connection: asking the
     /// logger per request showed up in profiles (env_logger matches its
     /// filters on every call). A changed log level applies to connections
@@ -100,7 +98,6 @@ pub(crate) struct Connection {
 
 impl Connection {
     pub(crate) fn new(io: ConnIo, app: Rc<LoopApp>, server: Rc<LoopServer>, id: usize) -> Connection {
-        let app_server_name = app.inner.server_name.clone();
         Connection {
             io: Rc::new(io),
             app,
@@ -111,7 +108,6 @@ impl Connection {
             timer: sleep_until(Instant::recent()),
             head_started: None,
             seq: 0,
-            common: date::CommonLines::new(&app_server_name),
             access_log: log::log_enabled!(target: "eddy_http::access", log::Level::Info),
         }
     }
@@ -125,13 +121,16 @@ impl Connection {
     }
 
     async fn serve(&mut self) -> &'static str {
-        let limits = self.app.inner.limits.clone();
+        // By reference through our own `Rc`: a copy of the limits would sit
+        // in every connection's future.
+        let app = self.app.clone();
+        let limits = &app.inner.limits;
         loop {
             let parsed = {
                 let input = self.io.input.borrow();
                 if input.has_pending() {
                     let scratch = self.scratch.get_or_insert_with(pool::take_head);
-                    parse_head(input.pending(), &limits, scratch)
+                    parse_head(input.pending(), limits, scratch)
                 } else {
                     Parsed::Partial
                 }
@@ -140,7 +139,7 @@ impl Connection {
                 Parsed::Complete(head) => {
                     self.head_started = None;
                     if self.handle(head).await {
-                        return self.close("closed after the response").await;
+                        return self.close("closed after the response", false).await;
                     }
                     if self.out.len() >= FLUSH_AT && !self.flush().await {
                         return "write failed or timed out";
@@ -148,7 +147,7 @@ impl Connection {
                 }
                 Parsed::Rejected(reject) => {
                     self.answer_rejection(&reject);
-                    return self.close("request refused").await;
+                    return self.close("request refused", true).await;
                 }
                 Parsed::Partial => {
                     if !self.flush().await {
@@ -159,7 +158,7 @@ impl Connection {
                         (input.has_pending(), input.eof)
                     };
                     if !pending && self.server.is_shutting_down() {
-                        return self.close("server shutting down").await;
+                        return self.close("server shutting down", false).await;
                     }
                     if eof {
                         return if pending { "client closed mid-request" } else { "client closed" };
@@ -176,12 +175,12 @@ impl Connection {
                     };
                     match self.wait_for_input(deadline, !pending).await {
                         Woken::Readable => {}
-                        Woken::ShuttingDown => return self.close("server shutting down").await,
+                        Woken::ShuttingDown => return self.close("server shutting down", false).await,
                         Woken::TimedOut if pending => {
                             self.answer_rejection(&Reject::RequestTimeout);
-                            return self.close("request head timed out").await;
+                            return self.close("request head timed out", true).await;
                         }
-                        Woken::TimedOut => return self.close("keep-alive timeout").await,
+                        Woken::TimedOut => return self.close("keep-alive timeout", false).await,
                     }
                     // One attempt, not a wait: readiness can be stale (a
                     // read that exactly filled the buffer leaves the socket
@@ -189,7 +188,7 @@ impl Connection {
                     // would have no deadline and miss shutdown. Then go
                     // back and wait again, now for real.
                     match poll_fn(|cx| Poll::Ready(self.io.poll_fill(cx))).await {
-                        Poll::Ready(Ok(_)) => self.common.refresh(&self.app.inner.server_name),
+                        Poll::Ready(Ok(_)) => self.app.refresh_common_lines(),
                         Poll::Ready(Err(error)) => {
                             log::debug!("{}: read failed: {error}", self.io.peer);
                             return "read failed";
@@ -202,7 +201,90 @@ impl Connection {
     }
 
     /// Answers one request; returns whether the connection must close.
+    ///
+    /// Split in two: `start` does everything that needs no waiting
+    /// (consume the head, set up the body, route, build the request, create
+    /// the handler's future), and this function awaits only the handler, the
+    /// rest of the body, and a write. What lives across those awaits is all
+    /// that a connection's future has to hold, and that future is copied into
+    /// its task and allocated for every connection: keeping it small is most
+    /// of what makes a new connection cheap.
     async fn handle(&mut self, head: Head) -> bool {
+        let (meta, next) = self.start(head);
+        if meta.expects_continue {
+            // `100 Continue` goes straight to the socket when the handler
+            // first reads the body: the answers to earlier pipelined
+            // requests must be out before it, or the client would take it
+            // for theirs. (A failed flush shows again at the next write.)
+            let _ = self.flush().await;
+        }
+        let (mut response, mut close) = match next {
+            Next::Answer(response, close) => (response, close),
+            Next::Handler(future) => match self.run_handler(future, meta.method).await {
+                // A 1xx is not a final answer: the client would wait for
+                // another one forever.
+                Some(response) if response.status().as_u16() < 200 => {
+                    log::error!(
+                        "{}: a handler answered with {}, not a final status; answered 500",
+                        self.io.peer,
+                        response.status()
+                    );
+                    refuse(&Reject::HandlerPanicked, meta.close)
+                }
+                Some(response) => (response, meta.close),
+                None => refuse(&Reject::HandlerPanicked, meta.close),
+            },
+        };
+
+        // Whatever the handler left of the body must go before the next
+        // request can be parsed.
+        if !self.io.body_done() {
+            let owed_continue = matches!(self.io.body.borrow().expect, Continue::Owed(0));
+            if owed_continue {
+                // The client is still waiting for permission to send: it
+                // will not send the body, so the connection cannot continue.
+                close = true;
+            } else if !close {
+                // Boxed for the same reason as `write_rest`: rare, and big.
+                close = !Box::pin(self.drain_body()).await;
+            }
+            if let Some(reject) = self.io.body.borrow_mut().failed.take() {
+                response = rejection(&reject);
+                close = true;
+            }
+        }
+        // Shutting down, the connection closes once the requests it holds
+        // are answered: the last answer says so, so the client does not
+        // send another request into a closing connection.
+        if self.server.is_shutting_down() && !self.io.input.borrow().has_pending() {
+            close = true;
+        }
+
+        if self.out.capacity() == 0 {
+            self.out = pool::take_write_buffer();
+        }
+        response.write_to(
+            &mut self.out,
+            &WriteMeta {
+                common: &self.app.common.borrow(),
+                server: &self.app.inner.server_name,
+                head_only: meta.method == Method::Head,
+                close,
+                keep_alive_10: meta.keep_alive_10 && !close,
+            },
+        );
+        if let Some(request_line) = meta.access {
+            let status = response.status().as_u16();
+            let length = response.body().len();
+            log::info!(target: "eddy_http::access", "{} {request_line} {status} {length}", self.io.peer);
+        }
+        close
+    }
+
+    /// The part of answering a request that needs no waiting: consumes the
+    /// head, sets up the body, routes, and either builds the request and
+    /// creates the handler's future, or settles the answer.
+    fn start(&mut self, head: Head) -> (Meta, Next) {
         self.seq += 1;
         let mut storage = self.scratch.take().unwrap_or_else(pool::take_head);
         {
@@ -223,124 +305,73 @@ impl Connection {
             expect: if expects_continue { Continue::Owed(0) } else { Continue::NotExpected },
             failed: None,
         };
-        if expects_continue {
-            // `100 Continue` goes straight to the socket when the handler
-            // first reads the body: the answers to earlier pipelined
-            // requests must be out before it, or the client would take it
-            // for theirs. (A failed flush shows again at the next write.)
-            let _ = self.flush().await;
-        }
         // `parse_head` left the target as text in `storage.target`: path,
         // query and parameters are slices of it.
         let path = head.path.relative_to(head.target);
         let query = head.query.map(|query| query.relative_to(head.target));
-        let access = self
-            .access_log
-            .then(|| format!("\"{} {} {}\"", head.method, storage.target, head.version.as_str()));
-
+        let meta = Meta {
+            method: head.method,
+            close: head.close,
+            keep_alive_10: head.keep_alive_10,
+            expects_continue,
+            access: self
+                .access_log
+                .then(|| format!("\"{} {} {}\"", head.method, storage.target, head.version.as_str())),
+        };
+        let answer = |reject: Reject| {
+            let (response, close) = refuse(&reject, head.close);
+            Next::Answer(response, close)
+        };
         let app = self.app.clone();
-        let (mut response, mut close) =
-            match app.inner.router.route(head.method, storage.target[path.range()].as_bytes()) {
-                Routed::Found { resource, handler, params: spans } => {
-                    match decode_params(&mut storage, path, &spans.spans[..spans.len]) {
-                        Err(reject) => {
-                            pool::give_head(storage);
-                            refuse(&reject, head.close)
-                        }
-                        Ok(()) => {
-                            let length = match head.framing {
-                                Framing::Length(length) => Some(length),
-                                Framing::None => Some(0),
-                                Framing::Chunked => None,
-                            };
-                            let request = Request::from_parts(Parts {
-                                head: storage,
-                                method: head.method,
-                                version: head.version,
-                                path,
-                                query,
-                                app: app.clone(),
-                                resource,
-                                body: Body::new(self.io.clone(), self.seq, length),
-                            });
-                            match self.call(&**handler, request).await {
-                                // A 1xx is not a final answer: the client
-                                // would wait for another one forever.
-                                Some(response) if response.status().as_u16() < 200 => {
-                                    log::error!(
-                                        "{}: a handler answered with {}, not a final status; answered 500",
-                                        self.io.peer,
-                                        response.status()
-                                    );
-                                    refuse(&Reject::HandlerPanicked, head.close)
-                                }
-                                Some(response) => (response, head.close),
-                                None => refuse(&Reject::HandlerPanicked, head.close),
+        let next = match app.inner.router.route(head.method, storage.target[path.range()].as_bytes()) {
+            Routed::Found { resource, handler, params } => {
+                match decode_params(&mut storage, path, &params.spans[..params.len]) {
+                    Err(reject) => {
+                        pool::give_head(storage);
+                        answer(reject)
+                    }
+                    Ok(()) => {
+                        let length = match head.framing {
+                            Framing::Length(length) => Some(length),
+                            Framing::None => Some(0),
+                            Framing::Chunked => None,
+                        };
+                        let request = Request::from_parts(Parts {
+                            head: storage,
+                            method: head.method,
+                            version: head.version,
+                            path,
+                            query,
+                            app: app.clone(),
+                            resource,
+                            body: Body::new(self.io.clone(), self.seq, length),
+                        });
+                        match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
+                            Ok(future) => Next::Handler(future),
+                            Err(payload) => {
+                                self.handler_panicked(head.method, payload.as_ref());
+                                answer(Reject::HandlerPanicked)
                             }
                         }
                     }
                 }
-                Routed::MethodNotAllowed { allowed } => {
-                    pool::give_head(storage);
-                    refuse(&Reject::MethodNotAllowed(allowed), head.close)
-                }
-                Routed::NotFound => {
-                    pool::give_head(storage);
-                    refuse(&Reject::NotFound, head.close)
-                }
-            };
-
-        // Whatever the handler left of the body must go before the next
-        // request can be parsed.
-        if !self.io.body_done() {
-            let owed_continue = matches!(self.io.body.borrow().expect, Continue::Owed(0));
-            if owed_continue {
-                // The client is still waiting for permission to send: it
-                // will not send the body, so the connection cannot continue.
-                close = true;
-            } else if !close {
-                close = !self.drain_body().await;
             }
-            if let Some(reject) = self.io.body.borrow_mut().failed.take() {
-                response = rejection(&reject);
-                close = true;
+            Routed::MethodNotAllowed { allowed } => {
+                pool::give_head(storage);
+                answer(Reject::MethodNotAllowed(allowed))
             }
-        }
-        // Shutting down, the connection closes once the requests it holds
-        // are answered: the last answer says so, so the client does not
-        // send another request into a closing connection.
-        if self.server.is_shutting_down() && !self.io.input.borrow().has_pending() {
-            close = true;
-        }
-
-        if self.out.capacity() == 0 {
-            self.out = pool::take_write_buffer();
-        }
-        let status = response.status();
-        response.write_to(
-            &mut self.out,
-            &WriteMeta {
-                common: &self.common,
-                server: &app.inner.server_name,
-                head_only: head.method == Method::Head,
-                close,
-                keep_alive_10: head.keep_alive_10 && !close,
-            },
-        );
-        if let Some(request_line) = access {
-            log::info!(target: "eddy_http::access", "{} {request_line} {} {}", self.io.peer, status.as_u16(), response.body().len());
-        }
-        close
+            Routed::NotFound => {
+                pool::give_head(storage);
+                answer(Reject::NotFound)
+            }
+        };
+        (meta, next)
     }
 
-    /// Runs a handler, polling it once in place first: most answer at once,
-    /// and then nothing else happens. A panic becomes `None` (a 500).
-    async fn call(&mut self, handler: &dyn crate::Handler, request: Request) -> Option<Response> {
-        let method = request.method();
-        let mut future = match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
-            Ok(future) => future,
-            Err(payload) => return self.handler_panicked(method, payload.as_ref()),
-        };
+    /// Runs a handler's future, polling it once in place first: most answer
+    /// at once, and then nothing else happens. A panic becomes `None` (a
+    /// 500).
+    async fn run_handler(&mut self, mut future: HandlerFuture, method: Method) -> Option<Response> {
         let mut poll = |cx: &mut std::task::Context<'_>| {
             panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
         };
@@ -360,7 +391,7 @@ impl Connection {
         .await;
         // The handler waited, maybe for seconds: date its answer now, not
         // at the read that brought the request.
-        self.common.refresh(&self.app.inner.server_name);
+        self.app.refresh_common_lines();
         match outcome {
             Ok(response) => Some(response),
             Err(payload) => self.handler_panicked(method, payload.as_ref()),
@@ -454,22 +485,29 @@ impl Connection {
                 }
             }
         }
-        let ok = written == self.out.len() || {
-            let rest = self.io.stream.write_all(&self.out[written..]);
-            match eddy::time::timeout(self.app.inner.limits.io_timeout, rest).await {
-                Ok(Ok(())) => true,
-                Ok(Err(error)) => {
-                    log::debug!("{}: write failed: {error}", self.io.peer);
-                    false
-                }
-                Err(_) => {
-                    log::debug!("{}: client did not read its response in time", self.io.peer);
-                    false
-                }
-            }
-        };
+        // The rest waits for a slow reader. Boxed (allocated only when a
+        // socket is full): inline, its timer and write state would sit in
+        // every connection's future, which is copied into its task at spawn
+        // and allocated per connection.
+        let ok = written == self.out.len() || Box::pin(self.write_rest(written)).await;
         self.out.clear();
         ok
+    }
+
+    /// Writes `out[written..]`, waiting for room, within the I/O timeout.
+    async fn write_rest(&self, written: usize) -> bool {
+        let rest = self.io.stream.write_all(&self.out[written..]);
+        match eddy::time::timeout(self.app.inner.limits.io_timeout, rest).await {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
+                log::debug!("{}: write failed: {error}", self.io.peer);
+                false
+            }
+            Err(_) => {
+                log::debug!("{}: client did not read its response in time", self.io.peer);
+                false
+            }
+        }
     }
 
     /// Appends the answer to a refused request (which always closes).
@@ -477,14 +515,14 @@ impl Connection {
         log::debug!("{}: refused with {}: {reject:?}", self.io.peer, reject.status());
         // A 408 comes long after the last read; refusals are rare enough to
         // read the clock for each.
-        self.common.refresh(&self.app.inner.server_name);
+        self.app.refresh_common_lines();
         if self.out.capacity() == 0 {
             self.out = pool::take_write_buffer();
         }
         rejection(reject).write_to(
             &mut self.out,
             &WriteMeta {
-                common: &self.common,
+                common: &self.app.common.borrow(),
                 server: &self.app.inner.server_name,
                 head_only: false,
                 close: true,
@@ -493,15 +531,22 @@ impl Connection {
         );
     }
 
-    /// Flushes, half-closes, and lingers while the client still has bytes
-    /// in flight that would otherwise turn the close into a reset.
-    async fn close(&mut self, reason: &'static str) -> &'static str {
+    /// Flushes and closes. If bytes may still be in flight from the client
+    /// (some are unread, or the request was `refused` and it may well still
+    /// be sending), half-closes and lingers first, so those bytes do not
+    /// turn the close into a reset that destroys the answer.
+    async fn close(&mut self, reason: &'static str, refused: bool) -> &'static str {
         let flushed = self.flush().await;
-        let _ = self.io.stream.shutdown_std(Shutdown::Write);
         let unread = self.io.input.borrow().has_pending() || !self.io.body_done();
-        if flushed && unread {
-            self.linger().await;
+        if flushed && (unread || refused) {
+            // The client may still be sending: half-close so it sees our
+            // answer and EOF, and keep reading until it stops.
+            let _ = self.io.stream.shutdown_std(Shutdown::Write);
+            Box::pin(self.linger()).await;
         }
+        // Otherwise dropping the stream closes it: with nothing unread, the
+        // kernel sends a FIN just as `shutdown` would, one syscall cheaper
+        // (which counts when every request is a new connection).
         reason
     }
 
@@ -534,6 +579,24 @@ impl Connection {
             pool::give_head(scratch);
         }
     }
+}
+
+/// What `Connection::start` decided.
+enum Next {
+    /// The handler's future, to run.
+    Handler(HandlerFuture),
+    /// The answer, already settled, and whether to close after it.
+    Answer(Response, bool),
+}
+
+/// What answering a request still needs to know once its head is gone.
+struct Meta {
+    method: Method,
+    close: bool,
+    keep_alive_10: bool,
+    expects_continue: bool,
+    /// The access-log request line, if access logging is on.
+    access: Option<String>,
 }
 
 /// When a wait gives up.

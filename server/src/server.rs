@@ -247,7 +247,7 @@ async fn serve_loop(
         }
     };
     let shutdown_timeout = app.limits.shutdown_timeout;
-    let app = Rc::new(LoopApp { inner: app });
+    let app = Rc::new(LoopApp::new(app));
     let server = Rc::new(LoopServer {
         shutting_down: Cell::new(false),
         conns: RefCell::new(Slab::new()),

@@ -9,8 +9,8 @@
 //!  │ owner: the loop's cross-thread half (injection queue)      │
 //!  │ join_waker: who to wake when the result is ready           │
 //!  ├──────────────────────────── stage (owner loop only) ───────┤
-//!  │ Running(F) ──▶ Finished(Result<F::Output, JoinError>)      │
-//!  │                      ──▶ Consumed (output taken)           │
+//!  │ future: Some(F) ──▶ None (dropped in place)                │
+//!  │ output: None ──▶ Some(Result<F::Output, JoinError>) ──▶ None│
 //!  └────────────────────────────────────────────────────────────┘
 //! ```
 //!
@@ -62,7 +62,7 @@ use crate::shared::Shared;
 /// A spawned future and everything its handles share. See the module docs.
 pub(crate) struct Task<F: Future> {
     header: Header,
-    stage: UnsafeCell<Stage<F>>,
+    stage: Stage<F>,
 }
 
 /// The thread-safe half of a task.
@@ -88,10 +88,13 @@ impl Header {
     }
 }
 
-enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, JoinError>),
-    Consumed,
+/// The future, then its result. Two fields rather than one enum: storing a
+/// small result into an enum as large as the future compiles to a copy of
+/// the whole future's size (over a kilobyte for a server connection), once
+/// per task; two fields make each step write only what changes.
+struct Stage<F: Future> {
+    future: UnsafeCell<Option<F>>,
+    output: UnsafeCell<Option<Result<F::Output, JoinError>>>,
 }
 
 /// Marks a task that is not yet in its loop's task list (spawned through a
@@ -115,7 +118,7 @@ impl<F: Future + 'static> Task<F> {
                 slot: AtomicUsize::new(NO_SLOT),
                 info,
             },
-            stage: UnsafeCell::new(Stage::Running(future)),
+            stage: Stage { future: UnsafeCell::new(Some(future)), output: UnsafeCell::new(None) },
         })
     }
 
@@ -134,14 +137,14 @@ impl<F: Future + 'static> Task<F> {
         // Assigning drops the future in place (it is pinned, so it must not
         // move); if its destructor panics the assignment still happens.
         let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-            *self.stage.get() = Stage::Consumed;
+            *self.stage.future.get() = None;
         }));
         let result = match (dropped, result) {
             (Err(payload), Ok(_)) => Err(JoinError::panicked(&self.header.info, payload)),
             (_, result) => result,
         };
         // SAFETY: rule 1 still holds: COMPLETE is published just below.
-        unsafe { *self.stage.get() = Stage::Finished(result) };
+        unsafe { *self.stage.output.get() = Some(result) };
         let before = self.header.state.complete();
         core.release_task(self.header.slot.load(Relaxed), self);
         if before.has_join_interest() {
@@ -163,7 +166,7 @@ impl<F: Future + 'static> Task<F> {
         // one with access to the stage, which holds the not-yet-started
         // future (and whatever `Send` closure builds it).
         let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
-            *self.stage.get() = Stage::Consumed;
+            *self.stage.future.get() = None;
         }));
         if let Err(payload) = dropped {
             log::error!(
@@ -173,7 +176,7 @@ impl<F: Future + 'static> Task<F> {
             );
         }
         // SAFETY: as above; COMPLETE is published just below.
-        unsafe { *self.stage.get() = Stage::Finished(Err(JoinError::cancelled(&self.header.info))) };
+        unsafe { *self.stage.output.get() = Some(Err(JoinError::cancelled(&self.header.info))) };
         if self.header.state.complete().has_join_interest() {
             self.header.join_waker.wake();
         } else {
@@ -188,11 +191,7 @@ impl<F: Future + 'static> Task<F> {
     /// Rule 2: the caller observed COMPLETE and is the only join side.
     unsafe fn take_output(&self) -> Option<Result<F::Output, JoinError>> {
         // SAFETY: guaranteed by the caller (rule 2).
-        match std::mem::replace(unsafe { &mut *self.stage.get() }, Stage::Consumed) {
-            Stage::Finished(result) => Some(result),
-            Stage::Consumed => None,
-            Stage::Running(_) => unreachable!("output taken from a task that is not complete"),
-        }
+        unsafe { (*self.stage.output.get()).take() }
     }
 }
 
@@ -223,11 +222,11 @@ impl<F: Future + 'static> Runnable for Task<F> {
             // SAFETY: rule 1: we are the owning loop (asserted above) and not
             // complete. The future is never moved: it lives inside the Arc
             // allocation until it is dropped in place by `finish`.
-            let stage = unsafe { &mut *self.stage.get() };
-            match stage {
+            let future = unsafe { &mut *self.stage.future.get() };
+            match future {
                 // SAFETY: pinning: see just above; the future never moves.
-                Stage::Running(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
-                _ => unreachable!("a task without a future was not marked complete"),
+                Some(future) => unsafe { Pin::new_unchecked(future) }.poll(&mut cx),
+                None => unreachable!("a task without a future was not marked complete"),
             }
         }));
         core.check_slow_poll(started, &self.header.info);

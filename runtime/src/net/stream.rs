@@ -73,8 +73,10 @@ impl TcpStream {
         // A non-blocking connect finishes when the socket turns writable;
         // then SO_ERROR says how it went. mio's recipe: a writable event
         // without an error but with no peer yet is spurious, so wait again.
+        // (A new socket is first assumed ready, so the first round usually
+        // finds no peer yet and registers it; see the reactor docs.)
         loop {
-            poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await;
+            poll_fn(|cx| stream.io.poll_ready(Direction::Write, cx)).await?;
             if let Some(error) = stream.io.get_ref().take_error()? {
                 return Err(error);
             }
@@ -172,7 +174,7 @@ impl TcpStream {
     /// Poll form of [`readable`](Self::readable): lets a server wait for a
     /// request without holding a buffer to read it into.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(Direction::Read, cx).map(Ok)
+        self.io.poll_ready(Direction::Read, cx)
     }
 
     /// Waits until a write would not block.
@@ -182,7 +184,7 @@ impl TcpStream {
 
     /// Poll form of [`writable`](Self::writable).
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(Direction::Write, cx).map(Ok)
+        self.io.poll_ready(Direction::Write, cx)
     }
 
     /// Reads without waiting: `WouldBlock` if nothing is there.

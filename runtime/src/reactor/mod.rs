@@ -21,6 +21,18 @@
 //! the extra `read` that would only return `WouldBlock` (a wasted syscall per
 //! request in an HTTP server) is skipped.
 //!
+//! # Optimistic start, lazy registration
+//!
+//! A new socket starts out *assumed* ready, and joins epoll only the first
+//! time an operation on it returns `WouldBlock` (`IoSource`). A server's
+//! accepted connection usually has its request waiting already, so it is
+//! read at once, without the `epoll_ctl` and the extra trip through
+//! `epoll_wait` that registering first would cost; a short-lived connection
+//! served without ever blocking never enters epoll at all. Registering late
+//! loses nothing: adding a socket to an edge-triggered epoll set reports it
+//! at once if it became ready in between. The price is one `WouldBlock` on
+//! a socket that was not ready after all.
+//!
 //! # Why no locks
 //!
 //! A socket belongs to the loop that registered it (`TcpStream` is `!Send`),
@@ -31,11 +43,12 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use mio::event::Source;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll as MioPoll, Registry, Token};
 use slab::Slab;
 
@@ -83,6 +96,11 @@ impl IoSlot {
             Direction::Read => &self.reader,
             Direction::Write => &self.writer,
         }
+    }
+
+    /// Whether `direction` may proceed as far as we know.
+    pub(crate) fn is_ready(&self, direction: Direction) -> bool {
+        self.readiness.get() & direction.mask() != 0
     }
 
     /// Ready now, or remember who to wake when it is.
@@ -148,19 +166,20 @@ impl Reactor {
         })
     }
 
-    /// Registers `source` for `interest` and returns its token and slot.
-    pub(crate) fn register(
-        &self,
-        source: &mut impl Source,
-        interest: Interest,
-    ) -> io::Result<(usize, Rc<IoSlot>)> {
+    /// Gives a new socket its token and slot. The socket is not yet in
+    /// epoll (see `IoSource`), and its slot starts out assuming it is ready.
+    pub(crate) fn add(&self) -> (usize, Rc<IoSlot>) {
         let slot = Rc::new(IoSlot::default());
+        slot.readiness.set(READABLE | WRITABLE);
         let token = self.slots.borrow_mut().insert(slot.clone());
-        if let Err(error) = self.registry.register(source, Token(token), interest) {
-            self.slots.borrow_mut().remove(token);
-            return Err(io::Error::new(error.kind(), format!("registering a socket with epoll: {error}")));
-        }
-        Ok((token, slot))
+        (token, slot)
+    }
+
+    /// Puts a socket into epoll (edge-triggered) under its token.
+    pub(crate) fn register(&self, fd: RawFd, token: usize, interest: Interest) -> io::Result<()> {
+        self.registry.register(&mut SourceFd(&fd), Token(token), interest).map_err(|error| {
+            io::Error::new(error.kind(), format!("registering a socket with epoll: {error}"))
+        })
     }
 
     /// Forgets a socket that is about to be closed.

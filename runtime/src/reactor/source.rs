@@ -1,33 +1,39 @@
-//! `IoSource`: a mio socket registered with the current loop's reactor, and
-//! the one loop that every socket operation goes through ("try it; on
+//! `IoSource`: a mio socket attached to the current loop's reactor, and the
+//! one loop that every socket operation goes through ("try it; on
 //! `WouldBlock`, clear readiness and wait for the next edge").
 
+use std::cell::Cell;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use mio::event::Source;
 use mio::Interest;
 
 use super::{Direction, IoSlot, Reactor};
 
-/// A registered socket. Leaves the reactor when dropped. `!Send`: it belongs
-/// to the loop whose reactor it is registered with.
-pub(crate) struct IoSource<S: Source> {
+/// A socket attached to the loop's reactor. It joins epoll lazily, the
+/// first time it has to wait (see "Optimistic start, lazy registration" in
+/// the reactor docs), and leaves the reactor when dropped. `!Send`: it
+/// belongs to the loop whose reactor it is attached to.
+pub(crate) struct IoSource<S: AsRawFd> {
     io: S,
     token: usize,
     slot: Rc<IoSlot>,
     reactor: Rc<Reactor>,
+    interest: Interest,
+    /// Whether the socket is in epoll yet.
+    registered: Cell<bool>,
 }
 
-impl<S: Source> IoSource<S> {
-    /// Registers `io` with the current loop.
-    pub(crate) fn new(mut io: S, interest: Interest) -> io::Result<IoSource<S>> {
+impl<S: AsRawFd> IoSource<S> {
+    /// Attaches `io` to the current loop, for `interest`.
+    pub(crate) fn new(io: S, interest: Interest) -> io::Result<IoSource<S>> {
         let reactor = crate::context::with_core(|core| core.reactor().clone()).ok_or_else(|| {
             io::Error::other("eddy sockets must be created inside an eddy runtime (eddy::run or block_on)")
         })?;
-        let (token, slot) = reactor.register(&mut io, interest)?;
-        Ok(IoSource { io, token, slot, reactor })
+        let (token, slot) = reactor.add();
+        Ok(IoSource { io, token, slot, reactor, interest, registered: Cell::new(false) })
     }
 
     /// The mio socket, for operations that cannot block (addresses, options).
@@ -35,9 +41,17 @@ impl<S: Source> IoSource<S> {
         &self.io
     }
 
-    /// Waits until the OS has reported `direction` ready.
-    pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<()> {
-        self.slot.poll_ready(direction, cx)
+    /// Ready if `direction` may proceed; otherwise makes sure the socket is
+    /// in epoll and remembers who to wake.
+    pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.slot.is_ready(direction) {
+            return Poll::Ready(Ok(()));
+        }
+        if !self.registered.get() {
+            self.reactor.register(self.io.as_raw_fd(), self.token, self.interest)?;
+            self.registered.set(true);
+        }
+        self.slot.poll_ready(direction, cx).map(Ok)
     }
 
     /// Forgets `direction`'s readiness until the next edge.
@@ -57,7 +71,7 @@ impl<S: Source> IoSource<S> {
         mut op: impl FnMut(&S) -> io::Result<(R, bool)>,
     ) -> Poll<io::Result<R>> {
         loop {
-            std::task::ready!(self.slot.poll_ready(direction, cx));
+            std::task::ready!(self.poll_ready(direction, cx))?;
             match op(&self.io) {
                 Ok((value, drained)) => {
                     if drained {
@@ -80,7 +94,7 @@ impl<S: Source> IoSource<S> {
         direction: Direction,
         op: impl FnOnce(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        if self.slot.readiness.get() & direction.mask() == 0 {
+        if !self.slot.is_ready(direction) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let result = op(&self.io);
@@ -91,7 +105,7 @@ impl<S: Source> IoSource<S> {
     }
 }
 
-impl<S: Source> Drop for IoSource<S> {
+impl<S: AsRawFd> Drop for IoSource<S> {
     fn drop(&mut self) {
         // The socket itself closes right after, as the `io` field drops:
         // that is what takes it out of epoll (see `Reactor::forget`).

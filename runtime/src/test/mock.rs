@@ -131,7 +131,7 @@ impl<F: Future> fmt::Debug for MockTask<F> {
 }
 
 /// Proves that something was dropped: move the probe into it, keep the
-/// [`DropProbe::dropped`] checker.
+/// [`Dropped`] checker.
 ///
 /// ```
 /// use eddy::test::DropProbe;

@@ -52,7 +52,7 @@ mod macros;
 mod mock;
 mod seeds;
 
-pub use mock::{DropProbe, MockTask, WakeCounter};
+pub use mock::{DropProbe, Dropped, MockTask, WakeCounter};
 pub use seeds::{check_orderings, run_with_seed};
 
 /// Runs `future` on a fresh single-loop runtime whose clock starts paused

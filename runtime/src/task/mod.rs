@@ -31,6 +31,7 @@ mod yield_now;
 
 pub use blocking::spawn_blocking;
 pub(crate) use blocking::BlockingPool;
+pub(crate) use join::panic_message;
 pub use join::{JoinError, JoinHandle};
 pub use yield_now::{yield_now, YieldNow};
 

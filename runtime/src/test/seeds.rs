@@ -62,11 +62,7 @@ where
         tried += 1;
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| run_with_seed(seed, make())));
         if let Err(payload) = outcome {
-            let message = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(non-string panic)");
+            let message = crate::task::panic_message(payload.as_ref());
             panic!(
                 "ordering-dependent failure under seed {seed} (after {tried} seed(s)): {message}\n\
                  reproduce with eddy::test::run_with_seed({seed}, ...)"

@@ -80,3 +80,26 @@ pub(crate) fn expect_core<R>(what: &str, f: impl FnOnce(&Rc<Core>) -> R) -> R {
         ),
     }
 }
+
+thread_local! {
+    /// Random numbers for threads and loops without a seed: splitmix64
+    /// started from std's per-process random hash keys (cheap, and different
+    /// in every run), one generator per thread, so one per loop.
+    static UNSEEDED: RefCell<crate::util::Shuffler> = RefCell::new(crate::util::Shuffler::new({
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new().build_hasher().finish()
+    }));
+}
+
+/// A random-looking number for choices a seeded test must replay (which
+/// ready branch `select!` polls first): from the current loop's seeded
+/// generator when `Builder::seed` was given, so the same seed gives the same
+/// choices; otherwise (no seed, or no loop) from a per-thread generator.
+pub(crate) fn next_random_u32() -> u32 {
+    let seeded = with_core(|core| core.seeded_random()).flatten();
+    let bits = match seeded {
+        Some(bits) => bits,
+        None => UNSEEDED.with(|rng| rng.borrow_mut().next_u64()),
+    };
+    (bits >> 32) as u32
+}

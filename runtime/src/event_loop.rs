@@ -441,6 +441,13 @@ impl Core {
         drop(waker); // After the borrow: dropping a waker may run code.
     }
 
+    /// A number from the loop's seeded generator (`Builder::seed`), or
+    /// `None` without a seed. For choices that seeded tests must replay,
+    /// such as `select!`'s branch order; see `context::next_random_u32`.
+    pub(crate) fn seeded_random(&self) -> Option<u64> {
+        self.shuffler.as_ref().map(|shuffler| shuffler.borrow_mut().next_u64())
+    }
+
     /// When the next timer is due, if any.
     pub(crate) fn next_timer_deadline(&self) -> Option<Instant> {
         self.timers.borrow().next_deadline().map(|tick| self.clock.tick_instant(tick))

@@ -62,6 +62,7 @@
 
 mod context;
 mod event_loop;
+mod macros;
 pub mod net;
 mod reactor;
 mod runtime;
@@ -74,3 +75,5 @@ mod util;
 
 pub use runtime::{run, Builder, Handle, Runtime};
 pub use task::{spawn, JoinError, JoinHandle};
+#[doc(hidden)]
+pub use macros::__private;

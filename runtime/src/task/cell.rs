@@ -206,6 +206,8 @@ impl<F: Future + 'static> Runnable for Task<F> {
 
     fn run(self: Arc<Self>, core: &Core) {
         self.assert_owner(core);
+        // `task::id()` names this task until the poll (or the drop) is over.
+        let _current = super::id::enter(self.header.info.id);
         let snapshot = self.header.state.start_poll();
         if snapshot.is_complete() {
             // A wake raced with completion; a finished task is never polled.
@@ -267,6 +269,9 @@ pub(crate) trait JoinTarget<T>: Send + Sync {
     fn is_finished(&self) -> bool;
     fn drop_join_handle(&self, debug: bool);
     fn info(&self) -> &TaskInfo;
+    /// The same task as a run-queue entry, for an `AbortHandle`, which
+    /// must not know the output type.
+    fn runnable(self: Arc<Self>) -> Arc<dyn Runnable>;
 }
 
 impl<F: Future + 'static> JoinTarget<F::Output> for Task<F> {
@@ -308,6 +313,10 @@ impl<F: Future + 'static> JoinTarget<F::Output> for Task<F> {
 
     fn info(&self) -> &TaskInfo {
         &self.header.info
+    }
+
+    fn runnable(self: Arc<Self>) -> Arc<dyn Runnable> {
+        self
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use super::abort::AbortHandle;
 use super::cell::JoinTarget;
 use super::{TaskId, TaskInfo};
 use crate::sync::oneshot;
@@ -87,6 +88,27 @@ impl<T> JoinHandle<T> {
         match &self.inner {
             Inner::Task { target, .. } => target.info().id,
             Inner::Blocking { info, .. } => info.id,
+        }
+    }
+
+    /// A handle that can cancel this task (and ask whether it finished)
+    /// without owning its result: cloneable and `Send + Sync`, for whoever
+    /// supervises the task while someone else awaits it.
+    ///
+    /// ```
+    /// eddy::test::run(async {
+    ///     let handle = eddy::spawn(std::future::pending::<()>());
+    ///     let abort = handle.abort_handle();
+    ///     assert_eq!(abort.id(), handle.id());
+    ///     abort.abort();
+    ///     assert!(handle.await.unwrap_err().is_cancelled());
+    ///     assert!(abort.is_finished());
+    /// });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        match &self.inner {
+            Inner::Task { target, .. } => AbortHandle::for_task(target.clone().runnable()),
+            Inner::Blocking { cancel, info, .. } => AbortHandle::for_blocking(cancel.clone(), info.id),
         }
     }
 }

@@ -9,6 +9,14 @@
 //! - `cell.rs`: the single allocation that holds the future, its result and
 //!   its waker, and the only `unsafe` in the task system;
 //! - `join.rs`: [`JoinHandle`] and [`JoinError`];
+//! - `abort.rs`: [`AbortHandle`], cancelling without owning the result;
+//! - `id.rs`: [`id`] and [`try_id`], the running task's [`Id`];
+//! - `join_set.rs`: [`JoinSet`], tasks collected as they finish
+//!   (asyncio's `TaskGroup` and `as_completed`);
+//! - `combinators.rs`: [`join_all`] and [`try_join_all`] (and, at the crate
+//!   root, the `join!`, `try_join!` and `select!` macros);
+//! - `local.rs`: [`LocalKey`] and [`task_local!`](crate::task_local),
+//!   asyncio's `contextvars`;
 //! - `blocking.rs`: [`spawn_blocking`], a small thread pool for code that
 //!   would otherwise block the loop (asyncio's `to_thread`);
 //! - `yield_now.rs`: [`yield_now`], `await asyncio.sleep(0)`.
@@ -23,16 +31,26 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
 
+mod abort;
 mod blocking;
 pub(crate) mod cell;
+mod combinators;
+mod id;
 mod join;
+mod join_set;
+mod local;
 mod state;
 mod yield_now;
 
+pub use abort::AbortHandle;
 pub use blocking::spawn_blocking;
 pub(crate) use blocking::BlockingPool;
-pub(crate) use join::panic_message;
+pub use combinators::{join_all, try_join_all, JoinAll, TryJoinAll};
+pub use id::{id, try_id, Id};
 pub use join::{JoinError, JoinHandle};
+pub(crate) use join::panic_message;
+pub use join_set::JoinSet;
+pub use local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::{yield_now, YieldNow};
 
 use crate::event_loop::Core;
@@ -94,6 +112,13 @@ pub(crate) trait Runnable: Send + Sync + 'static {
 ///
 /// The task starts running at the loop's next tick, stays on this loop (so
 /// the future need not be `Send`) and keeps running if the handle is dropped.
+///
+/// A spawned task **inherits nothing** from the code that spawns it: not its
+/// [task-local values](crate::task_local), not a cancellation (aborting or
+/// dropping the spawner leaves the task running), not a name. Whatever it
+/// needs, pass it in: move values into the future, scope task-locals again
+/// (`KEY.scope(KEY.get(), future)`), keep its [`JoinHandle`] or put it in a
+/// [`JoinSet`] to cancel it with its parent.
 ///
 /// # Panics
 /// Outside an eddy runtime. To spawn onto a loop from another thread, use a

@@ -73,7 +73,7 @@ pub mod test;
 pub mod time;
 mod util;
 
-pub use runtime::{run, Builder, Handle, Runtime};
-pub use task::{spawn, JoinError, JoinHandle};
 #[doc(hidden)]
 pub use macros::__private;
+pub use runtime::{run, Builder, Handle, Runtime};
+pub use task::{spawn, JoinError, JoinHandle};

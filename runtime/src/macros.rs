@@ -374,7 +374,9 @@ macro_rules! __select_generate {
 #[macro_export]
 macro_rules! __select_else {
     () => {
-        ::core::panic!("eddy::select!: every branch is disabled or failed its pattern, and there is no `else` branch")
+        ::core::panic!(
+            "eddy::select!: every branch is disabled or failed its pattern, and there is no `else` branch"
+        )
     };
     ($handler:expr) => {
         $handler

@@ -81,7 +81,8 @@ fn try_join_returns_the_first_error_at_once_and_drops_the_others() {
             after(secs(60), Ok::<u8, &str>(1)).await
         };
         let started = Instant::now();
-        let outcome = try_join!(slow, after(secs(1), Err::<u8, _>("first")), after(secs(2), Err::<u8, _>("second")));
+        let outcome =
+            try_join!(slow, after(secs(1), Err::<u8, _>("first")), after(secs(2), Err::<u8, _>("second")));
         assert_eq!(outcome, Err("first"));
         assert_eq!(started.elapsed(), secs(1), "no waiting for the slow future");
         assert!(dropped.get(), "the unfinished future was dropped (cancelled)");
@@ -110,8 +111,12 @@ fn join_all_of_nothing_is_ready_with_nothing() {
 fn try_join_all_stops_at_the_first_error_and_drops_the_rest() {
     eddy::test::run(async {
         let (probe, dropped) = DropProbe::new();
-        let mut futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, u64>>>>> =
-            vec![Box::pin(after(secs(1), Ok(1))), Box::pin(after(secs(2), Err(2))), Box::pin(after(secs(3), Err(3)))];
+        type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u64, u64>>>>;
+        let mut futures: Vec<Boxed> = vec![
+            Box::pin(after(secs(1), Ok(1))),
+            Box::pin(after(secs(2), Err(2))),
+            Box::pin(after(secs(3), Err(3))),
+        ];
         futures.push(Box::pin(async move {
             let _probe = probe;
             after(secs(60), Ok(60)).await

@@ -231,10 +231,13 @@ fn try_join_next_returns_only_what_has_already_finished() {
 fn completions_are_a_stream() {
     use futures_core::Stream;
     eddy::test::run(async {
-        let mut set: JoinSet<u64> = (1..=3).rev().map(|n| async move {
-            sleep(secs(n)).await;
-            n
-        }).collect();
+        let mut set: JoinSet<u64> = (1..=3)
+            .rev()
+            .map(|n| async move {
+                sleep(secs(n)).await;
+                n
+            })
+            .collect();
         assert_eq!(set.size_hint(), (3, Some(3)));
         let mut seen = Vec::new();
         while let Some(result) = poll_fn(|cx| Pin::new(&mut set).poll_next(cx)).await {

@@ -92,8 +92,15 @@ macro_rules! __task_local_inner {
     };
 }
 
-/// A task-local key, declared with [`task_local!`](crate::task_local). See
-/// the [module docs](self) for what "task-local" means here.
+/// A task-local key, declared with [`task_local!`](crate::task_local).
+///
+/// A value is bound to a *future* by [`scope`](Self::scope): it sits in a
+/// thread-local slot **around each poll** of that future (swapped in before,
+/// swapped out after, also on panic), so it is visible in everything the
+/// future awaits and in nothing else, and other tasks polled in between
+/// never see it. Spawned tasks are polled outside the scope: they **inherit
+/// nothing**; pass the value on with `eddy::spawn(KEY.scope(KEY.get(), fut))`.
+/// Scopes of the same key nest, the inner value shadowing the outer.
 pub struct LocalKey<T: 'static> {
     slot: &'static ThreadLocalKey<RefCell<Option<T>>>,
 }

@@ -1,4 +1,4 @@
-//! The five scenarios, what they must produce, and the sizes they run at.
+//! The scenarios, what they must produce, and the sizes they run at.
 //!
 //! Each runtime has its own module (`on_eddy`, `on_tokio`, `on_smol`) that
 //! writes every scenario the way a user of that runtime would, with the same
@@ -32,16 +32,20 @@ pub enum Scenario {
     TimersFire,
     /// Clients echo 16 KiB chunks through a server on loopback.
     TcpEcho,
+    /// One task receives N messages from two channels with `select!` in a
+    /// loop, two producer tasks sending N/2 each.
+    SelectLoop,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::SpawnJoin,
         Scenario::PingPong,
         Scenario::TimersCancel,
         Scenario::TimersFire,
         Scenario::TcpEcho,
+        Scenario::SelectLoop,
     ];
 
     /// The name used on the command line, in `SCENARIOS` and in the report.
@@ -52,6 +56,7 @@ impl Scenario {
             Scenario::TimersCancel => "timers_cancel",
             Scenario::TimersFire => "timers_fire",
             Scenario::TcpEcho => "tcp_echo",
+            Scenario::SelectLoop => "select_loop",
         }
     }
 }
@@ -101,9 +106,10 @@ impl Runtime {
     /// Whether this runtime can run `scenario` meaningfully. smol has no
     /// paused clock: `async-io`'s `Timer` always reads the OS clock, so
     /// `timers_fire` would take a real second of waiting and measure
-    /// sleeping, not timer processing.
+    /// sleeping, not timer processing. Nor has it a `select!` macro
+    /// (`futures-lite` offers only the two-way `or`), so no `select_loop`.
     pub fn supports(self, scenario: Scenario) -> bool {
-        !(self == Runtime::Smol && scenario == Scenario::TimersFire)
+        !(self == Runtime::Smol && matches!(scenario, Scenario::TimersFire | Scenario::SelectLoop))
     }
 
     /// Runs `scenario` once on a fresh runtime of this kind and returns what
@@ -159,7 +165,15 @@ pub struct Sizes {
     pub echo_clients: usize,
     /// `tcp_echo`: bytes echoed per run, all clients together.
     pub echo_bytes: u64,
+    /// `select_loop`: messages received, both channels together.
+    pub select_messages: u64,
 }
+
+/// `select_loop`: capacity of each of the two channels. Large enough that
+/// the producers rarely wait, so most `select!` calls find a branch ready
+/// at once and the row measures `select!` itself more than wakeups
+/// (`ping_pong` measures those).
+pub const SELECT_CAPACITY: usize = 128;
 
 /// `tcp_echo`: bytes per write, and the read buffer size on both sides.
 pub const ECHO_CHUNK: usize = 16 * 1024;
@@ -177,6 +191,7 @@ impl Sizes {
         fire_tasks: 100_000,
         echo_clients: 64,
         echo_bytes: 64 << 20,
+        select_messages: 1_000_000,
     };
 
     /// A tenth of that, for a smoke test (`QUICK=1`).
@@ -187,6 +202,7 @@ impl Sizes {
         fire_tasks: 10_000,
         echo_clients: 16,
         echo_bytes: 4 << 20,
+        select_messages: 100_000,
     };
 
     /// `QUICK` if the environment has `QUICK` set to anything but `0` or
@@ -219,6 +235,10 @@ impl Sizes {
             // Bytes that came back to the clients (and matched what they
             // sent), and bytes the server wrote.
             Scenario::TcpEcho => Outcome { count: self.echo_bytes, sum: self.echo_bytes },
+            // The producers send 0..N between them; the receiver sums them.
+            Scenario::SelectLoop => {
+                Outcome { count: self.select_messages, sum: triangle(self.select_messages) }
+            }
         }
     }
 
@@ -237,6 +257,7 @@ impl Sizes {
             Scenario::TcpEcho => {
                 format!("{} clients, {} MiB", self.echo_clients, self.echo_bytes >> 20)
             }
+            Scenario::SelectLoop => format!("{} messages, 2 channels", k(self.select_messages)),
         }
     }
 

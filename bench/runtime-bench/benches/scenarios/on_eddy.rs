@@ -13,7 +13,7 @@ use runtime_bench::measure::{Meter, Sample};
 
 use super::{
     cancel_delay, check_virtual_elapsed, echo_pattern, fire_delay, Outcome, Runtime, Scenario, Sizes,
-    ECHO_CHUNK,
+    ECHO_CHUNK, SELECT_CAPACITY,
 };
 
 /// Runs `scenario` on a fresh runtime. Only `block_on` is measured: building
@@ -34,6 +34,7 @@ pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
         Scenario::TimersCancel => runtime.block_on(timers_cancel(sizes.cancel_timers)),
         Scenario::TimersFire => runtime.block_on(timers_fire(sizes.fire_tasks)),
         Scenario::TcpEcho => runtime.block_on(tcp_echo(*sizes)),
+        Scenario::SelectLoop => runtime.block_on(select_loop(sizes.select_messages)),
     };
     (meter.stop(), outcome)
 }
@@ -178,4 +179,36 @@ async fn echo_client(addr: SocketAddr, client: usize, chunks: u64) -> u64 {
         received += ECHO_CHUNK as u64;
     }
     received
+}
+
+async fn select_loop(messages: u64) -> Outcome {
+    let half = messages / 2;
+    let (a_tx, mut a_rx) = mpsc::channel::<u64>(SELECT_CAPACITY);
+    let (b_tx, mut b_rx) = mpsc::channel::<u64>(SELECT_CAPACITY);
+    eddy::spawn(async move {
+        for i in 0..half {
+            a_tx.send(i).await.expect("eddy select_loop: the receiver hung up");
+        }
+    });
+    eddy::spawn(async move {
+        for i in half..messages {
+            b_tx.send(i).await.expect("eddy select_loop: the receiver hung up");
+        }
+    });
+    let mut outcome = Outcome { count: 0, sum: 0 };
+    // Ends when both channels are closed and drained: both patterns fail.
+    loop {
+        eddy::select! {
+            Some(value) = a_rx.recv() => {
+                outcome.count += 1;
+                outcome.sum += value;
+            }
+            Some(value) = b_rx.recv() => {
+                outcome.count += 1;
+                outcome.sum += value;
+            }
+            else => break,
+        }
+    }
+    outcome
 }

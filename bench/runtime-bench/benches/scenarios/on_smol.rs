@@ -24,8 +24,8 @@ use super::{cancel_delay, echo_pattern, Outcome, Scenario, Sizes, ECHO_CHUNK};
 /// `on_eddy::run`).
 ///
 /// # Panics
-/// On `timers_fire`, which smol cannot run on a paused clock (see
-/// `Runtime::supports`).
+/// On `timers_fire`, which smol cannot run on a paused clock, and on
+/// `select_loop`, for want of a `select!` (see `Runtime::supports`).
 pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
     // An `Rc` so that tasks can spawn tasks (the echo server does).
     let executor = Rc::new(LocalExecutor::new());
@@ -38,6 +38,7 @@ pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
         Scenario::TimersCancel => async_io::block_on(executor.run(timers_cancel(sizes.cancel_timers))),
         Scenario::TimersFire => panic!("smol has no paused clock: timers_fire is not run on it"),
         Scenario::TcpEcho => async_io::block_on(executor.run(tcp_echo(executor.clone(), *sizes))),
+        Scenario::SelectLoop => panic!("smol has no select! macro: select_loop is not run on it"),
     };
     (meter.stop(), outcome)
 }

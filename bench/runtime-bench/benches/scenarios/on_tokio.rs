@@ -16,7 +16,7 @@ use tokio::time::{self, Instant};
 
 use super::{
     cancel_delay, check_virtual_elapsed, echo_pattern, fire_delay, Outcome, Runtime, Scenario, Sizes,
-    ECHO_CHUNK,
+    ECHO_CHUNK, SELECT_CAPACITY,
 };
 
 /// Runs `scenario` on a fresh runtime; only `block_on` is measured (see
@@ -35,6 +35,7 @@ pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
         Scenario::TimersCancel => runtime.block_on(timers_cancel(sizes.cancel_timers)),
         Scenario::TimersFire => runtime.block_on(timers_fire(sizes.fire_tasks)),
         Scenario::TcpEcho => runtime.block_on(tcp_echo(*sizes)),
+        Scenario::SelectLoop => runtime.block_on(select_loop(sizes.select_messages)),
     };
     (meter.stop(), outcome)
 }
@@ -178,4 +179,36 @@ async fn echo_client(addr: SocketAddr, client: usize, chunks: u64) -> u64 {
         received += ECHO_CHUNK as u64;
     }
     received
+}
+
+async fn select_loop(messages: u64) -> Outcome {
+    let half = messages / 2;
+    let (a_tx, mut a_rx) = mpsc::channel::<u64>(SELECT_CAPACITY);
+    let (b_tx, mut b_rx) = mpsc::channel::<u64>(SELECT_CAPACITY);
+    tokio::spawn(async move {
+        for i in 0..half {
+            a_tx.send(i).await.expect("tokio select_loop: the receiver hung up");
+        }
+    });
+    tokio::spawn(async move {
+        for i in half..messages {
+            b_tx.send(i).await.expect("tokio select_loop: the receiver hung up");
+        }
+    });
+    let mut outcome = Outcome { count: 0, sum: 0 };
+    // Ends when both channels are closed and drained: both patterns fail.
+    loop {
+        tokio::select! {
+            Some(value) = a_rx.recv() => {
+                outcome.count += 1;
+                outcome.sum += value;
+            }
+            Some(value) = b_rx.recv() => {
+                outcome.count += 1;
+                outcome.sum += value;
+            }
+            else => break,
+        }
+    }
+    outcome
 }

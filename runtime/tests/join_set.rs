@@ -278,3 +278,18 @@ fn spawn_on_runs_the_task_on_another_loop_and_still_reports_to_the_set() {
         assert_eq!(there, worker.loop_id());
     });
 }
+
+#[test]
+fn join_next_waits_for_a_task_that_is_still_running() {
+    eddy::test::run(async {
+        let mut set = JoinSet::new();
+        set.spawn(async {
+            for _ in 0..100 {
+                yield_now().await;
+            }
+            "done"
+        });
+        assert!(set.try_join_next().is_none());
+        assert_eq!(set.join_next().await.unwrap().unwrap(), "done");
+    });
+}

@@ -246,8 +246,16 @@ impl<T> JoinSet<T> {
     /// The result of a task that has already finished, if any, without
     /// waiting. `None` says only that none is finished right now.
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
-        loop {
-            let index = self.ready.lock().pop_front()?;
+        // One pass over what is queued now: a handle that answers `Pending`
+        // and wakes itself at once (a cooperative budget running out) is
+        // queued again, and must not keep this loop spinning. Its wake has
+        // already woken the waiter, so `join_next` comes back to it.
+        let mut queued = self.ready.lock().len();
+        while queued > 0 {
+            queued -= 1;
+            let Some(index) = self.ready.lock().pop_front() else {
+                break;
+            };
             let Some(entry) = self.entries.get_mut(index) else {
                 continue; // Stale: that entry was already collected.
             };
@@ -261,6 +269,7 @@ impl<T> JoinSet<T> {
                 return Some(result);
             }
         }
+        None
     }
 
     /// Aborts every task in the set. They stay in it until their

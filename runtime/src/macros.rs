@@ -144,30 +144,40 @@ macro_rules! try_join {
 /// `recv`, a `sleep`), or keep a future across iterations of a loop by
 /// pinning it outside and selecting on `&mut fut`.
 ///
+/// Two channels, read until both are closed and empty:
+///
 /// ```
 /// use std::time::Duration;
 /// use eddy::sync::mpsc;
 /// use eddy::time::sleep;
 ///
 /// eddy::test::run(async {
-///     let (tx, mut rx) = mpsc::channel::<u32>(8);
-///     eddy::spawn(async move {
-///         for i in 1..=3 {
-///             sleep(Duration::from_secs(1)).await;
-///             tx.send(i).await.unwrap();
-///         }
-///     });
+///     let (fast_tx, mut fast) = mpsc::channel::<u32>(8);
+///     let (slow_tx, mut slow) = mpsc::channel::<u32>(8);
+///     for (tx, every, values) in [(fast_tx, 1, [1, 2, 3]), (slow_tx, 4, [10, 20, 30])] {
+///         eddy::spawn(async move {
+///             for value in values {
+///                 sleep(Duration::from_secs(every)).await;
+///                 tx.send(value).await.unwrap();
+///             }
+///         }); // dropping `tx` closes the channel
+///     }
 ///     let mut received = Vec::new();
 ///     loop {
 ///         eddy::select! {
-///             Some(value) = rx.recv() => received.push(value),
-///             _ = sleep(Duration::from_millis(1500)) => break, // 1.5 s of silence
-///             else => break, // the channel closed
+///             // A closed channel gives `None`: the pattern fails and the
+///             // branch is disabled for this round.
+///             Some(value) = fast.recv() => received.push(value),
+///             Some(value) = slow.recv() => received.push(value),
+///             else => break, // both closed
 ///         }
 ///     }
-///     assert_eq!(received, [1, 2, 3]);
+///     assert_eq!(received, [1, 2, 3, 10, 20, 30]);
 /// });
 /// ```
+///
+/// A timeout is one more branch: `_ = sleep(limit) => ...`. (While it is
+/// enabled, `else` cannot run: the sleep always completes eventually.)
 #[macro_export]
 macro_rules! select {
     (biased; $($branches:tt)*) => {

@@ -119,3 +119,13 @@ fn a_join_error_names_the_task_by_its_id() {
         assert!(error.to_string().contains(&format!("task {id} 'worker'")), "{error}");
     });
 }
+
+#[test]
+fn handles_and_sets_can_cross_threads() {
+    fn send_and_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_and_sync::<eddy::task::AbortHandle>();
+    send_and_sync::<eddy::task::Id>();
+    send::<eddy::task::JoinSet<u32>>();
+    send::<eddy::task::TaskLocalFuture<u32, std::future::Ready<()>>>();
+}

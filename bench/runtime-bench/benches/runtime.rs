@@ -199,7 +199,8 @@ fn parent() -> Result<(), String> {
     text.push_str(
         "\nLast column: eddy's median over tokio's, of times (for tcp_echo, tokio's MB/s over \
          eddy's): below 1 means eddy is faster. smol has no timers_fire figure: async-io's \
-         timers always follow the OS clock, so there is no paused clock to run it on.\n",
+         timers always follow the OS clock, so there is no paused clock to run it on; nor a \
+         select_loop figure: smol has no select! macro.\n",
     );
     println!("\n{text}");
 

@@ -178,6 +178,36 @@ macro_rules! try_join {
 ///
 /// A timeout is one more branch: `_ = sleep(limit) => ...`. (While it is
 /// enabled, `else` cannot run: the sleep always completes eventually.)
+///
+/// `biased;`: a worker that looks at its stop signal before anything else,
+/// so a stop wins even while jobs are waiting.
+///
+/// ```
+/// use eddy::sync::{mpsc, oneshot};
+///
+/// eddy::test::run(async {
+///     let (jobs_tx, mut jobs) = mpsc::channel::<u32>(8);
+///     for job in 1..=5 {
+///         jobs_tx.send(job).await.unwrap();
+///     }
+///     let (stop_tx, mut stop) = oneshot::channel::<()>();
+///     let mut stop_tx = Some(stop_tx);
+///     let mut done = Vec::new();
+///     loop {
+///         eddy::select! {
+///             biased;
+///             _ = &mut stop => break,
+///             Some(job) = jobs.recv() => {
+///                 done.push(job);
+///                 if job == 2 {
+///                     stop_tx.take().unwrap().send(()).unwrap();
+///                 }
+///             }
+///         }
+///     }
+///     assert_eq!(done, [1, 2]); // jobs 3 to 5 were ready, but stop came first
+/// });
+/// ```
 #[macro_export]
 macro_rules! select {
     (biased; $($branches:tt)*) => {

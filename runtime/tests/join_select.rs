@@ -313,3 +313,22 @@ fn select_works_outside_a_runtime() {
     });
     assert_ready_eq!(task.poll(), 3);
 }
+
+#[test]
+fn under_every_ordering_select_takes_exactly_one_value_and_loses_none() {
+    // Two channels with a value each, ready at the same instant: whichever
+    // branch a seed picks, the other value stays in its channel.
+    eddy::test::check_orderings(0..64, || async {
+        let (a_tx, mut a) = mpsc::channel::<u32>(1);
+        let (b_tx, mut b) = mpsc::channel::<u32>(1);
+        eddy::spawn(async move { a_tx.send(1).await.unwrap() });
+        eddy::spawn(async move { b_tx.send(2).await.unwrap() });
+        sleep(secs(1)).await;
+        let first = select! {
+            Some(v) = a.recv() => v,
+            Some(v) = b.recv() => v,
+        };
+        let second = if first == 1 { b.recv().await } else { a.recv().await };
+        assert_eq!(first + second.expect("the other value was not lost"), 3);
+    });
+}

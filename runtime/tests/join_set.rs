@@ -293,3 +293,38 @@ fn join_next_waits_for_a_task_that_is_still_running() {
         assert_eq!(set.join_next().await.unwrap().unwrap(), "done");
     });
 }
+
+#[test]
+fn under_every_ordering_each_result_is_collected_once_and_abort_wins_or_loses_cleanly() {
+    // Tasks that finish at the same instant, and an abort racing with a
+    // task that is about to finish: whatever order the loop picks, every
+    // task is accounted for exactly once, as a value or as cancelled.
+    eddy::test::check_orderings(0..64, || async {
+        let mut set = JoinSet::new();
+        for i in 0..6u64 {
+            set.spawn(async move {
+                sleep(secs(1)).await;
+                i
+            });
+        }
+        let racer = set.spawn(async {
+            yield_now().await;
+            100
+        });
+        eddy::spawn(async move { racer.abort() });
+        let (mut values, mut cancelled) = (Vec::new(), 0);
+        while let Some(result) = set.join_next().await {
+            match result {
+                Ok(value) => values.push(value),
+                Err(error) if error.is_cancelled() => cancelled += 1,
+                Err(error) => panic!("unexpected {error}"),
+            }
+        }
+        values.sort_unstable();
+        match cancelled {
+            0 => assert_eq!(values, [0, 1, 2, 3, 4, 5, 100]),
+            1 => assert_eq!(values, [0, 1, 2, 3, 4, 5]),
+            _ => panic!("{cancelled} cancelled"),
+        }
+    });
+}

@@ -295,7 +295,7 @@ impl Connection {
         let framing = match head.framing {
             Framing::None => BodyFraming::Done,
             Framing::Length(length) => BodyFraming::Length(length),
-            Framing::Chunked => BodyFraming::Chunked(ChunkedDecoder::new()),
+            Framing::Chunked => BodyFraming::Chunked(ChunkedDecoder::new(&self.app.inner.limits)),
         };
         let expects_continue = head.expect_continue && !matches!(framing, BodyFraming::Done);
         *self.io.body.borrow_mut() = BodyState {
@@ -363,6 +363,10 @@ impl Connection {
             Routed::NotFound => {
                 pool::give_head(storage);
                 answer(Reject::NotFound)
+            }
+            Routed::Asterisk { allowed } => {
+                pool::give_head(storage);
+                Next::Answer(crate::router::asterisk_response(allowed), head.close)
             }
         };
         (meta, next)
@@ -524,7 +528,7 @@ impl Connection {
             &WriteMeta {
                 common: &self.app.common.borrow(),
                 server: &self.app.inner.server_name,
-                head_only: false,
+                head_only: crate::http_parse::announces_head(self.io.input.borrow().pending()),
                 close: true,
                 keep_alive_10: false,
             },

@@ -112,6 +112,12 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> 
             return Parsed::Rejected(Reject::BadRequest("malformed request line"))
         }
     };
+    // httparse takes a bare LF for a line ending (RFC 9112 §2.2 allows
+    // that leniency); a front end that does not would read different
+    // fields, or a different end of the head. CRLF only.
+    if has_bare_lf(&buf[..len]) {
+        return Parsed::Rejected(Reject::BadRequest("line not ended by CRLF"));
+    }
     let offset_of = |piece: &[u8]| piece.as_ptr() as usize - buf.as_ptr() as usize;
 
     let version = match request.version {
@@ -137,7 +143,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> 
     out.target.push_str(target);
     let target_start = offset_of(target.as_bytes());
     let target_span = Span::of(target_start, target_start + target.len());
-    let Some((path, query)) = split_target(target, target_start) else {
+    let Some((path, query)) = split_target(target, target_start, method) else {
         return Parsed::Rejected(Reject::BadRequest("invalid request target"));
     };
 
@@ -217,11 +223,18 @@ fn version_error(buf: &[u8]) -> Reject {
 }
 
 /// Splits a request target into path and query spans. Accepts origin-form
-/// (`/path?query`) and absolute-form (`http://host/path?query`), which RFC
-/// 9112 §3.2.2 requires servers to accept; refuses the rest.
-fn split_target(target: &str, start: usize) -> Option<(Span, Option<Span>)> {
+/// (`/path?query`), absolute-form (`http://host/path?query`), which RFC
+/// 9112 §3.2.2 requires servers to accept, and asterisk-form (`*`) for
+/// OPTIONS (§3.2.4, the path is then `*`); refuses the rest.
+///
+/// An absolute-form target without a path (`http://host`, `http://host?q`)
+/// means `/` (RFC 9110 §4.2.3): its path span is then empty, and the router
+/// and [`Request::path`](crate::Request::path) read an empty path as `/`.
+fn split_target(target: &str, start: usize, method: Method) -> Option<(Span, Option<Span>)> {
     let path_offset = if target.starts_with('/') {
         0
+    } else if target == "*" {
+        return (method == Method::Options).then_some((Span::of(start, start + 1), None));
     } else {
         let scheme_end = target.find("://")?;
         let scheme = &target[..scheme_end];
@@ -229,7 +242,19 @@ fn split_target(target: &str, start: usize) -> Option<(Span, Option<Span>)> {
             return None;
         }
         let authority_start = scheme_end + 3;
-        target[authority_start..].find('/').map(|slash| authority_start + slash)?
+        // The authority ends at the path or, with no path, at the query.
+        let authority_len =
+            target[authority_start..].find(['/', '?']).unwrap_or(target.len() - authority_start);
+        let authority = &target.as_bytes()[authority_start..authority_start + authority_len];
+        // RFC 9110 §4.2.1: an http URI has a non-empty host and no userinfo.
+        if authority.is_empty()
+            || authority.starts_with(b":")
+            || !is_host(authority)
+            || authority.contains(&b'@')
+        {
+            return None;
+        }
+        authority_start + authority_len
     };
     let rest = &target.as_bytes()[path_offset..];
     let path_start = start + path_offset;
@@ -239,6 +264,28 @@ fn split_target(target: &str, start: usize) -> Option<(Span, Option<Span>)> {
         }
         None => (Span::of(path_start, start + target.len()), None),
     })
+}
+
+/// Whether a refusal of the request at the start of `buf` answers a HEAD
+/// request, which RFC 9110 §9.3.2 says gets no body whatever the status. The
+/// method is known once its token and the space after it have arrived,
+/// even if the rest of the request is malformed or never comes.
+pub(crate) fn announces_head(buf: &[u8]) -> bool {
+    // Empty lines before a request line are skipped, as the parser does.
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    buf[start..].starts_with(b"HEAD ")
+}
+
+/// Whether `head` has a LF not preceded by CR.
+fn has_bare_lf(head: &[u8]) -> bool {
+    let mut previous = 0;
+    for &byte in head {
+        if byte == b'\n' && previous != b'\r' {
+            return true;
+        }
+        previous = byte;
+    }
+    false
 }
 
 /// What the headers say about framing and the connection.

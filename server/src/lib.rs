@@ -65,6 +65,11 @@ mod signal;
 mod socket;
 mod status;
 
+/// Wire-protocol internals for the `cargo fuzz` targets in `fuzz/`; not API.
+#[doc(hidden)]
+#[path = "fuzz_entry.rs"]
+pub mod __fuzz;
+
 use std::io;
 use std::net::ToSocketAddrs;
 

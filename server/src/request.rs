@@ -124,9 +124,13 @@ impl Request {
         &self.storage().target
     }
 
-    /// The path, still percent-encoded (`/J%C3%BCrgen`).
+    /// The path, still percent-encoded (`/J%C3%BCrgen`). `/` for an
+    /// absolute-form target without one (`http://host`); `*` for `OPTIONS *`.
     pub fn path(&self) -> &str {
-        self.text(self.path)
+        match self.text(self.path) {
+            "" => "/",
+            path => path,
+        }
     }
 
     /// The raw query string after `?`, if any.

@@ -54,6 +54,11 @@ pub(crate) enum Routed<'r, H> {
         allowed: u16,
     },
     NotFound,
+    /// `OPTIONS *` (RFC 9112 §3.2.4), a question about the server as a
+    /// whole: the methods any route answers, for the `Allow` header.
+    Asterisk {
+        allowed: u16,
+    },
 }
 
 /// All of an app's resources.
@@ -105,8 +110,16 @@ impl<H> Router<H> {
         &self.resources
     }
 
-    /// Routes `method` on `path` (the raw path, without the query).
+    /// Routes `method` on `path` (the raw path, without the query). An
+    /// empty path (from `http://host`) is `/`; the path `*` (which the
+    /// parser lets through only for OPTIONS) is the server itself.
     pub(crate) fn route(&self, method: Method, path: &[u8]) -> Routed<'_, H> {
+        if path == b"*" {
+            let allowed =
+                self.resources.iter().flat_map(|r| &r.handlers).fold(0, |set, (m, _)| set | m.bit());
+            return Routed::Asterisk { allowed: with_implied_head(allowed) };
+        }
+        let path = if path.is_empty() { &b"/"[..] } else { path };
         let mut best: Option<(usize, ParamSpans, u64)> = None;
         let mut allowed = 0u16;
         // Rank every matching resource; keep the most specific one that has
@@ -154,6 +167,11 @@ fn with_implied_head(allowed: u16) -> u16 {
 /// Formats a method set as an `Allow` header value: `GET, HEAD, POST`.
 pub(crate) fn allow_header(allowed: u16) -> String {
     Method::ALL.iter().filter(|m| allowed & m.bit() != 0).map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// The answer to `OPTIONS *`: `200 OK`, the methods in `Allow`, no body.
+pub(crate) fn asterisk_response(allowed: u16) -> crate::Response {
+    crate::Response::empty(crate::StatusCode::OK).with_header("Allow", allow_header(allowed))
 }
 
 /// Matches a path against pattern segments. Returns the parameter spans and
@@ -235,6 +253,17 @@ mod tests {
             Routed::Found { handler, params, .. } => (*handler, params.spans[..params.len].to_vec()),
             Routed::MethodNotAllowed { allowed } => panic!("405, allowed {}", allow_header(allowed)),
             Routed::NotFound => panic!("404"),
+            Routed::Asterisk { .. } => panic!("asterisk"),
+        }
+    }
+
+    #[test]
+    fn an_empty_path_is_the_root_and_the_asterisk_lists_every_method() {
+        let router = router();
+        assert_eq!(found(router.route(Method::Get, b"")).0, "root");
+        match router.route(Method::Options, b"*") {
+            Routed::Asterisk { allowed } => assert_eq!(allow_header(allowed), "GET, HEAD, POST"),
+            _ => panic!("expected the asterisk"),
         }
     }
 

@@ -102,6 +102,9 @@ pub struct Stream {
     /// announced itself as `HEAD ` (after any leading empty lines): its
     /// refusal, if the server sends one, has no body.
     pub last_is_head: bool,
+    /// The head of the request the stream ends in, if that head is whole
+    /// and valid (the body is what is cut short or malformed).
+    pub last_head: Option<Head>,
 }
 
 /// Reads every request in `bytes`.
@@ -110,32 +113,32 @@ pub fn read_stream(bytes: &[u8]) -> Stream {
     let mut at = 0;
     loop {
         if at == bytes.len() {
-            return Stream { requests, end: End::Clean, last_is_head: false };
+            return Stream { requests, end: End::Clean, last_is_head: false, last_head: None };
         }
         let rest = &bytes[at..];
-        let stop = |stop: Stop, requests| {
+        let stop = |stop: Stop, requests, last_head| {
             let end = match stop {
                 Stop::Partial => End::Partial,
                 Stop::Invalid(why) => End::Invalid(why),
             };
-            Stream { requests, end, last_is_head: announces_head(rest) }
+            Stream { requests, end, last_is_head: announces_head(rest), last_head }
         };
         let head = match parse_head(rest) {
             Ok(head) => head,
-            Err(error) => return stop(error, requests),
+            Err(error) => return stop(error, requests, None),
         };
         let (body, body_len) = match head.framing {
             Framing::None => (Vec::new(), 0),
             Framing::Length(n) => {
                 let available = (rest.len() - head.len) as u64;
                 if available < n {
-                    return stop(Stop::Partial, requests);
+                    return stop(Stop::Partial, requests, Some(head));
                 }
                 (rest[head.len..head.len + n as usize].to_vec(), n as usize)
             }
             Framing::Chunked => match parse_chunked(&rest[head.len..]) {
                 Ok(chunked) => (chunked.data, chunked.len),
-                Err(error) => return stop(error, requests),
+                Err(error) => return stop(error, requests, Some(head)),
             },
         };
         let end = at + head.len + body_len;
@@ -143,7 +146,7 @@ pub fn read_stream(bytes: &[u8]) -> Stream {
         requests.push(Request { start: at, end, head, body });
         at = end;
         if closes {
-            return Stream { requests, end: End::Closed, last_is_head: false };
+            return Stream { requests, end: End::Closed, last_is_head: false, last_head: None };
         }
     }
 }
@@ -196,8 +199,23 @@ impl<'a> Cursor<'a> {
 
 /// RFC 9110 `tchar`.
 pub fn is_tchar(b: u8) -> bool {
-    matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
-        || b.is_ascii_digit()
+    matches!(
+        b,
+        b'!' | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+            | b'\''
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~'
+    ) || b.is_ascii_digit()
         || b.is_ascii_alphabetic()
 }
 
@@ -334,7 +352,8 @@ pub fn parse_chunked(bytes: &[u8]) -> Result<Chunked, Stop> {
         if significant.len() > 15 {
             return Err(Stop::Invalid("chunk size out of range"));
         }
-        let size = significant.iter().fold(0u64, |n, &d| n * 16 + u64::from((d as char).to_digit(16).unwrap_or(0)));
+        let size =
+            significant.iter().fold(0u64, |n, &d| n * 16 + u64::from((d as char).to_digit(16).unwrap_or(0)));
         chunk_extensions(&mut c)?;
         c.crlf("chunk size line not ended by CRLF")?;
         if size == 0 {

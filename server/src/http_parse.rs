@@ -7,7 +7,15 @@
 //! where the next request starts. So two different `Content-Length`s,
 //! `Content-Length` together with `Transfer-Encoding`, a transfer coding
 //! other than a final `chunked`, or `Transfer-Encoding` in HTTP/1.0 are all
-//! refused, and the connection closed after the refusal.
+//! refused, and the connection closed after the refusal. Lines end in CRLF
+//! only: httparse also takes a bare LF, which RFC 9112 §2.2 allows but a
+//! front end may not, and two parsers that split lines differently see
+//! different requests.
+//!
+//! Targets: origin-form (`/path?query`); absolute-form (`http://host/path`,
+//! and `http://host` meaning `/`), whose authority needs a host and no
+//! userinfo; asterisk-form (`*`) for OPTIONS only, answered by the server
+//! itself with the methods the app routes.
 
 use std::mem::MaybeUninit;
 
@@ -520,6 +528,52 @@ mod tests {
             Reject::BadRequest(_)
         ));
         assert!(matches!(rejected("GET / HTTP/1.1\r\nHost: a\u{1}b\r\n\r\n"), Reject::BadRequest(_)));
+    }
+
+    #[test]
+    fn targets_in_every_form() {
+        let path_of = |raw: &str| match parse(raw) {
+            Parsed::Complete(head) => {
+                let path = String::from_utf8(head.path.get(raw.as_bytes()).to_vec()).unwrap();
+                let query = head.query.map(|q| String::from_utf8(q.get(raw.as_bytes()).to_vec()).unwrap());
+                (path, query)
+            }
+            other => panic!("{raw:?}: {other:?}"),
+        };
+        assert_eq!(path_of("GET http://a HTTP/1.1\r\nHost: a\r\n\r\n"), (String::new(), None));
+        assert_eq!(
+            path_of("GET http://a?b=/c HTTP/1.1\r\nHost: a\r\n\r\n"),
+            (String::new(), Some("b=/c".into()))
+        );
+        assert_eq!(
+            path_of("GET https://a:1/p?q HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("/p".into(), Some("q".into()))
+        );
+        assert_eq!(path_of("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), ("*".into(), None));
+        for refused in
+            ["GET * HTTP/1.1", "GET http:// HTTP/1.1", "GET http://u@a/ HTTP/1.1", "GET http:///p HTTP/1.1"]
+        {
+            assert_eq!(
+                rejected(&format!("{refused}\r\nHost: a\r\n\r\n")),
+                Reject::BadRequest("invalid request target"),
+                "{refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bare_lf_anywhere_in_the_head_is_refused_and_head_refusals_are_recognised() {
+        for raw in [
+            "GET / HTTP/1.1\nHost: a\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\n\n",
+            "\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            assert_eq!(rejected(raw), Reject::BadRequest("line not ended by CRLF"), "{raw:?}");
+        }
+        assert!(announces_head(b"HEAD "));
+        assert!(announces_head(b"\r\nHEAD /x HTTP/1.1\r\n"));
+        assert!(!announces_head(b"HEAD"));
+        assert!(!announces_head(b"HEADER / HTTP/1.1"));
     }
 
     #[test]

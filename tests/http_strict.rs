@@ -379,40 +379,64 @@ fn a_trailer_section_past_the_head_limits_is_refused_with_400() {
     }
 }
 
-/// The greeting app of the issue: `/{name}` answers `Hello, {name}!`; each
-/// greeting is counted, so a smuggled request shows even if its answer is
-/// lost.
-fn greeter() -> (TestServer, Arc<AtomicUsize>) {
-    let greetings = Arc::new(AtomicUsize::new(0));
-    let counter = greetings.clone();
-    let app = App::new().get("/{name}", move |req: Request| {
-        counter.fetch_add(1, Ordering::SeqCst);
+/// The greeting app of the issue: `/{name}` answers `Hello, {name}!`, and
+/// records each name it greets, so a smuggled request shows even if its
+/// answer is lost. With `read_body`, the handler reads the body first.
+fn greeter(read_body: bool) -> (TestServer, Arc<std::sync::Mutex<Vec<String>>>) {
+    let greeted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let names = greeted.clone();
+    let app = App::new().get("/{name}", move |mut req: Request| {
         let name = req.param("name").unwrap_or_default().to_string();
-        async move { format!("Hello, {name}!") }
+        names.lock().unwrap().push(name.clone());
+        async move {
+            if read_body {
+                if let Err(error) = req.bytes().await {
+                    return error.into();
+                }
+            }
+            Response::text(format!("Hello, {name}!"))
+        }
     });
-    (TestServer::start(app), greetings)
+    (TestServer::start(app), greeted)
 }
 
+/// Issue 8, bug 1, byte for byte: a front end that ends the body at
+/// `0\r\n` sees `GET /admin` with a 37-byte body; eddy used to skip the
+/// "trailers" and answer /c and then /smuggled.
+const SMUGGLING: &str = "GET /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\
+                         GET /admin HTTP/1.1\r\nHost: a\r\nContent-Length: 37\r\n\r\n\
+                         GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+
 #[test]
-fn a_request_line_in_the_trailer_section_is_refused_not_smuggled() {
-    // Issue 8, bug 1, byte for byte: a front end that ends the body at
-    // `0\r\n` sees `GET /admin` with a 37-byte body; eddy used to skip the
-    // "trailers" and answer /c and then /smuggled.
-    let (server, greetings) = greeter();
+fn a_request_line_in_the_trailer_section_is_refused_with_400_not_smuggled() {
+    let (server, greeted) = greeter(true);
     let mut client = server.client();
-    client.send(
-        "GET /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\
-         GET /admin HTTP/1.1\r\nHost: a\r\nContent-Length: 37\r\n\r\n\
-         GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
-    );
+    client.send(SMUGGLING);
     let replies = http_support::parse_all(&client.rest());
     assert_eq!(
         replies.iter().map(|r| r.text()).collect::<Vec<_>>(),
-        vec![bad_request("invalid trailer field")],
+        vec![bad_request("invalid trailer field")]
     );
-    // `/c` was handed to its handler (the body is checked only when it is
-    // read or drained), nothing after it was.
-    assert_eq!(greetings.load(Ordering::SeqCst), 1);
+    assert_eq!(*greeted.lock().unwrap(), ["c"]);
+}
+
+#[test]
+fn a_request_line_in_the_trailer_section_of_an_unread_body_is_not_smuggled_either() {
+    // The handler ignores the body: the server checks it while draining it,
+    // and nothing after it is ever routed.
+    let (server, greeted) = greeter(false);
+    let mut client = server.client();
+    client.send(SMUGGLING);
+    let replies = http_support::parse_all(&client.rest());
+    let texts: Vec<String> = replies.iter().map(|r| r.text()).collect();
+    // Today: the 400 replaces the answer to /c. (Were /c answered before
+    // its body is drained, "Hello, c!" and a close would do as well.)
+    assert!(
+        texts.iter().all(|t| *t == bad_request("invalid trailer field") || t.ends_with("Hello, c!")),
+        "{texts:?}"
+    );
+    assert_eq!(replies.last().and_then(|r| r.header("connection")), Some("close"), "{texts:?}");
+    assert_eq!(*greeted.lock().unwrap(), ["c"]);
 }
 
 #[test]

@@ -528,6 +528,8 @@ impl Connection {
             &WriteMeta {
                 common: &self.app.common.borrow(),
                 server: &self.app.inner.server_name,
+                // No body for HEAD, whatever the status (RFC 9110 §9.3.2);
+                // the refused request is still at the start of the input.
                 head_only: crate::http_parse::announces_head(self.io.input.borrow().pending()),
                 close: true,
                 keep_alive_10: false,

@@ -165,8 +165,10 @@ impl Drop for Runtime {
             }
         }
         // Loop 0's tasks are dropped on this thread with the loop current, so
-        // their destructors can still cancel timers and close sockets.
-        let enter = context::try_enter(self.core.clone());
+        // their destructors can still cancel timers and close sockets. If
+        // this runtime is dropped inside a task of another one, that outer
+        // loop is current again once the guard drops.
+        let enter = context::enter_for_shutdown(self.core.clone());
         self.core.shutdown();
         drop(enter);
         self.blocking.shutdown();

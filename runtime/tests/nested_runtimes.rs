@@ -11,7 +11,11 @@ use eddy::time::{sleep, Instant};
 /// Proves the calling loop still works: `spawn` finds it, its task runs, a
 /// timer on it fires, and it is the loop we started on.
 async fn outer_loop_still_works(expected_loop: u32) {
-    assert_eq!(eddy::Handle::try_current().map(|h| h.loop_id()), Some(expected_loop), "outer loop is current");
+    assert_eq!(
+        eddy::Handle::try_current().map(|h| h.loop_id()),
+        Some(expected_loop),
+        "outer loop is current"
+    );
     assert_eq!(eddy::spawn(async { 7 }).await.unwrap(), 7);
     let before = Instant::now();
     sleep(Duration::from_secs(5)).await;

@@ -30,6 +30,7 @@ pub struct Builder {
     seed: Option<u64>,
     pub(super) max_blocking_threads: usize,
     pub(super) thread_name: String,
+    pub(super) thread_stack_size: Option<usize>,
 }
 
 /// The per-loop part of the configuration, copied to each loop's thread.
@@ -66,6 +67,7 @@ impl Builder {
             seed: None,
             max_blocking_threads: 16,
             thread_name: "eddy-loop".to_string(),
+            thread_stack_size: None,
         }
     }
 
@@ -132,6 +134,35 @@ impl Builder {
     /// Most threads in the blocking pool (default 16).
     pub fn max_blocking_threads(&mut self, threads: usize) -> &mut Builder {
         self.max_blocking_threads = threads.max(1);
+        self
+    }
+
+    /// Stack size, in bytes, of each worker loop's thread (loops 1..n;
+    /// loop 0 runs on whichever thread calls `block_on`). Default: the
+    /// standard library's, 2 MiB unless the `RUST_MIN_STACK` environment
+    /// variable says otherwise.
+    ///
+    /// Every task of a loop is polled on its thread's stack, so this bounds
+    /// how deep a poll may go, and how large a future a task may build
+    /// there: a future is a value, and it exists on the stack from the
+    /// moment it is created until it is spawned. Spawning moves a future
+    /// larger than [`BOX_THRESHOLD`](crate::task::BOX_THRESHOLD) to the heap
+    /// at once (see "Large futures and the stack" in [`crate::task`]), so
+    /// spawning needs the stack for the caller's copy of the future in an
+    /// optimised build, and for one more copy in an unoptimised one (Rust
+    /// moves a by-value argument through a stack temporary there). A task
+    /// on a 2 MiB worker can therefore spawn a 1 MiB future in release
+    /// builds; give it more stack (or build the future inside `Box::pin(..)`
+    /// yourself, which needs no second copy) for debug builds or larger
+    /// futures.
+    ///
+    /// ```
+    /// let runtime = eddy::Builder::new().workers(2).thread_stack_size(8 << 20).build()?;
+    /// # drop(runtime);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
+        self.thread_stack_size = Some(bytes);
         self
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::context;
 use crate::shared::Shared;
 use crate::task::cell::Task;
-use crate::task::{JoinHandle, TaskInfo};
+use crate::task::{should_box, JoinHandle, TaskInfo};
 
 /// A cheap, cloneable, `Send + Sync` reference to one event loop, for
 /// spawning onto it from anywhere. Tasks spawned through it run on that loop
@@ -58,13 +58,23 @@ impl Handle {
     ///
     /// If the runtime has shut down, the task never runs and its handle
     /// reports it cancelled.
+    ///
+    /// A large future is moved to the heap first, as by
+    /// [`spawn`](crate::spawn) (see "Large futures and the stack" in
+    /// [`crate::task`]).
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_with(move || future)
+        let location = Location::caller();
+        if const { should_box::<F>() } {
+            let future = Box::pin(future);
+            self.spawn_made(move || future, location)
+        } else {
+            self.spawn_made(move || future, location)
+        }
     }
 
     /// Runs `make` on this handle's loop and spawns the future it returns
@@ -87,6 +97,10 @@ impl Handle {
     /// assert_eq!(length.unwrap(), 8);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// A large future (see "Large futures and the stack" in [`crate::task`])
+    /// goes straight from `make` into a box on the loop, so building it
+    /// there needs the stack for one copy of it.
     #[track_caller]
     pub fn spawn_with<M, F>(&self, make: M) -> JoinHandle<F::Output>
     where
@@ -95,6 +109,21 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
+        if const { should_box::<F>() } {
+            self.spawn_made(move || Box::pin(make()), location)
+        } else {
+            self.spawn_made(make, location)
+        }
+    }
+
+    /// `spawn_with`, once the future `make` returns is known to be small
+    /// (or boxed).
+    fn spawn_made<M, F>(&self, make: M, location: &'static Location<'static>) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
         // Until its first poll, on the loop, the future below holds only
         // `make`, which is `Send`: that is what makes sending it sound.
         let future = async move { make().await };

@@ -29,7 +29,7 @@ pub use handle::Handle;
 use crate::context;
 use crate::event_loop::Core;
 use crate::shared::Shared;
-use crate::task::BlockingPool;
+use crate::task::{should_box, BlockingPool};
 
 /// Runs `future` to completion on a new single-loop runtime and returns its
 /// output, then drops the runtime (cancelling the tasks still running).
@@ -52,7 +52,13 @@ pub fn run<F: Future>(future: F) -> F::Output {
         Ok(runtime) => runtime,
         Err(error) => panic!("eddy::run: cannot start the runtime: {error}"),
     };
-    runtime.block_on(future)
+    // Boxed here too, not only in `block_on`: every frame that takes the
+    // future by value holds a copy of it in an unoptimised build.
+    if const { should_box::<F>() } {
+        runtime.block_on(Box::pin(future))
+    } else {
+        runtime.block_on(future)
+    }
 }
 
 /// A set of event loops and a blocking pool. Dropping it shuts everything
@@ -87,8 +93,7 @@ impl Runtime {
         for index in 1..builder.workers {
             // On failure `runtime` drops here, stopping the workers started
             // so far.
-            let (shared, thread) =
-                start_worker(index, &builder.thread_name, config.clone(), blocking.clone())?;
+            let (shared, thread) = start_worker(index, builder, config.clone(), blocking.clone())?;
             runtime.handles.push(Handle::new(shared.clone()));
             runtime.workers.push(Worker { shared, thread: Some(thread) });
         }
@@ -104,9 +109,16 @@ impl Runtime {
     /// # Panics
     /// If called from inside a runtime (block_on within a task would freeze
     /// the outer loop): spawn the future instead.
+    ///
+    /// A large future is moved to the heap first, as spawned ones are (see
+    /// "Large futures and the stack" in [`crate::task`]).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self.core.clone());
-        self.core.block_on(future)
+        if const { should_box::<F>() } {
+            self.core.block_on(Box::pin(future))
+        } else {
+            self.core.block_on(future)
+        }
     }
 
     /// A handle to loop 0 (the `block_on` loop).
@@ -124,13 +136,16 @@ impl Runtime {
 /// once the loop exists (or the error that kept it from starting).
 fn start_worker(
     index: usize,
-    name: &str,
+    builder: &Builder,
     config: LoopConfig,
     blocking: BlockingPool,
 ) -> io::Result<(Arc<Shared>, thread::JoinHandle<()>)> {
     let (ready_tx, ready_rx) = mpsc::channel();
-    let thread = thread::Builder::new()
-        .name(format!("{name}-{index}"))
+    let mut thread = thread::Builder::new().name(format!("{}-{index}", builder.thread_name));
+    if let Some(bytes) = builder.thread_stack_size {
+        thread = thread.stack_size(bytes);
+    }
+    let thread = thread
         .spawn(move || {
             // The core is created on its own thread: it is !Send.
             let core = match Core::new(config, blocking, index) {

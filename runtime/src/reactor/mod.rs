@@ -91,6 +91,16 @@ pub(crate) struct IoSlot {
 }
 
 impl IoSlot {
+    /// Assumes the socket ready in both directions and wakes both waiters:
+    /// used when a socket moves to another loop, where nothing is known
+    /// about it yet and whoever waited must look again.
+    pub(crate) fn assume_ready_and_wake(&self) {
+        self.readiness.set(self.readiness.get() | READABLE | WRITABLE);
+        for waker in [self.reader.take(), self.writer.take()].into_iter().flatten() {
+            waker.wake();
+        }
+    }
+
     fn waiter(&self, direction: Direction) -> &Cell<Option<Waker>> {
         match direction {
             Direction::Read => &self.reader,
@@ -166,13 +176,11 @@ impl Reactor {
         })
     }
 
-    /// Gives a new socket its token and slot. The socket is not yet in
-    /// epoll (see `IoSource`), and its slot starts out assuming it is ready.
-    pub(crate) fn add(&self) -> (usize, Rc<IoSlot>) {
-        let slot = Rc::new(IoSlot::default());
+    /// Takes a socket's slot in and returns its token. The socket is not
+    /// yet in the poller (see `IoSource`), and its slot is assumed ready.
+    pub(crate) fn add(&self, slot: Rc<IoSlot>) -> usize {
         slot.readiness.set(READABLE | WRITABLE);
-        let token = self.slots.borrow_mut().insert(slot.clone());
-        (token, slot)
+        self.slots.borrow_mut().insert(slot)
     }
 
     /// Puts a socket into epoll (edge-triggered) under its token.
@@ -182,7 +190,17 @@ impl Reactor {
         })
     }
 
-    /// Forgets a socket that is about to be closed.
+    /// Takes a socket that moves to another loop out of this poller. Errors
+    /// are only logged: the usual one is that the poller is gone already,
+    /// which takes the registration with it.
+    pub(crate) fn deregister(&self, fd: RawFd) {
+        if let Err(error) = self.registry.deregister(&mut SourceFd(&fd)) {
+            log::debug!("taking a socket that moves to another loop out of the poller: {error}");
+        }
+    }
+
+    /// Forgets a socket that is about to be closed (or moves to another
+    /// loop).
     ///
     /// There is deliberately no `EPOLL_CTL_DEL`: closing a descriptor removes
     /// it from every epoll set (and kqueue) once no duplicate of it remains

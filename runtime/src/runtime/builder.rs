@@ -71,8 +71,26 @@ impl Builder {
         }
     }
 
-    /// Number of event loops, each on its own thread (the caller's thread
-    /// drives loop 0 in `block_on`). Default 1; 0 is treated as 1.
+    /// Number of event loops (default 1; 0 is treated as 1).
+    ///
+    /// Loop 0 has no thread of its own: it runs on the thread that calls
+    /// [`Runtime::block_on`](crate::Runtime::block_on), and only while that
+    /// call runs. Loops 1..n each run on a thread of their own, from
+    /// `build()` until the runtime is dropped. So `workers(1)` starts no
+    /// thread at all, and `workers(n)` starts `n - 1`.
+    ///
+    /// A task spawned onto loop 0 through its handle (`handles()[0]`) while
+    /// no `block_on` runs waits for the next `block_on` on this runtime, and
+    /// is cancelled if the runtime is dropped first; eddy logs a warning the
+    /// first time that happens. For work that must run in the background,
+    /// build with `workers(2)` or more and spawn onto `handles()[1..]`.
+    ///
+    /// ```
+    /// let runtime = eddy::Builder::new().workers(1).build()?;
+    /// let task = runtime.handles()[0].spawn(async { 6 * 7 }); // queued, not running
+    /// assert_eq!(runtime.block_on(task).unwrap(), 42);         // runs now
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn workers(&mut self, loops: usize) -> &mut Builder {
         self.workers = loops.max(1);
         self

@@ -9,8 +9,12 @@
 //! only through its [`Handle`].
 //!
 //! Loop 0 is driven by the thread that calls [`Runtime::block_on`]; its tasks
-//! make progress only while some `block_on` runs. Worker loops 1..n run on
-//! their own threads from `build()` until the runtime is dropped.
+//! make progress only while some `block_on` runs (like tokio's
+//! current-thread runtime). Worker loops 1..n run on their own threads from
+//! `build()` until the runtime is dropped. A task sent to loop 0 through a
+//! [`Handle`] while no `block_on` runs waits for the next one, and the
+//! runtime's handle logs a warning the first time, since a program that
+//! expected a background thread would otherwise wait in silence.
 
 use std::future::Future;
 use std::io;
@@ -24,6 +28,7 @@ mod handle;
 
 pub use builder::Builder;
 pub(crate) use builder::LoopConfig;
+use handle::Driver;
 pub use handle::Handle;
 
 use crate::context;
@@ -71,6 +76,8 @@ pub struct Runtime {
     workers: Vec<Worker>,
     /// One handle per loop, loop 0 first.
     handles: Vec<Handle>,
+    /// Whether a `block_on` drives loop 0 right now (shared with its handle).
+    driver: Arc<Driver>,
     blocking: BlockingPool,
 }
 
@@ -84,8 +91,10 @@ impl Runtime {
         let config = builder.loop_config();
         let blocking = BlockingPool::new(builder.max_blocking_threads);
         let core = Core::new(config.clone(), blocking.clone(), 0)?;
+        let driver = Arc::new(Driver::default());
         let mut runtime = Runtime {
-            handles: vec![Handle::new(core.shared().clone())],
+            handles: vec![Handle::for_loop_zero(core.shared().clone(), driver.clone())],
+            driver,
             core,
             workers: Vec::new(),
             blocking: blocking.clone(),
@@ -114,6 +123,7 @@ impl Runtime {
     /// "Large futures and the stack" in [`crate::task`]).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self.core.clone());
+        let _driving = self.driver.drive();
         if const { should_box::<F>() } {
             self.core.block_on(Box::pin(future))
         } else {

@@ -53,7 +53,7 @@ impl Default for Builder {
 
 impl Builder {
     /// The defaults: one loop, debug mode from `EDDY_DEBUG`, 1024 events per
-    /// `epoll_wait`, a tick budget of 128 polls, a 100 ms slow-poll
+    /// wait on the OS poller, a tick budget of 128 polls, a 100 ms slow-poll
     /// threshold, a running clock, FIFO order, up to 16 blocking threads.
     pub fn new() -> Builder {
         Builder {
@@ -113,7 +113,8 @@ impl Builder {
         self
     }
 
-    /// Capacity of the event buffer of one `epoll_wait` (default 1024). More
+    /// Capacity of the event buffer of one wait on the OS poller
+    /// (`epoll_wait` on Linux, `kevent` on macOS and the BSDs; default 1024). More
     /// ready sockets than this are simply picked up on the next tick.
     pub fn event_capacity(&mut self, events: usize) -> &mut Builder {
         self.event_capacity = events.max(1);
@@ -190,11 +191,11 @@ impl Builder {
         self
     }
 
-    /// Creates the runtime: its loops, their epoll instances and threads.
+    /// Creates the runtime: its loops, their I/O pollers and threads.
     ///
     /// # Errors
-    /// When the OS refuses an epoll instance, an eventfd or a thread
-    /// (usually: out of file descriptors); the error says which.
+    /// When the OS refuses a poller (epoll, kqueue), a cross-thread waker or
+    /// a thread (usually: out of file descriptors); the error says which.
     pub fn build(&self) -> io::Result<Runtime> {
         Runtime::new(self)
     }

@@ -51,7 +51,6 @@ fn a_task_spawned_onto_loop_0_outside_block_on_runs_when_block_on_next_runs() {
     let ran = Arc::new(AtomicBool::new(false));
     let flag = ran.clone();
     let task = runtime.handles()[0].spawn(async move { flag.store(true, Ordering::SeqCst) });
-    thread::sleep(Duration::from_millis(2));
     assert!(!ran.load(Ordering::SeqCst), "nothing drives loop 0 outside block_on");
     let warnings = warnings_for(loop_id);
     assert_eq!(warnings.len(), 1, "one warning says why the task waits: {warnings:?}");

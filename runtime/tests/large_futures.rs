@@ -79,12 +79,19 @@ fn a_small_future_is_spawned_without_a_box() {
 #[test]
 fn every_entry_point_moves_a_large_future_to_the_heap_at_once() {
     type Entry = fn() -> usize;
-    let entries: [(&str, Entry); 8] = [
+    let entries: [(&str, Entry); 9] = [
         ("eddy::spawn from a task", || {
             eddy::run(async { eddy::spawn(holds_buffer::<MIB>()).await.unwrap() })
         }),
         ("spawn_named from a task", || {
             eddy::run(async { eddy::task::spawn_named("big", holds_buffer::<MIB>()).await.unwrap() })
+        }),
+        ("JoinSet::spawn from a task", || {
+            eddy::run(async {
+                let mut set = eddy::task::JoinSet::new();
+                set.spawn(holds_buffer::<MIB>());
+                set.join_next().await.unwrap().unwrap()
+            })
         }),
         ("Runtime::block_on", || eddy::Builder::new().build().unwrap().block_on(holds_buffer::<MIB>())),
         ("eddy::run", || eddy::run(holds_buffer::<MIB>())),

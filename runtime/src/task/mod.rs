@@ -33,8 +33,8 @@
 //! finds the current loop, `Core::spawn`, `Task::new`, `Arc::new`), and an
 //! unoptimised build keeps a copy in each. A future holding a 1 MiB buffer
 //! then needed several MiB of stack to spawn, more than a worker thread has.
-//! So every entry point (`spawn`, [`spawn_named`], `Handle::spawn`,
-//! `Handle::spawn_with`, `Runtime::block_on`, `eddy::run`) moves a future
+//! So every entry point (`spawn`, [`spawn_named`], `JoinSet::spawn`,
+//! `Handle::spawn`, `Handle::spawn_with`, `Runtime::block_on`, `eddy::run`) moves a future
 //! larger than [`BOX_THRESHOLD`] to the heap first (`Box::pin`), as tokio
 //! does. In an optimised build spawning then needs the stack for one copy
 //! of the future (the caller's, which exists anyway) and a few hundred
@@ -212,7 +212,7 @@ where
 
 /// Spawns onto the current loop; `future` is already small (or boxed).
 #[track_caller]
-fn spawn_here<F>(
+pub(crate) fn spawn_here<F>(
     what: &str,
     future: F,
     name: Option<Box<str>>,

@@ -57,8 +57,10 @@ async fn read_waits_then_completes(s: &Sockets) {
 }
 
 /// The server side fills its send buffer, then waits for room that the
-/// client makes by reading only after the write is parked.
-async fn write_waits_then_completes(s: &Sockets) {
+/// client makes by reading only after the write is parked. Returns how many
+/// bytes filled the buffer (0 if readiness was already known to be gone,
+/// in which case the write still has to wait).
+async fn write_waits_then_completes(s: &Sockets) -> usize {
     let chunk = vec![7u8; 64 * 1024];
     let mut filled = 0usize;
     loop {
@@ -83,6 +85,7 @@ async fn write_waits_then_completes(s: &Sockets) {
     timeout(LIMIT, writer).await.expect("the write never completed").unwrap().unwrap();
     let drained = timeout(LIMIT, drain).await.expect("the drain never completed").unwrap();
     assert_eq!(drained, filled + 1024);
+    filled
 }
 
 /// The listener waits for a connection that arrives only after the accept
@@ -109,7 +112,8 @@ fn a_write_after_its_runtime_is_dropped_completes_on_the_running_loop() {
     let home = paused();
     let sockets = sockets_on(&home);
     drop(home);
-    paused().block_on(write_waits_then_completes(&sockets));
+    let filled = paused().block_on(write_waits_then_completes(&sockets));
+    assert!(filled > 0, "the send buffer was filled, so the write had to wait");
 }
 
 #[test]
@@ -150,7 +154,11 @@ fn a_socket_waits_on_whichever_loop_is_running() {
     type Op = for<'a> fn(&'a Sockets) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
     let ops: [Op; 3] = [
         |s| Box::pin(read_waits_then_completes(s)),
-        |s| Box::pin(write_waits_then_completes(s)),
+        |s| {
+            Box::pin(async move {
+                write_waits_then_completes(s).await;
+            })
+        },
         |s| Box::pin(accept_waits_then_completes(s)),
     ];
     for op in ops {

@@ -4,6 +4,10 @@
 //! The signal goes to `run_app`'s signal thread only (`tgkill`), not to the
 //! whole process: the test harness's own threads do not block SIGTERM, and
 //! a process-wide signal could land on one of them and end the run.
+//!
+//! Linux only: finding the thread (`/proc/self/task`) and `tgkill` have no
+//! portable equivalent; elsewhere the file compiles to nothing.
+#![cfg(target_os = "linux")]
 
 mod http_support;
 

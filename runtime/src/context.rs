@@ -5,9 +5,19 @@
 //! running on this thread. [`enter`] installs a loop for the duration of
 //! `block_on` (or a worker thread's life); [`with_core`] looks it up.
 //!
-//! Only one loop can be current on a thread at a time: running `block_on` from
+//! Only one loop can *run* on a thread at a time: running `block_on` from
 //! inside a task would freeze the outer loop, so it is refused with a panic
 //! that says so (a programming error, like tokio's).
+//!
+//! # Guards restore, they never clear
+//!
+//! Every [`EnterGuard`] remembers what was current when it was made and puts
+//! exactly that back when it drops, whether the scope ends normally or by a
+//! panic unwinding through it. So whatever happens inside a task — a nested
+//! runtime built and dropped (its shutdown briefly makes its own loop
+//! current, see [`enter_for_shutdown`]), a nested `block_on` refused with a
+//! panic — the outer loop is current again afterwards, and `spawn`, `sleep`
+//! and sockets keep working there.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,8 +28,11 @@ thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
 }
 
-/// Restores "no current loop" when dropped.
+/// Puts back the loop that was current before it was made, when dropped.
 pub(crate) struct EnterGuard {
+    /// What was current before this guard (usually `None`; the outer loop
+    /// when a nested runtime shuts down inside one of its tasks).
+    previous: Option<Rc<Core>>,
     _not_send: std::marker::PhantomData<Rc<()>>,
 }
 
@@ -27,39 +40,38 @@ pub(crate) struct EnterGuard {
 ///
 /// # Panics
 /// If a loop is already current on this thread (`block_on` inside a task).
+/// Nothing has changed then: the outer loop is still current.
 pub(crate) fn enter(core: Rc<Core>) -> EnterGuard {
-    CURRENT.with(|current| {
-        let mut current = current.borrow_mut();
-        assert!(
-            current.is_none(),
-            "cannot start an eddy event loop from inside another one on the same thread \
-             (block_on called from within a task?); spawn the future instead"
-        );
-        *current = Some(core);
-    });
-    EnterGuard { _not_send: std::marker::PhantomData }
+    let running = CURRENT.with(|current| current.borrow().is_some());
+    assert!(
+        !running,
+        "cannot start an eddy event loop from inside another one on the same thread \
+         (block_on called from within a task?); spawn the future instead"
+    );
+    swap_in(core)
 }
 
-/// Like [`enter`], but does nothing (returns `None`) if another loop is
-/// already current. Used by destructors, which must not panic.
-pub(crate) fn try_enter(core: Rc<Core>) -> Option<EnterGuard> {
-    let entered = CURRENT.with(|current| {
-        let mut current = current.borrow_mut();
-        if current.is_some() {
-            return false;
-        }
-        *current = Some(core);
-        true
-    });
-    entered.then_some(EnterGuard { _not_send: std::marker::PhantomData })
+/// Makes `core` current even if another loop is, so that a runtime being
+/// dropped (possibly inside a task of another runtime) drops its tasks with
+/// its own loop current: their destructors cancel *its* timers and forget
+/// *its* sockets. The outer loop comes back when the guard drops. Never
+/// panics, so destructors may use it.
+pub(crate) fn enter_for_shutdown(core: Rc<Core>) -> EnterGuard {
+    swap_in(core)
+}
+
+fn swap_in(core: Rc<Core>) -> EnterGuard {
+    let previous = CURRENT.with(|current| current.borrow_mut().replace(core));
+    EnterGuard { previous, _not_send: std::marker::PhantomData }
 }
 
 impl Drop for EnterGuard {
     fn drop(&mut self) {
-        // `take` first, drop after: dropping the Rc<Core> may run destructors
+        // Swap first, drop after: dropping the Rc<Core> may run destructors
         // that look the current loop up again.
-        let previous = CURRENT.with(|current| current.borrow_mut().take());
-        drop(previous);
+        let previous = self.previous.take();
+        let ours = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
+        drop(ours);
     }
 }
 

@@ -98,11 +98,13 @@ impl Core {
     /// Creates loop number `index` of a runtime (0 for the `block_on` loop).
     pub(crate) fn new(config: LoopConfig, blocking: BlockingPool, index: usize) -> io::Result<Rc<Core>> {
         let loop_id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
-        let poll = mio::Poll::new().map_err(|e| {
-            io::Error::new(e.kind(), format!("creating the event loop's epoll instance: {e}"))
+        // "poller" and "waker" on every OS: epoll and an eventfd on Linux,
+        // kqueue (and its user event) on macOS and the BSDs.
+        let poll = mio::Poll::new()
+            .map_err(|e| io::Error::new(e.kind(), format!("creating the event loop's I/O poller: {e}")))?;
+        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN).map_err(|e| {
+            io::Error::new(e.kind(), format!("creating the event loop's cross-thread waker: {e}"))
         })?;
-        let waker = mio::Waker::new(poll.registry(), WAKER_TOKEN)
-            .map_err(|e| io::Error::new(e.kind(), format!("creating the event loop's eventfd waker: {e}")))?;
         let reactor = Rc::new(Reactor::new(poll, config.event_capacity)?);
         Ok(Rc::new(Core {
             shared: Arc::new(Shared::new(loop_id, config.debug, waker, blocking)),

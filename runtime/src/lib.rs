@@ -60,6 +60,11 @@
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+// Sockets are file descriptors throughout (`std::os::fd`, mio's `SourceFd`):
+// say so plainly instead of failing with a wall of missing-item errors.
+#[cfg(not(unix))]
+compile_error!("eddy runs on Unix-like systems (Linux, macOS, the BSDs); Windows is not supported");
+
 mod context;
 mod event_loop;
 mod macros;

@@ -13,7 +13,10 @@ fn raise_fd_limit() {
     unsafe {
         let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max.min(65536);
+            // macOS refuses a soft limit above OPEN_MAX (10240), even when
+            // the hard limit is unlimited.
+            let cap = if cfg!(target_os = "macos") { 10240 } else { 65536 };
+            limit.rlim_cur = limit.rlim_max.min(cap);
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
     }

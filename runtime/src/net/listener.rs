@@ -40,7 +40,9 @@ impl TcpListener {
     /// then overflows the queue; with SYN cookies on (Linux's default) the
     /// overflowing clients believe they are connected, send their request,
     /// and get a reset. 1024 absorbs such a burst; the kernel caps it at
-    /// `net.core.somaxconn` (4096 on current Linux).
+    /// `net.core.somaxconn` on Linux (4096 on current kernels),
+    /// `kern.ipc.somaxconn` on macOS (128 unless raised) and
+    /// `kern.ipc.soacceptqueue` on FreeBSD.
     pub const BACKLOG: i32 = 1024;
 
     /// Binds to `addr` (trying each resolved address in turn) and starts
@@ -120,8 +122,9 @@ impl TcpListener {
     }
 }
 
-/// Calls `listen` again with a larger backlog: on Linux and the BSDs this
-/// just updates the queue length of a socket that is already listening.
+/// Calls `listen` again with a larger backlog: on Linux, macOS and the BSDs
+/// (POSIX leaves it open, but all of them do) this just updates the queue
+/// length of a socket that is already listening.
 fn set_backlog(listener: &mio::net::TcpListener, backlog: i32) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: `listen` on a descriptor we own; it touches no memory of ours.

@@ -6,6 +6,20 @@
 //! elsewhere (a `std::net` one with hand-set options, say) joins a loop with
 //! [`TcpStream::from_std`] / [`TcpListener::from_std`] called on that loop.
 //!
+//! # A socket whose loop is not running
+//!
+//! Only a running loop can wake a task. If a socket has to wait while its
+//! own loop is not running — its runtime was dropped, or another runtime's
+//! `block_on` runs on this thread — it moves to the loop that is running
+//! and waits there, as if it had been handed over with `from_std`: the
+//! read, write or accept completes normally. The choice, over failing with
+//! an error: a socket outliving the runtime that opened it is ordinary
+//! (built in one `block_on`, used in the next), and moving costs nothing
+//! until it happens (a pointer comparison on the path that parks anyway).
+//! If *no* eddy loop runs on the thread (the socket is polled by another
+//! executor), nothing could wake the task, so the operation fails at once
+//! with an `io::Error` that says so, never hangs. See `reactor/source.rs`.
+//!
 //! Every error carries what was being done and to whom
 //! (`connect to 127.0.0.1:9: Connection refused`), keeping the original
 //! [`std::io::ErrorKind`] so callers can still match on it. The original

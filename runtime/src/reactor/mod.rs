@@ -1,6 +1,31 @@
 //! The reactor: turns OS readiness events (epoll on Linux, kqueue on BSD and
 //! macOS, through `mio`) into task wakeups.
 //!
+//! # Platforms
+//!
+//! eddy runs on Unix-like systems: Linux (and Android) with epoll, macOS,
+//! iOS, FreeBSD, NetBSD, OpenBSD and DragonFly with kqueue, all through
+//! `mio`, which hides the difference. Windows is not supported (sockets
+//! are named by file descriptor throughout). The platform-specific choices,
+//! each portable by construction:
+//!
+//! - **Edge-triggered readiness** on every OS: mio registers with
+//!   `EPOLLET` on Linux and `EV_CLEAR` on kqueue, which behave alike for
+//!   the draining rule below.
+//! - **The cross-thread waker** (`mio::Waker`) is an eventfd on Linux and a
+//!   kqueue user event (`EVFILT_USER`) on macOS and the BSDs. Messages say
+//!   "poller" and "waker", never the Linux names.
+//! - **No deregistration on close** (see [`Reactor::forget`]): closing a
+//!   descriptor takes it out of an epoll set, and removes its kqueue
+//!   events, on every supported OS.
+//! - **The listen backlog** (`TcpListener::BACKLOG`) is capped by each OS:
+//!   `net.core.somaxconn` on Linux, `kern.ipc.somaxconn` on macOS (128 by
+//!   default), `kern.ipc.soacceptqueue` on FreeBSD.
+//!
+//! Nothing in the runtime is `cfg`-gated on the OS: it uses only what mio
+//! and POSIX `listen(2)` offer everywhere, and `cargo check --target
+//! x86_64-apple-darwin` / `x86_64-unknown-freebsd` pass.
+//!
 //! Each registered socket owns an [`IoSlot`]: what the OS last said about it
 //! (readable, writable, closed, error) and which task waits to read and which
 //! to write. When the loop parks in [`Reactor::poll`], every event updates its
@@ -91,6 +116,16 @@ pub(crate) struct IoSlot {
 }
 
 impl IoSlot {
+    /// Assumes the socket ready in both directions and wakes both waiters:
+    /// used when a socket moves to another loop, where nothing is known
+    /// about it yet and whoever waited must look again.
+    pub(crate) fn assume_ready_and_wake(&self) {
+        self.readiness.set(self.readiness.get() | READABLE | WRITABLE);
+        for waker in [self.reader.take(), self.writer.take()].into_iter().flatten() {
+            waker.wake();
+        }
+    }
+
     fn waiter(&self, direction: Direction) -> &Cell<Option<Waker>> {
         match direction {
             Direction::Read => &self.reader,
@@ -140,13 +175,13 @@ impl IoSlot {
 
 /// One loop's reactor.
 pub(crate) struct Reactor {
-    /// The epoll/kqueue instance. Borrowed mutably only inside `poll`, which
+    /// The poller (epoll or kqueue). Borrowed mutably only inside `poll`, which
     /// runs while no task is being polled.
     poll: RefCell<MioPoll>,
     /// A second handle on the same instance for (de)registration, which may
     /// happen from inside a task at any time.
     registry: Registry,
-    /// Reused event buffer: one `epoll_wait` returns up to its capacity.
+    /// Reused event buffer: one wait on the poller returns up to its capacity.
     events: RefCell<Events>,
     /// Registered sockets, indexed by their mio token.
     slots: RefCell<Slab<Rc<IoSlot>>>,
@@ -154,10 +189,9 @@ pub(crate) struct Reactor {
 
 impl Reactor {
     pub(crate) fn new(poll: MioPoll, event_capacity: usize) -> io::Result<Reactor> {
-        let registry = poll
-            .registry()
-            .try_clone()
-            .map_err(|e| io::Error::new(e.kind(), format!("cloning the event loop's epoll registry: {e}")))?;
+        let registry = poll.registry().try_clone().map_err(|e| {
+            io::Error::new(e.kind(), format!("cloning the event loop's poller registry: {e}"))
+        })?;
         Ok(Reactor {
             poll: RefCell::new(poll),
             registry,
@@ -166,23 +200,34 @@ impl Reactor {
         })
     }
 
-    /// Gives a new socket its token and slot. The socket is not yet in
-    /// epoll (see `IoSource`), and its slot starts out assuming it is ready.
-    pub(crate) fn add(&self) -> (usize, Rc<IoSlot>) {
-        let slot = Rc::new(IoSlot::default());
+    /// Takes a socket's slot in and returns its token. The socket is not
+    /// yet in the poller (see `IoSource`), and its slot is assumed ready.
+    pub(crate) fn add(&self, slot: Rc<IoSlot>) -> usize {
         slot.readiness.set(READABLE | WRITABLE);
-        let token = self.slots.borrow_mut().insert(slot.clone());
-        (token, slot)
+        self.slots.borrow_mut().insert(slot)
     }
 
-    /// Puts a socket into epoll (edge-triggered) under its token.
+    /// Puts a socket into the poller (edge-triggered) under its token.
     pub(crate) fn register(&self, fd: RawFd, token: usize, interest: Interest) -> io::Result<()> {
         self.registry.register(&mut SourceFd(&fd), Token(token), interest).map_err(|error| {
-            io::Error::new(error.kind(), format!("registering a socket with epoll: {error}"))
+            io::Error::new(
+                error.kind(),
+                format!("registering a socket with the event loop's poller: {error}"),
+            )
         })
     }
 
-    /// Forgets a socket that is about to be closed.
+    /// Takes a socket that moves to another loop out of this poller. Errors
+    /// are only logged: the usual one is that the poller is gone already,
+    /// which takes the registration with it.
+    pub(crate) fn deregister(&self, fd: RawFd) {
+        if let Err(error) = self.registry.deregister(&mut SourceFd(&fd)) {
+            log::debug!("taking a socket that moves to another loop out of the poller: {error}");
+        }
+    }
+
+    /// Forgets a socket that is about to be closed (or moves to another
+    /// loop).
     ///
     /// There is deliberately no `EPOLL_CTL_DEL`: closing a descriptor removes
     /// it from every epoll set (and kqueue) once no duplicate of it remains
@@ -203,9 +248,10 @@ impl Reactor {
         let mut events = self.events.borrow_mut();
         if let Err(error) = self.poll.borrow_mut().poll(&mut events, timeout) {
             if error.kind() != io::ErrorKind::Interrupted {
-                // epoll_wait only fails on programming errors (EBADF, EINVAL);
-                // say so loudly but keep the loop alive.
-                log::error!("epoll_wait failed: {error}");
+                // Waiting on the poller (epoll_wait, kevent) only fails on
+                // programming errors (EBADF, EINVAL): say so loudly but keep
+                // the loop alive.
+                log::error!("waiting on the event loop's I/O poller failed: {error}");
             }
             return 0;
         }

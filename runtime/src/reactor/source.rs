@@ -1,8 +1,27 @@
-//! `IoSource`: a mio socket attached to the current loop's reactor, and the
-//! one loop that every socket operation goes through ("try it; on
-//! `WouldBlock`, clear readiness and wait for the next edge").
+//! `IoSource`: a mio socket attached to a loop's reactor, and the one loop
+//! that every socket operation goes through ("try it; on `WouldBlock`,
+//! clear readiness and wait for the next edge").
+//!
+//! # A socket follows the loop that waits on it
+//!
+//! A socket is attached to the loop that was current when it was created.
+//! Only a loop that is running can wake a task, so before a task parks on
+//! a socket, the socket checks that it is attached to the loop running the
+//! task; if not (its runtime was dropped, or it is used from `block_on` of
+//! another runtime on the same thread), it *moves*: it leaves its old
+//! reactor (taking itself out of that loop's poller, and waking whoever
+//! waited on it there so no wakeup is lost), joins the current loop's
+//! reactor as a fresh socket assumed ready, and carries on. That is what
+//! [`TcpStream::from_std`](crate::net::TcpStream::from_std) does for a
+//! socket made outside eddy, done lazily. The check costs a thread-local
+//! read and a pointer comparison, and only on the path that is about to
+//! park anyway; an operation that does not block never makes it.
+//!
+//! With no eddy loop running on the thread at all (a socket polled by
+//! another executor), nothing could ever wake the task, so the operation
+//! fails at once with an error that says so instead of hanging.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -12,17 +31,22 @@ use mio::Interest;
 
 use super::{Direction, IoSlot, Reactor};
 
-/// A socket attached to the loop's reactor. It joins epoll lazily, the
+/// A socket attached to a loop's reactor. It joins the poller lazily, the
 /// first time it has to wait (see "Optimistic start, lazy registration" in
-/// the reactor docs), and leaves the reactor when dropped. `!Send`: it
-/// belongs to the loop whose reactor it is attached to.
+/// the reactor docs), moves to another loop if it has to wait there (see
+/// the module docs), and leaves its reactor when dropped. `!Send`: a
+/// socket stays on the thread that created it.
 pub(crate) struct IoSource<S: AsRawFd> {
     io: S,
-    token: usize,
+    /// Readiness and waiters. The same slot travels with the socket when it
+    /// moves to another loop, so the hot path never looks anything up.
     slot: Rc<IoSlot>,
-    reactor: Rc<Reactor>,
+    /// The reactor the socket is attached to; replaced only when it moves.
+    reactor: RefCell<Rc<Reactor>>,
+    /// The socket's key in that reactor (its slab index and poller token).
+    token: Cell<usize>,
     interest: Interest,
-    /// Whether the socket is in epoll yet.
+    /// Whether the socket is in that reactor's poller yet.
     registered: Cell<bool>,
 }
 
@@ -32,8 +56,16 @@ impl<S: AsRawFd> IoSource<S> {
         let reactor = crate::context::with_core(|core| core.reactor().clone()).ok_or_else(|| {
             io::Error::other("eddy sockets must be created inside an eddy runtime (eddy::run or block_on)")
         })?;
-        let (token, slot) = reactor.add();
-        Ok(IoSource { io, token, slot, reactor, interest, registered: Cell::new(false) })
+        let slot = Rc::new(IoSlot::default());
+        let token = reactor.add(slot.clone());
+        Ok(IoSource {
+            io,
+            slot,
+            reactor: RefCell::new(reactor),
+            token: Cell::new(token),
+            interest,
+            registered: Cell::new(false),
+        })
     }
 
     /// The mio socket, for operations that cannot block (addresses, options).
@@ -42,16 +74,48 @@ impl<S: AsRawFd> IoSource<S> {
     }
 
     /// Ready if `direction` may proceed; otherwise makes sure the socket is
-    /// in epoll and remembers who to wake.
+    /// attached to the running loop and in its poller, and remembers who to
+    /// wake.
     pub(crate) fn poll_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.slot.is_ready(direction) {
             return Poll::Ready(Ok(()));
         }
+        if self.follow_running_loop()? {
+            // Moved: assumed ready on the new loop, so try the operation.
+            return Poll::Ready(Ok(()));
+        }
         if !self.registered.get() {
-            self.reactor.register(self.io.as_raw_fd(), self.token, self.interest)?;
+            self.reactor.borrow().register(self.io.as_raw_fd(), self.token.get(), self.interest)?;
             self.registered.set(true);
         }
         self.slot.poll_ready(direction, cx).map(Ok)
+    }
+
+    /// Moves the socket to the loop running on this thread if it is not
+    /// attached to it already (see the module docs). Returns whether it
+    /// moved.
+    fn follow_running_loop(&self) -> io::Result<bool> {
+        let running = crate::context::with_core(|core| {
+            (!Rc::ptr_eq(core.reactor(), &self.reactor.borrow())).then(|| core.reactor().clone())
+        });
+        let new = match running {
+            None => return Err(no_running_loop()),
+            Some(None) => return Ok(false),
+            Some(Some(new)) => new,
+        };
+        let old = self.reactor.replace(new.clone());
+        if self.registered.replace(false) {
+            // Best effort: if the old poller is already gone, so is the
+            // registration.
+            old.deregister(self.io.as_raw_fd());
+        }
+        old.forget(self.token.get());
+        drop(old);
+        self.token.set(new.add(self.slot.clone()));
+        // Whoever waited on the old loop re-polls and finds out for itself.
+        self.slot.assume_ready_and_wake();
+        log::debug!("a socket moved to the event loop running on this thread (its own loop is not running)");
+        Ok(true)
     }
 
     /// Forgets `direction`'s readiness until the next edge.
@@ -105,10 +169,20 @@ impl<S: AsRawFd> IoSource<S> {
     }
 }
 
+/// The error for a socket that would have to wait with no eddy loop running
+/// on this thread.
+fn no_running_loop() -> io::Error {
+    io::Error::other(
+        "an eddy socket had to wait outside any eddy runtime (polled by another executor, or after its \
+         runtime was dropped): no event loop is running on this thread to wake the task; use the socket \
+         inside eddy::run or Runtime::block_on",
+    )
+}
+
 impl<S: AsRawFd> Drop for IoSource<S> {
     fn drop(&mut self) {
         // The socket itself closes right after, as the `io` field drops:
-        // that is what takes it out of epoll (see `Reactor::forget`).
-        self.reactor.forget(self.token);
+        // that is what takes it out of the poller (see `Reactor::forget`).
+        self.reactor.borrow().forget(self.token.get());
     }
 }

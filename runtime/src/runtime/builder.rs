@@ -30,6 +30,7 @@ pub struct Builder {
     seed: Option<u64>,
     pub(super) max_blocking_threads: usize,
     pub(super) thread_name: String,
+    pub(super) thread_stack_size: Option<usize>,
 }
 
 /// The per-loop part of the configuration, copied to each loop's thread.
@@ -52,7 +53,7 @@ impl Default for Builder {
 
 impl Builder {
     /// The defaults: one loop, debug mode from `EDDY_DEBUG`, 1024 events per
-    /// `epoll_wait`, a tick budget of 128 polls, a 100 ms slow-poll
+    /// wait on the OS poller, a tick budget of 128 polls, a 100 ms slow-poll
     /// threshold, a running clock, FIFO order, up to 16 blocking threads.
     pub fn new() -> Builder {
         Builder {
@@ -66,11 +67,30 @@ impl Builder {
             seed: None,
             max_blocking_threads: 16,
             thread_name: "eddy-loop".to_string(),
+            thread_stack_size: None,
         }
     }
 
-    /// Number of event loops, each on its own thread (the caller's thread
-    /// drives loop 0 in `block_on`). Default 1; 0 is treated as 1.
+    /// Number of event loops (default 1; 0 is treated as 1).
+    ///
+    /// Loop 0 has no thread of its own: it runs on the thread that calls
+    /// [`Runtime::block_on`](crate::Runtime::block_on), and only while that
+    /// call runs. Loops 1..n each run on a thread of their own, from
+    /// `build()` until the runtime is dropped. So `workers(1)` starts no
+    /// thread at all, and `workers(n)` starts `n - 1`.
+    ///
+    /// A task spawned onto loop 0 through its handle (`handles()[0]`) while
+    /// no `block_on` runs waits for the next `block_on` on this runtime, and
+    /// is cancelled if the runtime is dropped first; eddy logs a warning the
+    /// first time that happens. For work that must run in the background,
+    /// build with `workers(2)` or more and spawn onto `handles()[1..]`.
+    ///
+    /// ```
+    /// let runtime = eddy::Builder::new().workers(1).build()?;
+    /// let task = runtime.handles()[0].spawn(async { 6 * 7 }); // queued, not running
+    /// assert_eq!(runtime.block_on(task).unwrap(), 42);         // runs now
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn workers(&mut self, loops: usize) -> &mut Builder {
         self.workers = loops.max(1);
         self
@@ -93,7 +113,8 @@ impl Builder {
         self
     }
 
-    /// Capacity of the event buffer of one `epoll_wait` (default 1024). More
+    /// Capacity of the event buffer of one wait on the OS poller
+    /// (`epoll_wait` on Linux, `kevent` on macOS and the BSDs; default 1024). More
     /// ready sockets than this are simply picked up on the next tick.
     pub fn event_capacity(&mut self, events: usize) -> &mut Builder {
         self.event_capacity = events.max(1);
@@ -135,17 +156,46 @@ impl Builder {
         self
     }
 
+    /// Stack size, in bytes, of each worker loop's thread (loops 1..n;
+    /// loop 0 runs on whichever thread calls `block_on`). Default: the
+    /// standard library's, 2 MiB unless the `RUST_MIN_STACK` environment
+    /// variable says otherwise.
+    ///
+    /// Every task of a loop is polled on its thread's stack, so this bounds
+    /// how deep a poll may go, and how large a future a task may build
+    /// there: a future is a value, and it exists on the stack from the
+    /// moment it is created until it is spawned. Spawning moves a future
+    /// larger than [`BOX_THRESHOLD`](crate::task::BOX_THRESHOLD) to the heap
+    /// at once (see "Large futures and the stack" in [`crate::task`]), so
+    /// spawning needs the stack for the caller's copy of the future in an
+    /// optimised build, and for one more copy in an unoptimised one (Rust
+    /// moves a by-value argument through a stack temporary there). A task
+    /// on a 2 MiB worker can therefore spawn a 1 MiB future in release
+    /// builds; give it more stack (or build the future inside `Box::pin(..)`
+    /// yourself, which needs no second copy) for debug builds or larger
+    /// futures.
+    ///
+    /// ```
+    /// let runtime = eddy::Builder::new().workers(2).thread_stack_size(8 << 20).build()?;
+    /// # drop(runtime);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Builder {
+        self.thread_stack_size = Some(bytes);
+        self
+    }
+
     /// Prefix of worker loop thread names (default `eddy-loop`).
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Builder {
         self.thread_name = name.into();
         self
     }
 
-    /// Creates the runtime: its loops, their epoll instances and threads.
+    /// Creates the runtime: its loops, their I/O pollers and threads.
     ///
     /// # Errors
-    /// When the OS refuses an epoll instance, an eventfd or a thread
-    /// (usually: out of file descriptors); the error says which.
+    /// When the OS refuses a poller (epoll, kqueue), a cross-thread waker or
+    /// a thread (usually: out of file descriptors); the error says which.
     pub fn build(&self) -> io::Result<Runtime> {
         Runtime::new(self)
     }

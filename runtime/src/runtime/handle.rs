@@ -3,12 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::context;
 use crate::shared::Shared;
 use crate::task::cell::Task;
-use crate::task::{JoinHandle, TaskInfo};
+use crate::task::{should_box, JoinHandle, TaskInfo};
 
 /// A cheap, cloneable, `Send + Sync` reference to one event loop, for
 /// spawning onto it from anywhere. Tasks spawned through it run on that loop
@@ -26,11 +27,47 @@ use crate::task::{JoinHandle, TaskInfo};
 #[derive(Clone)]
 pub struct Handle {
     shared: Arc<Shared>,
+    /// For the runtime's own handle to loop 0: whether a `block_on` is
+    /// driving that loop right now, so a spawn that nothing will run for
+    /// the time being can say so. `None` for worker loops (always driven)
+    /// and for handles got with `Handle::current` (which knows only the
+    /// loop, not its runtime).
+    driver: Option<Arc<Driver>>,
+}
+
+/// Whether loop 0 is driven by a `block_on` (see [`Handle`]'s `driver`).
+#[derive(Default)]
+pub(crate) struct Driver {
+    driving: AtomicBool,
+    /// The "nothing runs this task yet" warning is given once per runtime.
+    warned: AtomicBool,
+}
+
+/// Marks loop 0 as driven for as long as it lives (a `block_on`), also when
+/// the future panics.
+pub(crate) struct Driving<'a>(&'a Driver);
+
+impl Driver {
+    pub(crate) fn drive(&self) -> Driving<'_> {
+        self.driving.store(true, Ordering::Release);
+        Driving(self)
+    }
+}
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        self.0.driving.store(false, Ordering::Release);
+    }
 }
 
 impl Handle {
     pub(crate) fn new(shared: Arc<Shared>) -> Handle {
-        Handle { shared }
+        Handle { shared, driver: None }
+    }
+
+    /// The handle to a runtime's loop 0, which knows when it is driven.
+    pub(crate) fn for_loop_zero(shared: Arc<Shared>, driver: Arc<Driver>) -> Handle {
+        Handle { shared, driver: Some(driver) }
     }
 
     /// The handle of the loop running on this thread.
@@ -57,14 +94,26 @@ impl Handle {
     /// on the loop with [`spawn_with`](Self::spawn_with).
     ///
     /// If the runtime has shut down, the task never runs and its handle
-    /// reports it cancelled.
+    /// reports it cancelled. Loop 0 runs only inside `block_on`: a task
+    /// sent there while no `block_on` runs waits for the next one (see
+    /// [`Builder::workers`](crate::Builder::workers)).
+    ///
+    /// A large future is moved to the heap first, as by
+    /// [`spawn`](crate::spawn) (see "Large futures and the stack" in
+    /// [`crate::task`]).
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_with(move || future)
+        let location = Location::caller();
+        if const { should_box::<F>() } {
+            let future = Box::pin(future);
+            self.spawn_made(move || future, location)
+        } else {
+            self.spawn_made(move || future, location)
+        }
     }
 
     /// Runs `make` on this handle's loop and spawns the future it returns
@@ -87,6 +136,10 @@ impl Handle {
     /// assert_eq!(length.unwrap(), 8);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    ///
+    /// A large future (see "Large futures and the stack" in [`crate::task`])
+    /// goes straight from `make` into a box on the loop, so building it
+    /// there needs the stack for one copy of it.
     #[track_caller]
     pub fn spawn_with<M, F>(&self, make: M) -> JoinHandle<F::Output>
     where
@@ -95,6 +148,21 @@ impl Handle {
         F::Output: Send + 'static,
     {
         let location = Location::caller();
+        if const { should_box::<F>() } {
+            self.spawn_made(move || Box::pin(make()), location)
+        } else {
+            self.spawn_made(make, location)
+        }
+    }
+
+    /// `spawn_with`, once the future `make` returns is known to be small
+    /// (or boxed).
+    fn spawn_made<M, F>(&self, make: M, location: &'static Location<'static>) -> JoinHandle<F::Output>
+    where
+        M: FnOnce() -> F + Send + 'static,
+        F: Future + 'static,
+        F::Output: Send + 'static,
+    {
         // Until its first poll, on the loop, the future below holds only
         // `make`, which is `Send`: that is what makes sending it sound.
         let future = async move { make().await };
@@ -109,8 +177,29 @@ impl Handle {
         if let Err(refused) = self.shared.inject(task.clone()) {
             drop(refused);
             task.cancel_unsent();
+            return handle;
         }
+        self.warn_if_undriven(&handle);
         handle
+    }
+
+    /// Loop 0 has no thread of its own: a task sent to it while no
+    /// `block_on` runs waits for the next one. That is by design (and how
+    /// `block_on(handle)` after a spawn works), but a program that expected
+    /// a background thread would wait forever in silence, so say it once.
+    fn warn_if_undriven<T>(&self, handle: &JoinHandle<T>) {
+        let Some(driver) = &self.driver else { return };
+        if driver.driving.load(Ordering::Acquire) || driver.warned.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        log::warn!(
+            "task {} was spawned onto loop {} (loop 0 of its runtime) while no Runtime::block_on is running: \
+             loop 0 has no thread of its own, so the task starts only when block_on next runs on that \
+             runtime (and is cancelled if the runtime is dropped first). For background work, build with \
+             workers(2) or more and spawn onto handles()[1..]. (Said once per runtime.)",
+            handle.id(),
+            self.shared.loop_id,
+        );
     }
 }
 

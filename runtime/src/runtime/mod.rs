@@ -9,8 +9,12 @@
 //! only through its [`Handle`].
 //!
 //! Loop 0 is driven by the thread that calls [`Runtime::block_on`]; its tasks
-//! make progress only while some `block_on` runs. Worker loops 1..n run on
-//! their own threads from `build()` until the runtime is dropped.
+//! make progress only while some `block_on` runs (like tokio's
+//! current-thread runtime). Worker loops 1..n run on their own threads from
+//! `build()` until the runtime is dropped. A task sent to loop 0 through a
+//! [`Handle`] while no `block_on` runs waits for the next one, and the
+//! runtime's handle logs a warning the first time, since a program that
+//! expected a background thread would otherwise wait in silence.
 
 use std::future::Future;
 use std::io;
@@ -24,12 +28,13 @@ mod handle;
 
 pub use builder::Builder;
 pub(crate) use builder::LoopConfig;
+use handle::Driver;
 pub use handle::Handle;
 
 use crate::context;
 use crate::event_loop::Core;
 use crate::shared::Shared;
-use crate::task::BlockingPool;
+use crate::task::{should_box, BlockingPool};
 
 /// Runs `future` to completion on a new single-loop runtime and returns its
 /// output, then drops the runtime (cancelling the tasks still running).
@@ -52,7 +57,13 @@ pub fn run<F: Future>(future: F) -> F::Output {
         Ok(runtime) => runtime,
         Err(error) => panic!("eddy::run: cannot start the runtime: {error}"),
     };
-    runtime.block_on(future)
+    // Boxed here too, not only in `block_on`: every frame that takes the
+    // future by value holds a copy of it in an unoptimised build.
+    if const { should_box::<F>() } {
+        runtime.block_on(Box::pin(future))
+    } else {
+        runtime.block_on(future)
+    }
 }
 
 /// A set of event loops and a blocking pool. Dropping it shuts everything
@@ -65,6 +76,8 @@ pub struct Runtime {
     workers: Vec<Worker>,
     /// One handle per loop, loop 0 first.
     handles: Vec<Handle>,
+    /// Whether a `block_on` drives loop 0 right now (shared with its handle).
+    driver: Arc<Driver>,
     blocking: BlockingPool,
 }
 
@@ -78,8 +91,10 @@ impl Runtime {
         let config = builder.loop_config();
         let blocking = BlockingPool::new(builder.max_blocking_threads);
         let core = Core::new(config.clone(), blocking.clone(), 0)?;
+        let driver = Arc::new(Driver::default());
         let mut runtime = Runtime {
-            handles: vec![Handle::new(core.shared().clone())],
+            handles: vec![Handle::for_loop_zero(core.shared().clone(), driver.clone())],
+            driver,
             core,
             workers: Vec::new(),
             blocking: blocking.clone(),
@@ -87,8 +102,7 @@ impl Runtime {
         for index in 1..builder.workers {
             // On failure `runtime` drops here, stopping the workers started
             // so far.
-            let (shared, thread) =
-                start_worker(index, &builder.thread_name, config.clone(), blocking.clone())?;
+            let (shared, thread) = start_worker(index, builder, config.clone(), blocking.clone())?;
             runtime.handles.push(Handle::new(shared.clone()));
             runtime.workers.push(Worker { shared, thread: Some(thread) });
         }
@@ -104,9 +118,17 @@ impl Runtime {
     /// # Panics
     /// If called from inside a runtime (block_on within a task would freeze
     /// the outer loop): spawn the future instead.
+    ///
+    /// A large future is moved to the heap first, as spawned ones are (see
+    /// "Large futures and the stack" in [`crate::task`]).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self.core.clone());
-        self.core.block_on(future)
+        let _driving = self.driver.drive();
+        if const { should_box::<F>() } {
+            self.core.block_on(Box::pin(future))
+        } else {
+            self.core.block_on(future)
+        }
     }
 
     /// A handle to loop 0 (the `block_on` loop).
@@ -124,13 +146,16 @@ impl Runtime {
 /// once the loop exists (or the error that kept it from starting).
 fn start_worker(
     index: usize,
-    name: &str,
+    builder: &Builder,
     config: LoopConfig,
     blocking: BlockingPool,
 ) -> io::Result<(Arc<Shared>, thread::JoinHandle<()>)> {
     let (ready_tx, ready_rx) = mpsc::channel();
-    let thread = thread::Builder::new()
-        .name(format!("{name}-{index}"))
+    let mut thread = thread::Builder::new().name(format!("{}-{index}", builder.thread_name));
+    if let Some(bytes) = builder.thread_stack_size {
+        thread = thread.stack_size(bytes);
+    }
+    let thread = thread
         .spawn(move || {
             // The core is created on its own thread: it is !Send.
             let core = match Core::new(config, blocking, index) {
@@ -165,8 +190,10 @@ impl Drop for Runtime {
             }
         }
         // Loop 0's tasks are dropped on this thread with the loop current, so
-        // their destructors can still cancel timers and close sockets.
-        let enter = context::try_enter(self.core.clone());
+        // their destructors can still cancel timers and close sockets. If
+        // this runtime is dropped inside a task of another one, that outer
+        // loop is current again once the guard drops.
+        let enter = context::enter_for_shutdown(self.core.clone());
         self.core.shutdown();
         drop(enter);
         self.blocking.shutdown();

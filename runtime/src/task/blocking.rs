@@ -12,6 +12,16 @@
 //! measured), and exit after 10 seconds idle (tokio's default), so an idle
 //! runtime holds no pool threads. Jobs beyond the cap wait in a FIFO queue.
 //!
+//! # Bursts
+//!
+//! A submit hands its job to an idle thread only if that thread is not
+//! already promised to an earlier submit: between `notify_one` and the
+//! woken thread taking the lock, the thread still counts as idle, so the
+//! pool keeps a separate count of such *claimed* threads. A burst of `n`
+//! jobs arriving while `k` threads are idle thus wakes the `k` and starts
+//! `n - k` new ones (up to the cap): all `n` run at once, none waits
+//! behind another on the one thread that happened to be idle.
+//!
 //! The pool belongs to the runtime. When the runtime drops, jobs that have not
 //! started are dropped (their handles report cancellation); running jobs
 //! finish on their own, since a thread cannot be interrupted safely.
@@ -48,8 +58,16 @@ struct PoolInner {
 
 struct PoolState {
     queue: VecDeque<Job>,
+    /// Pool threads alive (running a job, idle, or about to exit).
     threads: usize,
+    /// Threads waiting on `job_ready`.
     idle: usize,
+    /// Idle threads a submit has already notified and so promised a job,
+    /// but which have not woken up to take it yet. Only `idle - claimed`
+    /// threads are free for the next submit: counting `idle` alone made a
+    /// burst of submits all count on the same sleeping thread, and run
+    /// serially on it (see "Bursts" in the module docs).
+    claimed: usize,
     shutdown: bool,
 }
 
@@ -66,7 +84,13 @@ impl BlockingPool {
     pub(crate) fn new(max_threads: usize) -> BlockingPool {
         BlockingPool {
             inner: Arc::new(PoolInner {
-                state: Mutex::new(PoolState { queue: VecDeque::new(), threads: 0, idle: 0, shutdown: false }),
+                state: Mutex::new(PoolState {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    claimed: 0,
+                    shutdown: false,
+                }),
                 job_ready: Condvar::new(),
                 max_threads: max_threads.max(1),
                 keep_alive: Duration::from_secs(10),
@@ -118,7 +142,10 @@ impl BlockingPool {
             return;
         }
         state.queue.push_back(job);
-        if state.idle > 0 {
+        if state.idle > state.claimed {
+            // Every notify wakes one more waiter (we hold the lock, so none
+            // of them has taken it back yet), which then takes a job.
+            state.claimed += 1;
             self.inner.job_ready.notify_one();
             return;
         }
@@ -188,6 +215,10 @@ fn worker(inner: Arc<PoolInner>) {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         state = guard;
         state.idle -= 1;
+        // Whether this wake was the one a submit asked for or a spurious
+        // one, a job in the queue is now this thread's to take, so one
+        // promise is kept (or, if none was made, nothing is owed).
+        state.claimed = state.claimed.saturating_sub(1).min(state.idle);
         if timeout.timed_out() && state.queue.is_empty() {
             break;
         }

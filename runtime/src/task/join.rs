@@ -199,25 +199,43 @@ impl JoinError {
         }
     }
 
-    /// The panic message, if the task panicked with a string.
+    /// The panic message, if the task panicked with a string (what
+    /// `panic!("...")` and `assert!` produce: a `&str` or a `String`).
+    ///
+    /// `None` if the task was cancelled, or panicked with any other payload
+    /// (`std::panic::panic_any(42)`, say): there is no message to show, and
+    /// inventing one would hide that. The payload itself, whatever its type,
+    /// is in [`try_into_panic`](Self::try_into_panic).
+    ///
+    /// ```
+    /// eddy::run(async {
+    ///     let error = eddy::spawn(async { std::panic::panic_any(42_u32) }).await.unwrap_err();
+    ///     assert_eq!(error.panic_message(), None);
+    ///     assert_eq!(error.try_into_panic().unwrap().downcast_ref::<u32>(), Some(&42));
+    /// });
+    /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panic(payload) => Some(panic_message(payload.as_ref())),
+            Repr::Panic(payload) => payload_text(payload.as_ref()),
             Repr::Cancelled => None,
         }
     }
 }
 
-/// The text of a panic payload (`panic!("...")` carries a `&str` or a
-/// `String`); anything else is described generically.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+/// The text of a panic payload, if it has one (`panic!("...")` carries a
+/// `&str` or a `String`).
+fn payload_text(payload: &(dyn Any + Send)) -> Option<&str> {
     if let Some(message) = payload.downcast_ref::<&'static str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
+        Some(message)
     } else {
-        "Box<dyn Any> (a non-string panic payload)"
+        payload.downcast_ref::<String>().map(String::as_str)
     }
+}
+
+/// A panic payload described for a log line or an error message: its text,
+/// or a placeholder saying it had none.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload_text(payload).unwrap_or("a non-string panic payload")
 }
 
 impl fmt::Display for JoinError {

@@ -206,9 +206,13 @@ impl<T> JoinSet<T> {
         T: 'static,
     {
         let location = Location::caller();
-        let handle = crate::context::expect_core("eddy::task::JoinSet::spawn", |core| {
-            core.spawn(future, None, location)
-        });
+        // Boxed here if large, like every spawn entry point (see "Large
+        // futures and the stack" in `task`).
+        let handle = if const { super::should_box::<F>() } {
+            super::spawn_here("eddy::task::JoinSet::spawn", Box::pin(future), None, location)
+        } else {
+            super::spawn_here("eddy::task::JoinSet::spawn", future, None, location)
+        };
         self.insert(handle)
     }
 

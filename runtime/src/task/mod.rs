@@ -25,6 +25,28 @@
 //! `Send` (`eddy::spawn` accepts `Rc` and `RefCell` inside futures). Its waker
 //! is `Send + Sync`, and waking it from another thread routes it back to its
 //! own loop through that loop's injection queue.
+//!
+//! # Large futures and the stack
+//!
+//! A future is a value: until it reaches its task's heap cell, spawning
+//! moves it by value through several frames (`spawn`, the closure that
+//! finds the current loop, `Core::spawn`, `Task::new`, `Arc::new`), and an
+//! unoptimised build keeps a copy in each. A future holding a 1 MiB buffer
+//! then needed several MiB of stack to spawn, more than a worker thread has.
+//! So every entry point (`spawn`, [`spawn_named`], `JoinSet::spawn`,
+//! `Handle::spawn`, `Handle::spawn_with`, `Runtime::block_on`, `eddy::run`) moves a future
+//! larger than [`BOX_THRESHOLD`] to the heap first (`Box::pin`), as tokio
+//! does. In an optimised build spawning then needs the stack for one copy
+//! of the future (the caller's, which exists anyway) and a few hundred
+//! bytes more. An unoptimised build needs one copy more: it moves a
+//! by-value argument through a stack temporary on its way to the heap, and
+//! stable Rust offers no way around that (building the future inside
+//! `Box::pin(..)` at the call site avoids it). Smaller futures skip the
+//! box, keeping one allocation per task. A future's *polls* run on the
+//! stack of its loop's thread, like any function call; for worker loops
+//! that stack's size is
+//! [`Builder::thread_stack_size`](crate::Builder::thread_stack_size).
+//! `runtime/tests/large_futures.rs` pins these figures.
 
 use std::fmt;
 use std::future::Future;
@@ -54,6 +76,24 @@ pub use local::{AccessError, LocalKey, TaskLocalFuture};
 pub use yield_now::{yield_now, YieldNow};
 
 use crate::event_loop::Core;
+
+/// Futures larger than this (in bytes) are moved to the heap before they
+/// are spawned (see "Large futures and the stack"). Tokio's figures, kept for
+/// the same reasons: in a debug build each frame of the spawn path holds its
+/// own copy, so boxing early saves the most there (2 KiB); optimised builds
+/// elide most copies, and below 16 KiB the extra allocation and pointer
+/// chase per poll cost more than the copy (a server connection's future is
+/// a little over 1 KiB and stays unboxed either way).
+pub const BOX_THRESHOLD: usize = if cfg!(debug_assertions) { 2 * 1024 } else { 16 * 1024 };
+
+/// Whether a future of type `F` is moved to the heap before it is spawned.
+///
+/// Callers test it in a `const { }` block: then an unoptimised build
+/// compiles only the branch taken, and the other branch's stack slot for
+/// the future (a second copy, in the same frame) is never reserved.
+pub(crate) const fn should_box<F>() -> bool {
+    std::mem::size_of::<F>() > BOX_THRESHOLD
+}
 
 /// Identifies a task within the process for logs and errors: the number of
 /// the loop it runs on and its spawn order there (`3.17` is loop 3's 17th
@@ -138,7 +178,11 @@ where
     F::Output: 'static,
 {
     let location = Location::caller();
-    crate::context::expect_core("eddy::spawn", |core| core.spawn(future, None, location))
+    if const { should_box::<F>() } {
+        spawn_here("eddy::spawn", Box::pin(future), None, location)
+    } else {
+        spawn_here("eddy::spawn", future, None, location)
+    }
 }
 
 /// [`spawn`] with a name that debug mode and `JoinError` messages use instead
@@ -159,5 +203,24 @@ where
 {
     let location = Location::caller();
     let name = Some(name.into().into_boxed_str());
-    crate::context::expect_core("eddy::task::spawn_named", |core| core.spawn(future, name, location))
+    if const { should_box::<F>() } {
+        spawn_here("eddy::task::spawn_named", Box::pin(future), name, location)
+    } else {
+        spawn_here("eddy::task::spawn_named", future, name, location)
+    }
+}
+
+/// Spawns onto the current loop; `future` is already small (or boxed).
+#[track_caller]
+pub(crate) fn spawn_here<F>(
+    what: &str,
+    future: F,
+    name: Option<Box<str>>,
+    location: &'static Location<'static>,
+) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    crate::context::expect_core(what, |core| core.spawn(future, name, location))
 }

@@ -68,6 +68,7 @@ compile_error!("eddy runs on Unix-like systems (Linux, macOS, the BSDs); Windows
 mod context;
 mod event_loop;
 mod macros;
+pub mod io;
 pub mod net;
 mod reactor;
 mod runtime;

@@ -43,6 +43,13 @@ mod stream;
 pub use listener::TcpListener;
 pub use stream::TcpStream;
 
+// The asyncio toolbox, part 2: split halves, pre-connect sockets.
+mod socket;
+mod split;
+
+pub use socket::TcpSocket;
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+
 /// Wraps `error` with what was being done, keeping its kind and, as the
 /// source, the error itself.
 pub(crate) fn context(error: io::Error, doing: impl fmt::Display) -> io::Error {

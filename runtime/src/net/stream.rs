@@ -70,6 +70,14 @@ impl TcpStream {
 
     async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
         let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?, Some(addr))?;
+        stream.wait_connected().await?;
+        Ok(stream)
+    }
+
+    /// Waits for a non-blocking connect already started on this socket to
+    /// finish (`TcpStream::connect`, `TcpSocket::connect`).
+    pub(crate) async fn wait_connected(&self) -> io::Result<()> {
+        let stream = self;
         // A non-blocking connect finishes when the socket turns writable;
         // then SO_ERROR says how it went. mio's recipe: a writable event
         // without an error but with no peer yet is spurious, so wait again.
@@ -81,7 +89,7 @@ impl TcpStream {
                 return Err(error);
             }
             match stream.io.get_ref().peer_addr() {
-                Ok(_) => return Ok(stream),
+                Ok(_) => return Ok(()),
                 Err(error) if error.kind() == io::ErrorKind::NotConnected => {
                     stream.io.clear_ready(Direction::Write);
                 }
@@ -229,5 +237,145 @@ impl TcpStream {
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TcpStream").field("peer", &self.peer).finish()
+    }
+}
+
+// ---- Socket options, peek and the futures-io traits (toolbox part 2) ----
+
+impl TcpStream {
+    /// Reads into `buf` without taking the bytes out of the socket: the next
+    /// `read` sees them again. Waits until at least one byte (or EOF) is
+    /// there. Readiness is never cleared as "drained" by a peek, since the
+    /// bytes peeked are still waiting.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_peek(cx, buf)).await
+    }
+
+    /// Poll form of [`peek`](Self::peek).
+    pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_io(Direction::Read, cx, |stream| stream.peek(buf).map(|n| (n, false)))
+            .map_err(|e| context(e, self.describe("peek at")))
+    }
+
+    /// Turns TCP keepalive probes on (`Some(idle)`: the first probe after
+    /// `idle` without traffic, where the OS supports setting it) or off.
+    pub fn set_keepalive(&self, idle: Option<std::time::Duration>) -> io::Result<()> {
+        let socket = socket2::SockRef::from(self.io.get_ref());
+        let result = match idle {
+            None => socket.set_keepalive(false),
+            Some(idle) => socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle)),
+        };
+        result.map_err(|e| context(e, self.describe("set SO_KEEPALIVE on connection with")))
+    }
+
+    /// Whether `SO_KEEPALIVE` is on.
+    pub fn keepalive(&self) -> io::Result<bool> {
+        socket2::SockRef::from(self.io.get_ref()).keepalive()
+    }
+
+    /// Sets `SO_LINGER`: with `Some(d)`, closing waits up to `d` for unsent
+    /// data to leave (and `Some(ZERO)` resets the connection on close);
+    /// `None` restores the default (close returns at once, the kernel keeps
+    /// sending in the background). Note that eddy closes on drop, on the
+    /// loop thread: a long linger there blocks the loop.
+    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        socket2::SockRef::from(self.io.get_ref())
+            .set_linger(linger)
+            .map_err(|e| context(e, self.describe("set SO_LINGER on connection with")))
+    }
+
+    /// The `SO_LINGER` setting.
+    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        socket2::SockRef::from(self.io.get_ref()).linger()
+    }
+
+    /// Sets the IP time-to-live of outgoing packets.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl).map_err(|e| context(e, self.describe("set IP_TTL on connection with")))
+    }
+
+    /// The IP time-to-live of outgoing packets.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
+
+    /// Splits the stream into a read half and a write half that can move
+    /// into different tasks (of this loop). See [`OwnedReadHalf`].
+    ///
+    /// [`OwnedReadHalf`]: super::OwnedReadHalf
+    pub fn into_split(self) -> (super::OwnedReadHalf, super::OwnedWriteHalf) {
+        super::split::split(self)
+    }
+
+    pub(crate) fn poll_close_write(&self) -> Poll<io::Result<()>> {
+        match self.io.get_ref().shutdown(Shutdown::Write) {
+            // Already shut down, or the peer is gone: nothing left to close.
+            Err(error) if error.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
+            result => Poll::Ready(result.map_err(|e| context(e, self.describe("shut down connection with")))),
+        }
+    }
+}
+
+/// `futures-io` reads: the same operation as [`TcpStream::poll_read`], so
+/// codecs, TLS wrappers and `futures::io` helpers work on eddy sockets.
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        TcpStream::poll_read(&self, cx, buf)
+    }
+}
+
+/// `futures-io` writes. `poll_flush` has nothing to do (eddy does not
+/// buffer; the kernel has the bytes), `poll_close` shuts the write half.
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        TcpStream::poll_write(&self, cx, buf)
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: std::pin::Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_close_write()
+    }
+}
+
+/// Reads through a shared reference, so one task can read while another
+/// writes the same stream.
+impl futures_io::AsyncRead for &TcpStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        TcpStream::poll_read(self.get_mut(), cx, buf)
+    }
+}
+
+/// Writes through a shared reference.
+impl futures_io::AsyncWrite for &TcpStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        TcpStream::poll_write(self.get_mut(), cx, buf)
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: std::pin::Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_close_write()
     }
 }

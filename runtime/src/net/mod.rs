@@ -44,11 +44,17 @@ pub use listener::TcpListener;
 pub use stream::TcpStream;
 
 // The asyncio toolbox, part 2: split halves, pre-connect sockets.
+mod lookup;
 mod socket;
 mod split;
+mod udp;
 
+#[doc(hidden)]
+pub use lookup::set_resolver_for_this_thread;
+pub use lookup::{lookup_host, ToSocketAddrs};
 pub use socket::TcpSocket;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
+pub use udp::UdpSocket;
 
 /// Wraps `error` with what was being done, keeping its kind and, as the
 /// source, the error itself.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::poll_fn;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::task::{Context, Poll};
 
 use mio::Interest;
@@ -47,15 +47,15 @@ pub struct TcpStream {
 impl TcpStream {
     /// Opens a connection to `addr`, trying each resolved address in turn.
     ///
-    /// Name resolution uses the standard library and blocks for host names;
-    /// pass an IP address (or resolve in
-    /// [`spawn_blocking`](crate::task::spawn_blocking)) to avoid that.
+    /// A host name is resolved on the blocking pool
+    /// ([`lookup_host`](super::lookup_host)), so the loop never waits for
+    /// DNS; an IP address is used at once.
     ///
     /// # Errors
     /// The last address's error, e.g.
     /// `connect to 127.0.0.1:9: Connection refused (os error 111)`.
-    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
-        let addrs = addr.to_socket_addrs().map_err(|e| context(e, "resolve address to connect to"))?;
+    pub async fn connect(addr: impl super::ToSocketAddrs) -> io::Result<TcpStream> {
+        let addrs = super::lookup::resolve(&addr).await?;
         let mut last_error = None;
         for addr in addrs {
             match TcpStream::connect_one(addr).await {

@@ -56,6 +56,20 @@ pub use socket::TcpSocket;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use udp::UdpSocket;
 
+#[cfg(unix)]
+mod unix_datagram;
+#[cfg(unix)]
+mod unix_listener;
+#[cfg(unix)]
+mod unix_stream;
+
+#[cfg(unix)]
+pub use unix_datagram::UnixDatagram;
+#[cfg(unix)]
+pub use unix_listener::UnixListener;
+#[cfg(unix)]
+pub use unix_stream::UnixStream;
+
 /// Wraps `error` with what was being done, keeping its kind and, as the
 /// source, the error itself.
 pub(crate) fn context(error: io::Error, doing: impl fmt::Display) -> io::Error {

@@ -73,6 +73,8 @@ pub mod net;
 mod reactor;
 mod runtime;
 mod shared;
+#[cfg(unix)]
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod test;

@@ -1,0 +1,166 @@
+//! The process-wide half of signal handling: the handler, the per-signal
+//! delivery counters, the self-pipe, and the list of listeners to wake.
+//!
+//! ```text
+//!   signal ──▶ handler: COUNTS[sig] += 1; write(pipe, 1 byte)
+//!                                              │ (edge on every dup of the read end)
+//!   each listener's dup, in its own loop's reactor ──▶ that listener drains
+//!   the pipe, then wakes *every* waiting listener (any loop) ──▶ each one
+//!   compares COUNTS[sig] with the count it has already reported
+//! ```
+//!
+//! The handler is async-signal-safe: an atomic add and a `write(2)`, on a
+//! pipe that is created once and never closed (so its descriptor can never
+//! be reused for something else while a handler writes to it). Handlers
+//! are installed through `signal-hook-registry` (what tokio uses), which
+//! chains to any handler installed before and is safe against concurrent
+//! installation.
+//!
+//! Why the broadcast: with one pipe read by many epoll instances, the
+//! first listener to drain it can make the kernel drop the edge another
+//! loop had queued (epoll re-checks readiness before reporting). So the
+//! one that drains wakes everyone, through plain `Send` wakers.
+
+use std::collections::HashSet;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::task::Waker;
+
+use slab::Slab;
+
+/// Signal numbers below this can be listened to: every standard and
+/// real-time signal on Linux (1..=64) and the BSDs (1..=32).
+pub(crate) const MAX_SIGNAL: usize = 65;
+
+/// Deliveries of each signal since the process started listening to it.
+static COUNTS: [AtomicU64; MAX_SIGNAL] = [const { AtomicU64::new(0) }; MAX_SIGNAL];
+
+/// The self-pipe's write end, for the handler (-1 until created).
+static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+
+struct Globals {
+    /// Kept open forever: see the module docs.
+    _sender: mio::unix::pipe::Sender,
+    /// Each listener listens on a duplicate of this.
+    receiver: mio::unix::pipe::Receiver,
+    /// Signals whose handler is installed.
+    installed: Mutex<HashSet<i32>>,
+    /// Listeners waiting for a delivery, from any loop.
+    waiters: Mutex<Slab<Waker>>,
+}
+
+static GLOBALS: OnceLock<io::Result<Globals>> = OnceLock::new();
+
+fn globals() -> io::Result<&'static Globals> {
+    let globals = GLOBALS.get_or_init(|| {
+        let (sender, receiver) = mio::unix::pipe::new()?;
+        WRITE_FD.store(sender.as_raw_fd(), Ordering::SeqCst);
+        Ok(Globals {
+            _sender: sender,
+            receiver,
+            installed: Mutex::new(HashSet::new()),
+            waiters: Mutex::new(Slab::new()),
+        })
+    });
+    globals
+        .as_ref()
+        .map_err(|error| io::Error::new(error.kind(), format!("create the signal self-pipe: {error}")))
+}
+
+/// The signal handler's action. Runs in signal context: only
+/// async-signal-safe operations.
+fn on_signal(signal: usize) {
+    COUNTS[signal].fetch_add(1, Ordering::SeqCst);
+    let fd = WRITE_FD.load(Ordering::SeqCst);
+    let byte = 1u8;
+    // SAFETY: `write` is async-signal-safe and reads one byte from a live
+    // local. The pipe is never closed; when it is full (EAGAIN) a wakeup is
+    // already pending, so the result can be ignored. errno is saved and
+    // restored by signal-hook-registry around this action.
+    unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+}
+
+/// Makes sure `signal` is handled, and returns its current delivery count.
+pub(crate) fn install(signal: i32) -> io::Result<u64> {
+    let index =
+        usize::try_from(signal).ok().filter(|&index| index > 0 && index < MAX_SIGNAL).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("listen for signal {signal}: not a signal number"),
+            )
+        })?;
+    if signal_hook_registry::FORBIDDEN.contains(&signal) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "listen for signal {signal}: this signal cannot be handled (SIGKILL, SIGSTOP, or a fault)"
+            ),
+        ));
+    }
+    let globals = globals()?;
+    let mut installed = globals.installed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !installed.contains(&signal) {
+        // SAFETY: the action (`on_signal`) only does an atomic add and a
+        // write(2), both async-signal-safe.
+        unsafe { signal_hook_registry::register(signal, move || on_signal(index)) }.map_err(|error| {
+            io::Error::new(error.kind(), format!("install a handler for signal {signal}: {error}"))
+        })?;
+        installed.insert(signal);
+    }
+    Ok(COUNTS[index].load(Ordering::SeqCst))
+}
+
+/// Deliveries of `signal` so far (0 for a number out of range).
+pub(crate) fn count(signal: i32) -> u64 {
+    usize::try_from(signal)
+        .ok()
+        .and_then(|index| COUNTS.get(index))
+        .map_or(0, |count| count.load(Ordering::SeqCst))
+}
+
+/// A new descriptor on the self-pipe's read end, for one listener.
+pub(crate) fn pipe_reader() -> io::Result<mio::unix::pipe::Receiver> {
+    let fd: OwnedFd =
+        globals()?.receiver.as_fd().try_clone_to_owned().map_err(|error| {
+            io::Error::new(error.kind(), format!("duplicate the signal self-pipe: {error}"))
+        })?;
+    Ok(mio::unix::pipe::Receiver::from(fd))
+}
+
+/// Stores (or replaces, under `key`) a waker to be called on the next
+/// delivery of any signal.
+pub(crate) fn set_waiter(key: &mut Option<usize>, waker: &Waker) {
+    let Ok(globals) = globals() else { return };
+    let mut waiters = globals.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    match key.and_then(|key| waiters.get_mut(key)) {
+        Some(stored) if stored.will_wake(waker) => {}
+        Some(stored) => *stored = waker.clone(),
+        None => *key = Some(waiters.insert(waker.clone())),
+    }
+}
+
+/// Forgets a waiter (a listener dropped).
+pub(crate) fn remove_waiter(key: Option<usize>) {
+    let (Some(key), Ok(globals)) = (key, globals()) else { return };
+    let removed = globals.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).try_remove(key);
+    drop(removed); // outside the lock: a waker's drop may run arbitrary code
+}
+
+/// Wakes every waiting listener (they stay registered: each re-registers
+/// or removes itself when polled or dropped).
+pub(crate) fn wake_all() {
+    let Ok(globals) = globals() else { return };
+    let wakers: Vec<Waker> = globals
+        .waiters
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .iter()
+        .map(|(_, w)| w.clone())
+        .collect();
+    // Woken outside the lock: a wake may re-enter (a same-loop listener).
+    for waker in wakers {
+        waker.wake();
+    }
+}

@@ -70,6 +70,8 @@ mod event_loop;
 mod macros;
 pub mod io;
 pub mod net;
+#[cfg(unix)]
+pub mod process;
 mod reactor;
 mod runtime;
 mod shared;

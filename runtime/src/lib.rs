@@ -32,6 +32,10 @@
 //! | the reactor: epoll readiness → wakers | `reactor/` | selector |
 //! | timers: a hierarchical wheel, a pausable clock | `time/` | `call_later` |
 //! | TCP sockets | `net/` | streams |
+//! | byte-stream helpers: `read_exact`, `BufReader`, lines, `copy` | `io/` | `StreamReader` |
+//! | UDP, Unix sockets, `lookup_host` | `net/` | datagram endpoints, `getaddrinfo` |
+//! | signals as streams | `signal/` | `add_signal_handler` |
+//! | child processes | `process/` | `create_subprocess_exec` |
 //! | oneshot and bounded mpsc channels | `sync/` | `Future`, `Queue` |
 //! | blocking code on a thread pool | `task/blocking.rs` | `to_thread` |
 //!

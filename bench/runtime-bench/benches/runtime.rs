@@ -1,5 +1,6 @@
-//! eddy's runtime benchmark: five scenarios on three single-threaded
-//! runtimes (eddy, tokio current-thread, smol `LocalExecutor`).
+//! eddy's runtime benchmark: seven scenarios on three single-threaded
+//! runtimes (eddy, tokio current-thread, smol `LocalExecutor`; the UDP and
+//! Unix-socket ones on eddy and tokio only).
 //!
 //! ```text
 //! cargo bench --manifest-path bench/Cargo.toml -p runtime-bench
@@ -180,7 +181,7 @@ fn parent() -> Result<(), String> {
             scenario: scenario.name().to_string(),
             size: sizes.describe(scenario),
             unit: match scenario {
-                Scenario::TcpEcho => Unit::Throughput { bytes: sizes.echo_bytes },
+                Scenario::TcpEcho | Scenario::UnixEcho => Unit::Throughput { bytes: sizes.echo_bytes },
                 _ => Unit::Time,
             },
             cells: Runtime::ALL
@@ -197,7 +198,7 @@ fn parent() -> Result<(), String> {
     let columns: Vec<&str> = Runtime::ALL.iter().map(|r| r.name()).collect();
     let mut text = report::tables(&columns, (0, 1), &rows);
     text.push_str(
-        "\nLast column: eddy's median over tokio's, of times (for tcp_echo, tokio's MB/s over \
+        "\nLast column: eddy's median over tokio's, of times (for tcp_echo and unix_echo, tokio's MB/s over \
          eddy's): below 1 means eddy is faster. smol has no timers_fire figure: async-io's \
          timers always follow the OS clock, so there is no paused clock to run it on; nor a \
          select_loop figure: smol has no select! macro.\n",

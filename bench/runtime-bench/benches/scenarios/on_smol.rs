@@ -39,6 +39,7 @@ pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
         Scenario::TimersFire => panic!("smol has no paused clock: timers_fire is not run on it"),
         Scenario::TcpEcho => async_io::block_on(executor.run(tcp_echo(executor.clone(), *sizes))),
         Scenario::SelectLoop => panic!("smol has no select! macro: select_loop is not run on it"),
+        Scenario::UdpPingPong | Scenario::UnixEcho => unreachable!("{scenario} runs in udp_unix.rs"),
     };
     (meter.stop(), outcome)
 }

@@ -36,6 +36,7 @@ pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
         Scenario::TimersFire => runtime.block_on(timers_fire(sizes.fire_tasks)),
         Scenario::TcpEcho => runtime.block_on(tcp_echo(*sizes)),
         Scenario::SelectLoop => runtime.block_on(select_loop(sizes.select_messages)),
+        Scenario::UdpPingPong | Scenario::UnixEcho => unreachable!("{scenario} runs in udp_unix.rs"),
     };
     (meter.stop(), outcome)
 }

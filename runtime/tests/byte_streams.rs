@@ -2,6 +2,7 @@
 //! `readexactly` / `readline` / `readuntil` / line iteration / copy, line
 //! limits, split halves, peek and socket options.
 
+use std::future::Future;
 use std::io;
 use std::time::Duration;
 
@@ -322,5 +323,26 @@ fn tcp_socket_connect_error_names_the_address() {
         let error = TcpSocket::new_v4().unwrap().connect(addr).await.unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
         assert!(error.to_string().contains(&format!("connect to {addr}")), "{error}");
+    });
+}
+
+#[test]
+fn read_until_cancelled_mid_record_loses_nothing_and_resumes() {
+    eddy::run(async {
+        let (client, server) = pair().await;
+        server.write_all(b"hal").await.unwrap();
+        let mut reader = BufReader::new(client);
+        let mut record = Vec::new();
+        // Poll once: the first bytes are taken, then it waits for the rest.
+        let first_poll = std::future::poll_fn(|cx| {
+            let future = std::pin::pin!(reader.read_until(b'\n', &mut record));
+            std::task::Poll::Ready(future.poll(cx).is_pending())
+        })
+        .await;
+        assert!(first_poll, "no newline yet: still pending, then dropped");
+        assert_eq!(record, b"hal", "the bytes taken before the cancel are in the caller's buffer");
+        server.write_all(b"f\nrest").await.unwrap();
+        reader.read_until(b'\n', &mut record).await.unwrap();
+        assert_eq!(record, b"half\n");
     });
 }

@@ -124,3 +124,27 @@ fn spawning_a_missing_program_names_it() {
         assert!(error.to_string().contains("spawn \"eddy-no-such-program\""), "{error}");
     });
 }
+
+#[test]
+fn a_child_dropped_while_running_is_reaped_later_not_left_a_zombie() {
+    eddy::run(async {
+        // `cat` exits once its stdin closes, which dropping the handle does:
+        // it is most likely still running at the drop.
+        let child = Command::new("cat").stdin(Stdio::piped()).spawn().unwrap();
+        let pid = child.id().unwrap() as libc::pid_t;
+        drop(child);
+        // Each spawn-and-wait reaps the orphans that have exited meanwhile.
+        // A zombie still answers kill(pid, 0); a reaped process does not.
+        let mut reaped = false;
+        for _ in 0..500 {
+            bounded(Command::new("true").status()).await.unwrap();
+            // SAFETY: signal 0 only checks that the process exists.
+            if unsafe { libc::kill(pid, 0) } == -1 {
+                reaped = true;
+                break;
+            }
+            eddy::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(reaped, "the dropped child was never reaped");
+    });
+}

@@ -61,6 +61,10 @@ const COPY_BUFFER: usize = 8 * 1024;
 /// Fills `buf` completely, reading as often as needed. asyncio's
 /// `readexactly`.
 ///
+/// Not cancel-safe: if the future is dropped before it finishes, the bytes
+/// it had read are in `buf` but how many is lost. Read into a
+/// [`BufReader`] and use [`read_until`] where a record may be cut short.
+///
 /// # Errors
 /// `UnexpectedEof` if the stream ends first (saying how many bytes came);
 /// otherwise the reader's error. On error, `buf` holds an unknown prefix.
@@ -122,7 +126,8 @@ pub async fn write_all<W: AsyncWrite + Unpin + ?Sized>(writer: &mut W, mut buf: 
 /// flushes `writer`; returns the number of bytes copied. The writer is not
 /// closed (call [`AsyncWrite::poll_close`] or shut the socket down to pass
 /// the EOF on). Holds one 8 KiB buffer; a slow writer slows the reader
-/// (backpressure), nothing piles up.
+/// (backpressure), nothing piles up. If the future is dropped, up to one
+/// buffer of bytes already read but not yet written is lost.
 ///
 /// # Errors
 /// The first read or write error, with which side it came from.

@@ -5,8 +5,8 @@
 //!   signal ──▶ handler: COUNTS[sig] += 1; write(pipe, 1 byte)
 //!                                              │ (edge on every dup of the read end)
 //!   each listener's dup, in its own loop's reactor ──▶ that listener drains
-//!   the pipe, then wakes *every* waiting listener (any loop) ──▶ each one
-//!   compares COUNTS[sig] with the count it has already reported
+//!   the pipe, then wakes every waiting listener (any loop) whose signal's
+//!   COUNTS[sig] has passed the count that listener already reported
 //! ```
 //!
 //! The handler is async-signal-safe: an atomic add and a `write(2)`, on a
@@ -48,7 +48,14 @@ struct Globals {
     /// Signals whose handler is installed.
     installed: Mutex<HashSet<i32>>,
     /// Listeners waiting for a delivery, from any loop.
-    waiters: Mutex<Slab<Waker>>,
+    waiters: Mutex<Slab<Waiter>>,
+}
+
+/// A listener waiting for its signal's count to pass `seen`.
+struct Waiter {
+    signal: i32,
+    seen: u64,
+    waker: Waker,
 }
 
 static GLOBALS: OnceLock<io::Result<Globals>> = OnceLock::new();
@@ -129,15 +136,19 @@ pub(crate) fn pipe_reader() -> io::Result<mio::unix::pipe::Receiver> {
     Ok(mio::unix::pipe::Receiver::from(fd))
 }
 
-/// Stores (or replaces, under `key`) a waker to be called on the next
-/// delivery of any signal.
-pub(crate) fn set_waiter(key: &mut Option<usize>, waker: &Waker) {
+/// Stores (or updates, under `key`) a waker to be called once `signal`
+/// has been delivered more than `seen` times.
+pub(crate) fn set_waiter(key: &mut Option<usize>, signal: i32, seen: u64, waker: &Waker) {
     let Ok(globals) = globals() else { return };
     let mut waiters = globals.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     match key.and_then(|key| waiters.get_mut(key)) {
-        Some(stored) if stored.will_wake(waker) => {}
-        Some(stored) => *stored = waker.clone(),
-        None => *key = Some(waiters.insert(waker.clone())),
+        Some(stored) => {
+            stored.seen = seen;
+            if !stored.waker.will_wake(waker) {
+                stored.waker = waker.clone();
+            }
+        }
+        None => *key = Some(waiters.insert(Waiter { signal, seen, waker: waker.clone() })),
     }
 }
 
@@ -148,8 +159,9 @@ pub(crate) fn remove_waiter(key: Option<usize>) {
     drop(removed); // outside the lock: a waker's drop may run arbitrary code
 }
 
-/// Wakes every waiting listener (they stay registered: each re-registers
-/// or removes itself when polled or dropped).
+/// Wakes every waiting listener whose signal was delivered since it last
+/// looked (they stay registered: each updates or removes itself when polled
+/// or dropped). So a burst of SIGCHLDs does not wake a SIGINT listener.
 pub(crate) fn wake_all() {
     let Ok(globals) = globals() else { return };
     let wakers: Vec<Waker> = globals
@@ -157,7 +169,8 @@ pub(crate) fn wake_all() {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .iter()
-        .map(|(_, w)| w.clone())
+        .filter(|(_, waiter)| count(waiter.signal) > waiter.seen)
+        .map(|(_, waiter)| waiter.waker.clone())
         .collect();
     // Woken outside the lock: a wake may re-enter (a same-loop listener).
     for waker in wakers {

@@ -8,10 +8,10 @@
 //! (see `registry.rs` for the handler and why it is safe). When its
 //! duplicate turns readable, the listener drains the pipe until
 //! `WouldBlock` (which clears readiness and re-arms the edge), then wakes
-//! every other waiting listener, on any loop. Each listener keeps the
-//! number of deliveries it has reported and compares it with the
-//! process-wide count for its signal, so no delivery is lost between two
-//! awaits and every listener sees every delivery.
+//! every other waiting listener, on any loop, whose signal came. Each
+//! listener keeps the number of deliveries it has reported and compares it
+//! with the process-wide count for its signal, so no delivery is lost
+//! between two awaits and every listener sees every delivery.
 //!
 //! The kernel itself merges deliveries of one signal that arrive while it
 //! is still pending (before the handler ran): two `kill`s in quick
@@ -154,7 +154,7 @@ impl Signal {
             return Poll::Ready(Some(()));
         }
         // Register first, check last: a delivery in between is not lost.
-        registry::set_waiter(&mut self.waiter, cx.waker());
+        registry::set_waiter(&mut self.waiter, self.kind.0, self.seen, cx.waker());
         if self.drain_pipe(cx) {
             registry::wake_all();
         }

@@ -130,3 +130,33 @@ fn signals_that_cannot_be_handled_are_refused_with_a_clear_error() {
         }
     });
 }
+
+#[test]
+fn a_delivery_of_one_signal_does_not_wake_listeners_of_another() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    eddy::run(async {
+        let polls = Rc::new(Cell::new(0));
+        let mut quiet = signal(SignalKind::from_raw(libc::SIGURG)).unwrap();
+        let listener = {
+            let polls = polls.clone();
+            eddy::spawn(async move {
+                poll_fn(|cx| {
+                    polls.set(polls.get() + 1);
+                    quiet.poll_recv(cx)
+                })
+                .await
+            })
+        };
+        eddy::task::yield_now().await;
+        assert_eq!(polls.get(), 1, "polled once, then parked");
+        let mut busy = signal(SignalKind::from_raw(libc::SIGPROF)).unwrap();
+        for _ in 0..10 {
+            raise(libc::SIGPROF);
+            recv_bounded(&mut busy).await;
+        }
+        eddy::task::yield_now().await;
+        assert_eq!(polls.get(), 1, "ten SIGPROFs never woke the SIGURG listener");
+        listener.abort();
+    });
+}

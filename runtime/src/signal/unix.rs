@@ -4,7 +4,7 @@
 //! # How it maps onto the reactor
 //!
 //! Each [`Signal`] registers, in its own loop's reactor, a duplicate of
-//! one process-wide self-pipe that the signal handler writes a byte to
+//! its signal's process-wide self-pipe, which the handler writes a byte to
 //! (see `registry.rs` for the handler and why it is safe). When its
 //! duplicate turns readable, the listener drains the pipe until
 //! `WouldBlock` (which clears readiness and re-arms the edge), then wakes
@@ -124,8 +124,8 @@ impl SignalKind {
 /// handler or the pipe cannot be set up. Must be called inside an eddy
 /// runtime.
 pub fn signal(kind: SignalKind) -> io::Result<Signal> {
-    let seen = registry::install(kind.0)?;
-    let pipe = IoSource::new(registry::pipe_reader()?, Interest::READABLE)?;
+    let (seen, pipe) = registry::install(kind.0)?;
+    let pipe = IoSource::new(pipe, Interest::READABLE)?;
     Ok(Signal { kind, seen, pipe, waiter: None })
 }
 

@@ -71,8 +71,8 @@ compile_error!("eddy runs on Unix-like systems (Linux, macOS, the BSDs); Windows
 
 mod context;
 mod event_loop;
-mod macros;
 pub mod io;
+mod macros;
 pub mod net;
 #[cfg(unix)]
 pub mod process;

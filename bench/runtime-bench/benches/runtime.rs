@@ -1,4 +1,4 @@
-//! eddy's runtime benchmark: seven scenarios on three single-threaded
+//! eddy's runtime benchmark: eight scenarios on three single-threaded
 //! runtimes (eddy, tokio current-thread, smol `LocalExecutor`; the UDP and
 //! Unix-socket ones on eddy and tokio only).
 //!

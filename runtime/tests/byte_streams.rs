@@ -346,3 +346,21 @@ fn read_until_cancelled_mid_record_loses_nothing_and_resumes() {
         assert_eq!(record, b"half\n");
     });
 }
+
+#[test]
+fn read_to_end_cancelled_mid_read_leaves_only_the_bytes_read() {
+    eddy::run(async {
+        let (mut client, server) = pair().await;
+        server.write_all(b"partial").await.unwrap();
+        let mut received = Vec::new();
+        // The peer has not closed: read_to_end takes "partial", then waits.
+        let pending = std::future::poll_fn(|cx| {
+            let future = std::pin::pin!(client.read_to_end(&mut received));
+            std::task::Poll::Ready(future.poll(cx).is_pending())
+        })
+        .await;
+        assert!(pending);
+        assert_eq!(received, b"partial", "no padding left in the caller's vector");
+        drop(server);
+    });
+}

@@ -88,17 +88,36 @@ pub async fn read_exact<R: AsyncRead + Unpin + ?Sized>(reader: &mut R, buf: &mut
 /// Reads until EOF, appending to `buf`; returns how many bytes were added.
 /// asyncio's `read()` with no size. Unbounded by nature: use it on streams
 /// whose size you trust, or wrap the reader in a limit of your own.
+///
+/// Cancel-safe: bytes read before the future is dropped stay in `buf`.
 pub async fn read_to_end<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     buf: &mut Vec<u8>,
 ) -> io::Result<usize> {
+    /// Cuts the vector back to the bytes really read, also when the future
+    /// is dropped mid-read, so no zeroed padding is left behind.
+    struct Filled<'a> {
+        buf: &'a mut Vec<u8>,
+        len: usize,
+    }
+    impl Drop for Filled<'_> {
+        fn drop(&mut self) {
+            self.buf.truncate(self.len);
+        }
+    }
+
     let start = buf.len();
-    // Read straight into the vector's spare room, grown in steps.
-    let mut chunk = [0u8; COPY_BUFFER];
     loop {
-        match poll_fn(|cx| Pin::new(&mut *reader).poll_read(cx, &mut chunk)).await? {
-            0 => return Ok(buf.len() - start),
-            n => buf.extend_from_slice(&chunk[..n]),
+        // Read straight into the vector, grown by a zeroed chunk each time
+        // (no buffer in the future itself: it stays small to spawn).
+        let len = buf.len();
+        buf.resize(len + COPY_BUFFER, 0);
+        let mut filled = Filled { buf: &mut *buf, len };
+        let n = poll_fn(|cx| Pin::new(&mut *reader).poll_read(cx, &mut filled.buf[len..])).await?;
+        filled.len += n;
+        drop(filled);
+        if n == 0 {
+            return Ok(buf.len() - start);
         }
     }
 }

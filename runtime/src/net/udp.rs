@@ -11,6 +11,9 @@
 //! One task may wait to receive and another to send at the same time; a
 //! second waiter in the same direction replaces the first one's wakeup.
 //!
+//! Every receive and send is cancel-safe: a datagram is taken (or sent)
+//! inside one poll or not at all, so dropping the future loses nothing.
+//!
 //! Errors name what was being done and the socket's address, e.g.
 //! `send_to 127.0.0.1:9 from 127.0.0.1:40000: Connection refused`.
 

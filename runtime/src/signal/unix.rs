@@ -13,6 +13,10 @@
 //! with the process-wide count for its signal, so no delivery is lost
 //! between two awaits and every listener sees every delivery.
 //!
+//! `recv` is cancel-safe: a delivery is taken only in the poll that
+//! returns it. Dropping a [`Signal`] removes it from the waiters and its
+//! pipe duplicate from the reactor; other listeners are unaffected.
+//!
 //! The kernel itself merges deliveries of one signal that arrive while it
 //! is still pending (before the handler ran): two `kill`s in quick
 //! succession may count as one. What the handler ran for is never lost.

@@ -140,3 +140,16 @@ fn datagrams_keep_their_boundaries_and_name_their_sender() {
     std::fs::remove_file(&server_path).unwrap();
     std::fs::remove_file(&client_path).unwrap();
 }
+
+#[test]
+fn try_read_and_try_write_never_wait_and_readiness_can_be_awaited_without_a_buffer() {
+    eddy::run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut buf = [0; 8];
+        assert_eq!(b.try_read(&mut buf).unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(a.try_write(b"now").unwrap(), 3);
+        std::future::poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap();
+        assert_eq!(b.try_read(&mut buf).unwrap(), 3);
+        assert_eq!(&buf[..3], b"now");
+    });
+}

@@ -126,12 +126,33 @@ impl UnixStream {
 
     /// Waits until a read would not block.
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Read, cx)).await
+        poll_fn(|cx| self.poll_read_ready(cx)).await
+    }
+
+    /// Poll form of [`readable`](Self::readable): lets a server wait for a
+    /// request without holding a buffer to read it into.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(Direction::Read, cx)
     }
 
     /// Waits until a write would not block.
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Write, cx)).await
+        poll_fn(|cx| self.poll_write_ready(cx)).await
+    }
+
+    /// Poll form of [`writable`](Self::writable).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.poll_ready(Direction::Write, cx)
+    }
+
+    /// Reads without waiting: `WouldBlock` if nothing is there.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_io(Direction::Read, |mut stream| stream.read(buf))
+    }
+
+    /// Writes without waiting: `WouldBlock` if there is no room.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_io(Direction::Write, |mut stream| stream.write(buf))
     }
 
     /// This end's address.

@@ -1,6 +1,12 @@
 //! TCP sockets driven by the loop's reactor. asyncio's streams, at the level
 //! of `read` and `write` calls.
 //!
+//! Also here: [`UdpSocket`] (datagram endpoints), [`UnixListener`],
+//! [`UnixStream`] and [`UnixDatagram`] (Unix domain sockets),
+//! [`TcpSocket`] (options before `bind`/`connect`), split halves of a
+//! [`TcpStream`], and [`lookup_host`] (name resolution off the loop). The
+//! byte-stream helpers that work on all of them are in [`crate::io`].
+//!
 //! Sockets belong to the loop that created them (they are `!Send`): their
 //! readiness lives in that loop's reactor without any locking. A socket made
 //! elsewhere (a `std::net` one with hand-set options, say) joins a loop with
@@ -43,7 +49,8 @@ mod stream;
 pub use listener::TcpListener;
 pub use stream::TcpStream;
 
-// The asyncio toolbox, part 2: split halves, pre-connect sockets.
+// The asyncio toolbox, part 2: name lookup, pre-connect sockets, split
+// halves, UDP, Unix sockets.
 mod lookup;
 mod socket;
 mod split;

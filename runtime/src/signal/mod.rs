@@ -24,7 +24,10 @@ use std::io;
 mod registry;
 pub mod unix;
 
-/// Waits for the next Ctrl-C (`SIGINT`) delivered from now on.
+/// Waits for the next Ctrl-C (`SIGINT`) delivered after this future is
+/// first polled. To catch one that may come before that, create the
+/// listener early with [`unix::signal`]`(SignalKind::interrupt())` and
+/// `recv` it later: it counts from its creation.
 ///
 /// From the first call on, SIGINT no longer ends the process by itself:
 /// the program decides (see [`unix`]).

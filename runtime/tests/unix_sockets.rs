@@ -153,3 +153,35 @@ fn try_read_and_try_write_never_wait_and_readiness_can_be_awaited_without_a_buff
         assert_eq!(&buf[..3], b"now");
     });
 }
+
+#[test]
+fn a_unix_stream_splits_into_halves_for_two_tasks_and_reunites() {
+    eddy::run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (reader, writer) = a.into_split();
+        let writing = eddy::spawn(async move {
+            writer.write_all(b"from the write half").await.unwrap();
+            writer
+        });
+        let mut buf = [0; 19];
+        (&b).read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"from the write half");
+        b.write_all(b"back").await.unwrap();
+        let mut back = [0; 4];
+        let mut reader = reader;
+        reader.read_exact(&mut back).await.unwrap();
+        assert_eq!(&back, b"back");
+        let writer = writing.await.unwrap();
+        let a = reader.reunite(writer).unwrap();
+        a.write_all(b"!").await.unwrap();
+        let mut last = [0; 1];
+        (&b).read_exact(&mut last).await.unwrap();
+        assert_eq!(&last, b"!");
+        // Dropping the write half of a split sends EOF.
+        let (_reader, writer) = a.into_split();
+        drop(writer);
+        let mut rest = Vec::new();
+        (&b).read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+    });
+}

@@ -155,6 +155,13 @@ impl UnixStream {
         self.io.try_io(Direction::Write, |mut stream| stream.write(buf))
     }
 
+    /// Splits the stream into a read half and a write half that can move
+    /// into different tasks (of this loop); see
+    /// [`OwnedReadHalf`](super::OwnedReadHalf).
+    pub fn into_split(self) -> (super::OwnedReadHalf<UnixStream>, super::OwnedWriteHalf<UnixStream>) {
+        super::split::split(self)
+    }
+
     /// This end's address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()

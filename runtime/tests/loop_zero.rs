@@ -27,10 +27,15 @@ impl log::Log for Capture {
 
 static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
 
-/// Installs the capturing logger (once) and returns the warnings so far
-/// for loop `loop_id`.
-fn warnings_for(loop_id: u32) -> Vec<String> {
+/// Installs the capturing logger (once per process). Each test calls it
+/// before it does anything that may warn: a warning logged before the
+/// logger exists is lost, whichever test happens to run first.
+fn capture_warnings() {
     let _ = log::set_logger(&CAPTURE).map(|()| log::set_max_level(log::LevelFilter::Warn));
+}
+
+/// The warnings captured so far for loop `loop_id`.
+fn warnings_for(loop_id: u32) -> Vec<String> {
     let needle = format!("onto loop {loop_id} ");
     CAPTURE.0.lock().unwrap().iter().filter(|m| m.contains(&needle)).cloned().collect()
 }
@@ -46,6 +51,7 @@ fn workers_1_runs_loop_0_on_the_block_on_thread_and_starts_no_other() {
 
 #[test]
 fn a_task_spawned_onto_loop_0_outside_block_on_runs_when_block_on_next_runs() {
+    capture_warnings();
     let runtime = eddy::Builder::new().workers(1).build().unwrap();
     let loop_id = runtime.handle().loop_id();
     let ran = Arc::new(AtomicBool::new(false));
@@ -66,6 +72,7 @@ fn a_task_spawned_onto_loop_0_outside_block_on_runs_when_block_on_next_runs() {
 
 #[test]
 fn a_spawn_onto_loop_0_from_another_thread_during_block_on_runs_without_a_warning() {
+    capture_warnings();
     let runtime = eddy::Builder::new().build().unwrap();
     let loop_id = runtime.handle().loop_id();
     let handle = runtime.handle().clone();

@@ -41,7 +41,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::panic::Location;
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -227,7 +227,7 @@ impl Core {
         }
         let mut wakers = self.wake_buffer.take();
         let fired = self.timers.borrow_mut().advance(self.clock.now_tick(), &mut wakers);
-        wakers.drain(..).for_each(Waker::wake);
+        self.wake_all(&mut wakers, "a timer");
         self.wake_buffer.replace(wakers);
         fired
     }
@@ -290,9 +290,30 @@ impl Core {
         if let Some(shuffler) = &self.shuffler {
             shuffler.borrow_mut().shuffle(&mut wakers);
         }
-        wakers.drain(..).for_each(Waker::wake);
+        self.wake_all(&mut wakers, "an I/O event");
         self.wake_buffer.replace(wakers);
         events
+    }
+
+    /// Wakes (and so consumes) every waker in `wakers`, which `source`
+    /// released. A waker is user code: a hand-written one may panic in
+    /// `wake` (or in the destructor `wake` runs). That panic must not
+    /// unwind out of the loop, which would drop the rest of the batch
+    /// un-woken (lost wakeups for tasks that did nothing wrong) and, on a
+    /// worker thread, kill the loop. So it is caught, logged at `error`,
+    /// and the batch goes on from the next waker. One `catch_unwind` per
+    /// batch, re-entered only after a panic: the common path costs nothing.
+    fn wake_all(&self, wakers: &mut Vec<Waker>, source: &str) {
+        let mut rest = wakers.drain(..);
+        while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| rest.by_ref().for_each(Waker::wake)))
+        {
+            log::error!(
+                "loop {}: a waker released by {source} panicked in wake() (its task may never run again; \
+                 the other wakers of the batch were still woken): {}",
+                self.loop_id(),
+                crate::task::panic_message(payload.as_ref()),
+            );
+        }
     }
 
     // ----- Tasks --------------------------------------------------------

@@ -167,7 +167,22 @@ fn start_worker(
             };
             let _ = ready_tx.send(Ok(core.shared().clone()));
             let _enter = context::enter(core.clone());
-            core.run_until_stopped();
+            // Panics in user code (task polls, wakers, destructors) are
+            // caught where the loop runs it; this is defence in depth
+            // against a bug in eddy itself. A loop that unwound is in an
+            // unknown state, so it does not carry on: it shuts down, which
+            // closes its queue, so every JoinHandle of its tasks reports
+            // cancellation and every later spawn onto it is refused,
+            // instead of waiting forever on a thread that is gone.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| core.run_until_stopped()));
+            if let Err(payload) = &ran {
+                log::error!(
+                    "event loop {} (thread {index}) panicked and stops; its tasks are cancelled and \
+                     spawns onto it will be refused: {}",
+                    core.loop_id(),
+                    crate::task::panic_message(payload.as_ref()),
+                );
+            }
             core.shutdown();
         })
         .map_err(|e| io::Error::new(e.kind(), format!("starting event loop thread {index}: {e}")))?;

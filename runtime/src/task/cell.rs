@@ -148,7 +148,7 @@ impl<F: Future + 'static> Task<F> {
         let before = self.header.state.complete();
         core.release_task(self.header.slot.load(Relaxed), self);
         if before.has_join_interest() {
-            self.header.join_waker.wake();
+            wake_joiner(&self.header);
         } else {
             // Nobody will ever ask for the output: drop it here, on the loop.
             // SAFETY: rule 2: COMPLETE is set and the handle is gone, so the
@@ -317,6 +317,21 @@ impl<F: Future + 'static> JoinTarget<F::Output> for Task<F> {
 
     fn runnable(self: Arc<Self>) -> Arc<dyn Runnable> {
         self
+    }
+}
+
+/// Wakes whoever awaits the task's `JoinHandle`. That waker is user code
+/// (any future may poll a `JoinHandle`) and may panic; the loop is not the
+/// place for that panic to surface, and unwinding from here would leave the
+/// loop mid-tick, so it is contained and logged.
+fn wake_joiner(header: &Header) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| header.join_waker.wake())) {
+        log::error!(
+            "the waker of the JoinHandle of {} panicked in wake(); the task's result stays \
+             in its JoinHandle: {}",
+            header.info,
+            super::join::panic_message(payload.as_ref() as &(dyn Any + Send))
+        );
     }
 }
 

@@ -58,7 +58,7 @@ use crate::shared::{Shared, WAKER_TOKEN};
 use crate::task::cell::{Task, NO_SLOT};
 use crate::task::{BlockingPool, JoinHandle, Runnable, TaskInfo};
 use crate::time::wheel::{TimerKey, Wheel};
-use crate::time::{Clock, Instant};
+use crate::time::{Clock, Idle, Instant};
 use crate::util::Shuffler;
 
 /// Numbers loops process-wide, so a timer or task can tell which loop it
@@ -86,6 +86,9 @@ pub(crate) struct Core {
     shuffler: Option<RefCell<Shuffler>>,
     /// Whether the paused-and-stuck warning was given (once per loop).
     warned_paused_idle: Cell<bool>,
+    /// Timers fired so far (`time::advance_to_next` needs to know whether
+    /// a step fired anything).
+    timers_fired: Cell<u64>,
     /// Task polls since the loop last looked at I/O (see "Fairness").
     polls_since_io: Cell<usize>,
     /// Reused buffers, so a steady-state tick allocates nothing.
@@ -106,9 +109,10 @@ impl Core {
             io::Error::new(e.kind(), format!("creating the event loop's cross-thread waker: {e}"))
         })?;
         let reactor = Rc::new(Reactor::new(poll, config.event_capacity)?);
+        let shared = Arc::new(Shared::new(loop_id, config.debug, waker, blocking));
         Ok(Rc::new(Core {
-            shared: Arc::new(Shared::new(loop_id, config.debug, waker, blocking)),
-            clock: Clock::new(config.start_paused, config.auto_advance),
+            clock: Clock::register(&config.clock, index, &shared),
+            shared,
             // Seeded by the loop's index in its runtime, not its process-wide
             // id: the same seed must give the same orders in every run.
             shuffler: config.seed.map(|seed| {
@@ -121,6 +125,7 @@ impl Core {
             reactor,
             timers: RefCell::new(Wheel::new()),
             warned_paused_idle: Cell::new(false),
+            timers_fired: Cell::new(0),
             polls_since_io: Cell::new(0),
             injected_buffer: RefCell::new(Vec::new()),
             wake_buffer: RefCell::new(Vec::new()),
@@ -161,6 +166,9 @@ impl Core {
     fn tick(&self, main_woken: &AtomicBool) {
         let tick = self.ticks.get() + 1;
         self.ticks.set(tick);
+        // Tell a paused runtime clock this loop is busy before taking in
+        // work (a no-op unless the loop last parked idle).
+        self.clock.wake_up();
 
         // 1. Wakes and spawns from other threads join the run queue.
         let injected = self.take_injected();
@@ -220,7 +228,7 @@ impl Core {
         batch
     }
 
-    /// Step 3 (also used by `time::advance`). Returns how many fired.
+    /// Step 3. Returns how many fired.
     pub(crate) fn fire_timers(&self) -> usize {
         if self.timers.borrow().is_empty() {
             return 0; // No clock read: it is not free (a vDSO call at best).
@@ -229,54 +237,74 @@ impl Core {
         let fired = self.timers.borrow_mut().advance(self.clock.now_tick(), &mut wakers);
         self.wake_all(&mut wakers, "a timer");
         self.wake_buffer.replace(wakers);
+        self.timers_fired.set(self.timers_fired.get() + fired as u64);
         fired
     }
 
     /// Step 4a: decide how long to park.
     fn plan_park(&self, main_woken: bool) -> Park {
         if main_woken || !self.run_queue.borrow().is_empty() {
+            if self.clock.was_paused() {
+                // Busy while time stands still: the livelock guard counts.
+                self.clock.busy_tick(self.loop_id());
+            }
             if self.polls_since_io.get() < self.config.tick_budget {
                 return Park::Skip;
             }
             return Park::Poll;
         }
+        if self.clock.is_paused() {
+            return Park::Paused;
+        }
         let Some(next) = self.timers.borrow().next_deadline() else {
             return Park::Wait(None);
         };
-        if !self.clock.is_paused() {
-            let now = self.clock.now();
-            return Park::Wait(Some(self.clock.tick_instant(next).duration_since(now)));
-        }
-        // Paused: time moves only by hand, or by jumping when idle.
-        if self.clock.auto_advance() && !self.shared.blocking.is_busy() {
-            Park::AutoAdvance(next)
-        } else {
-            Park::PausedWait
-        }
+        let now = self.clock.now();
+        Park::Wait(Some(self.clock.tick_instant(next).duration_since(now)))
     }
 
     /// Step 4b: park in epoll_wait and wake the tasks whose I/O is ready.
     fn park(&self, park: Park) -> usize {
         let timeout = match park {
             Park::Skip => return 0,
-            Park::Poll | Park::AutoAdvance(_) => Some(Duration::ZERO),
+            Park::Poll | Park::Paused => Some(Duration::ZERO),
             Park::Wait(timeout) => timeout,
-            Park::PausedWait => Some(PAUSED_IDLE_WARNING),
         };
         self.polls_since_io.set(0);
         let mut wakers = self.wake_buffer.take();
-        let events = self.reactor.poll(timeout, &mut wakers);
+        let mut events = self.reactor.poll(timeout, &mut wakers);
+        if matches!(park, Park::Paused) && events == 0 && !self.shared.is_notified() {
+            // Paused and nothing happened: the runtime's clock decides
+            // whether time moves now, or this loop waits for the others.
+            events = self.park_paused(&mut wakers);
+        }
         // Time passed while parked: one clock read per park keeps
         // `Instant::recent` (and the next tick's timers) current.
         self.clock.now();
-        if let Park::AutoAdvance(next) = park {
-            // Nothing happened and nothing is on its way from another
-            // thread: the only thing left to wait for is the next timer.
-            if events == 0 && !self.shared.is_notified() {
-                self.clock.advance_to(self.clock.tick_instant(next));
-            }
+        if let Some(shuffler) = &self.shuffler {
+            shuffler.borrow_mut().shuffle(&mut wakers);
         }
-        if matches!(park, Park::PausedWait) && events == 0 && !self.warned_paused_idle.get() {
+        self.wake_all(&mut wakers, "an I/O event");
+        self.wake_buffer.replace(wakers);
+        events
+    }
+
+    /// Step 4c, paused clock, idle loop: declare the loop idle to the
+    /// runtime's clock, which moves time if every loop is idle (see
+    /// `time::RuntimeClock`); otherwise wait for I/O or another thread.
+    fn park_paused(&self, wakers: &mut Vec<Waker>) -> usize {
+        let next = self.timers.borrow().next_deadline();
+        let idle = self.clock.idle(next, &self.shared.blocking, &self.shared);
+        let wait = match idle {
+            Idle::Run => return 0,
+            Idle::Forever => None,
+            // Whoever lets time move next (another loop going idle, the
+            // blocking pool draining, a resume) notifies this loop; the
+            // timeout only bounds how long a surprise could go unnoticed.
+            Idle::Wait { .. } => Some(PAUSED_IDLE_WARNING),
+        };
+        let events = self.reactor.poll(wait, wakers);
+        if idle == (Idle::Wait { warn: true }) && events == 0 && !self.warned_paused_idle.get() {
             // Most likely a test that waits for time to pass with
             // auto-advance off: say so rather than hang in silence.
             self.warned_paused_idle.set(true);
@@ -287,11 +315,6 @@ impl Core {
                 self.loop_id()
             );
         }
-        if let Some(shuffler) = &self.shuffler {
-            shuffler.borrow_mut().shuffle(&mut wakers);
-        }
-        self.wake_all(&mut wakers, "an I/O event");
-        self.wake_buffer.replace(wakers);
         events
     }
 
@@ -366,16 +389,13 @@ impl Core {
         self.run_queue.borrow_mut().push_back(task);
     }
 
-    /// Tasks waiting in the run queue.
-    pub(crate) fn ready_count(&self) -> usize {
-        self.run_queue.borrow().len()
-    }
-
     /// Drops every task still alive, on this thread, running their
     /// destructors with the loop still current (they may cancel timers or
     /// deregister sockets). Called once, when the runtime goes away.
     pub(crate) fn shutdown(&self) {
         self.closing.set(true);
+        // No longer driven: a paused runtime clock must not wait for it.
+        self.clock.set_driven(false);
         let mut orphans = self.shared.close();
         if self.config.debug {
             for task in self.tasks.borrow().iter().map(|(_, task)| task) {
@@ -471,6 +491,11 @@ impl Core {
         self.shuffler.as_ref().map(|shuffler| shuffler.borrow_mut().next_u64())
     }
 
+    /// How many timers this loop has fired.
+    pub(crate) fn timers_fired(&self) -> u64 {
+        self.timers_fired.get()
+    }
+
     /// When the next timer is due, if any.
     pub(crate) fn next_timer_deadline(&self) -> Option<Instant> {
         self.timers.borrow().next_deadline().map(|tick| self.clock.tick_instant(tick))
@@ -487,12 +512,10 @@ enum Park {
     Poll,
     /// Sleep until an event, or the timeout (the next timer) passes.
     Wait(Option<Duration>),
-    /// Paused clock, idle loop: check for I/O without sleeping, and if there
-    /// is none, jump the clock to this tick.
-    AutoAdvance(u64),
-    /// Paused clock, timers pending, but the clock may not jump: wait for
-    /// I/O or another thread, warning once if that takes long.
-    PausedWait,
+    /// Paused clock, idle loop: check for I/O without sleeping; if there is
+    /// none, let the runtime's clock move time (when every loop is idle) or
+    /// wait for the loop that will, warning once if time cannot move.
+    Paused,
 }
 
 /// Real time an idle loop waits on a paused clock before it warns.

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use eddy::net::TcpListener;
@@ -279,8 +279,8 @@ fn a_panic_anywhere_in_user_code_never_loses_a_wakeup_on_a_worker_loop() {
     errors();
     let runtime = eddy::Builder::new().workers(2).start_paused(true).build().unwrap();
     let worker = runtime.handles()[1].clone();
-    let total = runtime
-        .block_on(async { worker.spawn_with(|| every_kind_of_panic_at_one_deadline()).await.unwrap() });
+    let total =
+        runtime.block_on(async { worker.spawn_with(every_kind_of_panic_at_one_deadline).await.unwrap() });
     assert_eq!(total, 100 + 7);
     // The worker survived: it still runs what is spawned onto it later.
     let later = runtime.block_on(async { worker.spawn(async { 42 }).await });

@@ -2,9 +2,11 @@
 //! for it.
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Runtime;
+use crate::time::RuntimeClock;
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -40,8 +42,8 @@ pub(crate) struct LoopConfig {
     pub(crate) event_capacity: usize,
     pub(crate) tick_budget: usize,
     pub(crate) slow_poll_threshold: Duration,
-    pub(crate) start_paused: bool,
-    pub(crate) auto_advance: bool,
+    /// The runtime's one clock, shared by all its loops.
+    pub(crate) clock: Arc<RuntimeClock>,
     pub(crate) seed: Option<u64>,
 }
 
@@ -206,8 +208,7 @@ impl Builder {
             event_capacity: self.event_capacity,
             tick_budget: self.tick_budget,
             slow_poll_threshold: self.slow_poll_threshold,
-            start_paused: self.start_paused,
-            auto_advance: self.auto_advance,
+            clock: RuntimeClock::new(self.start_paused, self.auto_advance, self.workers),
             seed: self.seed,
         }
     }

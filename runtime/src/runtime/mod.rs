@@ -124,6 +124,7 @@ impl Runtime {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self.core.clone());
         let _driving = self.driver.drive();
+        let _driven = Driven::new(&self.core);
         if const { should_box::<F>() } {
             self.core.block_on(Box::pin(future))
         } else {
@@ -139,6 +140,24 @@ impl Runtime {
     /// Handles to every loop, loop 0 first: `workers(n)` gives `n` of them.
     pub fn handles(&self) -> &[Handle] {
         &self.handles
+    }
+}
+
+/// Loop 0 is driven (its tasks can run) only while a `block_on` runs; the
+/// runtime's paused clock must know, so that worker loops never wait for
+/// loop 0 to go idle when nobody runs it. Undone on return and on unwind.
+struct Driven<'a>(&'a Core);
+
+impl<'a> Driven<'a> {
+    fn new(core: &'a Core) -> Driven<'a> {
+        core.clock().set_driven(true);
+        Driven(core)
+    }
+}
+
+impl Drop for Driven<'_> {
+    fn drop(&mut self) {
+        self.0.clock().set_driven(false);
     }
 }
 

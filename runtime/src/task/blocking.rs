@@ -33,6 +33,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::{JoinError, JoinHandle, TaskId, TaskInfo};
+use crate::shared::Shared;
 use crate::sync::oneshot;
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -52,6 +53,11 @@ struct PoolInner {
     /// Jobs queued or running. A loop with a paused clock must not jump
     /// time forward while one of these may still wake a task.
     in_flight: AtomicUsize,
+    /// Loops that are idle on a paused clock, waiting for `in_flight` to
+    /// drop to zero (see `notify_when_idle`); `has_idle_waiters` lets a job
+    /// skip the lock when there are none.
+    idle_waiters: Mutex<Vec<Arc<Shared>>>,
+    has_idle_waiters: AtomicBool,
     /// Numbers blocking jobs for their `TaskId`s.
     next_seq: AtomicU64,
 }
@@ -76,7 +82,20 @@ struct InFlight(Arc<PoolInner>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // The job's result woke its task *before* this count drops (so a
+        // paused clock cannot move between the two), which means the task's
+        // loop may already have run it and gone idle while the pool still
+        // looked busy. It asked to be told when the pool drains: tell it,
+        // or its paused clock would stall until its next timeout.
+        // SeqCst pairs with `notify_when_idle`: either the waiter sees the
+        // count at zero, or this sees the waiter.
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.0.has_idle_waiters.load(Ordering::SeqCst)
+        {
+            self.0.has_idle_waiters.store(false, Ordering::SeqCst);
+            let waiters = std::mem::take(&mut *self.0.idle_waiters.lock().unwrap_or_else(|p| p.into_inner()));
+            waiters.iter().for_each(|waiter| waiter.notify());
+        }
     }
 }
 
@@ -95,6 +114,8 @@ impl BlockingPool {
                 max_threads: max_threads.max(1),
                 keep_alive: Duration::from_secs(10),
                 in_flight: AtomicUsize::new(0),
+                idle_waiters: Mutex::new(Vec::new()),
+                has_idle_waiters: AtomicBool::new(false),
                 next_seq: AtomicU64::new(1),
             }),
         }
@@ -103,6 +124,19 @@ impl BlockingPool {
     /// Whether any job is queued or running.
     pub(crate) fn is_busy(&self) -> bool {
         self.inner.in_flight.load(Ordering::Acquire) > 0
+    }
+
+    /// For a loop idle on a paused clock: returns whether a job is still in
+    /// flight, and if so arranges for `waiter` to be notified once none is.
+    pub(crate) fn notify_when_idle(&self, waiter: &Arc<Shared>) -> bool {
+        {
+            let mut waiters = self.inner.idle_waiters.lock().unwrap_or_else(|p| p.into_inner());
+            if !waiters.iter().any(|known| Arc::ptr_eq(known, waiter)) {
+                waiters.push(waiter.clone());
+            }
+            self.inner.has_idle_waiters.store(true, Ordering::SeqCst);
+        }
+        self.inner.in_flight.load(Ordering::SeqCst) > 0
     }
 
     /// Queues `f` and returns a handle to its result.

@@ -15,7 +15,13 @@
 use std::cell::Cell;
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Duration;
+
+use crate::shared::Shared;
+use crate::task::BlockingPool;
 
 /// A measurement of the current loop's clock: `std::time::Instant` that
 /// follows a paused clock.
@@ -137,34 +143,188 @@ impl fmt::Debug for Instant {
     }
 }
 
-/// One loop's clock.
-pub(crate) struct Clock {
-    /// Tick 0 of the timer wheel: when the loop was created.
+/// The runtime's clock: one for all its loops, so every loop reads the same
+/// time, pauses together and moves together.
+///
+/// Only the paused clock needs coordination. Running, the time is the OS
+/// clock plus an offset, and each loop reads it from a cached copy of the
+/// state ([`Clock`]); a loop refreshes its copy when `generation` says that
+/// another loop changed the state (pause, resume, advance), which costs one
+/// relaxed load per read, and nothing at all in a single-loop runtime.
+///
+/// Paused, the clock moves forward only when the whole runtime is *idle*:
+/// every loop has no task ready and nothing injected, and no blocking job is
+/// in flight. The loop that finds everyone idle moves the clock to the
+/// earliest of the loops' next deadlines (auto-advance) or of the pending
+/// [`advance`](super::advance) targets, then notifies the other loops so
+/// they fire what came due; the clock moves again only once they are all
+/// idle again. So a task woken by a timer at D always runs before time
+/// passes D, however many tasks D woke and on whichever loop they live.
+pub(crate) struct RuntimeClock {
+    /// Tick 0 of every loop's timer wheel: when the runtime was built. One
+    /// origin for all loops, so their deadlines compare.
     origin: std::time::Instant,
+    /// More than one loop: another thread may change the state, so reads
+    /// must check `generation`. A single loop changes it only itself.
+    shared_by_loops: bool,
+    /// Bumped (under the lock) by every change to the state.
+    generation: AtomicU64,
+    state: Mutex<ClockState>,
+}
+
+struct ClockState {
     /// While paused, the frozen current time.
-    paused_at: Cell<Option<std::time::Instant>>,
+    paused_at: Option<std::time::Instant>,
     /// Added to the OS clock when running: time advanced while paused is not
     /// given back on resume, so the clock never runs backwards.
+    offset: Duration,
+    /// Whether an idle runtime with a paused clock jumps to its next timer.
+    auto_advance: bool,
+    /// One entry per loop, by index in the runtime.
+    loops: Vec<LoopSlot>,
+    /// `time::advance` calls waiting for the clock to reach their target.
+    advances: Vec<AdvanceWait>,
+    next_advance_id: u64,
+}
+
+/// What the clock knows of one loop.
+struct LoopSlot {
+    /// Its cross-thread half: to notify it, and to see whether something
+    /// was injected since it went idle.
+    shared: Arc<Shared>,
+    /// Some thread runs the loop (loop 0 only while a `block_on` runs). A
+    /// loop nobody drives counts as idle with no timers: its tasks cannot
+    /// run until it is driven again, and the others must not wait for it.
+    driven: bool,
+    /// The loop had nothing to do when it last parked, and has not woken
+    /// since. It clears this itself before taking in injected work.
+    idle: bool,
+    /// The loop's next timer tick, as of when it went idle.
+    next: Option<u64>,
+}
+
+/// One pending [`advance`](super::advance).
+struct AdvanceWait {
+    id: u64,
+    target: std::time::Instant,
+    waker: Option<Waker>,
+    /// Set when the advance is over: `Ok` once the clock reached the target
+    /// and everything due on the way ran, `Err` (a message) if a loop never
+    /// became idle (the livelock guard).
+    outcome: Option<Result<(), String>>,
+}
+
+/// A loop's busy ticks (tasks ready, the clock cannot move) while an
+/// `advance` waits, before the livelock guard gives up on it. 10,000 tasks
+/// woken at one instant need ~80 ticks (128 polls each); a hundred thousand
+/// ticks without ever being idle means tasks that wake each other forever
+/// (a `yield_now` loop, a timer re-armed at the current instant). Picked for
+/// "far beyond any honest burst, yet well under a second of real time".
+const ADVANCE_STALL_TICKS: u32 = 100_000;
+
+impl RuntimeClock {
+    pub(crate) fn new(start_paused: bool, auto_advance: bool, loops: usize) -> Arc<RuntimeClock> {
+        let origin = std::time::Instant::now();
+        Arc::new(RuntimeClock {
+            origin,
+            shared_by_loops: loops > 1,
+            generation: AtomicU64::new(0),
+            state: Mutex::new(ClockState {
+                paused_at: start_paused.then_some(origin),
+                offset: Duration::ZERO,
+                auto_advance,
+                loops: Vec::new(),
+                advances: Vec::new(),
+                next_advance_id: 0,
+            }),
+        })
+    }
+
+    /// Every critical section leaves the state consistent (a few field
+    /// writes, no user code), so a poisoned lock is still good.
+    fn lock(&self) -> MutexGuard<'_, ClockState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for RuntimeClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("RuntimeClock")
+            .field("paused", &state.paused_at.is_some())
+            .field("auto_advance", &state.auto_advance)
+            .field("loops", &state.loops.len())
+            .finish()
+    }
+}
+
+/// One loop's view of the runtime's clock: a copy of the state that reads
+/// need, refreshed when another loop changes it, and the loop's part in
+/// deciding when a paused clock may move.
+pub(crate) struct Clock {
+    runtime: Arc<RuntimeClock>,
+    /// This loop's index in `ClockState::loops`.
+    index: usize,
+    /// The `generation` the cached fields below were copied at.
+    seen: Cell<u64>,
+    paused_at: Cell<Option<std::time::Instant>>,
     offset: Cell<Duration>,
-    /// Whether an idle loop with a paused clock jumps to the next deadline.
-    auto_advance: Cell<bool>,
     /// The last value `now` returned (see [`Instant::recent`]).
     recent: Cell<std::time::Instant>,
+    /// Mirrors this loop's `LoopSlot::idle`, so waking up costs a lock only
+    /// when the loop had declared itself idle.
+    marked_idle: Cell<bool>,
+    /// Busy ticks since the loop was last idle (the livelock guard).
+    busy_ticks: Cell<u32>,
+}
+
+/// What an idle loop with a paused clock should do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idle {
+    /// The clock moved, or a task was woken: run another tick at once.
+    Run,
+    /// Wait for I/O or another thread (another loop finishing, a blocking
+    /// job ending, a pause/resume). `warn`: time cannot move by itself
+    /// (auto-advance off, or a blocking job runs), so a long wait is worth
+    /// a warning.
+    Wait { warn: bool },
+    /// No timer anywhere and no advance pending: only I/O or another thread
+    /// can bring work.
+    Forever,
 }
 
 impl Clock {
-    pub(crate) fn new(start_paused: bool, auto_advance: bool) -> Clock {
-        let origin = std::time::Instant::now();
-        Clock {
-            origin,
-            paused_at: Cell::new(start_paused.then_some(origin)),
-            offset: Cell::new(Duration::ZERO),
-            auto_advance: Cell::new(auto_advance),
-            recent: Cell::new(origin),
+    /// Registers loop `index` (its cross-thread half is `shared`) with the
+    /// runtime's clock. Loop 0 is driven only inside `block_on`; the other
+    /// loops from now until they shut down.
+    pub(crate) fn register(runtime: &Arc<RuntimeClock>, index: usize, shared: &Arc<Shared>) -> Clock {
+        let mut state = runtime.lock();
+        let slot = LoopSlot { shared: shared.clone(), driven: index != 0, idle: true, next: None };
+        if state.loops.len() <= index {
+            state.loops.resize_with(index + 1, || LoopSlot {
+                shared: shared.clone(),
+                driven: false,
+                idle: true,
+                next: None,
+            });
         }
+        state.loops[index] = slot;
+        let clock = Clock {
+            runtime: runtime.clone(),
+            index,
+            seen: Cell::new(0),
+            paused_at: Cell::new(None),
+            offset: Cell::new(Duration::ZERO),
+            recent: Cell::new(runtime.origin),
+            marked_idle: Cell::new(true),
+            busy_ticks: Cell::new(0),
+        };
+        clock.copy_state(&state);
+        clock
     }
 
     pub(crate) fn now(&self) -> Instant {
+        self.refresh();
         let now = self.paused_at.get().unwrap_or_else(|| std::time::Instant::now() + self.offset.get());
         self.recent.set(now);
         Instant(now)
@@ -175,6 +335,13 @@ impl Clock {
     }
 
     pub(crate) fn is_paused(&self) -> bool {
+        self.refresh();
+        self.paused_at.get().is_some()
+    }
+
+    /// Whether the clock was paused when this loop last looked: no
+    /// synchronisation at all, for the busy path of every tick.
+    pub(crate) fn was_paused(&self) -> bool {
         self.paused_at.get().is_some()
     }
 
@@ -182,60 +349,289 @@ impl Clock {
     /// (moving it forward by less than 1 ms), so that a paused test sleeping
     /// whole milliseconds sees its timers fire at exactly their deadlines.
     pub(crate) fn pause(&self) {
-        if !self.is_paused() {
-            let now = self.now();
-            let aligned = self.tick_instant(self.deadline_tick(now)).0;
-            self.paused_at.set(Some(aligned));
-            self.recent.set(aligned);
-        }
+        let origin = self.runtime.origin;
+        self.update(|state| {
+            if state.paused_at.is_none() {
+                let now = std::time::Instant::now() + state.offset;
+                let since = now.saturating_duration_since(origin);
+                let aligned = origin + Duration::from_millis(round_up_millis(since));
+                state.paused_at = Some(aligned);
+            }
+        });
     }
 
+    /// Lets the clock run again from where it stands. Pending advances end
+    /// there: time now moves by itself.
     pub(crate) fn resume(&self) {
-        if let Some(frozen) = self.paused_at.take() {
-            let real = std::time::Instant::now();
-            self.offset.set(frozen.saturating_duration_since(real));
-        }
-    }
-
-    /// Moves a paused clock forward to `to` (never backwards).
-    ///
-    /// # Panics
-    /// If the clock is not paused: moving the OS clock is not possible.
-    pub(crate) fn advance_to(&self, to: Instant) {
-        let frozen =
-            self.paused_at.get().expect("time can only be advanced while the clock is paused (time::pause)");
-        let to = frozen.max(to.0);
-        self.paused_at.set(Some(to));
-        self.recent.set(to);
-    }
-
-    pub(crate) fn auto_advance(&self) -> bool {
-        self.auto_advance.get()
+        let finished = self.update(|state| {
+            if let Some(frozen) = state.paused_at.take() {
+                state.offset = frozen.saturating_duration_since(std::time::Instant::now());
+            }
+            let mut finished = Vec::new();
+            for wait in state.advances.iter_mut().filter(|wait| wait.outcome.is_none()) {
+                wait.outcome = Some(Ok(()));
+                finished.extend(wait.waker.take());
+            }
+            finished
+        });
+        finished.into_iter().for_each(Waker::wake);
     }
 
     pub(crate) fn set_auto_advance(&self, enabled: bool) {
-        self.auto_advance.set(enabled);
+        self.update(|state| state.auto_advance = enabled);
     }
 
     /// The wheel tick at which a timer for `deadline` may fire: rounded up.
     pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
-        let since = deadline.0.saturating_duration_since(self.origin);
-        let millis = since.as_millis() as u64;
-        if since.subsec_nanos() % 1_000_000 == 0 {
-            millis
-        } else {
-            millis + 1
-        }
+        round_up_millis(deadline.0.saturating_duration_since(self.runtime.origin))
     }
 
     /// The wheel tick the clock is in now: rounded down.
     pub(crate) fn now_tick(&self) -> u64 {
-        self.now().0.saturating_duration_since(self.origin).as_millis() as u64
+        self.now().0.saturating_duration_since(self.runtime.origin).as_millis() as u64
     }
 
     /// The instant at which tick `tick` begins.
     pub(crate) fn tick_instant(&self, tick: u64) -> Instant {
-        Instant(self.origin + Duration::from_millis(tick))
+        Instant(self.runtime.origin + Duration::from_millis(tick))
+    }
+
+    // ----- Paused time: when may the clock move? ---------------------------
+
+    /// The loop is about to take in work (start of a tick): it is no longer
+    /// idle. Must come before it drains its injection queue, so that no
+    /// other loop can see it idle *and* un-notified while it holds work.
+    pub(crate) fn wake_up(&self) {
+        if self.marked_idle.get() {
+            self.marked_idle.set(false);
+            self.runtime.lock().loops[self.index].idle = false;
+        }
+    }
+
+    /// Loop 0 starts (`driving`) or stops being driven by a `block_on`.
+    pub(crate) fn set_driven(&self, driving: bool) {
+        let mut state = self.runtime.lock();
+        let slot = &mut state.loops[self.index];
+        slot.driven = driving;
+        slot.idle = true;
+        slot.next = None;
+        self.marked_idle.set(true);
+    }
+
+    /// One tick of this loop had tasks ready. Counts towards the livelock
+    /// guard; every [`ADVANCE_STALL_TICKS`] such ticks in a row it checks
+    /// whether an `advance` is waiting on this loop, and if so ends it with
+    /// an error that names the cause.
+    pub(crate) fn busy_tick(&self, loop_id: u32) {
+        let ticks = self.busy_ticks.get() + 1;
+        if ticks < ADVANCE_STALL_TICKS {
+            self.busy_ticks.set(ticks);
+            return;
+        }
+        self.busy_ticks.set(0);
+        let mut stalled = Vec::new();
+        {
+            let mut state = self.runtime.lock();
+            let now = state.paused_at;
+            for wait in state.advances.iter_mut().filter(|wait| wait.outcome.is_none()) {
+                wait.outcome = Some(Err(format!(
+                    "time::advance cannot finish: loop {loop_id} has had tasks ready for \
+                     {ADVANCE_STALL_TICKS} ticks in a row at {now:?}, so the paused clock, which \
+                     moves only when no task is ready, can never move. Some task wakes itself (or \
+                     others) forever without waiting for time to pass: a yield_now loop, or a \
+                     timer re-armed at the current instant"
+                )));
+                stalled.extend(wait.waker.take());
+            }
+        }
+        stalled.into_iter().for_each(Waker::wake);
+    }
+
+    /// This loop has nothing to do (no task ready, no I/O event, nothing
+    /// injected); its next timer is at tick `next`. Records that, and if the
+    /// whole runtime is idle, moves the paused clock (or finishes the
+    /// `advance` calls whose target it reached). `blocking` is the
+    /// runtime's blocking pool; `shared` is this loop's cross-thread half.
+    pub(crate) fn idle(&self, next: Option<u64>, blocking: &BlockingPool, shared: &Arc<Shared>) -> Idle {
+        self.busy_ticks.set(0);
+        let mut state = self.runtime.lock();
+        {
+            let slot = &mut state.loops[self.index];
+            slot.idle = true;
+            slot.next = next;
+        }
+        self.marked_idle.set(true);
+        let Some(now) = state.paused_at else {
+            return Idle::Run; // Resumed meanwhile: plan with the running clock.
+        };
+        let busy_elsewhere =
+            state.loops.iter().any(|slot| slot.driven && (!slot.idle || slot.shared.is_notified()));
+        if busy_elsewhere {
+            return Idle::Wait { warn: false };
+        }
+        if blocking.is_busy() {
+            // Its result will wake a task; the pool notifies this loop when
+            // the last job is done, and the clock moves only after that.
+            if blocking.notify_when_idle(shared) {
+                return Idle::Wait { warn: true };
+            }
+        }
+        // Settled: everything due up to `now` has run, everywhere.
+        let mut woken = Vec::new();
+        for wait in state.advances.iter_mut().filter(|wait| wait.outcome.is_none() && wait.target <= now) {
+            wait.outcome = Some(Ok(()));
+            woken.extend(wait.waker.take());
+        }
+        if !woken.is_empty() {
+            drop(state);
+            woken.into_iter().for_each(Waker::wake);
+            return Idle::Run;
+        }
+        let origin = self.runtime.origin;
+        let earliest = state
+            .loops
+            .iter()
+            .filter(|slot| slot.driven)
+            .filter_map(|slot| slot.next)
+            .min()
+            .map(|tick| origin + Duration::from_millis(tick));
+        let target =
+            state.advances.iter().filter(|wait| wait.outcome.is_none()).map(|wait| wait.target).min();
+        let to = match (earliest, target) {
+            // An advance by hand stops at each deadline on the way.
+            (Some(earliest), Some(target)) => earliest.min(target),
+            (None, Some(target)) => target,
+            (Some(earliest), None) if state.auto_advance => earliest,
+            (Some(_), None) => return Idle::Wait { warn: true },
+            (None, None) => return Idle::Forever,
+        };
+        if to <= now {
+            // Timers already due on some loop: the loop that moved the clock
+            // notified it; if it is this one, fire them now.
+            let mine = next.is_some_and(|tick| origin + Duration::from_millis(tick) <= now);
+            return if mine { Idle::Run } else { Idle::Wait { warn: false } };
+        }
+        state.paused_at = Some(to);
+        // Every other loop must look at its timers before the clock moves
+        // again: it counts as busy until it has been idle once more.
+        let mut others = Vec::new();
+        for (index, slot) in state.loops.iter_mut().enumerate() {
+            if index != self.index && slot.driven {
+                slot.idle = false;
+                others.push(slot.shared.clone());
+            }
+        }
+        state.loops[self.index].idle = false;
+        self.marked_idle.set(false);
+        self.publish(&state);
+        drop(state);
+        others.iter().for_each(|other| other.notify());
+        Idle::Run
+    }
+
+    /// Registers (or polls) an `advance` to `target`: `Ready` once the clock
+    /// reached it and everything due on the way ran, or with the livelock
+    /// guard's message. `id` identifies the registration across polls.
+    pub(crate) fn poll_advance(
+        &self,
+        target: Instant,
+        id: &mut Option<u64>,
+        waker: &Waker,
+    ) -> Poll<Result<(), String>> {
+        let mut state = self.runtime.lock();
+        let Some(my_id) = *id else {
+            let new_id = state.next_advance_id;
+            state.next_advance_id += 1;
+            state.advances.push(AdvanceWait {
+                id: new_id,
+                target: target.0,
+                waker: Some(waker.clone()),
+                outcome: None,
+            });
+            *id = Some(new_id);
+            return Poll::Pending;
+        };
+        let Some(position) = state.advances.iter().position(|wait| wait.id == my_id) else {
+            return Poll::Ready(Ok(()));
+        };
+        if state.advances[position].outcome.is_some() {
+            let wait = state.advances.swap_remove(position);
+            *id = None;
+            return Poll::Ready(wait.outcome.unwrap_or(Ok(())));
+        }
+        let wait = &mut state.advances[position];
+        match &wait.waker {
+            Some(current) if current.will_wake(waker) => {}
+            _ => wait.waker = Some(waker.clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Forgets an `advance` that was dropped before it finished.
+    pub(crate) fn cancel_advance(&self, id: u64) {
+        let removed = {
+            let mut state = self.runtime.lock();
+            let position = state.advances.iter().position(|wait| wait.id == id);
+            position.map(|position| state.advances.swap_remove(position))
+        };
+        drop(removed); // Outside the lock: dropping a waker runs user code.
+    }
+
+    // ----- Keeping the cached copy current --------------------------------
+
+    /// Changes the runtime's clock state, then tells the other loops, which
+    /// may be parked on a plan made with the old state.
+    fn update<R>(&self, change: impl FnOnce(&mut ClockState) -> R) -> R {
+        let mut state = self.runtime.lock();
+        let result = change(&mut state);
+        self.publish(&state);
+        let others: Vec<Arc<Shared>> = state
+            .loops
+            .iter()
+            .enumerate()
+            .filter(|(index, slot)| *index != self.index && slot.driven)
+            .map(|(_, slot)| slot.shared.clone())
+            .collect();
+        drop(state);
+        others.iter().for_each(|other| other.notify());
+        result
+    }
+
+    /// Bumps the generation (under the lock) and refreshes this loop's copy.
+    fn publish(&self, state: &ClockState) {
+        self.runtime.generation.fetch_add(1, Ordering::Release);
+        self.copy_state(state);
+    }
+
+    /// Re-reads the state if another loop changed it since this loop last
+    /// looked. A no-op in a single-loop runtime.
+    fn refresh(&self) {
+        if self.runtime.shared_by_loops && self.runtime.generation.load(Ordering::Relaxed) != self.seen.get()
+        {
+            let state = self.runtime.lock();
+            self.copy_state(&state);
+        }
+    }
+
+    /// Copies the state; the caller holds the lock, so the generation read
+    /// here is the one that goes with it.
+    fn copy_state(&self, state: &ClockState) {
+        self.seen.set(self.runtime.generation.load(Ordering::Relaxed));
+        self.paused_at.set(state.paused_at);
+        self.offset.set(state.offset);
+        if let Some(paused_at) = state.paused_at {
+            self.recent.set(paused_at);
+        }
+    }
+}
+
+/// Whole milliseconds in `since`, rounded up.
+fn round_up_millis(since: Duration) -> u64 {
+    let millis = since.as_millis() as u64;
+    if since.subsec_nanos() % 1_000_000 == 0 {
+        millis
+    } else {
+        millis + 1
     }
 }
 
@@ -243,22 +639,45 @@ impl Clock {
 mod tests {
     use super::*;
 
+    /// Loop 1 of a paused one-loop runtime clock, and the poll its waker
+    /// needs kept alive.
+    fn paused_clock() -> (Clock, mio::Poll) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), crate::shared::WAKER_TOKEN).unwrap();
+        let shared = Arc::new(Shared::new(1, false, waker, BlockingPool::new(1)));
+        (Clock::register(&RuntimeClock::new(true, true, 1), 1, &shared), poll)
+    }
+
+    fn set_now(clock: &Clock, to: Instant) {
+        clock.update(|state| state.paused_at = Some(to.0));
+    }
+
     #[test]
     fn deadlines_round_up_and_now_rounds_down() {
-        let clock = Clock::new(true, true);
-        let origin = Instant(clock.origin);
+        let (clock, _poll) = paused_clock();
+        let origin = Instant(clock.runtime.origin);
         assert_eq!(clock.deadline_tick(origin + Duration::from_micros(1)), 1);
         assert_eq!(clock.deadline_tick(origin + Duration::from_millis(3)), 3);
-        clock.advance_to(origin + Duration::from_micros(2_999));
+        set_now(&clock, origin + Duration::from_micros(2_999));
         assert_eq!(clock.now_tick(), 2);
     }
 
     #[test]
     fn resuming_never_moves_time_backwards() {
-        let clock = Clock::new(true, true);
+        let (clock, _poll) = paused_clock();
         let ahead = clock.now() + Duration::from_secs(3600);
-        clock.advance_to(ahead);
+        set_now(&clock, ahead);
         clock.resume();
         assert!(clock.now() >= ahead);
+    }
+
+    #[test]
+    fn an_idle_runtime_jumps_to_its_earliest_deadline() {
+        let (clock, _poll) = paused_clock();
+        let shared = clock.runtime.lock().loops[1].shared.clone();
+        let pool = BlockingPool::new(1);
+        assert_eq!(clock.idle(Some(7), &pool, &shared), Idle::Run);
+        assert_eq!(clock.now_tick(), 7);
+        assert_eq!(clock.idle(None, &pool, &shared), Idle::Forever);
     }
 }

@@ -38,8 +38,8 @@ mod sleep;
 mod timeout;
 pub(crate) mod wheel;
 
-pub(crate) use clock::Clock;
 pub use clock::Instant;
+pub(crate) use clock::{Clock, Idle, RuntimeClock};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed};
@@ -81,33 +81,37 @@ pub fn set_auto_advance(enabled: bool) {
     context::expect_core("eddy::time::set_auto_advance", |core| core.clock().set_auto_advance(enabled));
 }
 
-/// Moves the paused clock forward by `duration`.
+/// Moves the paused clock forward by `duration`, and returns once it reads
+/// exactly `start + duration` and every task woken on the way has run.
 ///
-/// Timers are fired in deadline order as the clock passes them, and after
-/// each deadline the tasks they woke run (and anything those wake, up to a
-/// bound of 64 loop ticks) before time moves further. A task that re-arms a
-/// shorter timer therefore sees it fire at the right moment within one
-/// `advance`. Returns once the clock reads exactly `start + duration`.
+/// The clock stops at each timer deadline on the way (on every loop of the
+/// runtime) and moves on only when nothing is left to do there: no task
+/// ready, nothing injected, no blocking job running, on any loop. So every
+/// task woken by a timer at deadline D observes `Instant::now() == D`,
+/// however many there are, and a task that re-arms a shorter timer sees it
+/// fire at the right moment within the same `advance`.
 ///
 /// # Panics
-/// Outside an eddy runtime, or if the clock is not paused.
+/// Outside an eddy runtime, or if the clock is not paused. Also if some
+/// loop never becomes idle (tasks waking each other forever, so time could
+/// never move): after 100,000 busy ticks in a row the advance gives up with
+/// a message that says so, rather than hang.
 pub async fn advance(duration: Duration) {
     let target = context::expect_core("eddy::time::advance", |core| {
         assert!(core.clock().is_paused(), "time::advance needs a paused clock: call time::pause() first");
         core.clock().now().saturating_add(duration)
     });
-    while let Some(next) = next_deadline().filter(|next| *next <= target) {
-        step_to(next).await;
-    }
-    step_to(target).await;
+    advance_until(target).await;
 }
 
-/// Moves the paused clock to the next timer's deadline, fires the timers
-/// due there, and lets the woken tasks run. Returns the new time, or `None`
-/// (without moving the clock) if no timer is armed.
+/// Moves the paused clock to the current loop's next timer deadline, fires
+/// the timers due there, and lets the woken tasks run (as [`advance`] does).
+/// Returns the new time, or `None` (without moving the clock) if no timer
+/// is armed on this loop.
 ///
 /// # Panics
-/// Outside an eddy runtime, or if the clock is not paused.
+/// Outside an eddy runtime, or if the clock is not paused; and as
+/// [`advance`] if tasks never stop waking each other.
 pub async fn advance_to_next() -> Option<Instant> {
     context::expect_core("eddy::time::advance_to_next", |core| {
         assert!(
@@ -118,36 +122,52 @@ pub async fn advance_to_next() -> Option<Instant> {
     // The wheel reports coarse slot boundaries for far timers; stepping to
     // one only refiles them, so keep going until something actually fires.
     loop {
-        let next = next_deadline()?;
-        if step_to(next).await > 0 {
+        let (next, fired_before) = context::expect_core("eddy::time::advance_to_next", |core| {
+            (core.next_timer_deadline(), core.timers_fired())
+        });
+        let next = next?;
+        advance_until(next).await;
+        if context::expect_core("eddy::time::advance_to_next", |core| core.timers_fired()) > fired_before {
             return Some(next);
         }
     }
 }
 
-/// The instant of the current loop's next timer, if any.
-fn next_deadline() -> Option<Instant> {
-    context::with_core(|core| core.next_timer_deadline()).flatten()
+/// Waits until the runtime's paused clock reaches `target` with nothing
+/// left to run: the loops move it there (see `RuntimeClock`).
+async fn advance_until(target: Instant) {
+    let outcome = AdvanceUntil { target, id: None }.await;
+    if let Err(message) = outcome {
+        panic!("{message}");
+    }
 }
 
-/// Sets the clock to `to`, fires what is due, and yields until the tasks
-/// that woke (and the ones they wake) have run. Returns how many fired.
-async fn step_to(to: Instant) -> usize {
-    let fired = context::expect_core("eddy::time::advance", |core| {
-        core.clock().advance_to(to);
-        core.fire_timers()
-    });
-    if fired == 0 {
-        return 0;
+/// The future behind [`advance`]: registered with the runtime's clock,
+/// woken when the clock has reached `target` and settled there.
+struct AdvanceUntil {
+    target: Instant,
+    /// The registration, once made.
+    id: Option<u64>,
+}
+
+impl std::future::Future for AdvanceUntil {
+    type Output = Result<(), String>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        context::expect_core("eddy::time::advance", |core| {
+            core.clock().poll_advance(this.target, &mut this.id, cx.waker())
+        })
     }
-    // Woken tasks were queued before we yield, so they run first. Keep
-    // yielding while other tasks are still runnable, within a bound, so a
-    // task that never stops waking itself cannot hang the test.
-    for _ in 0..64 {
-        crate::task::yield_now().await;
-        if context::with_core(|core| core.ready_count() == 0).unwrap_or(true) {
-            break;
+}
+
+impl Drop for AdvanceUntil {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            context::with_core(|core| core.clock().cancel_advance(id));
         }
     }
-    fired
 }

@@ -265,6 +265,10 @@ pub(crate) struct Clock {
     runtime: Arc<RuntimeClock>,
     /// This loop's index in `ClockState::loops`.
     index: usize,
+    /// Copies of the runtime clock's constants, read on every clock read
+    /// and timer insert without a pointer chase.
+    origin: std::time::Instant,
+    shared_by_loops: bool,
     /// The `generation` the cached fields below were copied at.
     seen: Cell<u64>,
     paused_at: Cell<Option<std::time::Instant>>,
@@ -312,6 +316,8 @@ impl Clock {
         let clock = Clock {
             runtime: runtime.clone(),
             index,
+            origin: runtime.origin,
+            shared_by_loops: runtime.shared_by_loops,
             seen: Cell::new(0),
             paused_at: Cell::new(None),
             offset: Cell::new(Duration::ZERO),
@@ -349,7 +355,7 @@ impl Clock {
     /// (moving it forward by less than 1 ms), so that a paused test sleeping
     /// whole milliseconds sees its timers fire at exactly their deadlines.
     pub(crate) fn pause(&self) {
-        let origin = self.runtime.origin;
+        let origin = self.origin;
         self.update(|state| {
             if state.paused_at.is_none() {
                 let now = std::time::Instant::now() + state.offset;
@@ -383,17 +389,17 @@ impl Clock {
 
     /// The wheel tick at which a timer for `deadline` may fire: rounded up.
     pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
-        round_up_millis(deadline.0.saturating_duration_since(self.runtime.origin))
+        round_up_millis(deadline.0.saturating_duration_since(self.origin))
     }
 
     /// The wheel tick the clock is in now: rounded down.
     pub(crate) fn now_tick(&self) -> u64 {
-        self.now().0.saturating_duration_since(self.runtime.origin).as_millis() as u64
+        self.now().0.saturating_duration_since(self.origin).as_millis() as u64
     }
 
     /// The instant at which tick `tick` begins.
     pub(crate) fn tick_instant(&self, tick: u64) -> Instant {
-        Instant(self.runtime.origin + Duration::from_millis(tick))
+        Instant(self.origin + Duration::from_millis(tick))
     }
 
     // ----- Paused time: when may the clock move? ---------------------------
@@ -469,11 +475,22 @@ impl Clock {
         if busy_elsewhere {
             return Idle::Wait { warn: false };
         }
+        let origin = self.origin;
+        let earliest = state
+            .loops
+            .iter()
+            .filter(|slot| slot.driven)
+            .filter_map(|slot| slot.next)
+            .min()
+            .map(|tick| origin + Duration::from_millis(tick));
+        let target =
+            state.advances.iter().filter(|wait| wait.outcome.is_none()).map(|wait| wait.target).min();
         if blocking.is_busy() {
             // Its result will wake a task; the pool notifies this loop when
             // the last job is done, and the clock moves only after that.
+            // A long wait is worth a warning only if time has somewhere to go.
             if blocking.notify_when_idle(shared) {
-                return Idle::Wait { warn: true };
+                return Idle::Wait { warn: earliest.is_some() || target.is_some() };
             }
         }
         // Settled: everything due up to `now` has run, everywhere.
@@ -487,16 +504,6 @@ impl Clock {
             woken.into_iter().for_each(Waker::wake);
             return Idle::Run;
         }
-        let origin = self.runtime.origin;
-        let earliest = state
-            .loops
-            .iter()
-            .filter(|slot| slot.driven)
-            .filter_map(|slot| slot.next)
-            .min()
-            .map(|tick| origin + Duration::from_millis(tick));
-        let target =
-            state.advances.iter().filter(|wait| wait.outcome.is_none()).map(|wait| wait.target).min();
         let to = match (earliest, target) {
             // An advance by hand stops at each deadline on the way.
             (Some(earliest), Some(target)) => earliest.min(target),
@@ -606,7 +613,7 @@ impl Clock {
     /// Re-reads the state if another loop changed it since this loop last
     /// looked. A no-op in a single-loop runtime.
     fn refresh(&self) {
-        if self.runtime.shared_by_loops && self.runtime.generation.load(Ordering::Relaxed) != self.seen.get()
+        if self.shared_by_loops && self.runtime.generation.load(Ordering::Relaxed) != self.seen.get()
         {
             let state = self.runtime.lock();
             self.copy_state(&state);

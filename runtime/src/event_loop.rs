@@ -10,9 +10,29 @@
 //!   │   4. park in epoll_wait until the next timer (or forever); if tasks
 //!   │      are ready, skip the syscall, except for a non-blocking look
 //!   │      once per `tick_budget` polls; each I/O event readies its tasks
-//!   └── (with a paused clock and nothing else to do, 4 jumps the clock to
-//!        the next timer instead of sleeping)
+//!   └── (with a paused clock and nothing else to do, 4 tells the runtime's
+//!        clock this loop is idle instead of sleeping; once every loop is
+//!        idle, the clock jumps to the earliest timer of all loops)
 //! ```
+//!
+//! # Paused time
+//!
+//! A paused clock moves only when nothing anywhere is ready: step 4 does
+//! not sleep but declares the loop idle (with its next deadline) to the
+//! runtime's one clock (`time/clock.rs`); the loop that finds every loop
+//! idle, nothing injected and no blocking job in flight moves the clock and
+//! notifies the others, which fire their due timers in step 3 of their next
+//! tick. A loop clears its idle mark at the top of every tick, before step 1
+//! takes in injected work, so no loop can be seen idle while it holds work.
+//! A running clock costs none of this: one cached flag per tick.
+//!
+//! # Panics in user code
+//!
+//! Task polls and the destructors the loop runs are caught in `task/cell.rs`.
+//! Wakers are user code too (a hand-written future may give the loop any
+//! waker, for a timer, a socket or a `JoinHandle`): steps 3 and 4 wake each
+//! batch under one `catch_unwind`, log a panicking waker at `error` and go on
+//! with the rest of the batch, so a bad waker loses no other task's wakeup.
 //!
 //! # Fairness, in numbers
 //!

@@ -130,13 +130,15 @@ impl Builder {
         self
     }
 
-    /// Starts every loop's clock paused, for tests: see [`crate::time`].
+    /// Starts the runtime's clock paused, for tests: see [`crate::time`].
+    /// All loops share that one clock; it moves only when every loop is
+    /// idle, so `workers(n)` tests see the same times as single-loop ones.
     pub fn start_paused(&mut self, paused: bool) -> &mut Builder {
         self.start_paused = paused;
         self
     }
 
-    /// Whether an idle loop with a paused clock jumps to its next timer
+    /// Whether an idle runtime with a paused clock jumps to its next timer
     /// (default true). See [`crate::time::set_auto_advance`].
     pub fn auto_advance(&mut self, enabled: bool) -> &mut Builder {
         self.auto_advance = enabled;

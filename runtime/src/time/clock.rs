@@ -1,16 +1,35 @@
-//! The loop's clock, which tests can pause and move by hand; and
+//! The runtime's clock, which tests can pause and move by hand; and
 //! [`Instant`], a point in time read from it.
 //!
-//! Every timer in eddy is measured against its loop's clock instead of the
-//! OS clock directly. Normally the two agree. Paused, the clock stands still
-//! until [`advance`](super::advance) moves it (or, when nothing else can
-//! happen, until the loop jumps it to the next timer), so a test of a
-//! one-hour timeout runs in microseconds and always sees the same times.
+//! Every timer in eddy is measured against its runtime's clock instead of
+//! the OS clock directly. Normally the two agree. Paused, the clock stands
+//! still until [`advance`](super::advance) moves it or, when nothing else
+//! can happen anywhere in the runtime, until it jumps to the next timer, so
+//! a test of a one-hour timeout runs in microseconds and always sees the
+//! same times.
 //!
-//! Timer deadlines are kept as whole milliseconds since the loop started
-//! ("ticks"), the wheel's resolution. A deadline rounds *up* to its tick and
-//! the current time rounds *down*, so a timer can fire up to a millisecond
-//! late but never early.
+//! One clock serves all the loops of a runtime ([`RuntimeClock`], behind an
+//! `Arc` and a mutex); each loop reads it through its own [`Clock`], a
+//! cached copy that costs no lock and no atomic read-modify-write: a loop
+//! re-reads the shared state only when a generation counter says another
+//! loop changed it, and a single-loop runtime never checks at all. The
+//! mutex is taken only to change the state (pause, resume, advance) and,
+//! with the clock paused, when a loop goes idle or wakes from idle.
+//!
+//! ```text
+//!   paused clock, every loop:  busy ──(nothing ready, no I/O)──▶ idle(next)
+//!                                ▲                                  │
+//!        tick starts (wake_up) ──┘    all loops idle, nothing       │
+//!                                     injected, no blocking job ◀───┘
+//!                                            │
+//!               clock := min(next deadlines, advance targets); others
+//!               marked busy and notified; they fire what came due
+//! ```
+//!
+//! Timer deadlines are kept as whole milliseconds since the runtime started
+//! ("ticks"), the wheel's resolution. A deadline rounds *up* to its tick
+//! and the current time rounds *down*, so a timer can fire up to a
+//! millisecond late but never early.
 
 use std::cell::Cell;
 use std::fmt;
@@ -613,8 +632,7 @@ impl Clock {
     /// Re-reads the state if another loop changed it since this loop last
     /// looked. A no-op in a single-loop runtime.
     fn refresh(&self) {
-        if self.shared_by_loops && self.runtime.generation.load(Ordering::Relaxed) != self.seen.get()
-        {
+        if self.shared_by_loops && self.runtime.generation.load(Ordering::Relaxed) != self.seen.get() {
             let state = self.runtime.lock();
             self.copy_state(&state);
         }

@@ -8,15 +8,31 @@
 //!
 //! # Controlling time in tests
 //!
-//! [`pause`] freezes the current loop's clock. While it is paused:
-//! - [`advance`] moves it forward, firing every timer that comes due on the
-//!   way, in deadline order, and letting the woken tasks run before it
-//!   returns;
-//! - [`advance_to_next`] jumps straight to the next timer;
-//! - an *idle* loop (no task ready, no I/O event, no blocking job running)
-//!   jumps to the next deadline by itself ("auto-advance"), so a test that
-//!   awaits a one-hour timeout finishes in microseconds. Turn that off with
-//!   [`set_auto_advance`] to assert that something is still pending.
+//! [`pause`] freezes the runtime's clock: one clock for all the runtime's
+//! loops (`clock.rs`, `RuntimeClock`), so every loop reads the same time and
+//! a pause, resume or advance on one loop is seen by all. While it is paused,
+//! time moves only when the whole runtime is *idle*: no task ready, no I/O
+//! event, nothing injected, no blocking job running, on any loop. Then:
+//! - an idle runtime jumps to the earliest deadline of all its loops by
+//!   itself ("auto-advance"), so a test that awaits a one-hour timeout
+//!   finishes in microseconds. Turn that off with [`set_auto_advance`] to
+//!   assert that something is still pending;
+//! - [`advance`] moves it forward by hand, stopping at every deadline on the
+//!   way, and returns once the target is reached and the runtime is idle
+//!   there;
+//! - [`advance_to_next`] jumps straight to the next timer.
+//!
+//! Because time never moves while something is ready, every task woken by a
+//! timer at deadline D observes `Instant::now() == D`, however many tasks D
+//! woke and on whichever loop they live, and so does every task they wake in
+//! turn. A runtime whose tasks never stop waking each other never becomes
+//! idle: its paused clock cannot move. `advance` notices (a loop busy for
+//! 100,000 ticks in a row while it waits) and panics saying so.
+//!
+//! One limit: a loop cannot see I/O on its way to another loop (a byte one
+//! loop wrote to a socket that another reads), so such a wake-up may arrive
+//! just after the clock moved. Tests that pass data between loops through
+//! eddy's channels, wakers or `Handle::spawn` are exact.
 //!
 //! ```
 //! use std::time::Duration;
@@ -46,7 +62,7 @@ pub use timeout::{timeout, timeout_at, Elapsed};
 
 use crate::context;
 
-/// Freezes the current loop's clock. Idempotent.
+/// Freezes the runtime's clock (for every loop of the runtime). Idempotent.
 ///
 /// # Panics
 /// Outside an eddy runtime.
@@ -54,8 +70,9 @@ pub fn pause() {
     context::expect_core("eddy::time::pause", |core| core.clock().pause());
 }
 
-/// Lets the current loop's clock run again from where it stands. Time moved
-/// forward while paused is kept: the clock never goes backwards.
+/// Lets the runtime's clock run again from where it stands. Time moved
+/// forward while paused is kept: the clock never goes backwards. An
+/// [`advance`] still waiting returns.
 ///
 /// # Panics
 /// Outside an eddy runtime.
@@ -63,13 +80,13 @@ pub fn resume() {
     context::expect_core("eddy::time::resume", |core| core.clock().resume());
 }
 
-/// Whether the current loop's clock is paused (false outside a runtime).
+/// Whether the runtime's clock is paused (false outside a runtime).
 pub fn is_paused() -> bool {
     context::with_core(|core| core.clock().is_paused()).unwrap_or(false)
 }
 
-/// Chooses whether an idle loop with a paused clock jumps to its next timer
-/// on its own (on by default). With it off, time moves only through
+/// Chooses whether an idle runtime with a paused clock jumps to its next
+/// timer on its own (on by default; for every loop of the runtime). With it off, time moves only through
 /// [`advance`] and [`advance_to_next`]; a task waiting on a timer stays
 /// pending, which is what a test asserting "not yet" needs. (An idle loop
 /// that nothing can wake then waits for I/O or another thread, forever if

@@ -186,6 +186,10 @@ impl Core {
     fn tick(&self, main_woken: &AtomicBool) {
         let tick = self.ticks.get() + 1;
         self.ticks.set(tick);
+        #[cfg(test)]
+        if FAIL_NEXT_TICK.with(|fail| fail.replace(false)) {
+            panic!("injected event loop failure (test)");
+        }
         // Tell a paused runtime clock this loop is busy before taking in
         // work (a no-op unless the loop last parked idle).
         self.clock.wake_up();
@@ -520,6 +524,14 @@ impl Core {
     pub(crate) fn next_timer_deadline(&self) -> Option<Instant> {
         self.timers.borrow().next_deadline().map(|tick| self.clock.tick_instant(tick))
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Makes this thread's loop panic at the start of its next tick: how
+    /// the runtime's own tests reach the "a loop itself failed" path, which
+    /// no user code can reach (user code's panics are all contained).
+    pub(crate) static FAIL_NEXT_TICK: Cell<bool> = const { Cell::new(false) };
 }
 
 /// How step 4 parks.

@@ -239,3 +239,32 @@ impl std::fmt::Debug for Runtime {
         f.debug_struct("Runtime").field("loops", &self.handles.len()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::event_loop::FAIL_NEXT_TICK;
+
+    /// Defence in depth: should a worker loop itself fail (a bug in eddy,
+    /// since user code's panics are contained), its tasks and later spawns
+    /// onto it report cancellation instead of waiting forever.
+    #[test]
+    fn a_worker_loop_that_fails_cancels_its_tasks_and_refuses_spawns() {
+        let runtime = crate::Builder::new().workers(2).build().unwrap();
+        let worker = runtime.handles()[1].clone();
+        runtime.block_on(async {
+            let stranded = worker.spawn(std::future::pending::<()>());
+            worker.spawn(async { FAIL_NEXT_TICK.with(|fail| fail.set(true)) }).await.unwrap();
+            // Wakes the worker, whose next tick then fails before taking it in.
+            let woke_it = worker.spawn(async { 2 });
+            let limit = Duration::from_secs(10);
+            let woke_it = crate::time::timeout(limit, woke_it).await.expect("a JoinHandle hung");
+            assert!(woke_it.unwrap_err().is_cancelled());
+            let stranded = crate::time::timeout(limit, stranded).await.expect("a JoinHandle hung");
+            assert!(stranded.unwrap_err().is_cancelled());
+            let later = crate::time::timeout(limit, worker.spawn(async { 1 })).await.expect("a spawn hung");
+            assert!(later.unwrap_err().is_cancelled());
+        });
+    }
+}

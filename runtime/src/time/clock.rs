@@ -399,7 +399,7 @@ impl Clock {
             }
             finished
         });
-        finished.into_iter().for_each(Waker::wake);
+        wake_contained(finished);
     }
 
     pub(crate) fn set_auto_advance(&self, enabled: bool) {
@@ -469,7 +469,7 @@ impl Clock {
                 stalled.extend(wait.waker.take());
             }
         }
-        stalled.into_iter().for_each(Waker::wake);
+        wake_contained(stalled);
     }
 
     /// This loop has nothing to do (no task ready, no I/O event, nothing
@@ -520,7 +520,7 @@ impl Clock {
         }
         if !woken.is_empty() {
             drop(state);
-            woken.into_iter().for_each(Waker::wake);
+            wake_contained(woken);
             return Idle::Run;
         }
         let to = match (earliest, target) {
@@ -586,10 +586,12 @@ impl Clock {
             return Poll::Ready(wait.outcome.unwrap_or(Ok(())));
         }
         let wait = &mut state.advances[position];
-        match &wait.waker {
-            Some(current) if current.will_wake(waker) => {}
-            _ => wait.waker = Some(waker.clone()),
-        }
+        let replaced = match &wait.waker {
+            Some(current) if current.will_wake(waker) => None,
+            _ => wait.waker.replace(waker.clone()),
+        };
+        drop(state);
+        drop(replaced); // Outside the lock: dropping a waker runs user code.
         Poll::Pending
     }
 
@@ -646,6 +648,21 @@ impl Clock {
         self.offset.set(state.offset);
         if let Some(paused_at) = state.paused_at {
             self.recent.set(paused_at);
+        }
+    }
+}
+
+/// Wakes the tasks waiting in `advance`. Their wakers are user code (any
+/// future may await an `advance`, a `MockTask` too) and this runs inside the
+/// loop's park: a panic is contained and logged, as the loop does for timer
+/// and I/O wakers, so the rest still wake and the loop goes on.
+fn wake_contained(wakers: Vec<Waker>) {
+    for waker in wakers {
+        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())) {
+            log::error!(
+                "the waker of a time::advance panicked in wake(): {}",
+                crate::task::panic_message(payload.as_ref())
+            );
         }
     }
 }

@@ -264,6 +264,56 @@ impl RuntimeClock {
     fn lock(&self) -> MutexGuard<'_, ClockState> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Registers (or polls) an `advance` to `target`: `Ready` once the clock
+    /// reached it and everything due on the way ran, or with the livelock
+    /// guard's message. `id` identifies the registration across polls.
+    pub(crate) fn poll_advance(
+        &self,
+        target: Instant,
+        id: &mut Option<u64>,
+        waker: &Waker,
+    ) -> Poll<Result<(), String>> {
+        let mut state = self.lock();
+        let Some(my_id) = *id else {
+            let new_id = state.next_advance_id;
+            state.next_advance_id += 1;
+            state.advances.push(AdvanceWait {
+                id: new_id,
+                target: target.0,
+                waker: Some(waker.clone()),
+                outcome: None,
+            });
+            *id = Some(new_id);
+            return Poll::Pending;
+        };
+        let Some(position) = state.advances.iter().position(|wait| wait.id == my_id) else {
+            return Poll::Ready(Ok(()));
+        };
+        if state.advances[position].outcome.is_some() {
+            let wait = state.advances.swap_remove(position);
+            *id = None;
+            return Poll::Ready(wait.outcome.unwrap_or(Ok(())));
+        }
+        let wait = &mut state.advances[position];
+        let replaced = match &wait.waker {
+            Some(current) if current.will_wake(waker) => None,
+            _ => wait.waker.replace(waker.clone()),
+        };
+        drop(state);
+        drop(replaced); // Outside the lock: dropping a waker runs user code.
+        Poll::Pending
+    }
+
+    /// Forgets an `advance` that was dropped before it finished.
+    pub(crate) fn cancel_advance(&self, id: u64) {
+        let removed = {
+            let mut state = self.lock();
+            let position = state.advances.iter().position(|wait| wait.id == id);
+            position.map(|position| state.advances.swap_remove(position))
+        };
+        drop(removed); // Outside the lock: dropping a waker runs user code.
+    }
 }
 
 impl fmt::Debug for RuntimeClock {
@@ -555,54 +605,9 @@ impl Clock {
         Idle::Run
     }
 
-    /// Registers (or polls) an `advance` to `target`: `Ready` once the clock
-    /// reached it and everything due on the way ran, or with the livelock
-    /// guard's message. `id` identifies the registration across polls.
-    pub(crate) fn poll_advance(
-        &self,
-        target: Instant,
-        id: &mut Option<u64>,
-        waker: &Waker,
-    ) -> Poll<Result<(), String>> {
-        let mut state = self.runtime.lock();
-        let Some(my_id) = *id else {
-            let new_id = state.next_advance_id;
-            state.next_advance_id += 1;
-            state.advances.push(AdvanceWait {
-                id: new_id,
-                target: target.0,
-                waker: Some(waker.clone()),
-                outcome: None,
-            });
-            *id = Some(new_id);
-            return Poll::Pending;
-        };
-        let Some(position) = state.advances.iter().position(|wait| wait.id == my_id) else {
-            return Poll::Ready(Ok(()));
-        };
-        if state.advances[position].outcome.is_some() {
-            let wait = state.advances.swap_remove(position);
-            *id = None;
-            return Poll::Ready(wait.outcome.unwrap_or(Ok(())));
-        }
-        let wait = &mut state.advances[position];
-        let replaced = match &wait.waker {
-            Some(current) if current.will_wake(waker) => None,
-            _ => wait.waker.replace(waker.clone()),
-        };
-        drop(state);
-        drop(replaced); // Outside the lock: dropping a waker runs user code.
-        Poll::Pending
-    }
-
-    /// Forgets an `advance` that was dropped before it finished.
-    pub(crate) fn cancel_advance(&self, id: u64) {
-        let removed = {
-            let mut state = self.runtime.lock();
-            let position = state.advances.iter().position(|wait| wait.id == id);
-            position.map(|position| state.advances.swap_remove(position))
-        };
-        drop(removed); // Outside the lock: dropping a waker runs user code.
+    /// The runtime's clock this view belongs to.
+    pub(crate) fn runtime(&self) -> &Arc<RuntimeClock> {
+        &self.runtime
     }
 
     // ----- Keeping the cached copy current --------------------------------

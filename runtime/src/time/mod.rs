@@ -46,6 +46,7 @@
 //! });
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 mod clock;
@@ -153,7 +154,7 @@ pub async fn advance_to_next() -> Option<Instant> {
 /// Waits until the runtime's paused clock reaches `target` with nothing
 /// left to run: the loops move it there (see `RuntimeClock`).
 async fn advance_until(target: Instant) {
-    let outcome = AdvanceUntil { target, id: None }.await;
+    let outcome = AdvanceUntil { target, registration: None }.await;
     if let Err(message) = outcome {
         panic!("{message}");
     }
@@ -163,8 +164,9 @@ async fn advance_until(target: Instant) {
 /// woken when the clock has reached `target` and settled there.
 struct AdvanceUntil {
     target: Instant,
-    /// The registration, once made.
-    id: Option<u64>,
+    /// The clock it waits on and its registration there, once made; kept
+    /// so that a drop anywhere unregisters from the right runtime.
+    registration: Option<(Arc<RuntimeClock>, u64)>,
 }
 
 impl std::future::Future for AdvanceUntil {
@@ -175,16 +177,21 @@ impl std::future::Future for AdvanceUntil {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         let this = self.get_mut();
-        context::expect_core("eddy::time::advance", |core| {
-            core.clock().poll_advance(this.target, &mut this.id, cx.waker())
-        })
+        let clock = match &this.registration {
+            Some((clock, _)) => clock.clone(),
+            None => context::expect_core("eddy::time::advance", |core| core.clock().runtime().clone()),
+        };
+        let mut id = this.registration.as_ref().map(|(_, id)| *id);
+        let poll = clock.poll_advance(this.target, &mut id, cx.waker());
+        this.registration = id.map(|id| (clock, id));
+        poll
     }
 }
 
 impl Drop for AdvanceUntil {
     fn drop(&mut self) {
-        if let Some(id) = self.id {
-            context::with_core(|core| core.clock().cancel_advance(id));
+        if let Some((clock, id)) = self.registration.take() {
+            clock.cancel_advance(id);
         }
     }
 }

@@ -286,3 +286,30 @@ fn a_panic_anywhere_in_user_code_never_loses_a_wakeup_on_a_worker_loop() {
     let later = runtime.block_on(async { worker.spawn(async { 42 }).await });
     assert_eq!(later.unwrap(), 42);
 }
+
+// ----- The blocking pool ----------------------------------------------------
+
+#[test]
+fn a_waker_that_panics_on_a_blocking_jobs_result_leaves_the_pool_working() {
+    errors();
+    let runtime = eddy::Builder::new().max_blocking_threads(1).build().unwrap();
+    let done = runtime.block_on(async {
+        let keep = Rc::new(RefCell::new(Vec::new()));
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        // The job waits until its handle has been polled with the bad waker.
+        let job = eddy::task::spawn_blocking(move || release_rx.recv().is_ok());
+        arm_with(job, &panics_in_wake(), &keep);
+        release_tx.send(()).unwrap();
+        // The pool's only thread delivered that result into a panicking
+        // waker; it must still be there for the next jobs.
+        let limit = Duration::from_secs(10);
+        let mut done = 0;
+        for i in 0..20 {
+            let job = eddy::task::spawn_blocking(move || i);
+            done += time::timeout(limit, job).await.expect("the blocking pool stopped serving").unwrap();
+        }
+        done
+    });
+    assert_eq!(done, (0..20).sum::<i32>());
+    assert!(error_logged("the waker awaiting a job's result panicked"));
+}

@@ -160,7 +160,16 @@ impl BlockingPool {
                     .map_err(|payload| JoinError::panicked(&info, payload))
             };
             // Nobody listening (handle dropped) is fine: the job was detached.
-            let _ = tx.send(result);
+            // The send wakes whoever awaits the handle, with their waker:
+            // user code that may panic. Contained, so this pool thread (and
+            // the pool's count of its threads) survives.
+            let sent = panic::catch_unwind(AssertUnwindSafe(move || drop(tx.send(result))));
+            if let Err(payload) = sent {
+                log::error!(
+                    "spawn_blocking: the waker awaiting a job's result panicked in wake(): {}",
+                    super::panic_message(payload.as_ref())
+                );
+            }
             // Only now may a paused clock move on: the send above has already
             // queued the waiting task.
             drop(in_flight);

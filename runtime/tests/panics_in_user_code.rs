@@ -6,7 +6,9 @@
 //! consumes the waker, and a task's destructor when it finishes. Each of
 //! them may panic. The panic is contained and logged at `error`; the rest
 //! of the batch it arrived in is still woken; the loop (on any thread)
-//! keeps serving its tasks and later spawns.
+//! keeps serving its tasks and later spawns. The blocking pool, which wakes
+//! whoever awaits a job's result, contains it the same way and keeps its
+//! thread.
 
 use std::cell::RefCell;
 use std::future::Future;

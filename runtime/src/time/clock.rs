@@ -588,6 +588,11 @@ impl Clock {
             return if mine { Idle::Run } else { Idle::Wait { warn: false } };
         }
         state.paused_at = Some(to);
+        log::trace!(
+            "paused clock: every loop idle, moving {:?} forward to {}",
+            to.saturating_duration_since(now),
+            if target == Some(to) { "an advance's target" } else { "the next timer" },
+        );
         // Every other loop must look at its timers before the clock moves
         // again: it counts as busy until it has been idle once more.
         let mut others = Vec::new();

@@ -112,7 +112,7 @@ fn pipelined_requests_already_received_are_all_answered_during_shutdown() {
 }
 
 #[test]
-fn idle_keep_alive_connections_are_closed_at_once() {
+fn idle_keep_alive_connections_are_closed_at_once_and_silent_new_ones_after_the_grace() {
     run_paused(|| async {
         let journal = Journal::default();
         let (started, _starts) = mpsc::channel(16);
@@ -124,11 +124,17 @@ fn idle_keep_alive_connections_are_closed_at_once() {
         let mut fresh = AsyncClient::connect(addr).await;
         let start = Instant::now();
         let shutdown = eddy::spawn(server.shutdown());
-        used.assert_closed().await;
-        fresh.assert_closed().await;
-        shutdown.await.unwrap().unwrap();
         // Not after the 60 s keep-alive: at once.
+        used.assert_closed().await;
         assert_eq!(start.elapsed(), Duration::ZERO);
+        drop(used);
+        // A connection that has sent nothing yet connected to send a
+        // request: it gets the shutdown grace (1 s) for it, no more.
+        fresh.assert_closed().await;
+        assert_elapsed(start.elapsed(), Duration::from_secs(1));
+        drop(fresh);
+        shutdown.await.unwrap().unwrap();
+        assert_elapsed(start.elapsed(), Duration::from_secs(1));
         assert_eq!(*journal.lock().unwrap(), ["cleanup"]);
     });
 }

@@ -7,11 +7,10 @@
 //! also what sends `100 Continue` to a client that asked for it.
 
 use std::fmt;
-use std::future::poll_fn;
 use std::rc::Rc;
 
 use crate::conn_io::ConnIo;
-use crate::error::{BodyError, Reject};
+use crate::error::BodyError;
 
 /// The body of one request. See the module docs.
 ///
@@ -63,27 +62,18 @@ impl Body {
     /// Returns 0 at the end of the body.
     ///
     /// # Errors
-    /// [`BodyError`]: too large, malformed chunking, the client went away or
-    /// went quiet for longer than the I/O timeout.
+    /// [`BodyError`]: too large, malformed chunking, the client went away,
+    /// went quiet for longer than the I/O timeout, or took longer than the
+    /// body timeout for the whole body (see [`Limits`](crate::Limits)), or
+    /// the server is shutting down and the body did not come within the
+    /// grace.
     pub async fn read(&mut self, buf: &mut [u8]) -> Result<usize, BodyError> {
         let Some(conn) = &self.conn else { return Ok(0) };
-        let seq = self.seq;
-        let read = poll_fn(|cx| {
-            conn.poll_body(seq, cx, buf.len(), &mut |data| {
-                // `poll_body` delivers at most `buf.len()` bytes.
-                buf[..data.len()].copy_from_slice(data);
-            })
-        });
-        match eddy::time::timeout(conn.limits.io_timeout, read).await {
-            Ok(result) => result,
-            Err(_) => {
-                // The rest of the body will not come in time: the connection
-                // answers 408 and closes, rather than wait as long again to
-                // drain it.
-                conn.fail_body(seq, Reject::RequestTimeout);
-                Err(BodyError::TimedOut)
-            }
-        }
+        conn.read_body(self.seq, buf.len(), &mut |data| {
+            // `read_body` delivers at most `buf.len()` bytes.
+            buf[..data.len()].copy_from_slice(data);
+        })
+        .await
     }
 
     /// The next piece of the body as it arrives (at most 16 KiB), or `None`

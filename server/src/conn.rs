@@ -4,14 +4,14 @@
 //! ```text
 //!            ┌──────────────── idle (no buffers) ◀─────────────┐
 //!            │ readable                 keep-alive timeout ──▶ close
-//!            ▼                          shutdown ─────────────▶ close
-//!   read into a pooled buffer
-//!            │
+//!            ▼                          shutdown, reclaim ──▶ last read,
+//!   read into a pooled buffer                       answer what it holds,
+//!            │                                      close gracefully
 //!            ▼            partial head ─▶ flush answers, wait for more
 //!   parse next head ──── rejected ──────▶ answer 4xx/5xx, close
 //!            │ complete                   (head timeout ─▶ 408, close)
 //!            ▼
-//!   route ─▶ handler ─▶ drain unread body ─▶ append answer to output
+//!   route ─▶ handler ─▶ append answer to output ─▶ drain unread body
 //!            └── loop while complete heads remain in the buffer ─┘
 //! ```
 //!
@@ -23,8 +23,27 @@
 //!
 //! Nothing after a refused request is parsed: a refusal closes the
 //! connection. A body the handler did not read is drained (within the body
-//! limit and the I/O timeout) so it is never mistaken for the next request;
-//! if it cannot be drained, the connection closes instead.
+//! limit and the body's deadlines) so it is never mistaken for the next
+//! request; if it cannot be drained, the connection closes instead. The
+//! answer does not wait for that drain: what of the body is already read
+//! is discarded at once, and if more must come, the answer is written
+//! first and the rest drained after it.
+//!
+//! ## Closing without losing a request
+//!
+//! A connection is *closing* once the server shuts down or reclaims it
+//! (an idle connection closed to make room at the connection cap). A
+//! closing connection never closes on what it has not looked at: it makes
+//! one last non-blocking read, answers every complete request found (the
+//! last answer says `Connection: close`), and only then closes, by
+//! half-closing and lingering (reading and discarding until the client
+//! closes, bounded in time) so that bytes still in flight do not turn the
+//! close into a reset. Waits on the client (the rest of a head, a body, the
+//! first bytes of a connection that has sent none yet at shutdown) are cut
+//! to the closing grace, then answered `408`.
+//!
+//! A new connection that has sent nothing is bounded by `head_timeout`,
+//! not `keep_alive`: it has not earned a keep-alive period yet.
 
 use std::borrow::Cow;
 use std::future::{poll_fn, Future};
@@ -69,7 +88,8 @@ const LINGER_BYTES: usize = 64 * 1024;
 enum Woken {
     Readable,
     TimedOut,
-    ShuttingDown,
+    /// The connection is now closing (shutdown or reclaim).
+    Closing,
 }
 
 /// A connection being served.
@@ -89,6 +109,9 @@ pub(crate) struct Connection {
     head_started: Option<Instant>,
     /// Requests started on this connection.
     seq: u64,
+    /// Reclaimed to make room (see the module docs); shutdown is read from
+    /// the server.
+    reclaimed: bool,
     /// Whether access logging is on. Asked once per connection: asking the
     /// logger per request showed up in profiles (env_logger matches its
     /// filters on every call). A changed log level applies to connections
@@ -108,6 +131,7 @@ impl Connection {
             timer: sleep_until(Instant::recent()),
             head_started: None,
             seq: 0,
+            reclaimed: false,
             access_log: log::log_enabled!(target: "eddy_http::access", log::Level::Info),
         }
     }
@@ -139,7 +163,8 @@ impl Connection {
                 Parsed::Complete(head) => {
                     self.head_started = None;
                     if self.handle(head).await {
-                        return self.close("closed after the response", false).await;
+                        let linger = self.is_closing();
+                        return self.close("closed after the response", linger).await;
                     }
                     if self.out.len() >= FLUSH_AT && !self.flush().await {
                         return "write failed or timed out";
@@ -157,11 +182,26 @@ impl Connection {
                         let input = self.io.input.borrow();
                         (input.has_pending(), input.eof)
                     };
-                    if !pending && self.server.is_shutting_down() {
-                        return self.close("server shutting down", false).await;
-                    }
                     if eof {
                         return if pending { "client closed mid-request" } else { "client closed" };
+                    }
+                    let closing = self.is_closing();
+                    if closing {
+                        // A last look before closing: a request already in
+                        // the socket is answered, never reset.
+                        match self.last_read().await {
+                            Ok(true) => continue,
+                            Ok(false) => {}
+                            Err(reason) => return reason,
+                        }
+                        // Nothing came. A connection that has sent nothing
+                        // yet at shutdown gets the grace for its first
+                        // request (it connected to send one); others close.
+                        if !pending && (self.seq > 0 || self.reclaimed) {
+                            return self
+                                .close("closed: server shutting down or connection reclaimed", true)
+                                .await;
+                        }
                     }
                     if pending && self.head_started.is_none() {
                         self.head_started = Some(Instant::recent());
@@ -169,16 +209,26 @@ impl Connection {
                     if !pending {
                         self.release_buffers();
                     }
-                    let deadline = match self.head_started {
+                    let mut deadline = match self.head_started {
                         Some(started) => Deadline::At(started + limits.head_timeout),
+                        None if self.seq == 0 => Deadline::In(limits.head_timeout),
                         None => Deadline::In(limits.keep_alive),
                     };
-                    match self.wait_for_input(deadline, !pending).await {
+                    if let Some(grace) = closing.then(|| self.server.closing_deadline(self.id)).flatten() {
+                        deadline = Deadline::At(deadline.instant().min(grace));
+                    }
+                    match self.wait_for_input(deadline, !pending, closing).await {
                         Woken::Readable => {}
-                        Woken::ShuttingDown => return self.close("server shutting down", false).await,
+                        Woken::Closing => continue,
                         Woken::TimedOut if pending => {
                             self.answer_rejection(&Reject::RequestTimeout);
                             return self.close("request head timed out", true).await;
+                        }
+                        Woken::TimedOut if closing => {
+                            return self.close("closed: no request within the closing grace", true).await;
+                        }
+                        Woken::TimedOut if self.seq == 0 => {
+                            return self.close("sent nothing in time", false).await
                         }
                         Woken::TimedOut => return self.close("keep-alive timeout", false).await,
                     }
@@ -237,7 +287,9 @@ impl Connection {
         };
 
         // Whatever the handler left of the body must go before the next
-        // request can be parsed.
+        // request can be parsed. What is already here goes now; if more
+        // must come, the answer does not wait for it (`drain_later`).
+        let mut drain_later = false;
         if !self.io.body_done() {
             let owed_continue = matches!(self.io.body.borrow().expect, Continue::Owed(0));
             if owed_continue {
@@ -245,20 +297,25 @@ impl Connection {
                 // will not send the body, so the connection cannot continue.
                 close = true;
             } else if !close {
-                // Boxed for the same reason as `write_rest`: rare, and big.
-                close = !Box::pin(self.drain_body()).await;
+                let seq = self.seq;
+                match poll_fn(|cx| Poll::Ready(self.io.poll_drain(seq, cx))).await {
+                    Poll::Ready(drained) => close = !drained,
+                    Poll::Pending => drain_later = true,
+                }
             }
             if let Some(reject) = self.io.body.borrow_mut().failed.take() {
                 response = rejection(&reject);
                 close = true;
             }
         }
-        // Shutting down, the connection closes once the requests it holds
-        // are answered: the last answer says so, so the client does not
-        // send another request into a closing connection.
-        if self.server.is_shutting_down() && !self.io.input.borrow().has_pending() {
+        // Closing, the connection closes once the requests it holds are
+        // answered: the last answer says so, so the client does not send
+        // another request into a closing connection.
+        if self.is_closing() && !self.io.input.borrow().has_pending() {
             close = true;
         }
+        // Closing anyway: the linger discards the rest of the body.
+        drain_later &= !close;
 
         if self.out.capacity() == 0 {
             self.out = pool::take_write_buffer();
@@ -277,6 +334,16 @@ impl Connection {
             let status = response.status().as_u16();
             let length = response.body().len();
             log::info!(target: "eddy_http::access", "{} {request_line} {status} {length}", self.io.peer);
+        }
+        if drain_later {
+            // The answer is ready: it goes now, and the rest of the body is
+            // read and discarded after it. If that fails, the connection
+            // closes (its answer is out already). Boxed for the same reason
+            // as `write_rest`: rare, and big.
+            if !self.flush().await {
+                return true;
+            }
+            close = !Box::pin(self.drain_body()).await;
         }
         close
     }
@@ -304,6 +371,7 @@ impl Connection {
             received: 0,
             expect: if expects_continue { Continue::Owed(0) } else { Continue::NotExpected },
             failed: None,
+            deadline: None,
         };
         // `parse_head` left the target as text in `storage.target`: path,
         // query and parameters are slices of it.
@@ -412,36 +480,64 @@ impl Connection {
         None
     }
 
-    /// Reads and discards the rest of the current body. False if that
-    /// failed (the connection must close).
+    /// Reads and discards the rest of the current body, within the body's
+    /// deadlines. False if that failed (the connection must close).
     async fn drain_body(&mut self) -> bool {
-        let io = self.io.clone();
-        let seq = self.seq;
-        let drain = async {
-            loop {
-                match poll_fn(|cx| io.poll_body(seq, cx, usize::MAX, &mut |_| {})).await {
-                    Ok(0) => return true,
-                    Ok(_) => {}
-                    Err(error) => {
-                        log::debug!("{}: could not drain an unread request body: {error}", io.peer);
-                        return false;
-                    }
+        loop {
+            match self.io.read_body(self.seq, usize::MAX, &mut |_| {}).await {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(error) => {
+                    log::debug!("{}: could not drain an unread request body: {error}", self.io.peer);
+                    return false;
                 }
             }
-        };
-        eddy::time::timeout(self.app.inner.limits.io_timeout, drain).await.unwrap_or(false)
+        }
     }
 
-    /// Waits for input (or, when idle, for shutdown), up to the deadline.
-    async fn wait_for_input(&mut self, deadline: Deadline, idle: bool) -> Woken {
+    /// Reads whatever the client has sent, without waiting for more: true
+    /// if bytes (or EOF) came. Readiness is cached by the reactor and
+    /// refreshed when the loop polls for I/O between ticks, so a first
+    /// attempt that finds nothing is repeated once after such a turn: then
+    /// it has seen every byte that reached the socket before that turn.
+    async fn last_read(&mut self) -> Result<bool, &'static str> {
+        for attempt in 0..2 {
+            if attempt > 0 {
+                eddy::task::yield_now().await;
+            }
+            match poll_fn(|cx| Poll::Ready(self.io.poll_fill(cx))).await {
+                Poll::Ready(Ok(_)) => {
+                    self.app.refresh_common_lines();
+                    return Ok(true);
+                }
+                Poll::Ready(Err(error)) => {
+                    log::debug!("{}: read failed: {error}", self.io.peer);
+                    return Err("read failed");
+                }
+                Poll::Pending => {}
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether this connection is closing: the server shuts down, or it was
+    /// reclaimed.
+    fn is_closing(&self) -> bool {
+        self.reclaimed || self.server.is_shutting_down()
+    }
+
+    /// Waits for input, up to the deadline, or (unless `closing` already)
+    /// until the connection starts closing. `idle`: between requests, so
+    /// the connection may be reclaimed.
+    async fn wait_for_input(&mut self, deadline: Deadline, idle: bool, closing: bool) -> Woken {
         let mut wanted = None;
         let io = self.io.clone();
         let server = self.server.clone();
         let id = self.id;
         let timer = &mut self.timer;
-        poll_fn(|cx| {
-            if idle && server.poll_shutdown(id, cx).is_ready() {
-                return Poll::Ready(Woken::ShuttingDown);
+        let woken = poll_fn(|cx| {
+            if !closing && server.poll_closing(id, idle, cx).is_ready() {
+                return Poll::Ready(Woken::Closing);
             }
             if io.stream.poll_read_ready(cx).is_ready() {
                 return Poll::Ready(Woken::Readable);
@@ -464,7 +560,14 @@ impl Connection {
                 }
             }
         })
-        .await
+        .await;
+        if idle && !closing {
+            server.set_busy(id);
+        }
+        if matches!(woken, Woken::Closing) && !server.is_shutting_down() {
+            self.reclaimed = true;
+        }
+        woken
     }
 
     /// Writes out the pending answers. False if the client is gone or does
@@ -538,16 +641,19 @@ impl Connection {
     }
 
     /// Flushes and closes. If bytes may still be in flight from the client
-    /// (some are unread, or the request was `refused` and it may well still
-    /// be sending), half-closes and lingers first, so those bytes do not
-    /// turn the close into a reset that destroys the answer.
-    async fn close(&mut self, reason: &'static str, refused: bool) -> &'static str {
+    /// (some are unread, or the caller says it may well still be sending:
+    /// `linger`, after a refusal or when closing a connection the client
+    /// did not ask to close), half-closes and lingers first, so those bytes
+    /// do not turn the close into a reset that destroys the answer.
+    async fn close(&mut self, reason: &'static str, linger: bool) -> &'static str {
         let flushed = self.flush().await;
         let unread = self.io.input.borrow().has_pending() || !self.io.body_done();
-        if flushed && (unread || refused) {
+        if flushed && (unread || linger) {
             // The client may still be sending: half-close so it sees our
-            // answer and EOF, and keep reading until it stops.
+            // answer and EOF, and keep reading until it stops. Answered,
+            // the connection no longer needs its slot under the cap.
             let _ = self.io.stream.shutdown_std(Shutdown::Write);
+            self.server.release_early(self.id);
             Box::pin(self.linger()).await;
         }
         // Otherwise dropping the stream closes it: with nothing unread, the
@@ -572,7 +678,13 @@ impl Connection {
                 }
             }
         };
-        let _ = eddy::time::timeout(LINGER_TIME, discard).await;
+        // Closing, the server is waiting: the grace bounds this too.
+        let now = Instant::now();
+        let mut until = now + LINGER_TIME;
+        if let Some(grace) = self.server.closing_deadline(self.id) {
+            until = until.min(grace);
+        }
+        let _ = eddy::time::timeout(until.duration_since(now), discard).await;
     }
 
     /// Returns every pooled buffer the connection is not using.

@@ -6,22 +6,34 @@
 //! the bytes already read. They take turns (one task, never at once), so
 //! `RefCell`s suffice, each borrowed only inside a synchronous poll.
 //!
+//! Body reads have three deadlines, the earliest wins: `io_timeout` for
+//! each read (a client that stops), `body_timeout` for the whole body from
+//! its first read (a client that trickles a byte at a time), and, once the
+//! connection is closing (shutdown, reclaim), the closing grace. Each read
+//! also registers for the closing signal, so a shutdown reaches a handler
+//! blocked on a silent client at once.
+//!
 //! Every body carries the sequence number of its request. Once the
 //! connection moves on to the next request, an old `Body` (kept alive by a
 //! handler that stashed its request somewhere) reads nothing: it can never
 //! consume bytes of the request after it.
 
 use std::cell::RefCell;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use eddy::net::TcpStream;
+use eddy::time::{sleep_until, Instant};
 
 use crate::error::{BodyError, Reject};
 use crate::http_chunked::ChunkedDecoder;
 use crate::limits::Limits;
 use crate::pool;
+use crate::server::LoopServer;
 
 /// What goes out before the body is read when the client sent
 /// `Expect: 100-continue`.
@@ -111,6 +123,9 @@ pub(crate) struct BodyState {
     /// The framing broke (too large, malformed): the connection must answer
     /// with this and close, whatever the handler says.
     pub(crate) failed: Option<Reject>,
+    /// When the whole body must have arrived (`body_timeout` from its first
+    /// read); `None` until then.
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// A connection's socket, input and body state.
@@ -120,14 +135,26 @@ pub(crate) struct ConnIo {
     pub(crate) limits: Limits,
     pub(crate) input: RefCell<Input>,
     pub(crate) body: RefCell<BodyState>,
+    /// The loop's server state, to hear that this connection is closing.
+    server: Rc<LoopServer>,
+    /// This connection's slot in `server`.
+    id: usize,
 }
 
 impl ConnIo {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, limits: Limits) -> ConnIo {
+    pub(crate) fn new(
+        stream: TcpStream,
+        peer: SocketAddr,
+        limits: Limits,
+        server: Rc<LoopServer>,
+        id: usize,
+    ) -> ConnIo {
         ConnIo {
             stream,
             peer,
             limits,
+            server,
+            id,
             input: RefCell::new(Input { buf: Vec::new(), start: 0, end: 0, eof: false }),
             body: RefCell::new(BodyState {
                 seq: 0,
@@ -135,7 +162,70 @@ impl ConnIo {
                 received: 0,
                 expect: Continue::NotExpected,
                 failed: None,
+                deadline: None,
             }),
+        }
+    }
+
+    /// Reads up to `max` bytes of request `seq`'s body into `deliver`,
+    /// waiting within the body's deadlines (see the module docs). On a
+    /// timeout the body is failed with `408`: the connection answers that
+    /// and closes, rather than wait as long again to drain it.
+    pub(crate) async fn read_body(
+        &self,
+        seq: u64,
+        max: usize,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> Result<usize, BodyError> {
+        let per_read = Instant::now() + self.limits.io_timeout;
+        let mut timer = None;
+        poll_fn(|cx| {
+            if let Poll::Ready(result) = self.poll_body(seq, cx, max, deliver) {
+                return Poll::Ready(result);
+            }
+            // Registered so that a shutdown wakes this wait and shortens it
+            // to the grace.
+            let _ = self.server.poll_closing(self.id, false, cx);
+            let deadline = self.body_deadline(per_read);
+            let timer = timer.get_or_insert_with(|| sleep_until(deadline));
+            if timer.deadline() != deadline {
+                timer.reset(deadline);
+            }
+            if Pin::new(timer).poll(cx).is_ready() {
+                self.fail_body(seq, Reject::RequestTimeout);
+                return Poll::Ready(Err(BodyError::TimedOut));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Discards what of request `seq`'s body can be had without waiting.
+    /// `Ready(true)`: the body is complete; `Ready(false)`: it is broken
+    /// (the connection must close); `Pending`: more must come.
+    pub(crate) fn poll_drain(&self, seq: u64, cx: &mut Context<'_>) -> Poll<bool> {
+        loop {
+            match self.poll_body(seq, cx, usize::MAX, &mut |_| {}) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(true),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(error)) => {
+                    log::debug!("{}: could not drain an unread request body: {error}", self.peer);
+                    return Poll::Ready(false);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// The earliest of `per_read`, the whole body's deadline (started now if
+    /// this is the body's first wait) and the closing grace.
+    fn body_deadline(&self, per_read: Instant) -> Instant {
+        let total =
+            *self.body.borrow_mut().deadline.get_or_insert_with(|| Instant::now() + self.limits.body_timeout);
+        let deadline = per_read.min(total);
+        match self.server.closing_deadline(self.id) {
+            Some(closing) => deadline.min(closing),
+            None => deadline,
         }
     }
 

@@ -29,21 +29,39 @@ pub struct Limits {
     /// Largest request body, in bytes; beyond it, `413`. Default 1 MiB.
     pub max_body: u64,
     /// Longest time from a request's first byte to the end of its head;
-    /// beyond it, `408` and the connection is closed (slowloris). Default
-    /// 10 s.
+    /// beyond it, `408` and the connection is closed (slowloris). Also how
+    /// long a new connection may stay silent before its first byte: it is
+    /// then closed without an answer. Default 10 s.
     pub head_timeout: Duration,
     /// How long a keep-alive connection may sit idle between requests
-    /// before it is closed. Default 60 s.
+    /// before it is closed (sooner if its slot is needed: see
+    /// `max_connections`). Default 60 s.
     pub keep_alive: Duration,
-    /// Longest wait for a slow client to take a response (or send body
-    /// bytes) before the connection is dropped. Default 60 s.
+    /// Longest wait for a slow client to take a response, or for the next
+    /// body bytes, before the connection is dropped (or answered `408`).
+    /// Default 60 s.
     pub io_timeout: Duration,
-    /// Most open connections; further clients wait in the kernel's accept
-    /// queue until one closes. Divided evenly among worker loops. Default
-    /// 10 000.
+    /// Longest time a request body may take as a whole, from the first time
+    /// it is read (by the handler, or by the server draining what the
+    /// handler left); beyond it, `408` and the connection is closed.
+    /// `io_timeout` alone would let a client that sends a byte every
+    /// `io_timeout - ε` hold a connection and a handler for `max_body ×
+    /// io_timeout`. A total deadline rather than a minimum rate: it is
+    /// one number, predictable, and what a handler can reason about.
+    /// Raise it with `max_body` for large uploads over slow links (the
+    /// default admits 1 MiB at about 9 KiB/s). Default 120 s.
+    pub body_timeout: Duration,
+    /// Most open connections, one budget for all worker loops. At the cap
+    /// the connection idle the longest (between requests, or new and
+    /// silent) is closed to make room for a new client, as nginx does;
+    /// only when none is idle do new clients wait in the kernel's accept
+    /// queue until one closes. Default 10 000.
     pub max_connections: usize,
     /// How long graceful shutdown waits for requests in flight before it
-    /// closes their connections anyway. Default 10 s.
+    /// closes their connections anyway. Default 10 s. A connection waiting
+    /// on its client rather than on a handler (mid-head, mid-body, silent)
+    /// gets only a short grace, 1 s or this if shorter, before it is
+    /// answered `408` and closed.
     pub shutdown_timeout: Duration,
 }
 
@@ -57,6 +75,7 @@ impl Default for Limits {
             head_timeout: Duration::from_secs(10),
             keep_alive: Duration::from_secs(60),
             io_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(120),
             max_connections: 10_000,
             shutdown_timeout: Duration::from_secs(10),
         }

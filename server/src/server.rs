@@ -1,17 +1,54 @@
-//! `Server`: listeners on one or more loops, and graceful shutdown. aiohttp's
-//! `AppRunner` + `TCPSite` + `cleanup()`.
+//! `Server`: listeners on one or more loops, one connection budget, and
+//! graceful shutdown. aiohttp's `AppRunner` + `TCPSite` + `cleanup()`.
 //!
 //! Each worker loop runs its own accept loop on its own `SO_REUSEPORT`
 //! listener, and each accepted connection is a task on that loop, so a
 //! connection never crosses threads and a loop never takes a lock to serve.
 //!
-//! Shutdown, in order:
-//! 1. every loop stops accepting (its listener closes);
-//! 2. idle keep-alive connections close at once;
+//! ## The connection budget
+//!
+//! `Limits::max_connections` is one budget for the whole server, an atomic
+//! count shared by every loop (touched once when a connection opens and once
+//! when it closes, never per request), so an uneven `SO_REUSEPORT` hash
+//! cannot stall one loop while another has room. At the cap, an accept
+//! loop still accepts the next client, and makes room for it by
+//! *reclaiming* an idle keep-alive connection, the one idle longest, as
+//! nginx does; if its own loop has none idle, it asks the other loops for
+//! one. Only when no connection anywhere is idle does the new client wait
+//! (accepted, unserved, the accept loop paused) until one closes. A
+//! reclaimed connection is closed like an idle one at shutdown (below), so
+//! a request already in its socket is answered, not lost. Finding the
+//! oldest idle connection scans the loop's connections: O(n), but only at
+//! the cap, where the alternative is refusing service.
+//!
+//! ```text
+//!   accept ──▶ room in the budget? ── yes ──▶ serve
+//!                     │ no
+//!                     ▼
+//!   hold the client; reclaim the oldest idle connection here, or ask the
+//!   other loops for one; serve the client when a slot frees
+//! ```
+//!
+//! ## Shutdown, in order
+//! 1. every loop stops accepting: it first accepts whatever the kernel has
+//!    already queued for it (those clients have sent their requests and
+//!    would otherwise be reset), then closes its listener;
+//! 2. every connection is woken. An idle one makes a last read; requests
+//!    found are answered with `Connection: close`; then it half-closes and
+//!    lingers briefly (reading and discarding until the client closes) so
+//!    that bytes still in flight do not turn the close into a reset;
 //! 3. busy connections finish the requests they have already received
 //!    (pipelined ones included) and close at the next request boundary;
-//! 4. after `Limits::shutdown_timeout`, connections still busy are closed;
-//! 5. the cleanup hooks run.
+//! 4. a connection waiting on its *client* (mid-head, mid-body, or a fresh
+//!    connection whose first bytes have not come) gets `SHUTDOWN_GRACE` (1 s, or the shutdown timeout if shorter)
+//!    from the start of shutdown; then it is answered `408` and closed;
+//! 5. after `Limits::shutdown_timeout`, connections still busy (a handler
+//!    that does not finish) are closed;
+//! 6. the cleanup hooks run.
+//!
+//! A client connecting after step 1 is refused by the OS. The residual
+//! window is the microseconds between the last `accept` that finds the
+//! queue empty and the `close` of the listener.
 
 use std::cell::{Cell, RefCell};
 use std::error::Error as _;
@@ -20,12 +57,14 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use eddy::net::TcpListener;
+use eddy::net::{TcpListener, TcpStream};
 use eddy::sync::oneshot;
+use eddy::time::Instant;
 use eddy::{Handle, JoinHandle};
 use slab::Slab;
 
@@ -37,6 +76,14 @@ use crate::conn_io::ConnIo;
 /// long before trying again, so the loop keeps serving the connections it
 /// has instead of spinning on an error that will not clear by itself.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How long, from the start of shutdown (or from its reclaim), a connection
+/// may keep the server waiting on its *client*: the rest of a head or body,
+/// the first bytes of a fresh connection, the client's close after ours.
+/// Long enough for bytes already in flight on any real network; short
+/// enough that a slow or silent client cannot hold the exit. Capped by
+/// `Limits::shutdown_timeout`. Picked, not tuned.
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// A running server. Dropping it shuts the server down without running the
 /// cleanup hooks; call [`shutdown`](Server::shutdown) for the full sequence.
@@ -76,6 +123,16 @@ impl Server {
 
     /// Like [`bind`](Self::bind), on every loop in `loops`, each with its own
     /// `SO_REUSEPORT` listener on the same address.
+    ///
+    /// All or nothing: it returns only once *every* loop listens. If one
+    /// cannot (its socket cannot be bound, or cannot join that loop's
+    /// reactor), the loops already listening are stopped and the error
+    /// names the loop and the address. A server that quietly listens on
+    /// fewer loops than asked would look healthy while serving at a
+    /// fraction of its capacity.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind), and `"loop N cannot listen on ADDR: …"`.
     pub async fn bind_on(loops: &[Handle], addr: impl ToSocketAddrs, app: App) -> io::Result<Server> {
         let addr = addr
             .to_socket_addrs()
@@ -92,24 +149,47 @@ impl Server {
         // nothing half-started. Port 0 becomes a real port with the first.
         let mut listeners = Vec::with_capacity(loops.len());
         let mut local_addr = addr;
-        for _ in loops {
-            let listener = crate::socket::listen(local_addr, loops.len() > 1)?;
+        for (index, _) in loops.iter().enumerate() {
+            let listener = crate::socket::listen(local_addr, loops.len() > 1)
+                .map_err(|e| io::Error::new(e.kind(), format!("loop {index}: {e}")))?;
             local_addr = listener.local_addr()?;
             listeners.push(listener);
         }
-        let per_loop_cap = app.limits.max_connections.div_ceil(loops.len()).max(1);
-        let serving = loops
-            .iter()
-            .zip(listeners)
-            .map(|(handle, listener)| {
-                let (stop, stopped) = oneshot::channel();
-                let app = app.clone();
-                let task = handle.spawn_with(move || serve_loop(listener, app, stopped, per_loop_cap));
-                (stop, task)
-            })
-            .collect();
+        let budget = Arc::new(Budget::new(app.limits.max_connections, loops.len()));
+        let mut serving = Vec::with_capacity(loops.len());
+        let mut ready = Vec::with_capacity(loops.len());
+        for (index, (handle, listener)) in loops.iter().zip(listeners).enumerate() {
+            let (stop, stopped) = oneshot::channel();
+            let (listening, listens) = oneshot::channel();
+            let app = app.clone();
+            let budget = budget.clone();
+            let task = handle.spawn_with(move || async move {
+                let setup = LoopSetup { index, listener, app, budget, stop: stopped };
+                serve_loop(setup, listening).await;
+            });
+            serving.push((stop, task));
+            ready.push(listens);
+        }
+        // Every loop says whether its listener joined its reactor.
+        let mut failure = None;
+        for (index, listens) in ready.into_iter().enumerate() {
+            let outcome = listens.await.unwrap_or_else(|_| Err(io::Error::other("its task ended first")));
+            if let Err(error) = outcome {
+                failure.get_or_insert(io::Error::new(
+                    error.kind(),
+                    format!("loop {index} cannot listen on {local_addr}: {error}"),
+                ));
+            }
+        }
+        let server = Server { local_addr, loops: serving, app };
+        if let Some(error) = failure {
+            // Stops the loops that do listen; nothing was served yet, so
+            // the cleanup hooks of a server that never started do not run.
+            drop(server);
+            return Err(error);
+        }
         log::info!(target: "eddy_http::server", "listening on http://{local_addr} ({} loop(s))", loops.len());
-        Ok(Server { local_addr, loops: serving, app })
+        Ok(server)
     }
 
     /// The address the server listens on (with the real port if it was
@@ -150,16 +230,105 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// The connection budget all loops of one server share (see the module
+/// docs). Every operation is per connection or rarer; none is per request.
+struct Budget {
+    /// Connections open (served, or held at the cap), across all loops.
+    open: AtomicUsize,
+    cap: usize,
+    /// Reclaims asked of any loop by loops at the cap with no idle
+    /// connection of their own. A request may outlive its need (room freed
+    /// another way); it then costs one idle connection at the cap, which
+    /// is what the cap is for.
+    reclaims_wanted: AtomicUsize,
+    /// Per loop: its accept task, while at the cap, to wake when a slot
+    /// frees or a reclaim is asked for. A lock, but taken only at the cap.
+    waiters: Mutex<Vec<Option<Waker>>>,
+}
+
+impl Budget {
+    fn new(cap: usize, loops: usize) -> Budget {
+        Budget {
+            open: AtomicUsize::new(0),
+            cap: cap.max(1),
+            reclaims_wanted: AtomicUsize::new(0),
+            waiters: Mutex::new(vec![None; loops]),
+        }
+    }
+
+    /// Takes a slot if one is free.
+    fn try_acquire(&self) -> bool {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < self.cap).then_some(open + 1))
+            .is_ok()
+    }
+
+    /// Takes a slot even past the cap: for clients already accepted that
+    /// must be served (the backlog drained at shutdown).
+    fn force_acquire(&self) {
+        self.open.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn release(&self) {
+        let before = self.open.fetch_sub(1, Ordering::AcqRel);
+        if before >= self.cap {
+            self.wake_all();
+        }
+    }
+
+    fn at_cap(&self) -> bool {
+        self.open.load(Ordering::Acquire) >= self.cap
+    }
+
+    fn register(&self, index: usize, waker: &Waker) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &mut waiters[index] {
+            Some(stored) if stored.will_wake(waker) => {}
+            slot => *slot = Some(waker.clone()),
+        }
+    }
+
+    fn wake_all(&self) {
+        let wakers: Vec<Waker> = {
+            let mut waiters = self.waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            waiters.iter_mut().filter_map(Option::take).collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    fn request_reclaim(&self) {
+        self.reclaims_wanted.fetch_add(1, Ordering::AcqRel);
+        self.wake_all();
+    }
+
+    /// Takes one outstanding reclaim request, if there is one and the
+    /// server is still at the cap (else room came another way).
+    fn take_reclaim_request(&self) -> bool {
+        // A plain load first: this is asked each time a connection goes
+        // idle, and is almost always 0.
+        self.reclaims_wanted.load(Ordering::Relaxed) > 0
+            && self.at_cap()
+            && self
+                .reclaims_wanted
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |wanted| wanted.checked_sub(1))
+                .is_ok()
+    }
+}
+
 /// One loop's server state: its connections, and the shutdown flag they
 /// watch.
 pub(crate) struct LoopServer {
     shutting_down: Cell<bool>,
-    /// Open connections: the task (to abort at the deadline) and, while
-    /// idle, the waker to call at shutdown.
+    /// When shutdown began plus the grace: the deadline of every wait on a
+    /// client from then on.
+    shutdown_deadline: Cell<Option<Instant>>,
+    grace: Duration,
+    /// Open connections: the task (to abort at the deadline), the waker to
+    /// call at shutdown or reclaim, and whether (since when) it is idle.
     conns: RefCell<Slab<ConnSlot>>,
-    max_connections: usize,
-    /// The accept loop, waiting for a free slot under the cap.
-    accept_waiter: Cell<Option<Waker>>,
+    /// Counts idle periods, to find the connection idle the longest.
+    idle_clock: Cell<u64>,
+    budget: Arc<Budget>,
     /// Shutdown, waiting for the last connection to end.
     drain_waiter: Cell<Option<Waker>>,
 }
@@ -168,42 +337,142 @@ pub(crate) struct LoopServer {
 struct ConnSlot {
     waker: Option<Waker>,
     task: Option<JoinHandle<()>>,
+    /// `Some(n)`: idle, waiting for a request, since the `n`th idle period
+    /// began on this loop.
+    idle_since: Option<u64>,
+    /// Asked to close to make room, and the deadline it has for it.
+    reclaimed: Option<Instant>,
+    /// Its slot in the budget was given back (it is lingering, answered).
+    released: bool,
 }
 
 impl LoopServer {
+    fn new(budget: Arc<Budget>, grace: Duration) -> LoopServer {
+        LoopServer {
+            shutting_down: Cell::new(false),
+            shutdown_deadline: Cell::new(None),
+            grace,
+            conns: RefCell::new(Slab::new()),
+            idle_clock: Cell::new(0),
+            budget,
+            drain_waiter: Cell::new(None),
+        }
+    }
+
+    /// Whether the server is shutting down (every connection is closing).
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.get()
     }
 
-    /// Ready once shutdown starts; otherwise remembers who to wake then.
-    pub(crate) fn poll_shutdown(&self, id: usize, cx: &mut Context<'_>) -> Poll<()> {
+    /// The deadline for waiting on the client of a closing connection.
+    pub(crate) fn closing_deadline(&self, id: usize) -> Option<Instant> {
+        let reclaimed = self.conns.borrow().get(id).and_then(|slot| slot.reclaimed);
+        match (self.shutdown_deadline.get(), reclaimed) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Ready once connection `id` starts closing (shutdown, or a reclaim);
+    /// otherwise remembers who to wake then. `idle`: the connection waits
+    /// for a request and may be reclaimed (and becomes a candidate here).
+    pub(crate) fn poll_closing(&self, id: usize, idle: bool, cx: &mut Context<'_>) -> Poll<()> {
         if self.shutting_down.get() {
             return Poll::Ready(());
         }
-        if let Some(slot) = self.conns.borrow_mut().get_mut(id) {
-            if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                slot.waker = Some(cx.waker().clone());
+        let mut conns = self.conns.borrow_mut();
+        let Some(slot) = conns.get_mut(id) else { return Poll::Pending };
+        if slot.reclaimed.is_some() {
+            return Poll::Ready(());
+        }
+        if idle && slot.idle_since.is_none() {
+            // Another loop at the cap may be asking for room.
+            if self.budget.take_reclaim_request() {
+                slot.reclaimed = Some(Instant::now() + self.grace);
+                return Poll::Ready(());
             }
+            let stamp = self.idle_clock.get();
+            self.idle_clock.set(stamp + 1);
+            slot.idle_since = Some(stamp);
+        }
+        if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            slot.waker = Some(cx.waker().clone());
         }
         Poll::Pending
     }
 
+    /// Connection `id` is no longer waiting for a request.
+    pub(crate) fn set_busy(&self, id: usize) {
+        if let Some(slot) = self.conns.borrow_mut().get_mut(id) {
+            slot.idle_since = None;
+        }
+    }
+
+    /// Connection `id` has answered all it will and only lingers: its slot
+    /// in the budget can go to a new client now.
+    pub(crate) fn release_early(&self, id: usize) {
+        let released = match self.conns.borrow_mut().get_mut(id) {
+            Some(slot) if !slot.released => {
+                slot.released = true;
+                true
+            }
+            _ => false,
+        };
+        if released {
+            self.budget.release();
+        }
+    }
+
+    /// The idle connection waiting longest, not yet reclaimed.
+    fn oldest_idle(&self) -> Option<usize> {
+        let conns = self.conns.borrow();
+        conns
+            .iter()
+            .filter(|(_, slot)| slot.reclaimed.is_none())
+            .filter_map(|(id, slot)| slot.idle_since.map(|since| (since, id)))
+            .min()
+            .map(|(_, id)| id)
+    }
+
+    /// Asks connection `id` to close (after a last read, see the module
+    /// docs), to make room.
+    fn reclaim(&self, id: usize) {
+        let waker = {
+            let mut conns = self.conns.borrow_mut();
+            let Some(slot) = conns.get_mut(id) else { return };
+            slot.reclaimed = Some(Instant::now() + self.grace);
+            slot.waker.take()
+        };
+        log::debug!("reclaiming an idle connection to make room for a new client");
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Serves this loop's share of other loops' reclaim requests.
+    fn serve_reclaim_requests(&self) {
+        while let Some(id) = self.oldest_idle() {
+            if !self.budget.take_reclaim_request() {
+                return;
+            }
+            self.reclaim(id);
+        }
+    }
+
     fn begin_shutdown(&self) {
         self.shutting_down.set(true);
+        self.shutdown_deadline.set(Some(Instant::now() + self.grace));
         let wakers: Vec<Waker> =
             self.conns.borrow_mut().iter_mut().filter_map(|(_, slot)| slot.waker.take()).collect();
         wakers.into_iter().for_each(Waker::wake);
     }
 
-    fn has_room(&self) -> bool {
-        self.conns.borrow().len() < self.max_connections
-    }
-
     fn remove(&self, id: usize) {
         let slot = self.conns.borrow_mut().try_remove(id);
-        drop(slot);
-        if let Some(waker) = self.accept_waiter.take() {
-            waker.wake();
+        if let Some(slot) = slot {
+            if !slot.released {
+                self.budget.release();
+            }
         }
         if self.conns.borrow().is_empty() {
             if let Some(waker) = self.drain_waiter.take() {
@@ -229,64 +498,101 @@ impl Drop for Registration {
 /// What the accept loop woke up for.
 enum Event {
     Stop,
-    Accepted(io::Result<(eddy::net::TcpStream, SocketAddr)>),
+    Accepted(io::Result<(TcpStream, SocketAddr)>),
+    /// The client held at the cap got a slot.
+    Admitted,
 }
 
-/// Serves one loop until told to stop, then drains it.
-async fn serve_loop(
+/// What one loop serves with.
+struct LoopSetup {
+    index: usize,
     listener: std::net::TcpListener,
     app: Arc<AppInner>,
-    mut stop: oneshot::Receiver<()>,
-    max_connections: usize,
-) {
-    let listener = match TcpListener::from_std(listener) {
-        Ok(listener) => listener,
+    budget: Arc<Budget>,
+    stop: oneshot::Receiver<()>,
+}
+
+/// Serves one loop until told to stop, then drains it. Says on `listening`
+/// whether its listener could join this loop's reactor.
+async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>) {
+    let LoopSetup { index, listener, app, budget, mut stop } = setup;
+    // A second handle on the same socket, to drain its accept queue at
+    // shutdown with plain `accept` calls: the reactor's cached readiness
+    // may not know yet about clients that arrived since the last event.
+    let joined = listener.try_clone().and_then(|backlog| Ok((TcpListener::from_std(listener)?, backlog)));
+    let (listener, backlog) = match joined {
+        Ok(pair) => {
+            let _ = listening.send(Ok(()));
+            pair
+        }
         Err(error) => {
-            log::error!("cannot serve on this loop: {error}");
+            let _ = listening.send(Err(error));
             return;
         }
     };
-    let shutdown_timeout = app.limits.shutdown_timeout;
+    let limits = app.limits.clone();
     let app = Rc::new(LoopApp::new(app));
-    let server = Rc::new(LoopServer {
-        shutting_down: Cell::new(false),
-        conns: RefCell::new(Slab::new()),
-        max_connections,
-        accept_waiter: Cell::new(None),
-        drain_waiter: Cell::new(None),
-    });
+    let server = Rc::new(LoopServer::new(budget.clone(), SHUTDOWN_GRACE.min(limits.shutdown_timeout)));
+    let admit = |stream: TcpStream, peer: SocketAddr| {
+        if let Err(error) = stream.set_nodelay(true) {
+            log::debug!("{peer}: cannot set TCP_NODELAY: {error}");
+        }
+        let id = server.conns.borrow_mut().insert(ConnSlot::default());
+        log::debug!("{peer}: connected");
+        let io = ConnIo::new(stream, peer, limits.clone(), server.clone(), id);
+        let connection = Connection::new(io, app.clone(), server.clone(), id);
+        let registration = Registration { server: server.clone(), id };
+        let task = eddy::spawn(async move {
+            let _registration = registration;
+            let reason = connection.run().await;
+            log::debug!("{peer}: {reason}");
+        });
+        if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
+            slot.task = Some(task);
+        }
+    };
 
+    // A client accepted at the cap, waiting for a slot.
+    let mut held: Option<(TcpStream, SocketAddr)> = None;
     loop {
-        // Stop, or wait for room under the cap, or accept.
         let event = poll_fn(|cx| {
             if Pin::new(&mut stop).poll(cx).is_ready() {
                 return Poll::Ready(Event::Stop);
             }
-            if !server.has_room() {
-                server.accept_waiter.set(Some(cx.waker().clone()));
-                return Poll::Pending;
+            if held.is_some() {
+                if budget.try_acquire() {
+                    return Poll::Ready(Event::Admitted);
+                }
+                server.serve_reclaim_requests();
+                budget.register(index, cx.waker());
+                // Checked again after registering: a slot freed in between
+                // woke nobody.
+                return if budget.try_acquire() { Poll::Ready(Event::Admitted) } else { Poll::Pending };
+            }
+            if budget.at_cap() {
+                // To hear other loops asking for room.
+                budget.register(index, cx.waker());
+                server.serve_reclaim_requests();
             }
             listener.poll_accept(cx).map(Event::Accepted)
         })
         .await;
         match event {
             Event::Stop => break,
-            Event::Accepted(Ok((stream, peer))) => {
-                if let Err(error) = stream.set_nodelay(true) {
-                    log::debug!("{peer}: cannot set TCP_NODELAY: {error}");
+            Event::Admitted => {
+                if let Some((stream, peer)) = held.take() {
+                    admit(stream, peer);
                 }
-                let id = server.conns.borrow_mut().insert(ConnSlot::default());
-                log::debug!("{peer}: connected");
-                let io = ConnIo::new(stream, peer, app.inner.limits.clone());
-                let connection = Connection::new(io, app.clone(), server.clone(), id);
-                let registration = Registration { server: server.clone(), id };
-                let task = eddy::spawn(async move {
-                    let _registration = registration;
-                    let reason = connection.run().await;
-                    log::debug!("{peer}: {reason}");
-                });
-                if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
-                    slot.task = Some(task);
+            }
+            Event::Accepted(Ok((stream, peer))) => {
+                if budget.try_acquire() {
+                    admit(stream, peer);
+                } else {
+                    match server.oldest_idle() {
+                        Some(id) => server.reclaim(id),
+                        None => budget.request_reclaim(),
+                    }
+                    held = Some((stream, peer));
                 }
             }
             Event::Accepted(Err(error)) if is_resource_exhaustion(&error) => {
@@ -311,8 +617,24 @@ async fn serve_loop(
         }
     }
 
-    drop(listener);
+    // From here every connection, old or new, is closing.
     server.begin_shutdown();
+    if let Some((stream, peer)) = held.take() {
+        budget.force_acquire();
+        admit(stream, peer);
+    }
+    // The reactor's handle goes first; the socket lives on in `backlog`,
+    // whose close right after the queue is found empty leaves the smallest
+    // window for a client to slip in and be reset.
+    drop(listener);
+    let queued = drain_backlog(&backlog, |stream, peer| {
+        budget.force_acquire();
+        admit(stream, peer);
+    });
+    drop(backlog);
+    if queued > 0 {
+        log::info!(target: "eddy_http::server", "answering {queued} client(s) that were waiting in the accept queue");
+    }
     let open = server.conns.borrow().len();
     if open > 0 {
         log::info!(target: "eddy_http::server", "waiting for {open} connection(s) to finish");
@@ -324,6 +646,7 @@ async fn serve_loop(
         server.drain_waiter.set(Some(cx.waker().clone()));
         Poll::Pending
     });
+    let shutdown_timeout = limits.shutdown_timeout;
     if eddy::time::timeout(shutdown_timeout, drained).await.is_err() {
         let tasks: Vec<JoinHandle<()>> =
             server.conns.borrow_mut().iter_mut().filter_map(|(_, slot)| slot.task.take()).collect();
@@ -331,6 +654,30 @@ async fn serve_loop(
         for task in tasks {
             task.abort();
             let _ = task.await;
+        }
+    }
+}
+
+/// Accepts every client already in the listener's queue (until the queue
+/// is empty), handing each to `admit`; returns how many there were.
+fn drain_backlog(backlog: &std::net::TcpListener, mut admit: impl FnMut(TcpStream, SocketAddr)) -> usize {
+    let mut count = 0;
+    loop {
+        match backlog.accept() {
+            Ok((stream, peer)) => match TcpStream::from_std(stream) {
+                Ok(stream) => {
+                    count += 1;
+                    admit(stream, peer);
+                }
+                Err(error) => log::warn!("{peer}: cannot serve a queued client: {error}"),
+            },
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return count,
+            Err(error)
+                if matches!(error.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) => {}
+            Err(error) => {
+                log::warn!("draining the accept queue: {error}");
+                return count;
+            }
         }
     }
 }

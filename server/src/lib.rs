@@ -88,6 +88,20 @@ pub use status::StatusCode;
 /// Serves `app` on `addr` on one event loop until SIGINT or SIGTERM, then
 /// shuts down gracefully. aiohttp's `web.run_app`.
 ///
+/// ## Signals
+///
+/// The first SIGINT or SIGTERM starts the graceful shutdown described in
+/// [`Server`]: requests already received are answered, then the cleanup
+/// hooks run. A *second* signal during that shutdown exits the process at
+/// once, with status `128 + signal`, **without running the cleanup hooks**.
+/// That is deliberate: it is the convention users expect from a second
+/// Ctrl-C (aiohttp, uvicorn, and most servers behave the same), and the only
+/// way out of a shutdown stuck in a handler or in a cleanup hook itself (a
+/// database that does not answer). The graceful path is already bounded
+/// (`Limits::shutdown_timeout`), so a second signal is the operator saying
+/// "now", and a hook that must run no matter what belongs to the process
+/// supervisor, not to a path that the operator has just asked to skip.
+///
 /// # Errors
 /// If the runtime cannot start, a startup hook fails, or the address
 /// cannot be bound.

@@ -125,9 +125,10 @@ impl Server {
     /// `SO_REUSEPORT` listener on the same address.
     ///
     /// All or nothing: it returns only once *every* loop listens. If one
-    /// cannot (its socket cannot be bound, or cannot join that loop's
-    /// reactor), the loops already listening are stopped and the error
-    /// names the loop and the address. A server that quietly listens on
+    /// cannot (its socket cannot be bound, cannot join that loop's reactor,
+    /// or the loop has ended), the loops already listening are stopped, the
+    /// cleanup hooks run (the startup hooks did), and the error names the
+    /// loop and the address. A server that quietly listens on
     /// fewer loops than asked would look healthy while serving at a
     /// fraction of its capacity.
     ///
@@ -183,9 +184,12 @@ impl Server {
         }
         let server = Server { local_addr, loops: serving, app };
         if let Some(error) = failure {
-            // Stops the loops that do listen; nothing was served yet, so
-            // the cleanup hooks of a server that never started do not run.
-            drop(server);
+            // The startup hooks ran: their cleanup runs too (as aiohttp's
+            // `run_app` does when a site fails to start), after the loops
+            // that do listen have stopped.
+            if let Err(cleanup) = server.shutdown().await {
+                log::error!("after a failed start: {cleanup}");
+            }
             return Err(error);
         }
         log::info!(target: "eddy_http::server", "listening on http://{local_addr} ({} loop(s))", loops.len());

@@ -5,7 +5,8 @@
 //! starts the server (every runtime thread inherits the mask) and a
 //! dedicated thread takes them synchronously with `sigwait`: ordinary code,
 //! free to send on a channel. A second signal while shutting down exits at
-//! once, as users expect from a second Ctrl-C.
+//! once, skipping the cleanup hooks, as users expect from a second Ctrl-C
+//! (see [`run_app`](crate::run_app) for why).
 
 use std::io;
 use std::mem::MaybeUninit;

@@ -3,11 +3,31 @@
 //!
 //! The alternative, one listener shared by all loops, makes every loop wake
 //! for every connection (a thundering herd) or needs a hand-off between
-//! threads. With `SO_REUSEPORT` (Linux 3.9+, the BSDs) each loop owns a
-//! listener bound to the same address, and the kernel hashes each new
-//! connection to one of them. The option must be set before `bind`, which
-//! the standard library cannot do, hence the raw `libc` calls here; this is
-//! the crate's only `unsafe`, besides the signal mask in `signal.rs`.
+//! threads. With `SO_REUSEPORT` each loop owns a listener bound to the same
+//! address. The option must be set before `bind`, which the standard
+//! library cannot do, hence the raw `libc` calls here; this is the crate's
+//! only `unsafe`, besides the signal mask in `signal.rs`.
+//!
+//! ## Platforms
+//!
+//! Built on Linux, macOS and the BSDs alike, by construction: every
+//! platform-specific call is behind a `cfg` with a portable fallback.
+//! - **Close-on-exec.** Where `socket(2)` takes `SOCK_CLOEXEC` (Linux,
+//!   Android, FreeBSD, DragonFly, NetBSD, OpenBSD, illumos, Solaris) the
+//!   flag is set atomically; elsewhere (macOS, iOS) with `fcntl(FD_CLOEXEC)`
+//!   right after, which is racy only against a concurrent `fork`+`exec` in
+//!   another thread during those two calls (what the standard library does
+//!   there too).
+//! - **`sin_len`.** The BSD-derived systems (macOS, iOS, the BSDs) have a
+//!   length byte at the start of `sockaddr_in`/`sockaddr_in6`; it is filled
+//!   in there.
+//! - **Load balancing.** On Linux (3.9+) and DragonFly, `SO_REUSEPORT`
+//!   spreads new connections across the listeners by a hash. On macOS,
+//!   NetBSD and OpenBSD it only lets them share the port: one listener may
+//!   receive most connections, so `workers > 1` stays correct (and the
+//!   connection cap is one budget for all loops anyway) but less balanced.
+//!   FreeBSD balances with `SO_REUSEPORT_LB` (12.0+); this code sets the
+//!   plain option there, with the same caveat.
 
 use std::io;
 use std::mem;
@@ -24,13 +44,8 @@ pub(crate) fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListen
     let context =
         |what: &str, error: io::Error| io::Error::new(error.kind(), format!("{what} {addr}: {error}"));
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
-    // SAFETY: plain socket(2) call; the result is checked before use.
-    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(context("create socket for", io::Error::last_os_error()));
-    }
-    // SAFETY: `fd` is a fresh descriptor we own; OwnedFd closes it on error.
-    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    let socket = stream_socket(family).map_err(|e| context("create socket for", e))?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
     set_option(fd, libc::SO_REUSEADDR).map_err(|e| context("set SO_REUSEADDR on", e))?;
     if reuse_port {
         set_option(fd, libc::SO_REUSEPORT).map_err(|e| context("set SO_REUSEPORT on", e))?;
@@ -45,6 +60,54 @@ pub(crate) fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListen
         return Err(context("listen on", io::Error::last_os_error()));
     }
     Ok(TcpListener::from(socket))
+}
+
+/// A new TCP socket, close-on-exec, set atomically where the OS can.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "illumos",
+    target_os = "solaris"
+))]
+fn stream_socket(family: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A new TCP socket, then close-on-exec (no `SOCK_CLOEXEC` here).
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "dragonfly",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "illumos",
+    target_os = "solaris"
+)))]
+fn stream_socket(family: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nothing else owns; OwnedFd closes
+    // it if the next call fails.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: fcntl(2) on a descriptor we own; it touches no memory of ours.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(socket)
 }
 
 fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {
@@ -76,6 +139,16 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             let sin =
                 unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            #[cfg(any(
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd"
+            ))]
+            {
+                sin.sin_len = mem::size_of::<libc::sockaddr_in>() as u8;
+            }
             sin.sin_port = v4.port().to_be();
             sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(v4.ip().octets()) };
             mem::size_of::<libc::sockaddr_in>()
@@ -85,6 +158,16 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             let sin6 =
                 unsafe { &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
             sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            #[cfg(any(
+                target_vendor = "apple",
+                target_os = "freebsd",
+                target_os = "dragonfly",
+                target_os = "netbsd",
+                target_os = "openbsd"
+            ))]
+            {
+                sin6.sin6_len = mem::size_of::<libc::sockaddr_in6>() as u8;
+            }
             sin6.sin6_port = v6.port().to_be();
             sin6.sin6_addr = libc::in6_addr { s6_addr: v6.ip().octets() };
             sin6.sin6_flowinfo = v6.flowinfo();

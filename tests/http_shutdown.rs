@@ -17,8 +17,10 @@ use std::time::Duration;
 
 use eddy::sync::mpsc;
 use eddy::time::{self, Instant};
-use eddy_http::{App, Limits, Request, Server};
-use http_support::{assert_elapsed, bind, get, ok, reply, run_paused, AsyncClient, Client, TestServer};
+use eddy_http::{App, Limits, Request, Response, Server};
+use http_support::{
+    assert_elapsed, bind, get, ok, refusal, reply, run_paused, AsyncClient, Client, TestServer,
+};
 
 /// What happened, in order: handlers finishing and hooks running.
 type Journal = Arc<Mutex<Vec<String>>>;
@@ -40,6 +42,12 @@ fn app(journal: &Journal, started: mpsc::Sender<String>) -> App {
                 time::sleep(Duration::from_secs(2)).await;
                 done.lock().unwrap().push(format!("done {n}"));
                 format!("slow {n}")
+            }
+        })
+        .post("/echo", |mut req: Request| async move {
+            match req.body_mut().bytes().await {
+                Ok(body) => Response::bytes(body),
+                Err(error) => error.into(),
             }
         })
         .get("/stuck", move |_req| {
@@ -320,4 +328,243 @@ fn every_loop_of_a_multi_loop_server_stops_accepting_before_any_is_drained() {
         assert_eq!(client.response().text(), reply("200 OK", &[], "held", Some("close")));
     }
     stopping.join().unwrap().unwrap();
+}
+
+// ----- Nothing that reached the server is lost -------------------------------
+
+/// Starts `server`'s shutdown and returns once its listener is closed (a
+/// connect is refused), without letting the server's connections run in
+/// between more than the shutdown itself makes them: what the caller sends
+/// next reaches connections that are already closing.
+async fn shutdown_has_begun(server: Server) -> eddy::JoinHandle<io::Result<()>> {
+    let addr = server.local_addr();
+    let shutdown = eddy::spawn(server.shutdown());
+    loop {
+        eddy::task::yield_now().await;
+        // Blocking, but instant on loopback; it must not yield to the loop.
+        match std::net::TcpStream::connect(addr) {
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => return shutdown,
+            Err(error) => panic!("probing the listener: {error}"),
+            Ok(probe) => drop(probe),
+        }
+    }
+}
+
+#[test]
+fn a_request_sent_on_an_idle_keep_alive_connection_as_shutdown_begins_is_answered_not_reset() {
+    run_paused(|| async {
+        let journal = Journal::default();
+        let (started, _starts) = mpsc::channel(16);
+        let server = bind(app(&journal, started)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        client.send(get("/")).await;
+        assert_eq!(client.response().await.text(), ok("root"));
+        let shutdown = shutdown_has_begun(server).await;
+        // In the socket before the server closes the connection: answered,
+        // and told that it is the last.
+        client.send(get("/")).await;
+        assert_eq!(client.response().await.text(), reply("200 OK", &[], "root", Some("close")));
+        client.assert_closed().await;
+        drop(client);
+        shutdown.await.unwrap().unwrap();
+        assert_eq!(*journal.lock().unwrap(), ["cleanup"]);
+    });
+}
+
+#[test]
+fn a_request_on_a_new_connection_not_yet_read_when_shutdown_begins_is_answered_not_reset() {
+    run_paused(|| async {
+        let journal = Journal::default();
+        let (started, _starts) = mpsc::channel(16);
+        let server = bind(app(&journal, started)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        // Accepted, waiting for its first byte.
+        time::sleep(Duration::from_millis(1)).await;
+        let shutdown = shutdown_has_begun(server).await;
+        client.send(format!("{}{}", get("/"), get("/"))).await;
+        assert_eq!(client.response().await.text(), ok("root"));
+        assert_eq!(client.response().await.text(), reply("200 OK", &[], "root", Some("close")));
+        client.assert_closed().await;
+        drop(client);
+        shutdown.await.unwrap().unwrap();
+    });
+}
+
+#[test]
+fn clients_waiting_in_the_accept_queue_at_shutdown_are_answered_not_reset() {
+    // A cap of one connection, held by a slow request: the next clients
+    // wait in the kernel's accept queue, requests sent. Shutdown accepts
+    // and answers them before it closes the listener.
+    run_paused(|| async {
+        let journal = Journal::default();
+        let (started, mut starts) = mpsc::channel(16);
+        let limits = Limits { max_connections: 1, ..Limits::default() };
+        let server = bind(app(&journal, started).limits(limits)).await;
+        let addr = server.local_addr();
+        let mut busy = AsyncClient::connect(addr).await;
+        busy.send(get("/slow/a")).await;
+        assert_eq!(starts.recv().await.unwrap(), "a");
+        let slow_started = Instant::now();
+        let mut queued = Vec::new();
+        for _ in 0..5 {
+            let client = AsyncClient::connect(addr).await;
+            client.send(get("/")).await;
+            queued.push(client);
+        }
+        time::sleep(Duration::from_millis(1)).await;
+        let start = Instant::now();
+        let shutdown = eddy::spawn(server.shutdown());
+        for mut client in queued {
+            assert_eq!(client.response().await.text(), reply("200 OK", &[], "root", Some("close")));
+            client.assert_closed().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(busy.response().await.text(), reply("200 OK", &[], "slow a", Some("close")));
+        busy.assert_closed().await;
+        drop(busy);
+        shutdown.await.unwrap().unwrap();
+        assert_elapsed(slow_started.elapsed(), Duration::from_secs(2));
+    });
+}
+
+#[test]
+fn on_every_loop_clients_waiting_in_the_accept_queue_at_shutdown_are_answered_not_reset() {
+    // Two loops, each with its own SO_REUSEPORT queue, one connection
+    // budget of 1 held by a request: twenty clients queue up across both.
+    let released = Arc::new(AtomicBool::new(false));
+    let holding = Arc::new(AtomicBool::new(false));
+    let (hold_released, hold_started) = (released.clone(), holding.clone());
+    let app = App::new()
+        .get("/", |_req| async { "root" })
+        .get("/hold", move |_req| {
+            hold_started.store(true, Ordering::SeqCst);
+            let released = hold_released.clone();
+            async move {
+                while !released.load(Ordering::SeqCst) {
+                    time::sleep(Duration::from_millis(1)).await;
+                }
+                "held"
+            }
+        })
+        .limits(Limits { max_connections: 1, ..Limits::default() });
+    let mut builder = eddy::Builder::new();
+    builder.workers(2);
+    let server = TestServer::start_with(builder, app);
+    let addr = server.addr();
+    let mut busy = Client::connect(addr);
+    busy.send(get("/hold"));
+    while !holding.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut queued: Vec<Client> = (0..20)
+        .map(|_| {
+            let mut client = Client::connect(addr);
+            client.send(get("/"));
+            client
+        })
+        .collect();
+    let stopping = std::thread::spawn(move || server.shutdown());
+    // Once connecting is refused, both listeners are closed, their queues
+    // drained.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the server kept listening");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for client in &mut queued {
+        assert_eq!(client.response().text(), reply("200 OK", &[], "root", Some("close")));
+        client.assert_closed();
+    }
+    drop(queued);
+    released.store(true, Ordering::SeqCst);
+    assert_eq!(busy.response().text(), reply("200 OK", &[], "held", Some("close")));
+    busy.assert_closed();
+    drop(busy);
+    stopping.join().unwrap().unwrap();
+}
+
+// ----- Waits on the client are cut short -------------------------------------
+
+#[test]
+fn a_connection_mid_head_at_shutdown_gets_408_after_the_grace_and_does_not_hold_the_exit() {
+    run_paused(|| async {
+        let journal = Journal::default();
+        let (started, _starts) = mpsc::channel(16);
+        let server = bind(app(&journal, started)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n").await;
+        time::sleep(Duration::from_millis(1)).await;
+        let start = Instant::now();
+        let shutdown = eddy::spawn(server.shutdown());
+        // Not the 10 s head timeout, nor the 10 s shutdown timeout: the
+        // 1 s grace.
+        assert_eq!(client.response().await.text(), refusal("408 Request Timeout", None));
+        assert_elapsed(start.elapsed(), Duration::from_secs(1));
+        client.assert_closed().await;
+        drop(client);
+        shutdown.await.unwrap().unwrap();
+        assert_elapsed(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(*journal.lock().unwrap(), ["cleanup"]);
+    });
+}
+
+#[test]
+fn a_handler_waiting_for_a_body_that_stopped_coming_gets_408_after_the_grace_at_shutdown() {
+    run_paused(|| async {
+        let journal = Journal::default();
+        let (started, _starts) = mpsc::channel(16);
+        let server = bind(app(&journal, started)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        client.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhalf").await;
+        time::sleep(Duration::from_millis(1)).await;
+        let start = Instant::now();
+        let shutdown = eddy::spawn(server.shutdown());
+        assert_eq!(client.response().await.text(), refusal("408 Request Timeout", None));
+        assert_elapsed(start.elapsed(), Duration::from_secs(1));
+        client.assert_closed().await;
+        drop(client);
+        shutdown.await.unwrap().unwrap();
+        assert_elapsed(start.elapsed(), Duration::from_secs(1));
+    });
+}
+
+#[test]
+fn a_body_that_completes_within_the_grace_is_served_during_shutdown() {
+    run_paused(|| async {
+        let journal = Journal::default();
+        let (started, _starts) = mpsc::channel(16);
+        let server = bind(app(&journal, started)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        client.send("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhalf").await;
+        time::sleep(Duration::from_millis(1)).await;
+        let shutdown = eddy::spawn(server.shutdown());
+        time::sleep(Duration::from_millis(500)).await;
+        client.send("-full!").await;
+        let answer = client.response().await;
+        assert_eq!(answer.header("connection"), Some("close"));
+        assert_eq!(answer.body_text(), "half-full!");
+        drop(client);
+        shutdown.await.unwrap().unwrap();
+    });
+}
+
+// ----- Starting on several loops ---------------------------------------------
+
+#[test]
+fn bind_on_fails_naming_the_loop_that_cannot_listen_and_runs_the_cleanup_hooks() {
+    let ended = {
+        let runtime = eddy::Builder::new().build().unwrap();
+        runtime.handles()[0].clone()
+    };
+    let journal = Journal::default();
+    let (started, _starts) = mpsc::channel(16);
+    let app = app(&journal, started);
+    eddy::run(async move {
+        let loops = [eddy::Handle::current(), ended];
+        let error =
+            Server::bind_on(&loops, "127.0.0.1:0", app).await.expect_err("listening on one loop of two");
+        let message = error.to_string();
+        assert!(message.starts_with("loop 1 cannot listen on 127.0.0.1:"), "{message}");
+    });
+    assert_eq!(*journal.lock().unwrap(), ["cleanup"]);
 }

@@ -189,7 +189,7 @@ impl Connection {
                     if closing {
                         // A last look before closing: a request already in
                         // the socket is answered, never reset.
-                        match self.last_read().await {
+                        match self.last_read() {
                             Ok(true) => continue,
                             Ok(false) => {}
                             Err(reason) => return reason,
@@ -496,28 +496,23 @@ impl Connection {
     }
 
     /// Reads whatever the client has sent, without waiting for more: true
-    /// if bytes (or EOF) came. Readiness is cached by the reactor and
-    /// refreshed when the loop polls for I/O between ticks, so a first
-    /// attempt that finds nothing is repeated once after such a turn: then
-    /// it has seen every byte that reached the socket before that turn.
-    async fn last_read(&mut self) -> Result<bool, &'static str> {
-        for attempt in 0..2 {
-            if attempt > 0 {
-                eddy::task::yield_now().await;
+    /// if bytes (or EOF) came. A real read, not the reactor's cached
+    /// readiness, which may not know yet of bytes that already arrived.
+    fn last_read(&mut self) -> Result<bool, &'static str> {
+        match self.io.fill_now() {
+            Ok(Some(_)) => {
+                self.app.refresh_common_lines();
+                Ok(true)
             }
-            match poll_fn(|cx| Poll::Ready(self.io.poll_fill(cx))).await {
-                Poll::Ready(Ok(_)) => {
-                    self.app.refresh_common_lines();
-                    return Ok(true);
-                }
-                Poll::Ready(Err(error)) => {
-                    log::debug!("{}: read failed: {error}", self.io.peer);
-                    return Err("read failed");
-                }
-                Poll::Pending => {}
+            Ok(None) => {
+                self.io.input.borrow_mut().release_if_drained();
+                Ok(false)
+            }
+            Err(error) => {
+                log::debug!("{}: read failed: {error}", self.io.peer);
+                Err("read failed")
             }
         }
-        Ok(false)
     }
 
     /// Whether this connection is closing: the server shuts down, or it was
@@ -536,11 +531,13 @@ impl Connection {
         let id = self.id;
         let timer = &mut self.timer;
         let woken = poll_fn(|cx| {
-            if !closing && server.poll_closing(id, idle, cx).is_ready() {
-                return Poll::Ready(Woken::Closing);
-            }
+            // Input first: a connection with a request in its socket is not
+            // idle, and must not be picked to make room.
             if io.stream.poll_read_ready(cx).is_ready() {
                 return Poll::Ready(Woken::Readable);
+            }
+            if !closing && server.poll_closing(id, idle, cx).is_ready() {
+                return Poll::Ready(Woken::Closing);
             }
             // Only a wait that blocks needs a deadline, and re-arming the
             // timer for every request would cost two wheel operations each.

@@ -247,6 +247,30 @@ impl ConnIo {
         Poll::Ready(Ok(n))
     }
 
+    /// Reads what the socket holds now into the input buffer, with a real
+    /// read (see [`crate::socket::read_now`]): `Some(0)` means EOF, `None`
+    /// that nothing is there.
+    pub(crate) fn fill_now(&self) -> io::Result<Option<usize>> {
+        let mut input = self.input.borrow_mut();
+        input.make_room(self.limits.read_buffer_size());
+        if input.is_full() {
+            return Err(io::Error::other("input buffer full"));
+        }
+        let end = input.end;
+        loop {
+            match crate::socket::read_now(std::os::fd::AsFd::as_fd(&self.stream), &mut input.buf[end..]) {
+                Ok(n) => {
+                    input.end += n;
+                    input.eof |= n == 0;
+                    return Ok(Some(n));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     /// Delivers up to `max` body bytes of request `seq` to `deliver`,
     /// reading from the socket as needed. `Ok(0)`: the body is complete.
     pub(crate) fn poll_body(

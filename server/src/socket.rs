@@ -8,6 +8,9 @@
 //! library cannot do, hence the raw `libc` calls here; this is the crate's
 //! only `unsafe`, besides the signal mask in `signal.rs`.
 //!
+//! Also here: [`read_now`], the one read that must not trust the reactor's
+//! cached readiness (a closing connection's last look at its socket).
+//!
 //! ## Platforms
 //!
 //! Built on Linux, macOS and the BSDs alike, by construction: every
@@ -32,7 +35,7 @@
 use std::io;
 use std::mem;
 use std::net::{SocketAddr, TcpListener};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Same backlog as eddy's own `TcpListener::bind`, for the same reason: a
 /// burst of connections must not overflow the accept queue.
@@ -45,7 +48,7 @@ pub(crate) fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListen
         |what: &str, error: io::Error| io::Error::new(error.kind(), format!("{what} {addr}: {error}"));
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     let socket = stream_socket(family).map_err(|e| context("create socket for", e))?;
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&socket);
+    let fd = socket.as_raw_fd();
     set_option(fd, libc::SO_REUSEADDR).map_err(|e| context("set SO_REUSEADDR on", e))?;
     if reuse_port {
         set_option(fd, libc::SO_REUSEPORT).map_err(|e| context("set SO_REUSEPORT on", e))?;
@@ -108,6 +111,23 @@ fn stream_socket(family: libc::c_int) -> io::Result<OwnedFd> {
         return Err(io::Error::last_os_error());
     }
     Ok(socket)
+}
+
+/// Reads from `socket` at once, with a real `read(2)`, whatever the
+/// reactor believes about its readiness: `WouldBlock` if nothing is there.
+/// The reactor learns readiness only when the loop polls for I/O, which it
+/// skips while tasks are ready; a connection about to close must see every
+/// byte that reached its socket before the close, or the close resets the
+/// client's request.
+pub(crate) fn read_now(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes during the
+    // call, and `socket` is an open descriptor for the borrow's lifetime.
+    let n = unsafe { libc::read(socket.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
 }
 
 fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {

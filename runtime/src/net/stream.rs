@@ -379,3 +379,13 @@ impl futures_io::AsyncWrite for &TcpStream {
         self.poll_close_write()
     }
 }
+
+/// The socket's descriptor, for options and calls eddy does not wrap (as
+/// tokio and the standard library offer). Reading or writing through it
+/// bypasses the reactor's readiness cache, which then only learns of it at
+/// the next `WouldBlock`.
+impl std::os::fd::AsFd for TcpStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self.io.get_ref())
+    }
+}

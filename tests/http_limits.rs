@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use eddy::time::{self, Instant};
 use eddy_http::{App, Limits, Request, Response};
-use http_support::{assert_elapsed, bind, get, ok, refusal, run_paused, AsyncClient, TestServer};
+use http_support::{assert_elapsed, bind, get, ok, refusal, run_paused, AsyncClient, Reply, TestServer};
 
 fn app(limits: Limits) -> App {
     App::new()
@@ -378,6 +378,82 @@ fn a_body_that_stops_arriving_gets_408_after_io_timeout_and_a_close() {
         assert_elapsed(start.elapsed(), Duration::from_secs(5));
         assert_eq!(reply.text(), refusal("408 Request Timeout", None));
         client.assert_closed().await;
+    });
+}
+
+/// Sends `head`, then one body byte every `every` (each within the I/O
+/// timeout) until the server answers; returns the answer and when it came.
+async fn trickle_body(client: &mut AsyncClient, head: &str, every: Duration) -> (Reply, Duration) {
+    let start = Instant::now();
+    client.send(head).await;
+    loop {
+        if let Ok(reply) = time::timeout(every, client.response()).await {
+            return (reply, start.elapsed());
+        }
+        client.send("x").await;
+    }
+}
+
+#[test]
+fn a_body_trickled_within_io_timeout_per_byte_gets_408_at_body_timeout() {
+    // One byte every 4 s never trips the 5 s I/O timeout; without a total
+    // deadline the 1000-byte body would hold the handler for over an hour.
+    run_paused(|| async {
+        let limits = Limits {
+            io_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        let server = bind(app(limits)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        let head = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n";
+        let (reply, elapsed) = trickle_body(&mut client, head, Duration::from_secs(4)).await;
+        assert_eq!(reply.text(), refusal("408 Request Timeout", None));
+        assert_elapsed(elapsed, Duration::from_secs(30));
+        client.assert_closed().await;
+    });
+}
+
+#[test]
+fn an_ignored_body_trickled_within_io_timeout_per_byte_is_cut_off_at_body_timeout() {
+    run_paused(|| async {
+        let limits = Limits {
+            io_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        let server = bind(app(limits)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        let head = "POST /ignore HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n";
+        let (reply, _) = trickle_body(&mut client, head, Duration::from_secs(4)).await;
+        assert_eq!(reply.text(), ok("ignored"));
+        let start = Instant::now();
+        loop {
+            match time::timeout(Duration::from_secs(4), client.read_some()).await {
+                Ok(Ok(0)) => break,
+                Ok(result) => panic!("expected a close, got {result:?}"),
+                Err(_) => client.send("x").await,
+            }
+        }
+        assert_elapsed(start.elapsed(), Duration::from_secs(30));
+    });
+}
+
+#[test]
+fn a_body_that_arrives_within_body_timeout_is_served() {
+    run_paused(|| async {
+        let limits = Limits {
+            io_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        let server = bind(app(limits)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        let head = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n";
+        let (reply, elapsed) = trickle_body(&mut client, head, Duration::from_secs(4)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.body_text(), "xxxxxxx");
+        assert_elapsed(elapsed, Duration::from_secs(28));
     });
 }
 

@@ -34,7 +34,7 @@ fn held_app(limits: Limits, released: &Arc<AtomicBool>, holding: &Arc<AtomicBool
             holding.store(true, Ordering::SeqCst);
             async move {
                 while !released.load(Ordering::SeqCst) {
-                    time::sleep(Duration::from_millis(1)).await;
+                    time::sleep(Duration::from_millis(10)).await;
                 }
                 "held"
             }
@@ -212,5 +212,7 @@ fn the_cap_is_one_budget_for_all_loops() {
         assert_eq!(answer.body_text(), "counted");
     }
     assert_eq!(served.load(Ordering::SeqCst), 16);
+    // Closed by their clients, the connections need no closing grace.
+    drop((busy, waiting));
     server.shutdown().unwrap();
 }

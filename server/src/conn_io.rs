@@ -18,7 +18,7 @@
 //! handler that stashed its request somewhere) reads nothing: it can never
 //! consume bytes of the request after it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
@@ -138,7 +138,12 @@ pub(crate) struct ConnIo {
     /// The loop's server state, to hear that this connection is closing.
     server: Rc<LoopServer>,
     /// This connection's slot in `server`.
-    id: usize,
+    pub(crate) id: usize,
+    /// While the connection waits for a request: when that began, as a
+    /// count of idle periods on this loop (so the oldest is the smallest);
+    /// 0 while it is busy. Read by the loop to pick a connection to
+    /// reclaim at the connection cap.
+    pub(crate) idle_since: Cell<u64>,
 }
 
 impl ConnIo {
@@ -155,6 +160,7 @@ impl ConnIo {
             limits,
             server,
             id,
+            idle_since: Cell::new(0),
             input: RefCell::new(Input { buf: Vec::new(), start: 0, end: 0, eof: false }),
             body: RefCell::new(BodyState {
                 seq: 0,
@@ -185,7 +191,7 @@ impl ConnIo {
             }
             // Registered so that a shutdown wakes this wait and shortens it
             // to the grace.
-            let _ = self.server.poll_closing(self.id, false, cx);
+            let _ = self.server.poll_closing(self, false, cx);
             let deadline = self.body_deadline(per_read);
             let timer = timer.get_or_insert_with(|| sleep_until(deadline));
             if timer.deadline() != deadline {

@@ -56,7 +56,7 @@ use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -330,7 +330,8 @@ pub(crate) struct LoopServer {
     /// Open connections: the task (to abort at the deadline), the waker to
     /// call at shutdown or reclaim, and whether (since when) it is idle.
     conns: RefCell<Slab<ConnSlot>>,
-    /// Counts idle periods, to find the connection idle the longest.
+    /// Counts idle periods (from 1), to find the connection idle the
+    /// longest.
     idle_clock: Cell<u64>,
     budget: Arc<Budget>,
     /// Shutdown, waiting for the last connection to end.
@@ -341,9 +342,10 @@ pub(crate) struct LoopServer {
 struct ConnSlot {
     waker: Option<Waker>,
     task: Option<JoinHandle<()>>,
-    /// `Some(n)`: idle, waiting for a request, since the `n`th idle period
-    /// began on this loop.
-    idle_since: Option<u64>,
+    /// The connection's shared state, where it says whether (since when)
+    /// it is idle: a `Cell` it sets without touching this slab, since it
+    /// goes idle and busy again once per request.
+    io: Weak<ConnIo>,
     /// Asked to close to make room, and the deadline it has for it.
     reclaimed: Option<Instant>,
     /// Its slot in the budget was given back (it is lingering, answered).
@@ -377,39 +379,34 @@ impl LoopServer {
         }
     }
 
-    /// Ready once connection `id` starts closing (shutdown, or a reclaim);
+    /// Ready once connection `io` starts closing (shutdown, or a reclaim);
     /// otherwise remembers who to wake then. `idle`: the connection waits
-    /// for a request and may be reclaimed (and becomes a candidate here).
-    pub(crate) fn poll_closing(&self, id: usize, idle: bool, cx: &mut Context<'_>) -> Poll<()> {
+    /// for a request and may be reclaimed (and becomes a candidate here,
+    /// until it clears `io.idle_since`).
+    #[inline] // once per request on a keep-alive connection: the call showed up
+    pub(crate) fn poll_closing(&self, io: &ConnIo, idle: bool, cx: &mut Context<'_>) -> Poll<()> {
         if self.shutting_down.get() {
             return Poll::Ready(());
         }
         let mut conns = self.conns.borrow_mut();
-        let Some(slot) = conns.get_mut(id) else { return Poll::Pending };
+        let Some(slot) = conns.get_mut(io.id) else { return Poll::Pending };
         if slot.reclaimed.is_some() {
             return Poll::Ready(());
         }
-        if idle && slot.idle_since.is_none() {
+        if idle && io.idle_since.get() == 0 {
             // Another loop at the cap may be asking for room.
             if self.budget.take_reclaim_request() {
                 slot.reclaimed = Some(Instant::now() + self.grace);
                 return Poll::Ready(());
             }
-            let stamp = self.idle_clock.get();
-            self.idle_clock.set(stamp + 1);
-            slot.idle_since = Some(stamp);
+            let stamp = self.idle_clock.get() + 1;
+            self.idle_clock.set(stamp);
+            io.idle_since.set(stamp);
         }
         if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             slot.waker = Some(cx.waker().clone());
         }
         Poll::Pending
-    }
-
-    /// Connection `id` is no longer waiting for a request.
-    pub(crate) fn set_busy(&self, id: usize) {
-        if let Some(slot) = self.conns.borrow_mut().get_mut(id) {
-            slot.idle_since = None;
-        }
     }
 
     /// Connection `id` has answered all it will and only lingers: its slot
@@ -433,7 +430,10 @@ impl LoopServer {
         conns
             .iter()
             .filter(|(_, slot)| slot.reclaimed.is_none())
-            .filter_map(|(id, slot)| slot.idle_since.map(|since| (since, id)))
+            .filter_map(|(id, slot)| {
+                let since = slot.io.upgrade()?.idle_since.get();
+                (since > 0).then_some((since, id))
+            })
             .min()
             .map(|(_, id)| id)
     }
@@ -543,7 +543,10 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
         }
         let id = server.conns.borrow_mut().insert(ConnSlot::default());
         log::debug!("{peer}: connected");
-        let io = ConnIo::new(stream, peer, limits.clone(), server.clone(), id);
+        let io = Rc::new(ConnIo::new(stream, peer, limits.clone(), server.clone(), id));
+        if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
+            slot.io = Rc::downgrade(&io);
+        }
         let connection = Connection::new(io, app.clone(), server.clone(), id);
         let registration = Registration { server: server.clone(), id };
         let task = eddy::spawn(async move {

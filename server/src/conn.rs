@@ -186,7 +186,14 @@ impl Connection {
                         return if pending { "client closed mid-request" } else { "client closed" };
                     }
                     let closing = self.is_closing();
-                    if closing {
+                    // Past the grace, a client still sending (pipelining
+                    // without end) is not read from any more.
+                    let graced = closing
+                        && self.server.closing_deadline(self.id).is_some_and(|grace| Instant::now() >= grace);
+                    if graced && !pending {
+                        return self.close("closed: the closing grace is over", true).await;
+                    }
+                    if closing && !graced {
                         // A last look before closing: a request already in
                         // the socket is answered, never reset.
                         match self.last_read() {

@@ -33,6 +33,14 @@
 //! - Every malformed or oversized request gets a real answer (400, 404,
 //!   405, 408, 413, 414, 431, 501, 505, or 500 for a panicking handler) with
 //!   `Connection: close`, and nothing after a refused request is parsed.
+//! - Graceful shutdown loses no request that reached the server: clients
+//!   already in the accept queue are accepted and answered, every
+//!   connection makes a last read before it closes, the last answer says
+//!   `Connection: close`, and the close is a lingering half-close, never a
+//!   reset. Waits on slow clients are cut to a 1 s grace, so only handlers
+//!   can hold the exit (up to `Limits::shutdown_timeout`).
+//! - The connection cap is one budget for all loops; at the cap the
+//!   connection idle the longest makes room for a new client.
 //! - No allocation per request in the server itself: buffers come from a
 //!   per-loop pool and idle connections hold none. (The handler's future is
 //!   boxed, and the handler's own response is its own business.)

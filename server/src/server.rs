@@ -697,3 +697,48 @@ fn is_resource_exhaustion(error: &io::Error) -> bool {
     matches!(code, Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
         || error.kind() == io::ErrorKind::OutOfMemory
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Budget;
+
+    #[test]
+    fn the_budget_admits_up_to_its_cap_and_frees_a_slot_per_release() {
+        let budget = Budget::new(2, 1);
+        assert!(budget.try_acquire());
+        assert!(budget.try_acquire());
+        assert!(budget.at_cap());
+        assert!(!budget.try_acquire());
+        budget.release();
+        assert!(!budget.at_cap());
+        assert!(budget.try_acquire());
+    }
+
+    #[test]
+    fn a_forced_slot_goes_past_the_cap_and_room_returns_only_below_it() {
+        let budget = Budget::new(1, 1);
+        assert!(budget.try_acquire());
+        budget.force_acquire();
+        budget.release();
+        assert!(budget.at_cap(), "still one open at a cap of one");
+        budget.release();
+        assert!(budget.try_acquire());
+    }
+
+    #[test]
+    fn a_reclaim_request_is_taken_once_and_only_at_the_cap() {
+        let budget = Budget::new(1, 2);
+        budget.request_reclaim();
+        assert!(!budget.take_reclaim_request(), "taken below the cap");
+        assert!(budget.try_acquire());
+        assert!(budget.take_reclaim_request());
+        assert!(!budget.take_reclaim_request(), "taken twice");
+    }
+
+    #[test]
+    fn a_cap_of_zero_is_a_cap_of_one() {
+        let budget = Budget::new(0, 1);
+        assert!(budget.try_acquire());
+        assert!(!budget.try_acquire());
+    }
+}

@@ -29,7 +29,18 @@
 //! - When every `Sender` is dropped, `recv` drains what is queued, then
 //!   returns `None`.
 //! - When the `Receiver` is dropped or [`close`](Receiver::close)d, every
-//!   `send` (waiting or new) fails with [`SendError`], handing the value back.
+//!   `send` (waiting or new) fails with [`SendError`], handing the value back,
+//!   and [`Sender::closed`] completes. After `close`, `recv` still drains
+//!   what was queued before, then returns `None` (and `try_recv` says
+//!   [`TryRecvError::Disconnected`]), even while senders live.
+//!
+//! # Without a runtime, and as a stream
+//!
+//! [`Sender::blocking_send`] and [`Receiver::blocking_recv`] let plain
+//! threads (or `spawn_blocking` jobs) use the channel; they panic on an
+//! event loop thread, where blocking would freeze the loop. [`Receiver`]
+//! implements `futures_core::Stream`. For a queue without a bound, see
+//! [`unbounded_channel`].
 //!
 //! # Fairness and why a `Mutex`
 //!
@@ -52,21 +63,34 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
+use super::wait_list::{WaitList, WakeList};
+
+mod unbounded;
+
+pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
 /// Creates a channel that holds at most `capacity` values.
 ///
 /// # Panics
 /// If `capacity` is zero.
 pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(capacity > 0, "mpsc::channel capacity must be at least 1");
+    // Room for the first values up front, but not a huge bound's worth.
+    new_channel(capacity, capacity.min(1024))
+}
+
+/// A channel of `capacity`, with room for `preallocate` values up front.
+fn new_channel<T>(capacity: usize, preallocate: usize) -> (Sender<T>, Receiver<T>) {
     let chan = Arc::new(Chan {
         state: Mutex::new(State {
-            queue: VecDeque::with_capacity(capacity.min(1024)),
+            queue: VecDeque::with_capacity(preallocate),
             capacity,
             senders: 1,
             receiver_closed: false,
             receiver_waker: None,
             waiters: Slab::new(),
             order: VecDeque::new(),
+            closed_waiters: WaitList::new(),
         }),
     });
     (Sender { chan: chan.clone() }, Receiver { chan })
@@ -87,6 +111,8 @@ struct State<T> {
     waiters: Slab<Waiter>,
     /// Keys of the `queued` waiters, oldest first.
     order: VecDeque<usize>,
+    /// Senders waiting in [`Sender::closed`] for the receiver to go.
+    closed_waiters: WaitList,
 }
 
 struct Waiter {
@@ -104,16 +130,17 @@ impl<T> State<T> {
         waiter.waker.take()
     }
 
-    /// Closing: every waiting sender must come back and see it.
-    fn wake_all_senders(&mut self) -> Vec<Waker> {
+    /// Closing: every waiting sender (in `send` or in `closed`) must come
+    /// back and see it.
+    fn wake_all_senders(&mut self) -> WakeList {
         self.order.clear();
-        self.waiters
-            .iter_mut()
-            .filter_map(|(_, waiter)| {
-                waiter.queued = false;
-                waiter.waker.take()
-            })
-            .collect()
+        let mut wakes = WakeList::new();
+        for (_, waiter) in self.waiters.iter_mut() {
+            waiter.queued = false;
+            wakes.push(waiter.waker.take());
+        }
+        self.closed_waiters.wake_all_ungranted(&mut wakes);
+        wakes
     }
 }
 
@@ -196,6 +223,59 @@ impl<T> Sender<T> {
         let state = self.chan.lock();
         state.capacity - state.queue.len()
     }
+
+    /// Sends from code that is not async (a plain thread, a
+    /// `spawn_blocking` job): blocks the thread until there is room.
+    ///
+    /// # Panics
+    /// If called on an eddy event loop thread (it would freeze the loop);
+    /// use [`send`](Self::send) there.
+    #[track_caller]
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        super::blocking::block_on("mpsc::Sender::blocking_send", self.send(value))
+    }
+
+    /// Waits until the receiver is dropped or closed: lets a producer stop
+    /// work whose results nobody will read. Cancel-safe.
+    pub async fn closed(&self) {
+        closed(&self.chan).await
+    }
+
+    /// Whether two senders feed the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.chan, &other.chan)
+    }
+}
+
+/// [`Sender::closed`], shared with the unbounded sender.
+async fn closed<T>(chan: &Chan<T>) {
+    struct Waiting<'a, T> {
+        chan: &'a Chan<T>,
+        key: Option<usize>,
+    }
+    impl<T> Drop for Waiting<'_, T> {
+        fn drop(&mut self) {
+            if let Some(key) = self.key {
+                self.chan.lock().closed_waiters.remove(key);
+            }
+        }
+    }
+    let mut waiting = Waiting { chan, key: None };
+    poll_fn(|cx| {
+        let mut state = chan.lock();
+        if state.receiver_closed {
+            if let Some(key) = waiting.key.take() {
+                state.closed_waiters.remove(key);
+            }
+            return Poll::Ready(());
+        }
+        match waiting.key {
+            Some(key) => state.closed_waiters.set_waker(key, cx.waker()),
+            None => waiting.key = Some(state.closed_waiters.push_back(0, cx.waker())),
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// The state of one `send` that may wait: its place in the waiting line.
@@ -313,7 +393,9 @@ impl<T> Receiver<T> {
             wake(waker);
             return Poll::Ready(Some(value));
         }
-        if state.senders == 0 {
+        // Drained, and nothing more can come: every sender is gone, or we
+        // closed (senders may live, but their sends fail).
+        if state.senders == 0 || state.receiver_closed {
             return Poll::Ready(None);
         }
         match &state.receiver_waker {
@@ -333,19 +415,30 @@ impl<T> Receiver<T> {
                 wake(waker);
                 Ok(value)
             }
-            None if state.senders == 0 => Err(TryRecvError::Disconnected),
+            None if state.senders == 0 || state.receiver_closed => Err(TryRecvError::Disconnected),
             None => Err(TryRecvError::Empty),
         }
     }
 
     /// Stops the channel: sends fail from now on, while values already
-    /// queued can still be received.
+    /// queued can still be received; once they are, `recv` returns `None`.
     pub fn close(&mut self) {
         let mut state = self.chan.lock();
         state.receiver_closed = true;
-        let wakers = state.wake_all_senders();
+        let wakes = state.wake_all_senders();
         drop(state);
-        wakers.into_iter().for_each(Waker::wake);
+        wakes.wake();
+    }
+
+    /// Receives from code that is not async: blocks the thread until a
+    /// value comes or the channel ends.
+    ///
+    /// # Panics
+    /// If called on an eddy event loop thread (it would freeze the loop);
+    /// use [`recv`](Self::recv) there.
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        super::blocking::block_on("mpsc::Receiver::blocking_recv", self.recv())
     }
 
     /// Values queued right now.
@@ -363,12 +456,22 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let mut state = self.chan.lock();
         state.receiver_closed = true;
-        let wakers = state.wake_all_senders();
+        let wakes = state.wake_all_senders();
         let queued = std::mem::take(&mut state.queue);
         drop(state);
         // Outside the lock: values' destructors and wakers may run any code.
         drop(queued);
-        wakers.into_iter().for_each(Waker::wake);
+        wakes.wake();
+    }
+}
+
+/// The values, until the channel ends: `futures::StreamExt` works on a
+/// receiver (`rx.next().await`, `map`, `for_each`, ...).
+impl<T> futures_core::Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx)
     }
 }
 

@@ -212,6 +212,17 @@ impl<T> Receiver<T> {
     pub fn is_ready(&self) -> bool {
         self.terminated || self.inner.state.load(Acquire) & (VALUE_SENT | CLOSED) != 0
     }
+
+    /// Waits for the value from code that is not async (a plain thread, a
+    /// `spawn_blocking` job), blocking the thread.
+    ///
+    /// # Panics
+    /// If called on an eddy event loop thread, where blocking would freeze
+    /// the loop; `.await` the receiver there instead.
+    #[track_caller]
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        super::blocking::block_on("oneshot::Receiver::blocking_recv", self)
+    }
 }
 
 impl<T> Future for Receiver<T> {

@@ -111,3 +111,13 @@ impl Interval {
         self.sleep.reset(Instant::now().saturating_add(self.period));
     }
 }
+
+/// An `Interval` is an endless stream of tick instants, so
+/// `futures::StreamExt` works on it (`ticker.next().await`, `take(3)`, ...).
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+}

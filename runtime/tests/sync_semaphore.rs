@@ -34,7 +34,7 @@ fn waiters_are_served_first_come_first_served() {
     assert_pending!(c.poll());
     drop(b_permit);
     assert!(c.is_woken());
-    assert_ready!(c.poll()).unwrap();
+    drop(assert_ready!(c.poll()).unwrap());
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn a_newcomer_does_not_overtake_a_waiter_even_when_permits_are_free() {
     assert_eq!(sem.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
     let mut newcomer = MockTask::new(sem.acquire());
     assert_pending!(newcomer.poll());
-    assert_ready!(waiter.poll()).unwrap();
+    drop(assert_ready!(waiter.poll()).unwrap());
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn a_large_request_at_the_head_holds_back_smaller_ones_behind_it() {
     let big_permit = assert_ready!(big.poll()).unwrap();
     assert_eq!(big_permit.num_permits(), 3);
     drop(big_permit);
-    assert_ready!(small.poll()).unwrap();
+    drop(assert_ready!(small.poll()).unwrap());
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn dropping_a_queued_acquire_leaves_the_line_and_the_next_is_served() {
     drop(a);
     sem.add_permits(1);
     assert!(b.is_woken());
-    assert_ready!(b.poll()).unwrap();
+    drop(assert_ready!(b.poll()).unwrap());
 }
 
 #[test]
@@ -118,7 +118,7 @@ fn dropping_a_head_that_does_not_fit_lets_the_waiters_behind_it_in() {
     assert_pending!(small.poll());
     drop(big);
     assert!(small.is_woken(), "the free permit fits the new head");
-    assert_ready!(small.poll()).unwrap();
+    drop(assert_ready!(small.poll()).unwrap());
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn a_waiter_polled_again_keeps_its_place_and_its_latest_waker() {
     assert_pending!(a.poll());
     assert_eq!(a.waker_ref_count(), 1, "one waker stored, not one per poll");
     sem.add_permits(1);
-    assert_ready!(a.poll()).unwrap();
+    drop(assert_ready!(a.poll()).unwrap());
     assert_eq!(a.waker_ref_count(), 0, "nothing holds the waker of a finished acquire");
 }
 

@@ -342,10 +342,9 @@ impl<T: Clone> futures_core::Stream for WatchStream<T> {
 
     fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        if !std::mem::replace(&mut this.first, false) {
-            if std::task::ready!(this.receiver.poll_changed(cx)).is_err() {
-                return Poll::Ready(None);
-            }
+        let first = std::mem::replace(&mut this.first, false);
+        if !first && std::task::ready!(this.receiver.poll_changed(cx)).is_err() {
+            return Poll::Ready(None);
         }
         Poll::Ready(Some(this.receiver.borrow_and_update().clone()))
     }

@@ -17,6 +17,8 @@ use runtime_bench::measure::Sample;
 pub mod on_eddy;
 pub mod on_smol;
 pub mod on_tokio;
+pub mod sync_on_eddy;
+pub mod sync_on_tokio;
 pub mod udp_unix;
 
 /// A workload, run on one single-threaded runtime.
@@ -40,11 +42,21 @@ pub enum Scenario {
     UdpPingPong,
     /// `TcpEcho` over Unix domain stream sockets.
     UnixEcho,
+    /// `MUTEX_TASKS` tasks each lock one mutex N times, holding it across a
+    /// `yield_now`: every unlock hands the lock to a waiting task.
+    MutexContention,
+    /// `SEMAPHORE_TASKS` tasks each acquire one of `SEMAPHORE_PERMITS`
+    /// permits N times, holding it across a `yield_now`.
+    Semaphore,
+    /// Two tasks bounce N notifications (N/2 each way) through two `Notify`s.
+    NotifyPingPong,
+    /// One sender broadcasts N values to `FANOUT_RECEIVERS` receiving tasks.
+    BroadcastFanout,
 }
 
 impl Scenario {
     /// Every scenario, in report order.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::SpawnJoin,
         Scenario::PingPong,
         Scenario::TimersCancel,
@@ -53,6 +65,10 @@ impl Scenario {
         Scenario::SelectLoop,
         Scenario::UdpPingPong,
         Scenario::UnixEcho,
+        Scenario::MutexContention,
+        Scenario::Semaphore,
+        Scenario::NotifyPingPong,
+        Scenario::BroadcastFanout,
     ];
 
     /// The name used on the command line, in `SCENARIOS` and in the report.
@@ -66,7 +82,22 @@ impl Scenario {
             Scenario::SelectLoop => "select_loop",
             Scenario::UdpPingPong => "udp_ping_pong",
             Scenario::UnixEcho => "unix_echo",
+            Scenario::MutexContention => "mutex_contention",
+            Scenario::Semaphore => "semaphore",
+            Scenario::NotifyPingPong => "notify_ping_pong",
+            Scenario::BroadcastFanout => "broadcast_fanout",
         }
+    }
+
+    /// The synchronisation rows (`sync_on_eddy`, `sync_on_tokio`).
+    pub fn is_sync(self) -> bool {
+        matches!(
+            self,
+            Scenario::MutexContention
+                | Scenario::Semaphore
+                | Scenario::NotifyPingPong
+                | Scenario::BroadcastFanout
+        )
     }
 }
 
@@ -117,9 +148,14 @@ impl Runtime {
     /// `timers_fire` would take a real second of waiting and measure
     /// sleeping, not timer processing. Nor has it a `select!` macro
     /// (`futures-lite` offers only the two-way `or`), so no `select_loop`.
+    ///
+    /// The synchronisation rows compare eddy with tokio only: smol's
+    /// equivalents live in further crates (`async-lock`, `event-listener`,
+    /// `async-broadcast`) that the benchmark does not pull in.
     pub fn supports(self, scenario: Scenario) -> bool {
         !(self == Runtime::Smol && matches!(scenario, Scenario::TimersFire | Scenario::SelectLoop))
             && !(self == Runtime::Smol && udp_or_unix(scenario))
+            && !(self == Runtime::Smol && scenario.is_sync())
     }
 
     /// Runs `scenario` once on a fresh runtime of this kind and returns what
@@ -188,6 +224,12 @@ pub struct Sizes {
     pub select_messages: u64,
     /// `udp_ping_pong`: round trips (two datagrams each).
     pub udp_round_trips: u64,
+    /// `mutex_contention` and `semaphore`: locks (acquires) per task.
+    pub sync_ops_per_task: u64,
+    /// `notify_ping_pong`: notifications, both directions together.
+    pub notify_messages: u64,
+    /// `broadcast_fanout`: values sent (each reaches every receiver).
+    pub fanout_values: u64,
 }
 
 /// `select_loop`: capacity of each of the two channels. Large enough that
@@ -195,6 +237,21 @@ pub struct Sizes {
 /// at once and the row measures `select!` itself more than wakeups
 /// (`ping_pong` measures those).
 pub const SELECT_CAPACITY: usize = 128;
+
+/// `mutex_contention`: tasks contending for the lock.
+pub const MUTEX_TASKS: u64 = 8;
+/// `semaphore`: tasks contending for the permits.
+pub const SEMAPHORE_TASKS: u64 = 8;
+/// `semaphore`: permits; half the tasks hold one at any time.
+pub const SEMAPHORE_PERMITS: usize = 4;
+/// `broadcast_fanout`: receiving tasks.
+pub const FANOUT_RECEIVERS: u64 = 100;
+/// `broadcast_fanout`: the channel's capacity. The sender sends
+/// `FANOUT_BURST` values, then yields so the receivers drain them: no
+/// receiver ever lags (a lag fails the checksum).
+pub const FANOUT_CAPACITY: usize = 64;
+/// `broadcast_fanout`: values per burst (half the capacity).
+pub const FANOUT_BURST: u64 = 32;
 
 /// `tcp_echo`: bytes per write, and the read buffer size on both sides.
 pub const ECHO_CHUNK: usize = 16 * 1024;
@@ -214,6 +271,9 @@ impl Sizes {
         echo_bytes: 64 << 20,
         select_messages: 1_000_000,
         udp_round_trips: 100_000,
+        sync_ops_per_task: 100_000,
+        notify_messages: 1_000_000,
+        fanout_values: 10_000,
     };
 
     /// A tenth of that, for a smoke test (`QUICK=1`).
@@ -226,6 +286,9 @@ impl Sizes {
         echo_bytes: 4 << 20,
         select_messages: 100_000,
         udp_round_trips: 10_000,
+        sync_ops_per_task: 10_000,
+        notify_messages: 100_000,
+        fanout_values: 1_000,
     };
 
     /// `QUICK` if the environment has `QUICK` set to anything but `0` or
@@ -268,6 +331,22 @@ impl Sizes {
                 sum: triangle(self.udp_round_trips) + self.udp_round_trips,
             },
             Scenario::UnixEcho => Outcome { count: self.echo_bytes, sum: self.echo_bytes },
+            // Locks taken, and the counter they protect.
+            Scenario::MutexContention => {
+                let locks = MUTEX_TASKS * self.sync_ops_per_task;
+                Outcome { count: locks, sum: locks }
+            }
+            // Acquires, and the most permits ever held at once.
+            Scenario::Semaphore => {
+                Outcome { count: SEMAPHORE_TASKS * self.sync_ops_per_task, sum: SEMAPHORE_PERMITS as u64 }
+            }
+            // Notifications received by both sides; sum unused.
+            Scenario::NotifyPingPong => Outcome { count: self.notify_messages, sum: 0 },
+            // Deliveries (values x receivers) and the sum of what arrived.
+            Scenario::BroadcastFanout => Outcome {
+                count: self.fanout_values * FANOUT_RECEIVERS,
+                sum: triangle(self.fanout_values) * FANOUT_RECEIVERS,
+            },
         }
     }
 
@@ -288,6 +367,15 @@ impl Sizes {
             }
             Scenario::SelectLoop => format!("{} messages, 2 channels", k(self.select_messages)),
             Scenario::UdpPingPong => format!("{} round trips", k(self.udp_round_trips)),
+            Scenario::MutexContention => format!("{MUTEX_TASKS} tasks x {} locks", k(self.sync_ops_per_task)),
+            Scenario::Semaphore => format!(
+                "{SEMAPHORE_TASKS} tasks x {}, {SEMAPHORE_PERMITS} permits",
+                k(self.sync_ops_per_task)
+            ),
+            Scenario::NotifyPingPong => format!("{} notifications", k(self.notify_messages)),
+            Scenario::BroadcastFanout => {
+                format!("{} values x {FANOUT_RECEIVERS} receivers", k(self.fanout_values))
+            }
         }
     }
 

@@ -36,6 +36,7 @@ pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
         Scenario::TcpEcho => runtime.block_on(tcp_echo(*sizes)),
         Scenario::SelectLoop => runtime.block_on(select_loop(sizes.select_messages)),
         Scenario::UdpPingPong | Scenario::UnixEcho => unreachable!("{scenario} runs in udp_unix.rs"),
+        scenario => runtime.block_on(super::sync_on_eddy::run(scenario, sizes)),
     };
     (meter.stop(), outcome)
 }

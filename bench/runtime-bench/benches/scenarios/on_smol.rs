@@ -24,8 +24,9 @@ use super::{cancel_delay, echo_pattern, Outcome, Scenario, Sizes, ECHO_CHUNK};
 /// `on_eddy::run`).
 ///
 /// # Panics
-/// On `timers_fire`, which smol cannot run on a paused clock, and on
-/// `select_loop`, for want of a `select!` (see `Runtime::supports`).
+/// On `timers_fire`, which smol cannot run on a paused clock, on
+/// `select_loop`, for want of a `select!`, and on the synchronisation rows
+/// (see `Runtime::supports`).
 pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
     // An `Rc` so that tasks can spawn tasks (the echo server does).
     let executor = Rc::new(LocalExecutor::new());
@@ -40,6 +41,7 @@ pub fn run(scenario: Scenario, sizes: &Sizes) -> (Sample, Outcome) {
         Scenario::TcpEcho => async_io::block_on(executor.run(tcp_echo(executor.clone(), *sizes))),
         Scenario::SelectLoop => panic!("smol has no select! macro: select_loop is not run on it"),
         Scenario::UdpPingPong | Scenario::UnixEcho => unreachable!("{scenario} runs in udp_unix.rs"),
+        scenario => panic!("{scenario} is not run on smol (see Runtime::supports)"),
     };
     (meter.stop(), outcome)
 }

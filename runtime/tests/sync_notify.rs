@@ -97,6 +97,37 @@ fn dropping_a_notified_woken_by_notify_waiters_stores_nothing() {
 }
 
 #[test]
+fn a_waiter_woken_by_notify_waiters_is_not_confused_by_later_grants() {
+    let notify = Notify::new();
+    let mut a = MockTask::new(notify.notified());
+    assert_pending!(a.poll());
+    notify.notify_waiters();
+    let mut b = MockTask::new(notify.notified());
+    assert_pending!(b.poll());
+    notify.notify_one(); // for b, who came later than a
+    assert!(b.is_woken());
+    assert_ready!(a.poll());
+    assert_ready!(b.poll());
+    // Nothing left over: the next notify_one is for the next waiter.
+    let mut c = MockTask::new(notify.notified());
+    assert_pending!(c.poll());
+    notify.notify_one();
+    assert_ready!(c.poll());
+}
+
+#[test]
+fn a_notify_one_granted_before_a_notify_waiters_is_still_passed_on_if_dropped() {
+    let notify = Notify::new();
+    let mut a = MockTask::new(notify.notified());
+    assert_pending!(a.poll());
+    notify.notify_one(); // granted to a
+    notify.notify_waiters(); // nobody else is waiting
+    drop(a);
+    let mut later = MockTask::new(notify.notified());
+    assert_ready!(later.poll());
+}
+
+#[test]
 fn a_notify_from_another_thread_wakes_a_task() {
     eddy::run(async {
         let notify = Arc::new(Notify::new());

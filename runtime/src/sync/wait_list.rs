@@ -33,6 +33,13 @@
 //! and no generation counter is needed: a key can only be reused after its
 //! owner gave it up.
 //!
+//! One exception, for speed: [`take_front`](WaitList::take_front) removes
+//! the granted node outright, so its owner need not take the lock again to
+//! leave. `Notify` uses it: its waiters learn of the grant from an atomic
+//! counter, and store a sequence number as their node's `need`, so that
+//! [`need_at`](WaitList::need_at) tells a node that is still theirs from one
+//! that reused their key.
+//!
 //! # Cancel safety lives in the owners' `Drop`
 //!
 //! A future that is dropped while its node is **queued** just leaves the
@@ -144,6 +151,22 @@ impl WaitList {
         node.granted = true;
         wakes.push(node.waker.take());
         true
+    }
+
+    /// Grants the head of the line and removes its node outright (see the
+    /// module docs: its owner must learn of the grant some other way).
+    /// Returns the node's `need`.
+    pub(crate) fn take_front(&mut self, wakes: &mut WakeList) -> Option<usize> {
+        let key = self.head?;
+        self.unlink(key);
+        let node = self.nodes.remove(key);
+        wakes.push(node.waker);
+        Some(node.need)
+    }
+
+    /// The `need` of the node at `key`, if there is one.
+    pub(crate) fn need_at(&self, key: usize) -> Option<usize> {
+        self.nodes.get(key).map(|node| node.need)
     }
 
     /// Takes everyone off the line *without* granting them (they wake, look

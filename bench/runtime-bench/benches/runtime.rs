@@ -1,6 +1,7 @@
-//! eddy's runtime benchmark: eight scenarios on three single-threaded
-//! runtimes (eddy, tokio current-thread, smol `LocalExecutor`; the UDP and
-//! Unix-socket ones on eddy and tokio only).
+//! eddy's runtime benchmark: twelve scenarios (the runtime, `select!`, UDP
+//! and Unix sockets, and four of `sync`) on three single-threaded runtimes
+//! (eddy, tokio current-thread, smol `LocalExecutor`; smol skips
+//! `timers_fire`, `select_loop`, UDP/Unix and the `sync` rows).
 //!
 //! ```text
 //! cargo bench --manifest-path bench/Cargo.toml -p runtime-bench

@@ -23,7 +23,7 @@
 //!
 //! # How it is built
 //!
-//! An arrival count and a [`WaitList`] behind one `std::sync::Mutex`. The
+//! An arrival count and a `WaitList` (`wait_list.rs`) behind one `std::sync::Mutex`. The
 //! `n`-th arrival is the leader: it resets the count (the barrier is
 //! reusable, one "generation" after another) and wakes everyone waiting.
 //! **Dropping a waiting `wait()`** takes its arrival back, so the barrier

@@ -17,7 +17,7 @@
 //! # How it is built
 //!
 //! A ring of `capacity` slots behind one `std::sync::Mutex`, and a
-//! [`WaitList`] of receivers waiting for the next value. Values are
+//! `WaitList` (`wait_list.rs`) of receivers waiting for the next value. Values are
 //! numbered; slot `n % capacity` holds value `n` along with how many
 //! receivers have yet to read it. Each receiver keeps the number of the
 //! next value it wants. A send writes the next slot (overwriting the oldest

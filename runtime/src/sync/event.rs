@@ -20,7 +20,7 @@
 //!
 //! # How it is built
 //!
-//! The flag and a [`WaitList`] behind one `std::sync::Mutex`.
+//! The flag and a `WaitList` (`wait_list.rs`) behind one `std::sync::Mutex`.
 //! [`set`](Event::set) raises the flag and wakes every waiter; while it is
 //! set, [`wait`](Event::wait) returns at once; [`clear`](Event::clear)
 //! lowers it again. As in asyncio, a waiter woken by `set` returns even if

@@ -30,16 +30,16 @@
 //! between tasks on different loops and with plain threads: a release on
 //! one thread wakes the waiting task on its own loop.
 
-mod barrier;
+pub mod barrier;
 mod blocking;
 pub mod broadcast;
-mod event;
+pub mod event;
 pub mod mpsc;
-mod mutex;
-mod notify;
+pub mod mutex;
+pub mod notify;
 pub mod oneshot;
-mod rwlock;
-mod semaphore;
+pub mod rwlock;
+pub mod semaphore;
 mod wait_list;
 pub mod watch;
 

@@ -65,7 +65,7 @@ use slab::Slab;
 
 use super::wait_list::{WaitList, WakeList};
 
-mod unbounded;
+pub mod unbounded;
 
 pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 

@@ -22,7 +22,7 @@
 //!
 //! # How it is built
 //!
-//! A [`WaitList`] and a stored-permit flag behind one `std::sync::Mutex`.
+//! A `WaitList` (`wait_list.rs`) and a stored-permit flag behind one `std::sync::Mutex`.
 //!
 //! - [`notify_one`](Notify::notify_one) grants the oldest waiter (FIFO). If
 //!   nobody waits, it stores **one** permit (several calls still store one),

@@ -29,7 +29,7 @@
 //!
 //! # How it is built
 //!
-//! A permit count and a [`WaitList`] behind one `std::sync::Mutex`.
+//! A permit count and a `WaitList` (`wait_list.rs`) behind one `std::sync::Mutex`.
 //!
 //! - **Fairness: strictly first come, first served.** `acquire` takes
 //!   permits at once only if nobody is waiting; otherwise it queues. When
@@ -48,8 +48,9 @@
 //! - **Closing** fails every waiting and later `acquire`; permits already
 //!   granted stay with their holders.
 //!
-//! Every acquire polls the budget at one place, [`Acquire::poll`]'s first
-//! line, where the loop's cooperative budget check belongs.
+//! Every acquire (and so every `lock`, `read`, `write`) goes through one
+//! future, `Acquire`; the top of its `poll` is where the loop's cooperative
+//! budget check belongs.
 
 use std::fmt;
 use std::future::Future;

@@ -22,7 +22,7 @@
 //! every send bumps (under the write lock, so a reader sees a value and its
 //! version together). Each receiver remembers the version it last saw;
 //! [`Receiver::changed`] completes when the channel's version differs. Tasks
-//! waiting for a change sit in a [`WaitList`]: a send wakes them all.
+//! waiting for a change sit in a `WaitList` (`wait_list.rs`): a send wakes them all.
 //!
 //! Only the latest value is kept: a receiver that looks rarely skips the
 //! values in between (that is the point). A waiting `changed()` that is

@@ -108,6 +108,41 @@ fn stress_four_threads_set_and_clear_while_others_wait() {
 }
 
 #[test]
+fn under_every_ordering_a_set_reaches_every_live_waiter() {
+    eddy::test::check_orderings(0..200, || async {
+        let event = Arc::new(Event::new());
+        let woken = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let (event, woken) = (event.clone(), woken.clone());
+                eddy::spawn(async move {
+                    event.wait().await;
+                    woken.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        eddy::task::yield_now().await;
+        // A set and a clear before some waiters even ran, and one waiter
+        // cancelled: whoever was waiting at the set returns; the others
+        // wait for the next set. Nobody is lost, nobody wakes twice.
+        event.set();
+        event.clear();
+        tasks[3].abort();
+        eddy::task::yield_now().await;
+        event.set();
+        let mut finished = 0;
+        for task in tasks {
+            match task.await {
+                Ok(()) => finished += 1,
+                Err(error) => assert!(error.is_cancelled(), "a task failed: {error}"),
+            }
+        }
+        assert_eq!(woken.load(Ordering::SeqCst), finished);
+        assert!(finished >= 4);
+    });
+}
+
+#[test]
 fn the_nth_arrival_releases_everyone_and_exactly_one_leads() {
     let barrier = Barrier::new(3);
     let mut a = MockTask::new(barrier.wait());

@@ -36,7 +36,7 @@
 //! | UDP, Unix sockets, `lookup_host` | `net/` | datagram endpoints, `getaddrinfo` |
 //! | signals as streams | `signal/` | `add_signal_handler` |
 //! | child processes | `process/` | `create_subprocess_exec` |
-//! | oneshot and bounded mpsc channels | `sync/` | `Future`, `Queue` |
+//! | locks, semaphores, events; oneshot, mpsc, watch, broadcast channels | `sync/` | `Lock`, `Semaphore`, `Event`, `Future`, `Queue` |
 //! | blocking code on a thread pool | `task/blocking.rs` | `to_thread` |
 //!
 //! ## Semantics you can rely on

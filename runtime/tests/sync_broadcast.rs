@@ -105,6 +105,42 @@ fn the_receiver_stream_yields_lags_as_items_and_ends_when_senders_are_gone() {
 }
 
 #[test]
+fn receivers_on_two_loops_get_every_value_sent_from_a_third() {
+    let runtime = eddy::Builder::new().workers(2).build().unwrap();
+    let (tx, rx) = broadcast::channel::<u32>(1000);
+    let sums = runtime.block_on(async {
+        let tasks: Vec<_> = runtime
+            .handles()
+            .iter()
+            .map(|handle| {
+                let mut rx = rx.resubscribe();
+                handle.spawn(async move {
+                    let mut sum = 0;
+                    while let Ok(value) = rx.recv().await {
+                        sum += value;
+                    }
+                    sum
+                })
+            })
+            .collect();
+        drop(rx);
+        std::thread::spawn(move || {
+            for i in 0..1000 {
+                tx.send(i).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+        let mut sums = Vec::new();
+        for task in tasks {
+            sums.push(task.await.unwrap());
+        }
+        sums
+    });
+    assert_eq!(sums, [499_500, 499_500]);
+}
+
+#[test]
 fn stress_three_threads_receive_every_value_from_a_fourth() {
     const SENDS: u64 = 10_000;
     let (tx, rx) = broadcast::channel(SENDS as usize); // big enough: no lag

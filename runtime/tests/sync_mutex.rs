@@ -130,6 +130,34 @@ fn a_guard_held_across_an_await_excludes_everyone_else() {
 }
 
 #[test]
+fn tasks_on_two_loops_of_one_runtime_share_a_mutex() {
+    let runtime = eddy::Builder::new().workers(2).build().unwrap();
+    let mutex = Arc::new(Mutex::new(0u32));
+    runtime.block_on(async {
+        let tasks: Vec<_> = runtime
+            .handles()
+            .iter()
+            .flat_map(|handle| (0..3).map(move |_| handle.clone()))
+            .map(|handle| {
+                let mutex = mutex.clone();
+                handle.spawn(async move {
+                    for _ in 0..300 {
+                        let mut guard = mutex.lock().await;
+                        let seen = *guard;
+                        eddy::task::yield_now().await; // held across an await, on either loop
+                        *guard = seen + 1;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    assert_eq!(*mutex.try_lock().unwrap(), 6 * 300);
+}
+
+#[test]
 fn stress_four_threads_increment_under_the_lock() {
     const THREADS: usize = 4;
     const OPS: usize = 10_000;

@@ -27,9 +27,12 @@
 //! Only the latest value is kept: a receiver that looks rarely skips the
 //! values in between (that is the point). A waiting `changed()` that is
 //! dropped loses nothing: the version it would have reported is still
-//! there for the next call. `borrow()` holds a read lock: keep it short and
-//! never across an `.await` (its guard is not `Send`, so the compiler stops
-//! a spawned task from doing it).
+//! there for the next call. `borrow()` holds a read lock: keep the [`Ref`]
+//! short and never across an `.await`. A send waits for that lock, so a
+//! `Ref` held across an await can block the sending thread, and with it its
+//! whole loop (the compiler does not stop it: a task spawned with
+//! `eddy::spawn` need not be `Send`, and the guard only makes a task
+//! non-`Send`).
 
 use std::fmt;
 use std::future::poll_fn;
@@ -102,7 +105,8 @@ pub struct SendError<T>(pub T);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvError(());
 
-/// A read lock on the value: keep it short, never across an `.await`.
+/// A read lock on the value: keep it short, never across an `.await`
+/// (see the [module docs](self)).
 pub struct Ref<'a, T> {
     guard: RwLockReadGuard<'a, T>,
 }

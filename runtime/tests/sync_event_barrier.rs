@@ -52,6 +52,30 @@ fn dropping_a_waiting_wait_leaves_the_line_and_the_others_still_wake() {
 }
 
 #[test]
+fn a_waker_that_panics_does_not_keep_set_from_waking_the_others() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+
+    struct Panics;
+    impl futures_task::ArcWake for Panics {
+        fn wake_by_ref(_: &Arc<Self>) {
+            panic!("a user waker panicked");
+        }
+    }
+    let event = Event::new();
+    let waker = futures_task::waker(Arc::new(Panics));
+    let mut bad = Box::pin(event.wait());
+    assert!(bad.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+    let mut good = MockTask::new(event.wait());
+    assert_pending!(good.poll());
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event.set())).unwrap_err();
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"a user waker panicked"));
+    assert!(good.is_woken(), "the other waiter was still woken");
+    assert_ready!(good.poll());
+    assert_eq!(bad.as_mut().poll(&mut Context::from_waker(&waker)), Poll::Ready(()));
+}
+
+#[test]
 fn an_event_set_from_another_thread_wakes_tasks_on_two_loops() {
     let runtime = eddy::Builder::new().workers(2).build().unwrap();
     let event = Arc::new(Event::new());

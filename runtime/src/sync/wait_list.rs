@@ -231,11 +231,20 @@ impl WakeList {
     }
 
     /// Wakes them all. Call with no lock held.
+    ///
+    /// A waker is user code and may panic; the others still fire (a lost
+    /// wakeup would strand a task forever), then the first panic goes on
+    /// up to the caller. Catching costs nothing unless something panics.
     pub(crate) fn wake(self) {
-        if let Some(first) = self.first {
-            first.wake();
+        let mut panic = None;
+        for waker in self.first.into_iter().chain(self.rest) {
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())) {
+                panic.get_or_insert(payload);
+            }
         }
-        self.rest.into_iter().for_each(Waker::wake);
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
     }
 }
 

@@ -52,7 +52,7 @@ fn dropping_a_waiting_wait_leaves_the_line_and_the_others_still_wake() {
 }
 
 #[test]
-fn a_waker_that_panics_does_not_keep_set_from_waking_the_others() {
+fn a_waker_that_panics_is_contained_and_the_others_still_wake() {
     use std::future::Future;
     use std::task::{Context, Poll};
 
@@ -68,8 +68,7 @@ fn a_waker_that_panics_does_not_keep_set_from_waking_the_others() {
     assert!(bad.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
     let mut good = MockTask::new(event.wait());
     assert_pending!(good.poll());
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| event.set())).unwrap_err();
-    assert_eq!(panic.downcast_ref::<&str>(), Some(&"a user waker panicked"));
+    event.set(); // the panic is contained (and logged at error)
     assert!(good.is_woken(), "the other waiter was still woken");
     assert_ready!(good.poll());
     assert_eq!(bad.as_mut().poll(&mut Context::from_waker(&waker)), Poll::Ready(()));

@@ -84,6 +84,30 @@ fn dropping_the_last_waiter_after_the_hand_off_unlocks() {
 }
 
 #[test]
+fn a_task_that_panics_holding_the_lock_hands_it_to_the_next_waiter() {
+    eddy::run(async {
+        let mutex = Arc::new(Mutex::new(0));
+        let guard = mutex.clone().lock_owned().await;
+        let doomed = eddy::spawn({
+            let mutex = mutex.clone();
+            async move {
+                let _guard = mutex.lock().await;
+                panic!("boom while holding the lock");
+            }
+        });
+        let next = eddy::spawn({
+            let mutex = mutex.clone();
+            async move { *mutex.lock().await += 1 }
+        });
+        eddy::task::yield_now().await; // both wait, `doomed` first
+        drop(guard);
+        assert!(doomed.await.unwrap_err().is_panic());
+        next.await.unwrap();
+        assert_eq!(*mutex.lock().await, 1, "the unwinding guard released the lock");
+    });
+}
+
+#[test]
 fn get_mut_and_into_inner_need_no_lock() {
     let mut mutex = Mutex::new(String::from("a"));
     mutex.get_mut().push('b');

@@ -232,18 +232,21 @@ impl WakeList {
 
     /// Wakes them all. Call with no lock held.
     ///
-    /// A waker is user code and may panic; the others still fire (a lost
-    /// wakeup would strand a task forever), then the first panic goes on
-    /// up to the caller. Catching costs nothing unless something panics.
+    /// A waker is user code and may panic. The panic is contained and
+    /// logged at `error`, as the loop does for its timer and I/O wakers: the
+    /// other waiters still wake (a lost wakeup would strand a task for
+    /// good), and the caller — often a guard's `Drop`, maybe running during
+    /// an unwind, where a second panic would abort — goes on. Catching costs
+    /// nothing unless something panics.
     pub(crate) fn wake(self) {
-        let mut panic = None;
         for waker in self.first.into_iter().chain(self.rest) {
             if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())) {
-                panic.get_or_insert(payload);
+                log::error!(
+                    "a waker panicked in wake() while eddy::sync woke its waiters (the others were \
+                     still woken): {}",
+                    crate::task::panic_message(payload.as_ref())
+                );
             }
-        }
-        if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
         }
     }
 }

@@ -202,7 +202,9 @@ fn parent() -> Result<(), String> {
         "\nLast column: eddy's median over tokio's, of times (for tcp_echo and unix_echo, tokio's MB/s over \
          eddy's): below 1 means eddy is faster. smol has no timers_fire figure: async-io's \
          timers always follow the OS clock, so there is no paused clock to run it on; nor a \
-         select_loop figure: smol has no select! macro.\n",
+         select_loop figure: smol has no select! macro; nor figures for the sync rows \
+         (mutex_contention, semaphore, notify_ping_pong, broadcast_fanout): smol's locks and \
+         channels of that kind live in crates this benchmark does not pull in.\n",
     );
     println!("\n{text}");
 

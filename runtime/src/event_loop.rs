@@ -59,6 +59,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
@@ -75,6 +76,7 @@ use slab::Slab;
 use crate::reactor::Reactor;
 use crate::runtime::LoopConfig;
 use crate::shared::{Shared, WAKER_TOKEN};
+use crate::task::budget;
 use crate::task::cell::{Task, NO_SLOT};
 use crate::task::{BlockingPool, JoinHandle, Runnable, TaskInfo};
 use crate::time::wheel::{TimerKey, Wheel};
@@ -158,14 +160,29 @@ impl Core {
     /// Runs `future` to completion on this loop, running every other task,
     /// timer and socket of the loop meanwhile. The caller has entered the
     /// loop's context.
-    pub(crate) fn block_on<F: Future>(&self, future: F) -> F::Output {
+    ///
+    /// The future is polled like a task: with a fresh cooperative budget,
+    /// counted among the polls after which the loop looks at I/O, and timed
+    /// in debug mode, where it is named `main` with `location`, the call
+    /// site of `block_on` (or `eddy::run`).
+    pub(crate) fn block_on<F: Future>(&self, future: F, location: &'static Location<'static>) -> F::Output {
         let main = Arc::new(MainWaker { woken: AtomicBool::new(true), owner: self.shared.clone() });
         let waker = futures_task::waker(main.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
-                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                // A panic unwinds through the scope, which restores the
+                // unlimited budget for whatever this thread does next.
+                let budget = budget::Scope::enter();
+                let started = self.slow_poll_clock();
+                let polled = future.as_mut().poll(&mut cx);
+                self.check_slow_poll(started, &MainFuture { location });
+                drop(budget);
+                // A main future that keeps itself awake (a `yield_now` loop
+                // waiting for a task) must not keep the loop from I/O.
+                self.polls_since_io.set(self.polls_since_io.get() + 1);
+                if let Poll::Ready(output) = polled {
                     return output;
                 }
             }
@@ -240,11 +257,15 @@ impl Core {
             let mut queue = self.run_queue.borrow_mut();
             shuffler.borrow_mut().shuffle(&mut queue.make_contiguous()[..batch]);
         }
+        let _budget = budget::Scope::enter();
         for _ in 0..batch {
             // The borrow ends before `run`: a task may spawn or wake others.
             let task = self.run_queue.borrow_mut().pop_front();
             match task {
-                Some(task) => task.run(self),
+                Some(task) => {
+                    budget::refill();
+                    task.run(self);
+                }
                 None => break,
             }
         }
@@ -456,7 +477,9 @@ impl Core {
     }
 
     /// Warns if the poll that started at `started` hogged the loop.
-    pub(crate) fn check_slow_poll(&self, started: Option<std::time::Instant>, task: &TaskInfo) {
+    /// `task` names what was polled: a task's [`TaskInfo`], or the main
+    /// future.
+    pub(crate) fn check_slow_poll(&self, started: Option<std::time::Instant>, task: &dyn fmt::Display) {
         let Some(started) = started else { return };
         let took = started.elapsed();
         if took >= self.config.slow_poll_threshold {
@@ -548,6 +571,18 @@ enum Park {
     /// none, let the runtime's clock move time (when every loop is idle) or
     /// wait for the loop that will, warning once if time cannot move.
     Paused,
+}
+
+/// How debug mode names the future given to `block_on`: `main`, like the
+/// coroutine handed to `asyncio.run`, with the call site that started it.
+struct MainFuture {
+    location: &'static Location<'static>,
+}
+
+impl fmt::Display for MainFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "main (the future given to block_on at {})", self.location)
+    }
 }
 
 /// Real time an idle loop waits on a paused clock before it warns.

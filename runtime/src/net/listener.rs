@@ -10,6 +10,7 @@ use mio::Interest;
 
 use super::{context, TcpStream};
 use crate::reactor::{Direction, IoSource};
+use crate::task::budget;
 
 /// A TCP socket listening for connections.
 ///
@@ -93,7 +94,17 @@ impl TcpListener {
     }
 
     /// Poll form of [`accept`](Self::accept).
+    ///
+    /// Every result, errors included, counts against the task's cooperative
+    /// budget ([`crate::task::budget`]): a loop that retries at once on
+    /// `EMFILE` (the connection stays queued, so the listener stays ready)
+    /// still yields to the rest of the loop every
+    /// [`PER_POLL`](crate::task::PER_POLL) attempts.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        budget::poll_budgeted(cx, |cx| self.poll_accept_now(cx))
+    }
+
+    fn poll_accept_now(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         loop {
             let accepted = std::task::ready!(self.io.poll_io(Direction::Read, cx, |listener| {
                 // Never "drained" early: a listen queue can hold many.

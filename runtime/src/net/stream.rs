@@ -10,6 +10,7 @@ use mio::Interest;
 
 use super::context;
 use crate::reactor::{Direction, IoSource};
+use crate::task::budget;
 
 /// A TCP connection.
 ///
@@ -55,6 +56,10 @@ impl TcpStream {
     /// The last address's error, e.g.
     /// `connect to 127.0.0.1:9: Connection refused (os error 111)`.
     pub async fn connect(addr: impl super::ToSocketAddrs) -> io::Result<TcpStream> {
+        // Charged up front, whatever the outcome: a loop of connects that
+        // fail at once (refused, bad address) never waits on anything and
+        // would otherwise never yield.
+        crate::task::consume_budget().await;
         let addrs = super::lookup::resolve(&addr).await?;
         let mut last_error = None;
         for addr in addrs {
@@ -121,12 +126,13 @@ impl TcpStream {
     /// Poll form of [`read`](Self::read).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let wanted = buf.len();
-        self.io
-            .poll_io(Direction::Read, cx, |mut stream| {
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Read, cx, |mut stream| {
                 let n = stream.read(buf)?;
                 Ok((n, n > 0 && n < wanted))
             })
-            .map_err(|e| context(e, self.describe("read from")))
+        })
+        .map_err(|e| context(e, self.describe("read from")))
     }
 
     /// Writes some of `buf`, waiting until the socket can take at least one
@@ -137,12 +143,13 @@ impl TcpStream {
 
     /// Poll form of [`write`](Self::write).
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Write, cx, |mut stream| {
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Write, cx, |mut stream| {
                 let n = stream.write(buf)?;
                 Ok((n, n < buf.len()))
             })
-            .map_err(|e| context(e, self.describe("write to")))
+        })
+        .map_err(|e| context(e, self.describe("write to")))
     }
 
     /// Writes all of `buf`, waiting for room as often as needed.
@@ -182,7 +189,7 @@ impl TcpStream {
     /// Poll form of [`readable`](Self::readable): lets a server wait for a
     /// request without holding a buffer to read it into.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(Direction::Read, cx)
+        budget::poll_budgeted(cx, |cx| self.io.poll_ready(Direction::Read, cx))
     }
 
     /// Waits until a write would not block.
@@ -192,7 +199,7 @@ impl TcpStream {
 
     /// Poll form of [`writable`](Self::writable).
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(Direction::Write, cx)
+        budget::poll_budgeted(cx, |cx| self.io.poll_ready(Direction::Write, cx))
     }
 
     /// Reads without waiting: `WouldBlock` if nothing is there.

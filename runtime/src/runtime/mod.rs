@@ -121,14 +121,16 @@ impl Runtime {
     ///
     /// A large future is moved to the heap first, as spawned ones are (see
     /// "Large futures and the stack" in [`crate::task`]).
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let location = std::panic::Location::caller();
         let _enter = context::enter(self.core.clone());
         let _driving = self.driver.drive();
         let _driven = Driven::new(&self.core);
         if const { should_box::<F>() } {
-            self.core.block_on(Box::pin(future))
+            self.core.block_on(Box::pin(future), location)
         } else {
-            self.core.block_on(future)
+            self.core.block_on(future, location)
         }
     }
 

@@ -194,7 +194,7 @@ impl<T> Sender<T> {
     pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
         let mut value = Some(value);
         let mut wait = WaitSlot { chan: &self.chan, key: None };
-        poll_fn(|cx| wait.poll_send(cx, &mut value)).await
+        poll_fn(|cx| crate::task::poll_budgeted(cx, |cx| wait.poll_send(cx, &mut value))).await
     }
 
     /// Sends `value` only if there is room now and nobody is waiting for it.
@@ -386,6 +386,12 @@ impl<T> Receiver<T> {
 
     /// Poll form of [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        crate::task::poll_budgeted(cx, |cx| self.poll_recv_now(cx))
+    }
+
+    /// The receive itself; [`poll_recv`](Self::poll_recv) adds the
+    /// cooperative budget.
+    fn poll_recv_now(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let mut state = self.chan.lock();
         if let Some(value) = state.queue.pop_front() {
             let waker = state.wake_next_sender();

@@ -229,7 +229,14 @@ impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        let this = self.get_mut();
+        crate::task::poll_budgeted(cx, |cx| self.get_mut().poll_recv(cx))
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The receive itself; [`Future::poll`] adds the cooperative budget.
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        let this = self;
         assert!(!this.terminated, "oneshot::Receiver polled after it completed");
         let mut result = this.try_recv();
         if matches!(result, Err(TryRecvError::Empty)) {

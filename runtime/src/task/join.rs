@@ -123,7 +123,11 @@ impl<T> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().inner {
             Inner::Task { target, done, .. } => {
-                let result = std::task::ready!(target.poll_join(cx.waker()));
+                // Budgeted: a loop over handles of finished tasks is a loop
+                // over an always-ready resource. (The blocking case below
+                // awaits a oneshot, which charges for itself.)
+                let result =
+                    std::task::ready!(super::budget::poll_budgeted(cx, |cx| target.poll_join(cx.waker())));
                 *done = true;
                 Poll::Ready(result)
             }

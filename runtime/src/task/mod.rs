@@ -19,7 +19,10 @@
 //!   asyncio's `contextvars`;
 //! - `blocking.rs`: [`spawn_blocking`], a small thread pool for code that
 //!   would otherwise block the loop (asyncio's `to_thread`);
-//! - `yield_now.rs`: [`yield_now`], `await asyncio.sleep(0)`.
+//! - `yield_now.rs`: [`yield_now`], `await asyncio.sleep(0)`;
+//! - `budget.rs`: the cooperative budget ([`consume_budget`],
+//!   [`poll_budgeted`]) that makes a task yield after [`PER_POLL`] ready
+//!   results from eddy resources within one poll.
 //!
 //! A task never leaves the loop that spawned it, so its future need not be
 //! `Send` (`eddy::spawn` accepts `Rc` and `RefCell` inside futures). Its waker
@@ -55,6 +58,7 @@ use std::sync::Arc;
 
 mod abort;
 mod blocking;
+pub mod budget;
 pub(crate) mod cell;
 mod combinators;
 mod id;
@@ -67,6 +71,7 @@ mod yield_now;
 pub use abort::AbortHandle;
 pub use blocking::spawn_blocking;
 pub(crate) use blocking::BlockingPool;
+pub use budget::{consume_budget, poll_budgeted, poll_consume_budget, PER_POLL};
 pub use combinators::{join_all, try_join_all, JoinAll, TryJoinAll};
 pub use id::{id, try_id, Id};
 pub(crate) use join::panic_message;

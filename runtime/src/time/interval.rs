@@ -72,6 +72,7 @@ impl Interval {
 
     /// Poll form of [`tick`](Self::tick).
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        // No budget call of its own: the sleep's poll charges for the tick.
         std::task::ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();

@@ -92,7 +92,15 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
+        // Budgeted: a loop over sleeps that are already due never waits.
+        crate::task::poll_budgeted(cx, |cx| self.get_mut().poll_elapsed(cx))
+    }
+}
+
+impl Sleep {
+    /// The wait itself; [`Future::poll`] adds the cooperative budget.
+    fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self;
         context::expect_core("polling a Sleep", |core| match this.timer {
             Some(timer) if timer.loop_id == core.loop_id() => {
                 if core.poll_timer(timer.key, cx.waker()) {

@@ -52,12 +52,15 @@
 //! - Dropping the [`Runtime`] drops every task still pending, on its loop.
 //! - Time goes through the loop's clock, which tests can pause and advance
 //!   ([`time`]).
+//! - No task holds its loop for long through eddy resources: within one poll
+//!   a task gets at most [`task::PER_POLL`] (128) ready results from them,
+//!   then it yields ([`task::budget`]); timers and I/O get their turn.
 //!
 //! ## Debug mode
 //!
 //! `Builder::debug(true)` or `EDDY_DEBUG=1`, like asyncio's `debug=True`:
 //! warns about a poll that hogs the loop (100 ms by default, naming the task
-//! and where it was spawned), lists tasks still pending at shutdown, and
+//! and where it was spawned, or `main` and the line that called `block_on`), lists tasks still pending at shutdown, and
 //! reports panics that nobody awaited. All diagnostics go through the `log`
 //! crate; eddy never installs a logger itself.
 

@@ -235,7 +235,8 @@ fn sleeps_that_are_already_due_yield() {
 fn sleeps_fired_by_the_wheel_yield() {
     eddy::test::run(async {
         // Armed in the wheel first, then all due at once.
-        let mut sleeps: Vec<_> = (0..PLENTY).map(|_| Box::pin(time::sleep(Duration::from_millis(5)))).collect();
+        let mut sleeps: Vec<_> =
+            (0..PLENTY).map(|_| Box::pin(time::sleep(Duration::from_millis(5)))).collect();
         poll_fn(|cx| {
             for sleep in &mut sleeps {
                 assert!(sleep.as_mut().poll(cx).is_pending());

@@ -120,3 +120,53 @@ fn an_awaited_panic_is_not_reported_as_unobserved() {
     });
     assert!(lines_mentioning("'observed-6'").is_empty());
 }
+
+#[test]
+fn a_slow_poll_of_the_block_on_future_is_reported_as_main_with_its_call_site() {
+    capture_logs();
+    let runtime = debug_runtime(Duration::from_millis(1));
+    let call_site = format!("block_on at {}:{}:", file!(), line!() + 1);
+    runtime.block_on(async { std::thread::sleep(Duration::from_millis(3)) });
+    let lines = lines_mentioning(&call_site);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (level, line) = &lines[0];
+    assert_eq!(*level, log::Level::Warn);
+    assert!(line.starts_with("main "), "named main: {line}");
+    assert!(line.contains("took") && line.contains("in one poll"), "{line}");
+}
+
+#[test]
+fn a_fast_block_on_future_is_not_reported() {
+    capture_logs();
+    let runtime = debug_runtime(NEVER_SLOW);
+    let call_site = format!("block_on at {}:{}:", file!(), line!() + 1);
+    runtime.block_on(async { eddy::task::yield_now().await });
+    assert!(lines_mentioning(&call_site).is_empty());
+}
+
+/// `eddy::run` with `EDDY_DEBUG=1` names the line that called `eddy::run`,
+/// at the default threshold (100 ms). In a child process, because the
+/// environment is process-wide.
+#[test]
+fn eddy_run_in_debug_mode_reports_a_slow_main_future_at_the_run_call_site() {
+    const CHILD: &str = "EDDY_TEST_SLOW_MAIN_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        capture_logs();
+        let call_site = format!("block_on at {}:{}:", file!(), line!() + 1);
+        eddy::run(async { std::thread::sleep(Duration::from_millis(120)) });
+        let lines = lines_mentioning(&call_site);
+        assert_eq!(lines.len(), 1, "{:?}", LINES.lock().unwrap());
+        assert!(lines[0].1.starts_with("main "), "{lines:?}");
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["eddy_run_in_debug_mode_reports_a_slow_main_future_at_the_run_call_site", "--exact"])
+        .env(CHILD, "1")
+        .env("EDDY_DEBUG", "1")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{text}");
+    assert!(text.contains("1 passed"), "the child ran the check:\n{text}");
+}

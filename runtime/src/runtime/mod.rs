@@ -115,6 +115,11 @@ impl Runtime {
     /// A panic in `future` itself propagates to the caller; a panic in a
     /// spawned task does not (it goes to the task's `JoinHandle`).
     ///
+    /// `future` is treated like a task: each poll gets a cooperative budget
+    /// ([`crate::task::budget`]), counts toward the loop's looks at I/O, and
+    /// in debug mode a slow one is reported as `main`, with the location of
+    /// this call (or of `eddy::run`'s).
+    ///
     /// # Panics
     /// If called from inside a runtime (block_on within a task would freeze
     /// the outer loop): spawn the future instead.

@@ -53,6 +53,21 @@
 //! budget", and checking it costs a read and a write of a thread-local
 //! (about a nanosecond) with no pointer to the task needed.
 //!
+//! # What charges it
+//!
+//! | resource | charged on every `Ready` of |
+//! |---|---|
+//! | `net::TcpStream` | `read`/`poll_read`, `write`/`poll_write`, `readable`, `writable`; `connect` once, before it starts |
+//! | `net::TcpListener` | `accept`/`poll_accept` (errors too: that is the `EMFILE` loop) |
+//! | `sync::mpsc` | `Receiver::recv`/`poll_recv` (`None` too), `Sender::send` (errors too) |
+//! | `sync::oneshot` | awaiting the `Receiver` |
+//! | `JoinHandle` | awaiting it (a blocking job's through its oneshot) |
+//! | `time::Sleep` | awaiting it; so `Interval::tick` and `timeout`'s deadline |
+//!
+//! Errors and end-of-stream count like values: a loop that ignores them is
+//! exactly the loop that never yields. The `try_*` methods never wait and
+//! are not charged: they cannot hold a task in an `.await`.
+//!
 //! # Adding it to a resource
 //!
 //! One line: wrap the resource's poll function in [`poll_budgeted`], or, in
@@ -104,14 +119,19 @@ use std::task::{Context, Poll};
 /// always-ready resource pays well under 1% for it. Picked, not tuned.
 pub const PER_POLL: u32 = 128;
 
-/// Outside any task poll: never runs out (see "Where the budget applies").
-const UNLIMITED: u32 = u32::MAX;
-
 thread_local! {
-    /// Units left in the current poll, or `UNLIMITED`. Const-initialised
-    /// and without a destructor, so every access is a plain thread-local
-    /// read that can never fail, even in other thread-locals' destructors.
-    static REMAINING: Cell<u32> = const { Cell::new(UNLIMITED) };
+    /// Units left in the current poll. Const-initialised and without a
+    /// destructor, so every access is a plain thread-local load or store
+    /// that can never fail, even in other thread-locals' destructors.
+    ///
+    /// Outside a loop it starts at `u32::MAX` and counts down like any
+    /// budget; should it ever reach 0 there (after four billion ready
+    /// results), [`spent`] starts it over instead of refusing. That keeps
+    /// the hot path to one load, one test, one store, with no "unlimited"
+    /// case to test for.
+    static REMAINING: Cell<u32> = const { Cell::new(u32::MAX) };
+    /// Whether a loop on this thread is running polls (inside a [`Scope`]).
+    static IN_LOOP: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Runs `poll` if the current task still has budget, and charges one unit if
@@ -121,17 +141,36 @@ thread_local! {
 ///
 /// Outside a task (or `block_on`) the budget is unlimited and this is just
 /// `poll(cx)`. See the [module docs](self) for where to call it.
-#[inline]
+// Always inlined: a load, a test and a store around `poll`, on the hot path
+// of every resource; as a call of its own it cost more than the budget.
+#[inline(always)]
 pub fn poll_budgeted<T>(cx: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
-    if REMAINING.get() == 0 {
-        cx.waker().wake_by_ref();
+    let remaining = REMAINING.get();
+    if remaining == 0 && spent(cx) {
         return Poll::Pending;
     }
     let result = poll(cx);
+    // Written from the value read before `poll`, not re-read: a resource
+    // built on another budgeted one (a blocking job's `JoinHandle` awaits a
+    // oneshot) is charged once, not twice. Wrapping: outside a loop, 0 here
+    // means "start over from u32::MAX".
     if result.is_ready() {
-        charge();
+        REMAINING.set(remaining.wrapping_sub(1));
     }
     result
+}
+
+/// The budget reads 0: inside a loop, the poll must end, so wake the task
+/// and say so; outside one, there is no budget, so go on.
+#[cold]
+#[inline(never)]
+fn spent(cx: &Context<'_>) -> bool {
+    if IN_LOOP.get() {
+        cx.waker().wake_by_ref();
+        true
+    } else {
+        false
+    }
 }
 
 /// Charges one unit of the current task's budget and returns `Ready`, or,
@@ -180,44 +219,35 @@ pub async fn consume_budget() {
     poll_fn(poll_consume_budget).await
 }
 
-/// Takes one unit, if the budget is limited. Saturating: a resource built on
-/// another budgeted resource (a `JoinHandle` of a blocking job awaits a
-/// oneshot) may charge after the inner one took the last unit.
-#[inline]
-fn charge() {
-    let remaining = REMAINING.get();
-    if remaining != UNLIMITED {
-        REMAINING.set(remaining.saturating_sub(1));
-    }
-}
-
 /// Gives the poll that is about to start a full budget. Loop only: called
-/// before each task poll, inside a [`Scope`].
+/// before each poll of a task or of the `block_on` future, inside a
+/// [`Scope`].
 #[inline]
 pub(crate) fn refill() {
     REMAINING.set(PER_POLL);
 }
 
-/// While alive, the thread is running polls that have a budget; when dropped
-/// (also on unwind) it restores what was there before, normally "unlimited",
-/// so code that runs after the loop on this thread is not left with a spent
-/// budget.
+/// While alive, the thread is running a loop whose polls have a budget; when
+/// dropped (also on unwind, when the `block_on` future panics) it restores
+/// what was there before, normally "no loop, no limit", so the code that
+/// runs after the loop on this thread is not left with a spent budget. One
+/// per `block_on` call or worker thread, not per poll: polls only need
+/// [`refill`].
 pub(crate) struct Scope {
-    previous: u32,
+    remaining: u32,
+    in_loop: bool,
 }
 
 impl Scope {
-    /// Enters a budgeted scope with a full budget.
-    #[inline]
+    /// Enters a budgeted scope; the budget itself is set by [`refill`].
     pub(crate) fn enter() -> Scope {
-        let previous = REMAINING.replace(PER_POLL);
-        Scope { previous }
+        Scope { remaining: REMAINING.replace(PER_POLL), in_loop: IN_LOOP.replace(true) }
     }
 }
 
 impl Drop for Scope {
-    #[inline]
     fn drop(&mut self) {
-        REMAINING.set(self.previous);
+        REMAINING.set(self.remaining);
+        IN_LOOP.set(self.in_loop);
     }
 }

@@ -41,12 +41,13 @@
 //! - In a task, for each poll: refilled by the loop just before the poll.
 //! - In the future given to `block_on` / `eddy::run`, for each poll: the
 //!   main future is a task in all but name (see `event_loop.rs`).
-//! - **Anywhere else it is unlimited**: a future polled by hand outside a
-//!   runtime (with [`MockTask`](crate::test::MockTask) in a plain `#[test]`,
-//!   say) never sees `Pending` for budget reasons, so tests that poll a
-//!   resource step by step see exactly what the resource does. (A
-//!   `MockTask` polled from *inside* a task or `block_on` shares that
-//!   poll's budget, as any sub-future does.)
+//! - **Anywhere else it is unlimited** (in effect: see `REMAINING`): a
+//!   future polled by hand outside a runtime (with
+//!   [`MockTask`](crate::test::MockTask) in a plain `#[test]`, say, or by
+//!   another executor's thread) never sees `Pending` for budget reasons,
+//!   so tests that poll a resource step by step see exactly what the
+//!   resource does. (A `MockTask` polled from *inside* a task or
+//!   `block_on` shares that poll's budget, as any sub-future does.)
 //!
 //! The budget lives in a thread-local counter: a loop runs one poll at a
 //! time on its thread, so "this thread's budget" is "the running task's
@@ -61,7 +62,7 @@
 //! | `net::TcpListener` | `accept`/`poll_accept` (errors too: that is the `EMFILE` loop) |
 //! | `sync::mpsc` | `Receiver::recv`/`poll_recv` (`None` too), `Sender::send` (errors too) |
 //! | `sync::oneshot` | awaiting the `Receiver` |
-//! | `JoinHandle` | awaiting it (a blocking job's through its oneshot) |
+//! | `JoinHandle` | awaiting it (once, also for a blocking job's, which awaits a oneshot inside) |
 //! | `time::Sleep` | awaiting it; so `Interval::tick` and `timeout`'s deadline |
 //!
 //! Errors and end-of-stream count like values: a loop that ignores them is
@@ -70,7 +71,10 @@
 //!
 //! # Adding it to a resource
 //!
-//! One line: wrap the resource's poll function in [`poll_budgeted`], or, in
+//! One line: wrap the resource's poll function in [`poll_budgeted`]. Inside
+//! eddy the pattern is a public poll function that is that one line around
+//! a private, unbudgeted one (`mpsc::Receiver::poll_recv` around
+//! `poll_recv_now`), so the resource's logic stays as it was. Or, in
 //! a resource that knows it is about to return `Ready` and has not yet done
 //! anything it cannot undo, call [`poll_consume_budget`] first:
 //!
@@ -138,6 +142,11 @@ thread_local! {
 /// it returns `Ready`. If the budget is spent, `poll` is not called: the task
 /// is woken and `Pending` is returned, so the resource keeps its data and
 /// its readiness for the next poll.
+///
+/// Wrap *one* operation: the call counts as one unit whatever eddy
+/// resources `poll` itself polls (the unit is written back from the value
+/// read before `poll`), so a resource built on another (a blocking job's
+/// `JoinHandle` on a oneshot) is charged once, not twice.
 ///
 /// Outside a task (or `block_on`) the budget is unlimited and this is just
 /// `poll(cx)`. See the [module docs](self) for where to call it.

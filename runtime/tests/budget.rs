@@ -453,3 +453,20 @@ fn a_real_pending_costs_no_budget() {
         assert_eq!(server.read(&mut buf).await.unwrap(), 4);
     });
 }
+
+#[test]
+fn tasks_on_a_worker_loop_have_the_same_budget() {
+    let runtime = eddy::Builder::new().workers(2).build().unwrap();
+    let worker = runtime.handles()[1].clone();
+    let cut = runtime.block_on(async move {
+        worker
+            .spawn(async {
+                let (tx, mut rx) = mpsc::channel::<u32>(1);
+                drop(tx);
+                streak(|cx| rx.poll_recv(cx)).await
+            })
+            .await
+            .unwrap()
+    });
+    assert_eq!(cut, BUDGET_CUT);
+}

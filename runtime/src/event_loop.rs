@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!   ┌─▶ 1. take in the tasks other threads woke or spawned (injection queue)
-//!   │   2. poll the tasks that are ready, oldest first, at most `tick_budget`;
+//!   │   2. poll the tasks that are ready, oldest first, at most `tick_budget`,
+//!   │      each with a fresh cooperative budget (128 ready resource results);
 //!   │      a task woken during this step runs next tick, not now
 //!   │   3. fire the timers that are due; their tasks become ready
 //!   │   4. park in epoll_wait until the next timer (or forever); if tasks
@@ -36,7 +37,7 @@
 //!
 //! # Fairness, in numbers
 //!
-//! Three limits, each bounding the one above it:
+//! Three limits, from the innermost out:
 //!
 //! - **Within a poll**: a task gets at most [`PER_POLL`] (128) `Ready`
 //!   results from eddy resources (sockets, channels, `JoinHandle`s, timers)

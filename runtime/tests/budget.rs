@@ -470,3 +470,80 @@ fn tasks_on_a_worker_loop_have_the_same_budget() {
     });
     assert_eq!(cut, BUDGET_CUT);
 }
+
+#[test]
+fn udp_receives_from_a_full_queue_yield_and_lose_no_datagram() {
+    eddy::test::run(async {
+        let receiver = eddy::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = receiver.local_addr().unwrap();
+        // Few enough to fit in a default receive buffer (each datagram costs
+        // far more than its 4 bytes there), enough to outlast the budget.
+        let sent = PER_POLL as usize + 16;
+        for i in 0..sent {
+            sender.send_to(&(i as u32).to_be_bytes(), to).unwrap();
+        }
+        let mut received = Vec::new();
+        let cut = streak(|cx| {
+            let mut datagram = [0; 4];
+            let recv = receiver.poll_recv_from(cx, &mut datagram);
+            if let Poll::Ready(Ok(_)) = recv {
+                received.push(u32::from_be_bytes(datagram));
+            }
+            recv
+        })
+        .await;
+        assert_eq!(cut, BUDGET_CUT);
+        while received.len() < sent {
+            let mut datagram = [0; 4];
+            let recv = eddy::time::timeout(Duration::from_secs(5), receiver.recv_from(&mut datagram));
+            recv.await.expect("a datagram was lost").unwrap();
+            received.push(u32::from_be_bytes(datagram));
+        }
+        assert_eq!(received, (0..sent as u32).collect::<Vec<_>>());
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn unix_streams_and_listeners_yield_like_tcp_ones() {
+    use eddy::net::{UnixListener, UnixStream};
+    eddy::test::run(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        b.write_all(&[1; PLENTY]).await.unwrap();
+        assert_eq!(streak(|cx| a.poll_read(cx, &mut [0])).await, BUDGET_CUT);
+        assert_eq!(streak(|cx| b.poll_write(cx, b"x")).await, BUDGET_CUT);
+        assert_eq!(streak(|cx| a.poll_read_ready(cx)).await, BUDGET_CUT);
+
+        let dir = std::env::temp_dir().join(format!("eddy-budget-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("listener.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        // A Unix listen queue holds only ~128 (connects beyond it block),
+        // so spend all but a few units first, then accept from a queue
+        // longer than what is left.
+        let clients: Vec<_> =
+            (0..8).map(|_| std::os::unix::net::UnixStream::connect(&path).unwrap()).collect();
+        let left = 4;
+        let (mut spent, mut accepted) = (0, 0);
+        let cut = streak(|cx| {
+            if spent < PER_POLL - left {
+                spent += 1;
+                return poll_consume_budget(cx);
+            }
+            let accept = listener.poll_accept(cx);
+            accepted += accept.is_ready() as usize;
+            accept.map(|result| drop(result.unwrap()))
+        })
+        .await;
+        assert_eq!(cut, BUDGET_CUT);
+        assert_eq!(accepted, left as usize);
+        while accepted < clients.len() {
+            listener.accept().await.unwrap();
+            accepted += 1;
+        }
+        drop(listener);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}

@@ -133,6 +133,8 @@ impl TcpSocket {
     /// # Errors
     /// As [`TcpStream::connect`], e.g. `connect to 127.0.0.1:9: Connection refused`.
     pub async fn connect(self, addr: SocketAddr) -> io::Result<TcpStream> {
+        // Charged up front, as in `TcpStream::connect`.
+        crate::task::consume_budget().await;
         let doing = format_args!("connect to {addr}").to_string();
         match self.socket.connect(&addr.into()) {
             Ok(()) => {}

@@ -260,9 +260,10 @@ impl TcpStream {
 
     /// Poll form of [`peek`](Self::peek).
     pub fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Read, cx, |stream| stream.peek(buf).map(|n| (n, false)))
-            .map_err(|e| context(e, self.describe("peek at")))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Read, cx, |stream| stream.peek(buf).map(|n| (n, false)))
+        })
+        .map_err(|e| context(e, self.describe("peek at")))
     }
 
     /// Turns TCP keepalive probes on (`Some(idle)`: the first probe after

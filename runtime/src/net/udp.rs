@@ -27,6 +27,7 @@ use mio::Interest;
 
 use super::{context, lookup::resolve, ToSocketAddrs};
 use crate::reactor::{Direction, IoSource};
+use crate::task::budget;
 
 /// A UDP socket.
 ///
@@ -108,9 +109,10 @@ impl UdpSocket {
 
     /// Poll form of [`send`](Self::send).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Write, cx, |socket| socket.send(buf).map(|n| (n, false)))
-            .map_err(|e| context(e, self.describe("send")))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Write, cx, |socket| socket.send(buf).map(|n| (n, false)))
+        })
+        .map_err(|e| context(e, self.describe("send")))
     }
 
     /// Receives one datagram from the connected peer into `buf`; a datagram
@@ -121,9 +123,10 @@ impl UdpSocket {
 
     /// Poll form of [`recv`](Self::recv).
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Read, cx, |socket| socket.recv(buf).map(|n| (n, false)))
-            .map_err(|e| context(e, self.describe("recv")))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Read, cx, |socket| socket.recv(buf).map(|n| (n, false)))
+        })
+        .map_err(|e| context(e, self.describe("recv")))
     }
 
     /// Sends `buf` as one datagram to `target` (an address, not a host name:
@@ -139,9 +142,10 @@ impl UdpSocket {
         buf: &[u8],
         target: SocketAddr,
     ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Write, cx, |socket| socket.send_to(buf, target).map(|n| (n, false)))
-            .map_err(|e| context(e, self.describe(&format!("send_to {target}"))))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Write, cx, |socket| socket.send_to(buf, target).map(|n| (n, false)))
+        })
+        .map_err(|e| context(e, self.describe(&format!("send_to {target}"))))
     }
 
     /// Receives one datagram and the address it came from.
@@ -155,9 +159,10 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io
-            .poll_io(Direction::Read, cx, |socket| socket.recv_from(buf).map(|pair| (pair, false)))
-            .map_err(|e| context(e, self.describe("recv_from")))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Read, cx, |socket| socket.recv_from(buf).map(|pair| (pair, false)))
+        })
+        .map_err(|e| context(e, self.describe("recv_from")))
     }
 
     /// Like [`recv_from`](Self::recv_from), but leaves the datagram queued:
@@ -172,9 +177,10 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io
-            .poll_io(Direction::Read, cx, |socket| socket.peek_from(buf).map(|pair| (pair, false)))
-            .map_err(|e| context(e, self.describe("peek_from")))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Read, cx, |socket| socket.peek_from(buf).map(|pair| (pair, false)))
+        })
+        .map_err(|e| context(e, self.describe("peek_from")))
     }
 
     /// Sends without waiting: `WouldBlock` if the socket has no room.
@@ -189,12 +195,12 @@ impl UdpSocket {
 
     /// Waits until a datagram (or an error) is there to receive.
     pub async fn readable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Read, cx)).await
+        poll_fn(|cx| budget::poll_budgeted(cx, |cx| self.io.poll_ready(Direction::Read, cx))).await
     }
 
     /// Waits until a send would not block.
     pub async fn writable(&self) -> io::Result<()> {
-        poll_fn(|cx| self.io.poll_ready(Direction::Write, cx)).await
+        poll_fn(|cx| budget::poll_budgeted(cx, |cx| self.io.poll_ready(Direction::Write, cx))).await
     }
 
     /// The address the socket is bound to.

@@ -20,6 +20,7 @@ use mio::Interest;
 
 use super::context;
 use crate::reactor::{Direction, IoSource};
+use crate::task::budget;
 
 /// A Unix domain datagram socket.
 pub struct UnixDatagram {
@@ -72,9 +73,10 @@ impl UnixDatagram {
 
     /// Poll form of [`send`](Self::send).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Write, cx, |socket| socket.send(buf).map(|n| (n, false)))
-            .map_err(|e| context(e, "send on unix datagram socket"))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Write, cx, |socket| socket.send(buf).map(|n| (n, false)))
+        })
+        .map_err(|e| context(e, "send on unix datagram socket"))
     }
 
     /// Receives one datagram from the connected peer.
@@ -84,18 +86,20 @@ impl UnixDatagram {
 
     /// Poll form of [`recv`](Self::recv).
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Read, cx, |socket| socket.recv(buf).map(|n| (n, false)))
-            .map_err(|e| context(e, "recv on unix datagram socket"))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Read, cx, |socket| socket.recv(buf).map(|n| (n, false)))
+        })
+        .map_err(|e| context(e, "recv on unix datagram socket"))
     }
 
     /// Sends one datagram to the socket at `path`.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
         let path = path.as_ref();
         poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Write, cx, |socket| socket.send_to(buf, path).map(|n| (n, false)))
-                .map_err(|e| context(e, format_args!("send_to unix datagram socket {}", path.display())))
+            budget::poll_budgeted(cx, |cx| {
+                self.io.poll_io(Direction::Write, cx, |socket| socket.send_to(buf, path).map(|n| (n, false)))
+            })
+            .map_err(|e| context(e, format_args!("send_to unix datagram socket {}", path.display())))
         })
         .await
     }
@@ -111,9 +115,10 @@ impl UnixDatagram {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io
-            .poll_io(Direction::Read, cx, |socket| socket.recv_from(buf).map(|pair| (pair, false)))
-            .map_err(|e| context(e, "recv_from on unix datagram socket"))
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Read, cx, |socket| socket.recv_from(buf).map(|pair| (pair, false)))
+        })
+        .map_err(|e| context(e, "recv_from on unix datagram socket"))
     }
 
     /// This socket's address.

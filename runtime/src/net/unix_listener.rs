@@ -28,6 +28,7 @@ use mio::Interest;
 
 use super::{context, UnixStream};
 use crate::reactor::{Direction, IoSource};
+use crate::task::budget;
 
 /// A Unix domain socket listening for connections.
 ///
@@ -100,7 +101,14 @@ impl UnixListener {
     }
 
     /// Poll form of [`accept`](Self::accept).
+    ///
+    /// Every result, errors included, counts against the task's cooperative
+    /// budget ([`crate::task::budget`]), as for `TcpListener::poll_accept`.
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        budget::poll_budgeted(cx, |cx| self.poll_accept_now(cx))
+    }
+
+    fn poll_accept_now(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
         let accepted = std::task::ready!(self
             .io
             .poll_io(Direction::Read, cx, |listener| { listener.accept().map(|pair| (pair, false)) }));

@@ -22,6 +22,7 @@ use mio::Interest;
 
 use super::context;
 use crate::reactor::{Direction, IoSource};
+use crate::task::budget;
 
 /// A Unix domain stream connection. Methods take `&self`; one task may
 /// read while another writes (see [`TcpStream`](super::TcpStream)).
@@ -39,6 +40,9 @@ impl UnixStream {
     /// The OS error with the path, e.g. `connect to unix socket
     /// /tmp/missing.sock: No such file or directory`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        // Charged up front: a loop of connects that fail at once (no such
+        // file) never waits on anything and would otherwise never yield.
+        crate::task::consume_budget().await;
         let path = path.as_ref();
         let doing = || format!("connect to unix socket {}", path.display());
         let stream = mio::net::UnixStream::connect(path).map_err(|e| context(e, doing()))?;
@@ -77,12 +81,13 @@ impl UnixStream {
     /// Poll form of [`read`](Self::read).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         let wanted = buf.len();
-        self.io
-            .poll_io(Direction::Read, cx, |mut stream| {
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Read, cx, |mut stream| {
                 let n = stream.read(buf)?;
                 Ok((n, n > 0 && n < wanted))
             })
-            .map_err(|e| context(e, self.describe("read from")))
+        })
+        .map_err(|e| context(e, self.describe("read from")))
     }
 
     /// Writes some of `buf`; returns how many bytes were written.
@@ -92,12 +97,13 @@ impl UnixStream {
 
     /// Poll form of [`write`](Self::write).
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Write, cx, |mut stream| {
+        budget::poll_budgeted(cx, |cx| {
+            self.io.poll_io(Direction::Write, cx, |mut stream| {
                 let n = stream.write(buf)?;
                 Ok((n, n < buf.len()))
             })
-            .map_err(|e| context(e, self.describe("write to")))
+        })
+        .map_err(|e| context(e, self.describe("write to")))
     }
 
     /// Writes all of `buf`.
@@ -132,7 +138,7 @@ impl UnixStream {
     /// Poll form of [`readable`](Self::readable): lets a server wait for a
     /// request without holding a buffer to read it into.
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(Direction::Read, cx)
+        budget::poll_budgeted(cx, |cx| self.io.poll_ready(Direction::Read, cx))
     }
 
     /// Waits until a write would not block.
@@ -142,7 +148,7 @@ impl UnixStream {
 
     /// Poll form of [`writable`](Self::writable).
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.poll_ready(Direction::Write, cx)
+        budget::poll_budgeted(cx, |cx| self.io.poll_ready(Direction::Write, cx))
     }
 
     /// Reads without waiting: `WouldBlock` if nothing is there.

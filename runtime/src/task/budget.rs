@@ -58,8 +58,9 @@
 //!
 //! | resource | charged on every `Ready` of |
 //! |---|---|
-//! | `net::TcpStream` | `read`/`poll_read`, `write`/`poll_write`, `readable`, `writable`; `connect` once, before it starts |
-//! | `net::TcpListener` | `accept`/`poll_accept` (errors too: that is the `EMFILE` loop) |
+//! | `net::TcpStream`, `net::UnixStream` (and their split halves) | `read`/`poll_read`, `write`/`poll_write`, `peek`, `readable`, `writable`; `connect` (also `TcpSocket::connect`) once, before it starts |
+//! | `net::TcpListener`, `net::UnixListener` | `accept`/`poll_accept` (errors too: that is the `EMFILE` loop) |
+//! | `net::UdpSocket`, `net::UnixDatagram` | every send, receive and peek, `readable`, `writable` |
 //! | `sync::mpsc` | `Receiver::recv`/`poll_recv` (`None` too), `Sender::send` (errors too) |
 //! | `sync::oneshot` | awaiting the `Receiver` |
 //! | `JoinHandle` | awaiting it (once, also for a blocking job's, which awaits a oneshot inside) |

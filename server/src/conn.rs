@@ -71,6 +71,7 @@ use crate::request::{Parts, Request};
 use crate::response::{Response, WriteMeta};
 use crate::router::{allow_header, Routed};
 use crate::server::LoopServer;
+use crate::stream_body::{note_buffered, StreamBody, STREAM_HIGH_WATER};
 
 /// Output beyond this is written before parsing more requests, bounding a
 /// connection's memory under deep pipelining. 64 KiB holds hundreds of
@@ -324,6 +325,12 @@ impl Connection {
         // Closing anyway: the linger discards the rest of the body.
         drain_later &= !close;
 
+        let head_only = meta.method == Method::Head;
+        // A streamed body is sent only where a body is; elsewhere (HEAD,
+        // 204, 304) it is dropped unpolled with the response.
+        let streaming = response.is_stream() && response.status().allows_body() && !head_only;
+        // HTTP/1.0 has no chunked coding: the body is close-delimited.
+        close |= streaming && meta.http10;
         if self.out.capacity() == 0 {
             self.out = pool::take_write_buffer();
         }
@@ -332,14 +339,30 @@ impl Connection {
             &WriteMeta {
                 common: &self.app.common.borrow(),
                 server: &self.app.inner.server_name,
-                head_only: meta.method == Method::Head,
+                head_only,
                 close,
                 keep_alive_10: meta.keep_alive_10 && !close,
+                http10: meta.http10,
             },
         );
+        let mut length = response.body().len() as u64;
+        if let Some(body) = response.take_stream().filter(|_| streaming) {
+            // Boxed: rare next to plain answers, and its state would
+            // otherwise sit in every connection's future.
+            let (end, sent) = Box::pin(self.stream_body(body, !meta.http10)).await;
+            length = sent;
+            match end {
+                StreamEnd::Complete => {}
+                // The final chunk is out; the connection closes after it.
+                StreamEnd::Closing => close = true,
+                StreamEnd::Aborted => {
+                    close = true;
+                    drain_later = false;
+                }
+            }
+        }
         if let Some(request_line) = meta.access {
             let status = response.status().as_u16();
-            let length = response.body().len();
             log::info!(target: "eddy_http::access", "{} {request_line} {status} {length}", self.io.peer);
         }
         if drain_later {
@@ -388,6 +411,7 @@ impl Connection {
             method: head.method,
             close: head.close,
             keep_alive_10: head.keep_alive_10,
+            http10: head.version == crate::http_parse::Version::Http10,
             expects_continue,
             access: self
                 .access_log
@@ -620,6 +644,83 @@ impl Connection {
         }
     }
 
+    /// Sends a streamed body after its head (see `stream_body.rs`): polls
+    /// the producer while the output holds less than `STREAM_HIGH_WATER`,
+    /// writes the output out whenever it reaches that mark or the producer
+    /// has nothing ready, and meanwhile watches the client (EOF or an
+    /// error means it left) and the server (closing ends the stream after
+    /// the current chunk, with the final chunk). `chunked`: frame chunks
+    /// (HTTP/1.1), else send them raw (close-delimited, HTTP/1.0). Returns
+    /// how it ended and how many body bytes it produced.
+    async fn stream_body(&mut self, mut body: StreamBody, chunked: bool) -> (StreamEnd, u64) {
+        let mut sent = 0u64;
+        loop {
+            if self.out.len() >= STREAM_HIGH_WATER && !self.flush().await {
+                return (StreamEnd::Aborted, sent);
+            }
+            let (io, server, out) = (&self.io, &self.server, &mut self.out);
+            let step = poll_fn(|cx| {
+                if server.poll_closing(io, false, cx).is_ready() {
+                    return Poll::Ready(Step::Closing);
+                }
+                let polled = panic::catch_unwind(AssertUnwindSafe(|| {
+                    body.poll_chunk(cx, &mut |chunk| {
+                        // An empty chunk would read as the last one.
+                        if chunk.is_empty() {
+                            return;
+                        }
+                        if chunked {
+                            write_chunk_size(out, chunk.len());
+                            out.extend_from_slice(chunk);
+                            out.extend_from_slice(b"\r\n");
+                        } else {
+                            out.extend_from_slice(chunk);
+                        }
+                        sent += chunk.len() as u64;
+                        note_buffered(out.len());
+                    })
+                }));
+                match polled {
+                    Ok(Poll::Ready(Some(Ok(())))) => Poll::Ready(Step::Chunk),
+                    Ok(Poll::Ready(None)) => Poll::Ready(Step::End),
+                    Ok(Poll::Ready(Some(Err(error)))) => Poll::Ready(Step::Failed(error.to_string())),
+                    Err(_) => Poll::Ready(Step::Failed("the body stream panicked".to_owned())),
+                    // Nothing ready: what is buffered goes out now.
+                    Ok(Poll::Pending) if !out.is_empty() => Poll::Ready(Step::Flush),
+                    Ok(Poll::Pending) => poll_client_gone(io, cx),
+                }
+            })
+            .await;
+            match step {
+                Step::Chunk => {}
+                Step::Flush => {
+                    if !self.flush().await {
+                        return (StreamEnd::Aborted, sent);
+                    }
+                }
+                Step::End | Step::Closing => {
+                    if chunked {
+                        self.out.extend_from_slice(b"0\r\n\r\n");
+                    }
+                    let end = if matches!(step, Step::End) { StreamEnd::Complete } else { StreamEnd::Closing };
+                    if matches!(end, StreamEnd::Closing) {
+                        log::debug!("{}: streamed response ended by the server closing", self.io.peer);
+                    }
+                    return (end, sent);
+                }
+                Step::Failed(why) => {
+                    log::error!("{}: streamed response aborted: {why}", self.io.peer);
+                    return (StreamEnd::Aborted, sent);
+                }
+                Step::ClientGone(why) => {
+                    log::debug!("{}: client left during a streamed response: {why}", self.io.peer);
+                    self.out.clear();
+                    return (StreamEnd::Aborted, sent);
+                }
+            }
+        }
+    }
+
     /// Appends the answer to a refused request (which always closes).
     fn answer_rejection(&mut self, reject: &Reject) {
         log::debug!("{}: refused with {}: {reject:?}", self.io.peer, reject.status());
@@ -639,6 +740,7 @@ impl Connection {
                 head_only: crate::http_parse::announces_head(self.io.input.borrow().pending()),
                 close: true,
                 keep_alive_10: false,
+                http10: false,
             },
         );
     }
@@ -702,6 +804,63 @@ impl Connection {
     }
 }
 
+/// How a streamed body ended.
+enum StreamEnd {
+    /// The producer finished; the connection may go on.
+    Complete,
+    /// The server is closing: ended with the final chunk, then close.
+    Closing,
+    /// The producer failed, or the client left or cannot be written to:
+    /// close without the final chunk.
+    Aborted,
+}
+
+/// One step of streaming a body.
+enum Step {
+    /// A chunk was appended to the output.
+    Chunk,
+    /// The producer has nothing ready: write out what is buffered.
+    Flush,
+    End,
+    Closing,
+    Failed(String),
+    ClientGone(&'static str),
+}
+
+/// While a streamed body waits for its producer: reads what the client
+/// sends (a pipelined request is kept for later) to notice it leaving, as
+/// EOF or an error. Stops reading once the input buffer is full; a
+/// vanished client then shows as a failed write.
+fn poll_client_gone(io: &ConnIo, cx: &mut std::task::Context<'_>) -> Poll<Step> {
+    loop {
+        if io.input.borrow().is_full() {
+            return Poll::Pending;
+        }
+        match io.poll_fill(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(0)) => return Poll::Ready(Step::ClientGone("it closed the connection")),
+            Poll::Ready(Ok(_)) => {}
+            Poll::Ready(Err(_)) => return Poll::Ready(Step::ClientGone("read failed")),
+        }
+    }
+}
+
+/// Writes a chunk-size line: the length in hex and CRLF.
+fn write_chunk_size(out: &mut Vec<u8>, mut len: usize) {
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789abcdef"[len & 0xf];
+        len >>= 4;
+        if len == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// What `Connection::start` decided.
 enum Next {
     /// The handler's future, to run.
@@ -715,6 +874,8 @@ struct Meta {
     method: Method,
     close: bool,
     keep_alive_10: bool,
+    /// HTTP/1.0: a streamed answer is close-delimited.
+    http10: bool,
     expects_continue: bool,
     /// The access-log request line, if access logging is on.
     access: Option<String>,

@@ -20,6 +20,7 @@
 //! |---|---|
 //! | [`App`]: routes, hooks, limits | `app.rs`, `router.rs` |
 //! | [`Request`], [`Body`], [`Response`] | `request.rs`, `body.rs`, `response.rs` |
+//! | streamed bodies ([`Response::stream`], [`Response::channel`]), [`sse`] | `stream_body.rs`, `sse.rs` |
 //! | one connection's read–parse–answer–write loop | `conn.rs`, `conn_io.rs` |
 //! | request heads and their RFC 9112 checks | `http_parse.rs`, `http_chunked.rs` |
 //! | [`Server`]: listeners per loop, graceful shutdown | `server.rs`, `socket.rs` |
@@ -30,6 +31,10 @@
 //! - HTTP/1.0 and 1.1, keep-alive, pipelining (all answers to one read go
 //!   out in one write), `Content-Length` and chunked request bodies,
 //!   `Expect: 100-continue`, HEAD.
+//! - Streamed responses (chunked to HTTP/1.1, close-delimited to 1.0) hold
+//!   at most [`STREAM_HIGH_WATER`] plus one chunk per connection however
+//!   slowly the client reads; a client that leaves drops the producer, and
+//!   a shutdown ends the stream with its final chunk.
 //! - Every malformed or oversized request gets a real answer (400, 404,
 //!   405, 408, 413, 414, 431, 501, 505, or 500 for a panicking handler) with
 //!   `Connection: close`, and nothing after a refused request is parsed.
@@ -71,7 +76,9 @@ mod router;
 mod server;
 mod signal;
 mod socket;
+pub mod sse;
 mod status;
+mod stream_body;
 
 /// Wire-protocol internals for the `cargo fuzz` targets in `fuzz/`; not API.
 #[doc(hidden)]
@@ -92,6 +99,9 @@ pub use request::Request;
 pub use response::Response;
 pub use server::Server;
 pub use status::StatusCode;
+pub use stream_body::{BodyClosed, BodySender, Stream, CHANNEL_CAPACITY, STREAM_HIGH_WATER};
+#[doc(hidden)]
+pub use stream_body::max_buffered_while_streaming;
 
 /// Serves `app` on `addr` on one event loop until SIGINT or SIGTERM, then
 /// shuts down gracefully. aiohttp's `web.run_app`.

@@ -3,8 +3,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::io;
 
 use crate::status::StatusCode;
+use crate::stream_body::{self, BodySender, FromStream, Stream, StreamBody};
 
 /// An HTTP response. Build one with a constructor and the `with_*` methods:
 ///
@@ -25,18 +27,26 @@ use crate::status::StatusCode;
 /// close`. Framing headers (`Content-Length`, `Transfer-Encoding`,
 /// `Connection`) are the server's alone: set on a response, they are ignored,
 /// so a handler can never make the framing lie.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// A body can also be produced while it is sent: see [`Response::stream`]
+/// and [`Response::channel`].
 pub struct Response {
     status: StatusCode,
     content_type: Option<Cow<'static, str>>,
     headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
-    body: Cow<'static, [u8]>,
+    body: Payload,
+}
+
+/// A response body: all of it at once, or produced while it is sent.
+enum Payload {
+    Full(Cow<'static, [u8]>),
+    Stream(StreamBody),
 }
 
 impl Response {
     /// An empty response with `status`.
     pub fn empty(status: StatusCode) -> Response {
-        Response { status, content_type: None, headers: Vec::new(), body: Cow::Borrowed(b"") }
+        Response { status, content_type: None, headers: Vec::new(), body: Payload::Full(Cow::Borrowed(b"")) }
     }
 
     /// `200 OK` with a `text/plain; charset=utf-8` body. A `&'static str`
@@ -50,7 +60,7 @@ impl Response {
             status: StatusCode::OK,
             content_type: Some(Cow::Borrowed(TEXT_PLAIN)),
             headers: Vec::new(),
-            body,
+            body: Payload::Full(body),
         }
     }
 
@@ -65,7 +75,65 @@ impl Response {
             status: StatusCode::OK,
             content_type: Some(Cow::Borrowed("application/octet-stream")),
             headers: Vec::new(),
-            body: body.into(),
+            body: Payload::Full(body.into()),
+        }
+    }
+
+    /// `200 OK` with an `application/octet-stream` body produced by
+    /// `chunks` while it is sent: `Transfer-Encoding: chunked` to an
+    /// HTTP/1.1 client, close-delimited to an HTTP/1.0 one. The stream is
+    /// polled only as fast as the client reads (backpressure), and dropped
+    /// as soon as the client leaves; an `Err` item aborts the response
+    /// (the client sees it cut, with no final chunk). For HEAD, 204 and 304
+    /// it is never polled. At most [`STREAM_HIGH_WATER`](crate::STREAM_HIGH_WATER)
+    /// bytes plus one chunk wait in the server per connection.
+    ///
+    /// ```
+    /// use std::pin::Pin;
+    /// use std::task::{Context, Poll};
+    /// use eddy_http::{Response, Stream};
+    ///
+    /// /// Counts down from `n`, one line per chunk.
+    /// struct Countdown(u32);
+    ///
+    /// impl Stream for Countdown {
+    ///     type Item = std::io::Result<String>;
+    ///     fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    ///         if self.0 == 0 {
+    ///             return Poll::Ready(None);
+    ///         }
+    ///         self.0 -= 1;
+    ///         Poll::Ready(Some(Ok(format!("{}\n", self.0))))
+    ///     }
+    /// }
+    ///
+    /// let response = Response::stream(Countdown(3)).with_content_type("text/plain");
+    /// assert!(response.is_stream());
+    /// ```
+    pub fn stream<S, B>(chunks: S) -> Response
+    where
+        S: Stream<Item = io::Result<B>> + 'static,
+        B: AsRef<[u8]> + 'static,
+    {
+        Response::from_source(StreamBody::new(FromStream(Box::pin(chunks))))
+    }
+
+    /// A streamed response (as [`Response::stream`]) whose body a task
+    /// pushes into the returned [`BodySender`]; the body ends when the
+    /// sender is dropped. [`BodySender::send`] waits while the client lags,
+    /// and fails once the response has ended (client gone, server shutting
+    /// down).
+    pub fn channel() -> (BodySender, Response) {
+        let (sender, source) = stream_body::channel();
+        (sender, Response::from_source(StreamBody::new(source)))
+    }
+
+    pub(crate) fn from_source(body: StreamBody) -> Response {
+        Response {
+            status: StatusCode::OK,
+            content_type: Some(Cow::Borrowed("application/octet-stream")),
+            headers: Vec::new(),
+            body: Payload::Stream(body),
         }
     }
 
@@ -127,9 +195,29 @@ impl Response {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| &**v)
     }
 
-    /// The body.
+    /// The body; empty for a streamed response.
     pub fn body(&self) -> &[u8] {
-        &self.body
+        match &self.body {
+            Payload::Full(body) => body,
+            Payload::Stream(_) => &[],
+        }
+    }
+
+    /// Whether the body is streamed ([`Response::stream`],
+    /// [`Response::channel`]).
+    pub fn is_stream(&self) -> bool {
+        matches!(self.body, Payload::Stream(_))
+    }
+
+    /// Takes the streamed body out, if there is one.
+    pub(crate) fn take_stream(&mut self) -> Option<StreamBody> {
+        match std::mem::replace(&mut self.body, Payload::Full(Cow::Borrowed(b""))) {
+            Payload::Stream(body) => Some(body),
+            full => {
+                self.body = full;
+                None
+            }
+        }
     }
 
     /// Writes the response into `out`: head, then body unless `head_only`
@@ -176,9 +264,17 @@ impl Response {
         // 1xx and 204 must not carry Content-Length; 304 describes the
         // resource, not this (empty) message, so it gets none either.
         if sends_body {
-            out.extend_from_slice(b"Content-Length: ");
-            write_decimal(out, self.body.len() as u64);
-            out.extend_from_slice(b"\r\n");
+            match &self.body {
+                Payload::Full(body) => {
+                    out.extend_from_slice(b"Content-Length: ");
+                    write_decimal(out, body.len() as u64);
+                    out.extend_from_slice(b"\r\n");
+                }
+                // HTTP/1.0 has no chunked coding: the body ends with the
+                // connection (the caller closes it).
+                Payload::Stream(_) if meta.http10 => {}
+                Payload::Stream(_) => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+            }
         }
         if meta.close {
             out.extend_from_slice(b"Connection: close\r\n");
@@ -187,7 +283,10 @@ impl Response {
         }
         out.extend_from_slice(b"\r\n");
         if sends_body && !meta.head_only {
-            out.extend_from_slice(&self.body);
+            // A streamed body follows, written by the connection.
+            if let Payload::Full(body) = &self.body {
+                out.extend_from_slice(body);
+            }
         }
     }
 
@@ -208,6 +307,8 @@ pub(crate) struct WriteMeta<'a> {
     pub(crate) head_only: bool,
     pub(crate) close: bool,
     pub(crate) keep_alive_10: bool,
+    /// The request was HTTP/1.0: a streamed body is close-delimited.
+    pub(crate) http10: bool,
 }
 
 /// Headers only the server may write.
@@ -280,7 +381,8 @@ impl fmt::Debug for Response {
             .field("status", &self.status)
             .field("content_type", &self.content_type)
             .field("headers", &self.headers)
-            .field("body_len", &self.body.len())
+            .field("body_len", &self.body().len())
+            .field("streamed", &self.is_stream())
             .finish()
     }
 }
@@ -292,7 +394,7 @@ mod tests {
     fn written(response: &Response, head_only: bool, close: bool) -> String {
         let mut out = Vec::new();
         let common = crate::date::CommonLines::new("eddy");
-        let meta = WriteMeta { common: &common, server: "eddy", head_only, close, keep_alive_10: false };
+        let meta = WriteMeta { common: &common, server: "eddy", head_only, close, keep_alive_10: false, http10: false };
         response.write_to(&mut out, &meta);
         String::from_utf8(out).unwrap()
     }

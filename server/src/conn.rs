@@ -702,7 +702,8 @@ impl Connection {
                     if chunked {
                         self.out.extend_from_slice(b"0\r\n\r\n");
                     }
-                    let end = if matches!(step, Step::End) { StreamEnd::Complete } else { StreamEnd::Closing };
+                    let end =
+                        if matches!(step, Step::End) { StreamEnd::Complete } else { StreamEnd::Closing };
                     if matches!(end, StreamEnd::Closing) {
                         log::debug!("{}: streamed response ended by the server closing", self.io.peer);
                     }

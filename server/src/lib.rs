@@ -99,9 +99,9 @@ pub use request::Request;
 pub use response::Response;
 pub use server::Server;
 pub use status::StatusCode;
-pub use stream_body::{BodyClosed, BodySender, Stream, CHANNEL_CAPACITY, STREAM_HIGH_WATER};
 #[doc(hidden)]
 pub use stream_body::max_buffered_while_streaming;
+pub use stream_body::{BodyClosed, BodySender, Stream, CHANNEL_CAPACITY, STREAM_HIGH_WATER};
 
 /// Serves `app` on `addr` on one event loop until SIGINT or SIGTERM, then
 /// shuts down gracefully. aiohttp's `web.run_app`.

@@ -394,7 +394,14 @@ mod tests {
     fn written(response: &Response, head_only: bool, close: bool) -> String {
         let mut out = Vec::new();
         let common = crate::date::CommonLines::new("eddy");
-        let meta = WriteMeta { common: &common, server: "eddy", head_only, close, keep_alive_10: false, http10: false };
+        let meta = WriteMeta {
+            common: &common,
+            server: "eddy",
+            head_only,
+            close,
+            keep_alive_10: false,
+            http10: false,
+        };
         response.write_to(&mut out, &meta);
         String::from_utf8(out).unwrap()
     }

@@ -156,6 +156,41 @@ impl Reply {
     }
 }
 
+/// `text` with the value of its first `Date` header (checked to be an
+/// IMF-fixdate) replaced by `<date>`.
+pub fn mask_date(text: &str) -> String {
+    let Some(at) = text.find("\r\nDate: ") else { return text.to_string() };
+    let start = at + "\r\nDate: ".len();
+    let date = text.get(start..start + 29).unwrap_or_else(|| panic!("short Date in {text:?}"));
+    assert!(is_imf_fixdate(date), "Date {date:?} is not an IMF-fixdate");
+    format!("{}<date>{}", &text[..start], &text[start + 29..])
+}
+
+/// The head of a streamed `200 OK` with `content_type`, `extra` header
+/// lines, and `framing` (`"Transfer-Encoding: chunked"`, or
+/// `"Connection: close"` for HTTP/1.0), `Date` as `<date>`.
+pub fn streamed_head(content_type: &str, extra: &[&str], framing: &str) -> String {
+    let mut text =
+        format!("HTTP/1.1 200 OK\r\nServer: eddy\r\nDate: <date>\r\nContent-Type: {content_type}\r\n");
+    for header in extra {
+        text.push_str(header);
+        text.push_str("\r\n");
+    }
+    text.push_str(framing);
+    text.push_str("\r\n\r\n");
+    text
+}
+
+/// Waits (real clock, up to [`CLIENT_PATIENCE`]) until `condition` holds,
+/// for something another thread does promptly; fails the test otherwise.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + CLIENT_PATIENCE;
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Whether `date` looks like `Sun, 06 Nov 1994 08:49:37 GMT`.
 fn is_imf_fixdate(date: &str) -> bool {
     let b = date.as_bytes();
@@ -386,6 +421,34 @@ impl Client {
     /// Closes the sending side (the server reads EOF) but keeps reading.
     pub fn half_close(&self) {
         self.stream.shutdown(Shutdown::Write).expect("half-close");
+    }
+
+    /// Takes the bytes received and not yet returned.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Reads until the received bytes hold `end`; returns (and consumes)
+    /// everything up to and including it, `Date` masked as by
+    /// [`mask_date`]. For streamed responses, which [`Client::response`]
+    /// does not frame.
+    pub fn until(&mut self, end: &str) -> String {
+        loop {
+            if let Some(at) = self.buf.windows(end.len()).position(|w| w == end.as_bytes()) {
+                let taken: Vec<u8> = self.buf.drain(..at + end.len()).collect();
+                return mask_date(&String::from_utf8_lossy(&taken));
+            }
+            match self.read_some() {
+                Ok(0) => {
+                    panic!("the server closed before {end:?}; got {:?}", String::from_utf8_lossy(&self.buf))
+                }
+                Ok(_) => {}
+                Err(error) => panic!(
+                    "waiting for {end:?} failed: {error}; got {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ),
+            }
+        }
     }
 
     /// Closes the connection with a reset (`SO_LINGER` 0) instead of a FIN.

@@ -544,4 +544,17 @@ impl AsyncClient {
     pub fn half_close(&self) {
         self.stream.shutdown_std(Shutdown::Write).expect("half-close");
     }
+
+    /// [`Client::until`]: reads until the received bytes hold `end`, and
+    /// returns everything up to it, `Date` masked.
+    pub async fn until(&mut self, end: &str) -> String {
+        loop {
+            if let Some(at) = self.buf.windows(end.len()).position(|w| w == end.as_bytes()) {
+                let taken: Vec<u8> = self.buf.drain(..at + end.len()).collect();
+                return mask_date(&String::from_utf8_lossy(&taken));
+            }
+            let n = self.read_some().await.expect("read from the server");
+            assert!(n > 0, "the server closed before {end:?}; got {:?}", String::from_utf8_lossy(&self.buf));
+        }
+    }
 }

@@ -427,3 +427,37 @@ fn stream_to_a_slow_reader(total: u64) {
 fn a_1_gib_stream_to_a_slow_reader_keeps_server_memory_flat() {
     stream_to_a_slow_reader(1 << 30);
 }
+
+/// Yields one chunk, then fails (an error, or a panic).
+struct Fails {
+    sent: bool,
+    panic: bool,
+}
+
+impl Stream for Fails {
+    type Item = std::io::Result<&'static str>;
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if !self.sent {
+            self.sent = true;
+            return Poll::Ready(Some(Ok("partial")));
+        }
+        if self.panic {
+            panic!("the producer panicked");
+        }
+        Poll::Ready(Some(Err(std::io::Error::other("the database went away"))))
+    }
+}
+
+#[test]
+fn a_failing_or_panicking_producer_cuts_the_response_without_the_final_chunk() {
+    for panic in [false, true] {
+        let server =
+            TestServer::start(one_route("/s", move || Response::stream(Fails { sent: false, panic })));
+        let mut client = server.client();
+        client.send(get("/s") + &get("/s"));
+        // No `0\r\n\r\n`: the client can tell the body is incomplete, and
+        // the pipelined request after it is not answered on this connection.
+        let all = mask_date(&String::from_utf8(client.rest()).unwrap());
+        assert_eq!(all, streamed_head(OCTETS, &[], "Transfer-Encoding: chunked") + "7\r\npartial\r\n");
+    }
+}

@@ -461,3 +461,33 @@ fn a_failing_or_panicking_producer_cuts_the_response_without_the_final_chunk() {
         assert_eq!(all, streamed_head(OCTETS, &[], "Transfer-Encoding: chunked") + "7\r\npartial\r\n");
     }
 }
+
+#[test]
+fn a_channel_sender_waits_once_a_client_that_does_not_read_has_the_bound() {
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    let server = TestServer::start(one_route("/c", move || {
+        let (mut tx, response) = Response::channel();
+        let counter = counter.clone();
+        eddy::spawn(async move {
+            while tx.send(&CHUNK_OF_X[..]).await.is_ok() {
+                counter.fetch_add(CHUNK_OF_X.len() as u64, Ordering::SeqCst);
+            }
+        });
+        response
+    }));
+    let client = server.client();
+    set_rcvbuf(client.stream(), 64 * 1024);
+    let mut client = client;
+    client.send(get("/c"));
+    let mut last = u64::MAX;
+    wait_until("the sender is held back", || {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = sent.load(Ordering::SeqCst);
+        std::mem::replace(&mut last, now) == now && now > 0
+    });
+    let sent = sent.load(Ordering::SeqCst);
+    let server_side = (eddy_http::CHANNEL_CAPACITY + STREAM_HIGH_WATER + 2 * CHUNK_OF_X.len()) as u64;
+    let bound = server_side + kernel_buffers(client.stream());
+    assert!(sent <= bound, "sent {sent} bytes to a client that reads none; bound {bound}");
+}

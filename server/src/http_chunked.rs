@@ -33,6 +33,7 @@
 
 use std::ops::Range;
 
+use crate::http_token::is_tchar;
 use crate::limits::Limits;
 
 /// Most chunk-extension bytes accepted over one body. Nothing uses
@@ -343,11 +344,6 @@ fn hex_value(digit: u8) -> u8 {
         b'a'..=b'f' => digit - b'a' + 10,
         _ => digit - b'A' + 10,
     }
-}
-
-/// RFC 9110 `tchar`.
-fn is_tchar(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ mod error;
 mod handler;
 mod http_chunked;
 mod http_parse;
+mod http_token;
 mod limits;
 mod method;
 mod percent;

@@ -316,7 +316,7 @@ const FRAMING_HEADERS: [&str; 3] = ["content-length", "transfer-encoding", "conn
 
 /// A header field name: an RFC 9110 token.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    crate::http_token::is_token(name.as_bytes())
 }
 
 /// A header field value: no control characters but tab.

@@ -54,7 +54,13 @@ impl ChildStdin {
         crate::io::write_all(self, buf).await
     }
 
+    /// Charges the task's cooperative budget on `Ready` (errors too), as a
+    /// socket write does.
     fn poll_write_bytes(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        crate::task::poll_budgeted(cx, |cx| self.poll_write_now(cx, buf))
+    }
+
+    fn poll_write_now(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let Some(io) = &self.io else {
             return Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::BrokenPipe,
@@ -69,7 +75,10 @@ impl ChildStdin {
     }
 }
 
-/// Reads from a pipe, clearing readiness after a short read.
+/// Reads from a pipe, clearing readiness after a short read. Charges the
+/// task's cooperative budget on `Ready` (EOF and errors too), as a socket
+/// read does: a child that writes faster than we read keeps the pipe
+/// readable forever.
 fn poll_read_pipe(
     io: &IoSource<mio::unix::pipe::Receiver>,
     cx: &mut Context<'_>,
@@ -77,11 +86,13 @@ fn poll_read_pipe(
     what: &str,
 ) -> Poll<io::Result<usize>> {
     let wanted = buf.len();
-    io.poll_io(Direction::Read, cx, |mut pipe| {
-        let n = pipe.read(buf)?;
-        Ok((n, n > 0 && n < wanted))
+    crate::task::poll_budgeted(cx, |cx| {
+        io.poll_io(Direction::Read, cx, |mut pipe| {
+            let n = pipe.read(buf)?;
+            Ok((n, n > 0 && n < wanted))
+        })
+        .map_err(|e| context(e, format_args!("read from child {what}")))
     })
-    .map_err(|e| context(e, format_args!("read from child {what}")))
 }
 
 impl ChildStdout {

@@ -152,8 +152,15 @@ impl Signal {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
-    /// Poll form of [`recv`](Self::recv).
+    /// Poll form of [`recv`](Self::recv). Charges the task's cooperative
+    /// budget on `Ready`; with the budget spent it wakes the task and
+    /// returns `Pending` before taking a delivery.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        crate::task::poll_budgeted(cx, |cx| self.poll_recv_now(cx))
+    }
+
+    /// The receive itself; [`poll_recv`](Self::poll_recv) adds the budget.
+    fn poll_recv_now(&mut self, cx: &mut Context<'_>) -> Poll<Option<()>> {
         if self.take_delivery() {
             return Poll::Ready(Some(()));
         }

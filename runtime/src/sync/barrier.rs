@@ -75,33 +75,36 @@ impl Barrier {
     /// Cancel-safe in the sense of the [module docs](self).
     pub async fn wait(&self) -> BarrierWaitResult {
         let mut waiting = Waiting { barrier: self, key: None };
+        // Budgeted; a spent budget returns before this wait arrives, so
+        // it counts no arrival and releases nobody.
         poll_fn(|cx| {
-            // Ready paths: where the cooperative budget check belongs.
-            let mut state = lock(&self.state);
-            match waiting.key {
-                None => {
-                    state.arrived += 1;
-                    if state.arrived < self.n {
-                        waiting.key = Some(state.waiters.push_back(0, cx.waker()));
-                        return Poll::Pending;
+            crate::task::poll_budgeted(cx, |cx| {
+                let mut state = lock(&self.state);
+                match waiting.key {
+                    None => {
+                        state.arrived += 1;
+                        if state.arrived < self.n {
+                            waiting.key = Some(state.waiters.push_back(0, cx.waker()));
+                            return Poll::Pending;
+                        }
+                        state.arrived = 0;
+                        let mut wakes = WakeList::new();
+                        state.waiters.wake_all_ungranted(&mut wakes);
+                        drop(state);
+                        wakes.wake();
+                        Poll::Ready(BarrierWaitResult { leader: true })
                     }
-                    state.arrived = 0;
-                    let mut wakes = WakeList::new();
-                    state.waiters.wake_all_ungranted(&mut wakes);
-                    drop(state);
-                    wakes.wake();
-                    Poll::Ready(BarrierWaitResult { leader: true })
+                    Some(key) if !state.waiters.is_linked(key) => {
+                        state.waiters.remove(key);
+                        waiting.key = None;
+                        Poll::Ready(BarrierWaitResult { leader: false })
+                    }
+                    Some(key) => {
+                        state.waiters.set_waker(key, cx.waker());
+                        Poll::Pending
+                    }
                 }
-                Some(key) if !state.waiters.is_linked(key) => {
-                    state.waiters.remove(key);
-                    waiting.key = None;
-                    Poll::Ready(BarrierWaitResult { leader: false })
-                }
-                Some(key) => {
-                    state.waiters.set_waker(key, cx.waker());
-                    Poll::Pending
-                }
-            }
+            })
         })
         .await
     }

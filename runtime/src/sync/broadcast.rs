@@ -214,8 +214,16 @@ impl<T: Clone> Receiver<T> {
     }
 
     /// Poll form of [`recv`](Self::recv).
+    ///
+    /// Charges the task's cooperative budget on `Ready` (values, `Lagged`
+    /// and `Closed` alike); with the budget spent it wakes the task and
+    /// returns `Pending` before taking anything.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        // Ready paths: where the cooperative budget check belongs.
+        crate::task::poll_budgeted(cx, |cx| self.poll_recv_now(cx))
+    }
+
+    /// The receive itself; [`poll_recv`](Self::poll_recv) adds the budget.
+    fn poll_recv_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         let mut state = lock(&self.shared.state);
         let result = match take_next(&mut self.next, &mut state) {
             Some(Ok(value)) => Ok(value),

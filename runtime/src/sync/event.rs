@@ -75,26 +75,29 @@ impl Event {
     /// Cancel-safe: dropping it loses nothing.
     pub async fn wait(&self) {
         let mut waiting = Waiting { event: self, key: None };
+        // Budgeted: a flag that stays set is ready forever, so a loop of
+        // `wait`s must still yield. A spent budget returns before the lock.
         poll_fn(|cx| {
-            // Ready paths: where the cooperative budget check belongs.
-            let mut state = lock(&self.state);
-            match waiting.key {
-                Some(key) if !state.waiters.is_linked(key) => {
-                    // Woken by a `set`: done, even if cleared since.
-                    state.waiters.remove(key);
-                    waiting.key = None;
-                    Poll::Ready(())
+            crate::task::poll_budgeted(cx, |cx| {
+                let mut state = lock(&self.state);
+                match waiting.key {
+                    Some(key) if !state.waiters.is_linked(key) => {
+                        // Woken by a `set`: done, even if cleared since.
+                        state.waiters.remove(key);
+                        waiting.key = None;
+                        Poll::Ready(())
+                    }
+                    _ if state.set => Poll::Ready(()),
+                    Some(key) => {
+                        state.waiters.set_waker(key, cx.waker());
+                        Poll::Pending
+                    }
+                    None => {
+                        waiting.key = Some(state.waiters.push_back(0, cx.waker()));
+                        Poll::Pending
+                    }
                 }
-                _ if state.set => Poll::Ready(()),
-                Some(key) => {
-                    state.waiters.set_waker(key, cx.waker());
-                    Poll::Pending
-                }
-                None => {
-                    waiting.key = Some(state.waiters.push_back(0, cx.waker()));
-                    Poll::Pending
-                }
-            }
+            })
         })
         .await
     }

@@ -261,19 +261,22 @@ async fn closed<T>(chan: &Chan<T>) {
         }
     }
     let mut waiting = Waiting { chan, key: None };
+    // Budgeted: once closed, `closed()` is ready forever.
     poll_fn(|cx| {
-        let mut state = chan.lock();
-        if state.receiver_closed {
-            if let Some(key) = waiting.key.take() {
-                state.closed_waiters.remove(key);
+        crate::task::poll_budgeted(cx, |cx| {
+            let mut state = chan.lock();
+            if state.receiver_closed {
+                if let Some(key) = waiting.key.take() {
+                    state.closed_waiters.remove(key);
+                }
+                return Poll::Ready(());
             }
-            return Poll::Ready(());
-        }
-        match waiting.key {
-            Some(key) => state.closed_waiters.set_waker(key, cx.waker()),
-            None => waiting.key = Some(state.closed_waiters.push_back(0, cx.waker())),
-        }
-        Poll::Pending
+            match waiting.key {
+                Some(key) => state.closed_waiters.set_waker(key, cx.waker()),
+                None => waiting.key = Some(state.closed_waiters.push_back(0, cx.waker())),
+            }
+            Poll::Pending
+        })
     })
     .await
 }

@@ -44,8 +44,9 @@
 //! effect with an intrusive list and an atomic in each waiter; this keeps
 //! the list in a slab, in safe code.)
 //!
-//! The ready path of [`Notified::poll`] is where the loop's cooperative
-//! budget check belongs.
+//! [`Notified::poll`] charges the task's cooperative budget when it is
+//! ready (see [`crate::task::poll_budgeted`]); with the budget spent it
+//! yields before looking, so a stored permit or a grant stays where it is.
 
 use std::fmt;
 use std::future::Future;
@@ -166,9 +167,18 @@ impl Notified<'_> {
 impl Future for Notified<'_> {
     type Output = ();
 
+    /// Budgeted: a notification that is already there (a permit, a grant)
+    /// counts as a ready result, and a spent budget leaves it in place.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // Ready paths below: where the cooperative budget check belongs.
         let this = self.get_mut();
+        crate::task::poll_budgeted(cx, |cx| this.poll_now(cx))
+    }
+}
+
+impl Notified<'_> {
+    /// The poll itself; [`Future::poll`] adds the cooperative budget.
+    fn poll_now(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self;
         assert!(!this.done, "Notified polled after it completed");
         if this.key.is_some() && this.granted_lock_free() {
             this.key = None;

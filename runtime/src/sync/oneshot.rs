@@ -155,8 +155,14 @@ impl<T> Sender<T> {
         std::future::poll_fn(|cx| self.poll_closed(cx)).await
     }
 
-    /// Poll form of [`closed`](Self::closed).
+    /// Poll form of [`closed`](Self::closed). Charges the task's
+    /// cooperative budget on `Ready`: once closed, it is ready forever.
     pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        crate::task::poll_budgeted(cx, |cx| self.poll_closed_now(cx))
+    }
+
+    /// The check itself; [`poll_closed`](Self::poll_closed) adds the budget.
+    fn poll_closed_now(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(inner) = &self.inner else { return Poll::Ready(()) };
         if inner.state.load(Acquire) & CLOSED != 0 {
             return Poll::Ready(());

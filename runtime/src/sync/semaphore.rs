@@ -49,8 +49,11 @@
 //!   granted stay with their holders.
 //!
 //! Every acquire (and so every `lock`, `read`, `write`) goes through one
-//! future, `Acquire`; the top of its `poll` is where the loop's cooperative
-//! budget check belongs.
+//! future, `Acquire`, whose `poll` charges the task's cooperative budget
+//! (see [`crate::task::poll_budgeted`]): a lock taken and released in a
+//! loop without contention would otherwise never yield. The check comes
+//! before anything is taken, so a budget yield keeps the task's place and
+//! any permits already granted to it.
 
 use std::fmt;
 use std::future::Future;
@@ -256,10 +259,19 @@ pub(crate) struct Acquire<'a> {
 impl Future for Acquire<'_> {
     type Output = Result<(), AcquireError>;
 
+    /// Budgeted (so `Mutex`/`RwLock` locks too): the check comes before
+    /// anything is taken, so a spent budget leaves free permits, or permits
+    /// already granted to this acquire, where they are.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
-        // The ready paths below are where the loop's cooperative budget
-        // check belongs (before anything is taken).
         let this = self.get_mut();
+        crate::task::poll_budgeted(cx, |cx| this.poll_now(cx))
+    }
+}
+
+impl Acquire<'_> {
+    /// The acquire itself; [`Future::poll`] adds the cooperative budget.
+    fn poll_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), AcquireError>> {
+        let this = self;
         let mut state = lock(&this.semaphore.state);
         match this.key {
             None => {

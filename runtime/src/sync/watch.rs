@@ -260,8 +260,16 @@ impl<T> Receiver<T> {
     }
 
     /// Poll form of [`changed`](Self::changed).
+    ///
+    /// Charges the task's cooperative budget on `Ready` (`Err` too); with
+    /// the budget spent it wakes the task and returns `Pending` before
+    /// marking anything seen.
     pub fn poll_changed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RecvError>> {
-        // Ready paths: where the cooperative budget check belongs.
+        crate::task::poll_budgeted(cx, |cx| self.poll_changed_now(cx))
+    }
+
+    /// The check itself; [`poll_changed`](Self::poll_changed) adds the budget.
+    fn poll_changed_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RecvError>> {
         let mut state = lock(&self.shared.state);
         // Read under the state lock: a send bumps the version before it
         // takes this lock to wake, so either we see the new version here or

@@ -61,14 +61,29 @@
 //! | `net::TcpStream`, `net::UnixStream` (and their split halves) | `read`/`poll_read`, `write`/`poll_write`, `peek`, `readable`, `writable`; `connect` (also `TcpSocket::connect`) once, before it starts |
 //! | `net::TcpListener`, `net::UnixListener` | `accept`/`poll_accept` (errors too: that is the `EMFILE` loop) |
 //! | `net::UdpSocket`, `net::UnixDatagram` | every send, receive and peek, `readable`, `writable` |
-//! | `sync::mpsc` | `Receiver::recv`/`poll_recv` (`None` too), `Sender::send` (errors too) |
-//! | `sync::oneshot` | awaiting the `Receiver` |
+//! | `sync::mpsc` (bounded and unbounded) | `Receiver::recv`/`poll_recv` (`None` too), `Sender::send` (errors too), `Sender::closed` |
+//! | `sync::oneshot` | awaiting the `Receiver`; `Sender::closed`/`poll_closed` |
+//! | `sync::broadcast` | `Receiver::recv`/`poll_recv` (`Lagged` and `Closed` too) |
+//! | `sync::watch` | `Receiver::changed`/`poll_changed` (`Err` too) |
+//! | `sync::Notify` | awaiting `notified()` |
+//! | `sync::Semaphore`, `Mutex`, `RwLock` | `acquire`/`acquire_many`, `lock`, `read`, `write` (one unit each, also uncontended; `Closed` too) |
+//! | `sync::Event`, `sync::Barrier` | `wait` |
+//! | `process` pipes | `ChildStdout`/`ChildStderr` reads, `ChildStdin` writes (EOF and errors too) |
+//! | `signal::unix::Signal` | `recv`/`poll_recv` |
 //! | `JoinHandle` | awaiting it (once, also for a blocking job's, which awaits a oneshot inside) |
 //! | `time::Sleep` | awaiting it; so `Interval::tick` and `timeout`'s deadline |
 //!
 //! Errors and end-of-stream count like values: a loop that ignores them is
 //! exactly the loop that never yields. The `try_*` methods never wait and
 //! are not charged: they cannot hold a task in an `.await`.
+//!
+//! Wrappers are charged through what they wrap, never on their own: the
+//! `io` helpers (`read_exact`, `write_all`, `copy`, `BufReader`, `Lines`)
+//! charge once per read or write of the underlying stream (a `BufReader`
+//! serving from its buffer charges nothing, and its buffer runs dry after
+//! a bounded number of reads, at the next, budgeted, fill); the unbounded
+//! mpsc channel is the bounded one inside; `Mutex` and `RwLock` are a
+//! semaphore's `Acquire`.
 //!
 //! # Adding it to a resource
 //!

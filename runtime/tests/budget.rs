@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use eddy::net::{TcpListener, TcpStream};
-use eddy::sync::{mpsc, oneshot};
+use eddy::sync::{broadcast, mpsc, oneshot, watch, Barrier, Event, Mutex, Notify, RwLock, Semaphore};
 use eddy::task::{poll_consume_budget, yield_now, PER_POLL};
 use eddy::test::WakeCounter;
 use eddy::time::{self, Instant, MissedTickBehavior};
@@ -545,5 +545,220 @@ fn unix_streams_and_listeners_yield_like_tcp_ones() {
         }
         drop(listener);
         let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+/// Whether `future` is ready at its first poll, in a fresh poll of the task
+/// (full budget): for "the refused operation kept its value" checks.
+async fn ready_at_once<F: Future>(future: F) -> bool {
+    yield_now().await;
+    let mut future = pin!(future);
+    poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx).is_ready())).await
+}
+
+#[test]
+fn broadcast_recv_from_a_full_channel_yields_and_loses_nothing() {
+    eddy::test::run(async {
+        let (tx, mut rx) = broadcast::channel(PLENTY);
+        for i in 0..PLENTY {
+            tx.send(i).unwrap();
+        }
+        let mut received = Vec::new();
+        let cut = streak(|cx| rx.poll_recv(cx).map(|value| received.push(value.unwrap()))).await;
+        assert_eq!(cut, BUDGET_CUT);
+        drop(tx);
+        while let Ok(value) = rx.recv().await {
+            received.push(value);
+        }
+        assert_eq!(received, (0..PLENTY).collect::<Vec<_>>(), "every value once, in order");
+        // Closed forever: a loop that ignores the error must still yield.
+        assert_eq!(streak(|cx| rx.poll_recv(cx)).await, BUDGET_CUT);
+    });
+}
+
+#[test]
+fn watch_changed_after_every_send_yields_and_keeps_the_change() {
+    eddy::test::run(async {
+        let (tx, mut rx) = watch::channel(0);
+        let mut sent = 0;
+        let cut = streak(|cx| {
+            sent += 1;
+            tx.send(sent).unwrap();
+            rx.poll_changed(cx)
+        })
+        .await;
+        assert_eq!(cut, BUDGET_CUT);
+        // The refused `changed` marked nothing seen: the last send is news.
+        assert_eq!(rx.has_changed(), Ok(true));
+        assert_eq!(*rx.borrow_and_update(), sent);
+        drop(tx);
+        assert_eq!(streak(|cx| rx.poll_changed(cx)).await, BUDGET_CUT, "errs forever, yields");
+    });
+}
+
+#[test]
+fn notified_with_a_stored_permit_yields_and_keeps_the_permit() {
+    eddy::test::run(async {
+        let notify = Notify::new();
+        let mut taken = 0;
+        let cut = streak(|cx| {
+            notify.notify_one();
+            let notified = poll_once(cx, notify.notified());
+            taken += notified.is_ready() as usize;
+            notified
+        })
+        .await;
+        assert_eq!(cut, BUDGET_CUT);
+        assert_eq!(taken, PER_POLL as usize);
+        assert!(ready_at_once(notify.notified()).await, "the refused poll left the permit");
+    });
+}
+
+#[test]
+fn uncontended_semaphore_acquires_yield_and_lose_no_permit() {
+    eddy::test::run(async {
+        let semaphore = Semaphore::new(1);
+        let cut = streak(|cx| poll_once(cx, semaphore.acquire()).map(|permit| drop(permit.unwrap()))).await;
+        assert_eq!(cut, BUDGET_CUT);
+        assert_eq!(semaphore.available_permits(), 1);
+        semaphore.close();
+        assert_eq!(streak(|cx| poll_once(cx, semaphore.acquire()).map(drop)).await, BUDGET_CUT, "closed too");
+    });
+}
+
+#[test]
+fn uncontended_mutex_locks_yield_and_leave_it_unlocked() {
+    eddy::test::run(async {
+        let mutex = Mutex::new(0);
+        let cut = streak(|cx| poll_once(cx, mutex.lock()).map(|mut guard| *guard += 1)).await;
+        assert_eq!(cut, BUDGET_CUT);
+        assert_eq!(*mutex.try_lock().expect("the refused lock holds nothing"), PER_POLL);
+    });
+}
+
+#[test]
+fn uncontended_rwlock_reads_and_writes_yield_and_leave_it_unlocked() {
+    eddy::test::run(async {
+        let lock = RwLock::new(0);
+        let cut = streak(|cx| poll_once(cx, lock.write()).map(|mut guard| *guard += 1)).await;
+        assert_eq!(cut, BUDGET_CUT);
+        let cut = streak(|cx| poll_once(cx, lock.read()).map(|guard| assert_eq!(*guard, PER_POLL))).await;
+        assert_eq!(cut, BUDGET_CUT);
+        assert!(ready_at_once(lock.write()).await, "the refused acquires hold nothing");
+    });
+}
+
+#[test]
+fn waits_on_a_set_event_or_a_one_task_barrier_yield() {
+    eddy::test::run(async {
+        let event = Event::new();
+        event.set();
+        assert_eq!(streak(|cx| poll_once(cx, event.wait())).await, BUDGET_CUT);
+        assert!(event.is_set());
+
+        let barrier = Barrier::new(1);
+        let cut = streak(|cx| poll_once(cx, barrier.wait()).map(|result| assert!(result.is_leader()))).await;
+        assert_eq!(cut, BUDGET_CUT);
+    });
+}
+
+#[test]
+fn unbounded_recv_yields_and_loses_nothing() {
+    eddy::test::run(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        for i in 0..PLENTY {
+            tx.send(i).unwrap();
+        }
+        let mut received = Vec::new();
+        let cut = streak(|cx| rx.poll_recv(cx).map(|value| received.push(value.unwrap()))).await;
+        assert_eq!(cut, BUDGET_CUT);
+        drop(tx);
+        while let Some(value) = rx.recv().await {
+            received.push(value);
+        }
+        assert_eq!(received, (0..PLENTY).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn closed_on_senders_whose_receiver_is_gone_yields() {
+    eddy::test::run(async {
+        let (tx, rx) = mpsc::channel::<u32>(1);
+        drop(rx);
+        assert_eq!(streak(|cx| poll_once(cx, tx.closed())).await, BUDGET_CUT);
+
+        let (tx, rx) = mpsc::unbounded_channel::<u32>();
+        drop(rx);
+        assert_eq!(streak(|cx| poll_once(cx, tx.closed())).await, BUDGET_CUT);
+
+        let (mut tx, rx) = oneshot::channel::<u32>();
+        drop(rx);
+        assert_eq!(streak(|cx| tx.poll_closed(cx)).await, BUDGET_CUT);
+
+        let (tx, rx) = watch::channel(0);
+        drop(rx);
+        assert_eq!(streak(|cx| poll_once(cx, tx.closed())).await, BUDGET_CUT);
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn child_pipes_that_stay_ready_yield_and_lose_no_byte() {
+    use eddy::io::{AsyncRead, AsyncWrite};
+    use eddy::process::Command;
+    use std::process::Stdio;
+    eddy::test::run(async {
+        let size = PLENTY.to_string();
+        let mut child =
+            Command::new("head").args(["-c", &size, "/dev/zero"]).stdout(Stdio::piped()).spawn().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        assert!(child.wait().await.unwrap().success());
+        // The first byte waits for the pipe's readiness; the rest is there.
+        let mut read = stdout.read(&mut [0]).await.unwrap();
+        let cut = streak(|cx| {
+            let poll = Pin::new(&mut stdout).poll_read(cx, &mut [0]);
+            if let Poll::Ready(n) = &poll {
+                read += n.as_ref().unwrap();
+            }
+            poll
+        })
+        .await;
+        assert_eq!(cut, BUDGET_CUT);
+        loop {
+            match stdout.read(&mut [0; 64]).await.unwrap() {
+                0 => break,
+                n => read += n,
+            }
+        }
+        assert_eq!(read, PLENTY, "every byte once");
+        // At end of file a read is ready forever: still cut.
+        assert_eq!(streak(|cx| Pin::new(&mut stdout).poll_read(cx, &mut [0])).await, BUDGET_CUT);
+
+        let mut child = Command::new("cat").stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write(b"x").await.unwrap();
+        // A pipe holds far more than PER_POLL bytes.
+        assert_eq!(streak(|cx| Pin::new(&mut stdin).poll_write(cx, b"x")).await, BUDGET_CUT);
+        drop(stdin);
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+#[cfg(unix)]
+#[test]
+fn signal_recv_with_deliveries_queued_yields_and_loses_none() {
+    use eddy::signal::unix::{signal, SignalKind};
+    eddy::test::run(async {
+        let mut usr1 = signal(SignalKind::user_defined1()).unwrap();
+        for _ in 0..PLENTY {
+            // SAFETY: raise only sends a signal; eddy's handler is installed.
+            assert_eq!(unsafe { libc::raise(libc::SIGUSR1) }, 0);
+        }
+        assert_eq!(streak(|cx| usr1.poll_recv(cx)).await, BUDGET_CUT);
+        // Each delivery is counted once: exactly the rest are still there.
+        for _ in PER_POLL as usize..PLENTY {
+            assert!(ready_at_once(usr1.recv()).await);
+        }
+        assert!(!ready_at_once(usr1.recv()).await, "no delivery invented");
     });
 }

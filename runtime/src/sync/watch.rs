@@ -181,22 +181,25 @@ impl<T> Sender<T> {
     /// Waits until every receiver is gone. Cancel-safe.
     pub async fn closed(&self) {
         let mut waiting = Waiting { state: &self.shared.state, key: None };
+        // Budgeted: once closed, `closed()` is ready forever.
         poll_fn(|cx| {
-            let mut state = lock(&self.shared.state);
-            if state.receivers == 0 {
-                return Poll::Ready(());
-            }
-            match waiting.key {
-                Some(key) if state.closed_waiters.is_linked(key) => {
-                    state.closed_waiters.set_waker(key, cx.waker())
+            crate::task::poll_budgeted(cx, |cx| {
+                let mut state = lock(&self.shared.state);
+                if state.receivers == 0 {
+                    return Poll::Ready(());
                 }
-                Some(key) => {
-                    state.closed_waiters.remove(key);
-                    waiting.key = Some(state.closed_waiters.push_back(0, cx.waker()));
+                match waiting.key {
+                    Some(key) if state.closed_waiters.is_linked(key) => {
+                        state.closed_waiters.set_waker(key, cx.waker())
+                    }
+                    Some(key) => {
+                        state.closed_waiters.remove(key);
+                        waiting.key = Some(state.closed_waiters.push_back(0, cx.waker()));
+                    }
+                    None => waiting.key = Some(state.closed_waiters.push_back(0, cx.waker())),
                 }
-                None => waiting.key = Some(state.closed_waiters.push_back(0, cx.waker())),
-            }
-            Poll::Pending
+                Poll::Pending
+            })
         })
         .await
     }

@@ -64,7 +64,7 @@
 //! | `sync::mpsc` (bounded and unbounded) | `Receiver::recv`/`poll_recv` (`None` too), `Sender::send` (errors too), `Sender::closed` |
 //! | `sync::oneshot` | awaiting the `Receiver`; `Sender::closed`/`poll_closed` |
 //! | `sync::broadcast` | `Receiver::recv`/`poll_recv` (`Lagged` and `Closed` too) |
-//! | `sync::watch` | `Receiver::changed`/`poll_changed` (`Err` too) |
+//! | `sync::watch` | `Receiver::changed`/`poll_changed` (`Err` too), `Sender::closed` |
 //! | `sync::Notify` | awaiting `notified()` |
 //! | `sync::Semaphore`, `Mutex`, `RwLock` | `acquire`/`acquire_many`, `lock`, `read`, `write` (one unit each, also uncontended; `Closed` too) |
 //! | `sync::Event`, `sync::Barrier` | `wait` |

@@ -79,7 +79,7 @@ fn a_small_future_is_spawned_without_a_box() {
 #[test]
 fn every_entry_point_moves_a_large_future_to_the_heap_at_once() {
     type Entry = fn() -> usize;
-    let entries: [(&str, Entry); 9] = [
+    let entries: [(&str, Entry); 11] = [
         ("eddy::spawn from a task", || {
             eddy::run(async { eddy::spawn(holds_buffer::<MIB>()).await.unwrap() })
         }),
@@ -95,6 +95,8 @@ fn every_entry_point_moves_a_large_future_to_the_heap_at_once() {
         }),
         ("Runtime::block_on", || eddy::Builder::new().build().unwrap().block_on(holds_buffer::<MIB>())),
         ("eddy::run", || eddy::run(holds_buffer::<MIB>())),
+        ("eddy::test::run", || eddy::test::run(holds_buffer::<MIB>())),
+        ("eddy::test::run_with_seed", || eddy::test::run_with_seed(7, holds_buffer::<MIB>())),
         ("Handle::spawn from outside the runtime", || {
             let runtime = eddy::Builder::new().build().unwrap();
             let handle = runtime.handle().spawn(holds_buffer::<MIB>());

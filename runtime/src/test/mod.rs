@@ -59,10 +59,22 @@ pub use seeds::{check_orderings, run_with_seed};
 /// (auto-advance on), and returns its output. The one-line way to test
 /// time-dependent code.
 ///
+/// As with [`eddy::run`](crate::run), debug mode (`EDDY_DEBUG=1`) names the
+/// line that called this for a slow poll of `future`, and a large `future`
+/// is moved to the heap at once, so the test's stack holds one copy of it.
+///
 /// # Panics
 /// If the runtime cannot be created, or if `future` panics.
+#[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
-    runtime(None).block_on(future)
+    let runtime = runtime(None);
+    // Boxed here, not only in `block_on`: in an unoptimised build (tests)
+    // every frame that takes the future by value holds a copy of it.
+    if const { crate::task::should_box::<F>() } {
+        runtime.block_on(Box::pin(future))
+    } else {
+        runtime.block_on(future)
+    }
 }
 
 /// A paused-clock runtime, seeded or not.

@@ -13,9 +13,18 @@ use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 
 /// Runs `future` on a paused-clock runtime that shuffles ready tasks with
-/// `seed`: how to reproduce a failure [`check_orderings`] reported.
+/// `seed`: how to reproduce a failure [`check_orderings`] reported. Like
+/// [`run`](super::run), it names the caller's line for a slow poll in debug
+/// mode and moves a large `future` to the heap at once.
+#[track_caller]
 pub fn run_with_seed<F: Future>(seed: u64, future: F) -> F::Output {
-    super::runtime(Some(seed)).block_on(future)
+    let runtime = super::runtime(Some(seed));
+    // Boxed at the entry: see `run`.
+    if const { crate::task::should_box::<F>() } {
+        runtime.block_on(Box::pin(future))
+    } else {
+        runtime.block_on(future)
+    }
 }
 
 /// Runs the test body made by `make` once per seed (each on a fresh

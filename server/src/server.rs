@@ -62,7 +62,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use eddy::net::{TcpListener, TcpStream};
+use eddy::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use eddy::sync::oneshot;
 use eddy::time::Instant;
 use eddy::{Handle, JoinHandle};
@@ -70,7 +70,7 @@ use slab::Slab;
 
 use crate::app::{App, AppInner, LoopApp};
 use crate::conn::Connection;
-use crate::conn_io::ConnIo;
+use crate::conn_io::{ConnIo, Peer, Transport};
 
 /// After `accept` fails for lack of file descriptors (or memory), wait this
 /// long before trying again, so the loop keeps serving the connections it
@@ -165,8 +165,18 @@ impl Server {
             let app = app.clone();
             let budget = budget.clone();
             let task = handle.spawn_with(move || async move {
-                let setup = LoopSetup { index, listener, app, budget, stop: stopped };
-                serve_loop(setup, listening).await;
+                // Says whether the listener could join this loop's reactor.
+                let (listener, backlog) = match join_tcp(listener) {
+                    Ok(pair) => {
+                        let _ = listening.send(Ok(()));
+                        pair
+                    }
+                    Err(error) => {
+                        let _ = listening.send(Err(error));
+                        return;
+                    }
+                };
+                serve_loop(LoopSetup { index, listener, backlog, app, budget, stop: stopped }).await;
             });
             serving.push((stop, task));
             ready.push(listens);
@@ -344,8 +354,9 @@ struct ConnSlot {
     task: Option<JoinHandle<()>>,
     /// The connection's shared state, where it says whether (since when)
     /// it is idle: a `Cell` it sets without touching this slab, since it
-    /// goes idle and busy again once per request.
-    io: Weak<ConnIo>,
+    /// goes idle and busy again once per request. `None` only while the
+    /// connection is being set up.
+    io: Option<Weak<ConnIo>>,
     /// Asked to close to make room, and the deadline it has for it.
     reclaimed: Option<Instant>,
     /// Its slot in the budget was given back (it is lingering, answered).
@@ -384,7 +395,12 @@ impl LoopServer {
     /// for a request and may be reclaimed (and becomes a candidate here,
     /// until it clears `io.idle_since`).
     #[inline] // once per request on a keep-alive connection: the call showed up
-    pub(crate) fn poll_closing(&self, io: &ConnIo, idle: bool, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_closing<S: ?Sized>(
+        &self,
+        io: &ConnIo<S>,
+        idle: bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
         if self.shutting_down.get() {
             return Poll::Ready(());
         }
@@ -431,7 +447,7 @@ impl LoopServer {
             .iter()
             .filter(|(_, slot)| slot.reclaimed.is_none())
             .filter_map(|(id, slot)| {
-                let since = slot.io.upgrade()?.idle_since.get();
+                let since = slot.io.as_ref()?.upgrade()?.idle_since.get();
                 (since > 0).then_some((since, id))
             })
             .min()
@@ -500,52 +516,92 @@ impl Drop for Registration {
 }
 
 /// What the accept loop woke up for.
-enum Event {
+enum Event<S> {
     Stop,
-    Accepted(io::Result<(TcpStream, SocketAddr)>),
+    Accepted(io::Result<(S, Peer)>),
     /// The client held at the cap got a slot.
     Admitted,
 }
 
+/// A listening socket the accept loop serves: TCP or Unix. Generic, so
+/// each accept loop and its connections are compiled for their own stream.
+trait Listen: Sized + 'static {
+    type Stream: Transport;
+    /// A second, plain handle on the same socket, to drain its accept queue
+    /// at shutdown (see `serve_loop`).
+    type Backlog;
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, Peer)>>;
+    /// One plain `accept` on the backlog handle (`WouldBlock` when empty);
+    /// the inner error is about adopting the client into the loop.
+    fn accept_queued(backlog: &Self::Backlog) -> io::Result<(io::Result<Self::Stream>, Peer)>;
+    /// Per-connection socket options, on accept.
+    fn configure(_stream: &Self::Stream, _peer: Peer) {}
+}
+
+impl Listen for TcpListener {
+    type Stream = TcpStream;
+    type Backlog = std::net::TcpListener;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, Peer)>> {
+        TcpListener::poll_accept(self, cx).map_ok(|(stream, addr)| (stream, Peer::Tcp(addr)))
+    }
+
+    fn accept_queued(backlog: &std::net::TcpListener) -> io::Result<(io::Result<TcpStream>, Peer)> {
+        backlog.accept().map(|(stream, addr)| (TcpStream::from_std(stream), Peer::Tcp(addr)))
+    }
+
+    fn configure(stream: &TcpStream, peer: Peer) {
+        if let Err(error) = stream.set_nodelay(true) {
+            log::debug!("{peer}: cannot set TCP_NODELAY: {error}");
+        }
+    }
+}
+
+impl Listen for UnixListener {
+    type Stream = UnixStream;
+    type Backlog = std::os::unix::net::UnixListener;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, Peer)>> {
+        UnixListener::poll_accept(self, cx).map_ok(|(stream, _)| (stream, Peer::Unix))
+    }
+
+    fn accept_queued(backlog: &Self::Backlog) -> io::Result<(io::Result<UnixStream>, Peer)> {
+        backlog.accept().map(|(stream, _)| (UnixStream::from_std(stream), Peer::Unix))
+    }
+}
+
 /// What one loop serves with.
-struct LoopSetup {
+struct LoopSetup<L: Listen> {
     index: usize,
-    listener: std::net::TcpListener,
+    listener: L,
+    backlog: L::Backlog,
     app: Arc<AppInner>,
     budget: Arc<Budget>,
     stop: oneshot::Receiver<()>,
 }
 
-/// Serves one loop until told to stop, then drains it. Says on `listening`
-/// whether its listener could join this loop's reactor.
-async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>) {
-    let LoopSetup { index, listener, app, budget, mut stop } = setup;
-    // A second handle on the same socket, to drain its accept queue at
-    // shutdown with plain `accept` calls: the reactor's cached readiness
-    // may not know yet about clients that arrived since the last event.
-    let joined = listener.try_clone().and_then(|backlog| Ok((TcpListener::from_std(listener)?, backlog)));
-    let (listener, backlog) = match joined {
-        Ok(pair) => {
-            let _ = listening.send(Ok(()));
-            pair
-        }
-        Err(error) => {
-            let _ = listening.send(Err(error));
-            return;
-        }
-    };
+/// Joins a TCP listener to the current loop, with the second handle used to
+/// drain its accept queue at shutdown with plain `accept` calls (the
+/// reactor's cached readiness may not know yet about clients that arrived
+/// since the last event).
+fn join_tcp(listener: std::net::TcpListener) -> io::Result<(TcpListener, std::net::TcpListener)> {
+    let backlog = listener.try_clone()?;
+    Ok((TcpListener::from_std(listener)?, backlog))
+}
+
+/// Serves one loop until told to stop, then drains it.
+async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
+    let LoopSetup { index, listener, backlog, app, budget, mut stop } = setup;
     let limits = app.limits.clone();
     let app = Rc::new(LoopApp::new(app));
     let server = Rc::new(LoopServer::new(budget.clone(), SHUTDOWN_GRACE.min(limits.shutdown_timeout)));
-    let admit = |stream: TcpStream, peer: SocketAddr| {
-        if let Err(error) = stream.set_nodelay(true) {
-            log::debug!("{peer}: cannot set TCP_NODELAY: {error}");
-        }
+    let admit = |stream: L::Stream, peer: Peer| {
+        L::configure(&stream, peer);
         let id = server.conns.borrow_mut().insert(ConnSlot::default());
         log::debug!("{peer}: connected");
         let io = Rc::new(ConnIo::new(stream, peer, limits.clone(), server.clone(), id));
         if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
-            slot.io = Rc::downgrade(&io);
+            slot.io = Some(Rc::downgrade(&io) as Weak<ConnIo>);
         }
         let connection = Connection::new(io, app.clone(), server.clone(), id);
         let registration = Registration { server: server.clone(), id };
@@ -560,7 +616,7 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
     };
 
     // A client accepted at the cap, waiting for a slot.
-    let mut held: Option<(TcpStream, SocketAddr)> = None;
+    let mut held: Option<(L::Stream, Peer)> = None;
     loop {
         let event = poll_fn(|cx| {
             if Pin::new(&mut stop).poll(cx).is_ready() {
@@ -581,7 +637,7 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
                 budget.register(index, cx.waker());
                 server.serve_reclaim_requests();
             }
-            listener.poll_accept(cx).map(Event::Accepted)
+            L::poll_accept(&listener, cx).map(Event::Accepted)
         })
         .await;
         match event {
@@ -634,7 +690,7 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
     // whose close right after the queue is found empty leaves the smallest
     // window for a client to slip in and be reset.
     drop(listener);
-    let queued = drain_backlog(&backlog, |stream, peer| {
+    let queued = drain_backlog::<L>(&backlog, |stream, peer| {
         budget.force_acquire();
         admit(stream, peer);
     });
@@ -667,11 +723,11 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
 
 /// Accepts every client already in the listener's queue (until the queue
 /// is empty), handing each to `admit`; returns how many there were.
-fn drain_backlog(backlog: &std::net::TcpListener, mut admit: impl FnMut(TcpStream, SocketAddr)) -> usize {
+fn drain_backlog<L: Listen>(backlog: &L::Backlog, mut admit: impl FnMut(L::Stream, Peer)) -> usize {
     let mut count = 0;
     loop {
-        match backlog.accept() {
-            Ok((stream, peer)) => match TcpStream::from_std(stream) {
+        match L::accept_queued(backlog) {
+            Ok((stream, peer)) => match stream {
                 Ok(stream) => {
                     count += 1;
                     admit(stream, peer);

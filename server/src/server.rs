@@ -46,7 +46,16 @@
 //!    that does not finish) are closed;
 //! 6. the cleanup hooks run.
 //!
-//! A client connecting after step 1 is refused by the OS. The residual
+//! A client connecting after step 1 is refused by the OS (on a Unix
+//! socket, the socket file is gone from step 1 on).
+//!
+//! ## Over a Unix socket
+//!
+//! [`Server::bind_unix`] serves on a Unix domain socket (aiohttp's
+//! `UnixSite`): the same connections, limits, budget and shutdown, over
+//! `UnixStream`s. The file is created by the bind, which never replaces an
+//! existing one (a stale socket file is an error that says to remove it),
+//! and removed at shutdown if it is still the file the bind created. The residual
 //! window is the microseconds between the last `accept` that finds the
 //! queue empty and the `close` of the listener.
 
@@ -54,7 +63,9 @@ use std::cell::{Cell, RefCell};
 use std::error::Error as _;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,7 +112,7 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// ```
 #[must_use = "dropping a Server shuts it down"]
 pub struct Server {
-    local_addr: SocketAddr,
+    endpoint: Endpoint,
     /// Per loop: the signal that stops it and its serving task.
     loops: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
     app: Arc<AppInner>,
@@ -192,7 +203,7 @@ impl Server {
                 ));
             }
         }
-        let server = Server { local_addr, loops: serving, app };
+        let server = Server { endpoint: Endpoint::Tcp(local_addr), loops: serving, app };
         if let Some(error) = failure {
             // The startup hooks ran: their cleanup runs too (as aiohttp's
             // `run_app` does when a site fails to start), after the loops
@@ -206,10 +217,95 @@ impl Server {
         Ok(server)
     }
 
+    /// Runs the startup hooks, then serves `app` on a Unix domain socket
+    /// created at `path`, on the current loop (aiohttp's `UnixSite`).
+    /// Requests see no peer address ([`Request::peer_addr`] is `None`).
+    ///
+    /// One loop, not several as [`bind_on`](Self::bind_on) offers for TCP:
+    /// there is no `SO_REUSEPORT` balancing between Unix listeners (a
+    /// second bind of the path fails), so more loops would all wake for
+    /// every client on one shared socket. And a Unix socket's client is a
+    /// local proxy or sidecar with few, long-lived connections, which one
+    /// loop serves; the loop parses and answers, the proxy holds the
+    /// internet's connections.
+    ///
+    /// The socket file is removed at shutdown (or when the server drops),
+    /// unless it was replaced meanwhile: it is then not ours to remove.
+    ///
+    /// ```
+    /// use eddy_http::{App, Response, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("eddy-doc-{}.sock", std::process::id()));
+    /// eddy::run(async {
+    ///     let app = App::new().get("/", |_req| async { Response::text("hi") });
+    ///     let server = Server::bind_unix(&path, app).await?;
+    ///     assert!(path.exists());
+    ///     server.shutdown().await?;
+    ///     assert!(!path.exists());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If a startup hook fails (nothing is bound then), or the socket
+    /// cannot be created; if `path` exists, `AddrInUse` with
+    /// `bind unix socket PATH: …; if no server is running there, it is a
+    /// stale socket file: remove it`. The cleanup hooks run after a failed
+    /// bind (the startup hooks did).
+    ///
+    /// [`Request::peer_addr`]: crate::Request::peer_addr
+    ///
+    /// # Panics
+    /// Outside an eddy runtime.
+    pub async fn bind_unix(path: impl AsRef<Path>, app: App) -> io::Result<Server> {
+        let path = path.as_ref();
+        let app = Arc::new(app.into_inner());
+        app.run_startup().await?;
+        let bound = UnixListener::bind(path).and_then(|listener| {
+            // The plain handle that drains the accept queue at shutdown
+            // (see `join_tcp`); it shares the non-blocking file status.
+            let backlog = listener.as_fd().try_clone_to_owned().map_err(|e| {
+                io::Error::new(e.kind(), format!("duplicate unix socket {}: {e}", path.display()))
+            })?;
+            Ok((listener, std::os::unix::net::UnixListener::from(backlog)))
+        });
+        let (listener, backlog) = match bound {
+            Ok(pair) => pair,
+            Err(error) => {
+                if let Err(cleanup) = app.run_cleanup().await {
+                    log::error!("after a failed start: {cleanup}");
+                }
+                return Err(error);
+            }
+        };
+        let budget = Arc::new(Budget::new(app.limits.max_connections, 1));
+        let (stop, stopped) = oneshot::channel();
+        let setup = LoopSetup { index: 0, listener, backlog, app: app.clone(), budget, stop: stopped };
+        let task = eddy::spawn(serve_loop(setup));
+        let endpoint = Endpoint::Unix(path.to_path_buf());
+        log::info!(target: "eddy_http::server", "listening on {endpoint} (1 loop)");
+        Ok(Server { endpoint, loops: vec![(stop, task)], app })
+    }
+
     /// The address the server listens on (with the real port if it was
-    /// bound to port 0).
+    /// bound to port 0). For a server on a Unix socket, which has none,
+    /// the unspecified address `0.0.0.0:0`; see
+    /// [`unix_path`](Self::unix_path).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        match &self.endpoint {
+            Endpoint::Tcp(addr) => *addr,
+            Endpoint::Unix(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        }
+    }
+
+    /// The socket file, for a server started with
+    /// [`bind_unix`](Self::bind_unix); `None` for TCP.
+    pub fn unix_path(&self) -> Option<&Path> {
+        match &self.endpoint {
+            Endpoint::Tcp(_) => None,
+            Endpoint::Unix(path) => Some(path),
+        }
     }
 
     /// Graceful shutdown (see the module docs for the order); returns once
@@ -218,7 +314,7 @@ impl Server {
     /// # Errors
     /// The first cleanup hook error (every hook runs regardless).
     pub async fn shutdown(mut self) -> io::Result<()> {
-        log::info!(target: "eddy_http::server", "shutting down http://{}", self.local_addr);
+        log::info!(target: "eddy_http::server", "shutting down {}", self.endpoint);
         // Every loop stops accepting before any is waited for: one loop's
         // drain (up to the shutdown timeout) must not leave the others
         // taking new connections meanwhile.
@@ -237,10 +333,23 @@ impl Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
-            .field("local_addr", &self.local_addr)
-            .field("loops", &self.loops.len())
-            .finish()
+        f.debug_struct("Server").field("endpoint", &self.endpoint).field("loops", &self.loops.len()).finish()
+    }
+}
+
+/// Where a server listens.
+#[derive(Debug)]
+enum Endpoint {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp(addr) => write!(f, "http://{addr}"),
+            Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
     }
 }
 

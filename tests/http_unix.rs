@@ -257,3 +257,19 @@ fn the_second_bind_of_a_live_path_fails_and_the_first_server_keeps_serving() {
     client.send(get("/"));
     assert_eq!(client.response().text(), ok("Hello, Anonymous!"));
 }
+
+#[test]
+fn at_the_connection_cap_an_idle_unix_connection_is_reclaimed_for_a_new_client() {
+    let path = socket_path("cap");
+    let limits = eddy_http::Limits { max_connections: 1, ..eddy_http::Limits::default() };
+    let server = UnixServer::start(&path, App::new().get("/{name}", greet).limits(limits));
+    let mut first = server.client();
+    first.send(get("/first"));
+    assert_eq!(first.response().text(), ok("Hello, first!"));
+    // `first` now idles on the only slot: the new client takes it.
+    let mut second = server.client();
+    second.send(get("/second"));
+    first.assert_closed();
+    drop(first);
+    assert_eq!(second.response().text(), ok("Hello, second!"));
+}

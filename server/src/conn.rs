@@ -841,7 +841,7 @@ enum Step {
 /// sends (a pipelined request is kept for later) to notice it leaving, as
 /// EOF or an error. Stops reading once the input buffer is full; a
 /// vanished client then shows as a failed write.
-fn poll_client_gone(io: &ConnIo, cx: &mut std::task::Context<'_>) -> Poll<Step> {
+fn poll_client_gone<S: Transport>(io: &ConnIo<S>, cx: &mut std::task::Context<'_>) -> Poll<Step> {
     loop {
         if io.input.borrow().is_full() {
             return Poll::Pending;

@@ -7,6 +7,8 @@
 //! curl http://127.0.0.1:8080/Alice     # Hello, Alice!
 //! RUST_LOG=info  cargo run --release --example greeting   # + an access log line per request
 //! RUST_LOG=debug cargo run --release --example greeting   # + connection open/close
+//! cargo run --release --example greeting -- --unix /tmp/greeting.sock
+//! curl --unix-socket /tmp/greeting.sock http://x/Alice     # Hello, Alice!
 //! ```
 //!
 //! Ctrl-C (or SIGTERM) shuts down gracefully: stop accepting, finish the
@@ -24,10 +26,12 @@ async fn handle(req: Request) -> Response {
 struct Options {
     addr: String,
     workers: usize,
+    /// Serve on this Unix socket instead of `addr` (one loop).
+    unix: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { addr: "127.0.0.1:8080".to_string(), workers: 1 };
+    let mut options = Options { addr: "127.0.0.1:8080".to_string(), workers: 1, unix: None };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -37,6 +41,7 @@ fn parse_args() -> Result<Options, String> {
                 options.workers =
                     value.parse().map_err(|_| format!("--workers: {value:?} is not a number"))?;
             }
+            "--unix" => options.unix = Some(args.next().ok_or("--unix needs a socket path")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -57,12 +62,16 @@ fn main() -> ExitCode {
             if !message.is_empty() {
                 eprintln!("greeting: {message}");
             }
-            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N]");
+            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N] [--unix PATH]");
             return ExitCode::from(2);
         }
     };
     let app = App::new().get("/", handle).get("/{name}", handle);
-    match eddy_http::run_app_with(app, options.addr.as_str(), options.workers) {
+    let served = match &options.unix {
+        Some(path) => eddy_http::run_app_unix(app, path),
+        None => eddy_http::run_app_with(app, options.addr.as_str(), options.workers),
+    };
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("greeting: {error}");

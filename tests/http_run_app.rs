@@ -1,40 +1,52 @@
-//! `run_app`: serve until SIGTERM, then shut down gracefully: the request
-//! in flight is answered, the cleanup hooks run, and `run_app` returns.
+//! `run_app`: serve until SIGINT or SIGTERM, then shut down gracefully:
+//! the request in flight is answered, the cleanup hooks run, and `run_app`
+//! returns. A second signal during that shutdown exits at once with
+//! `128 + signal`, skipping the cleanup hooks.
 //!
-//! The signal goes to `run_app`'s signal thread only (`tgkill`), not to the
-//! whole process: the test harness's own threads do not block SIGTERM, and
-//! a process-wide signal could land on one of them and end the run.
-//!
-//! Linux only: finding the thread (`/proc/self/task`) and `tgkill` have no
-//! portable equivalent; elsewhere the file compiles to nothing.
-#![cfg(target_os = "linux")]
+//! The signals go to the whole process (`kill`), as a supervisor or a
+//! terminal sends them: `run_app` takes them with `eddy::signal`, whose
+//! handler any thread may run, so the test harness's own threads do not
+//! matter. Sending SIGTERM to the test process is safe once that handler
+//! is installed, which `run_app` does before it listens: each test waits
+//! until the server answers before it signals. The second-signal test
+//! runs `run_app` in a child process (this test binary again, running
+//! only `child_serves_until_signalled`), since it ends its process.
+#![cfg(unix)]
 
 mod http_support;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use eddy_http::App;
 use http_support::{get, reply, Client};
+
+/// Set (to the socket path) in the child process of the second-signal test.
+const CHILD_ENV: &str = "EDDY_RUN_APP_CHILD";
+
+/// What the child prints once its stuck handler has started.
+const STARTED: &str = "child: the handler started";
+
+/// What the child's cleanup hook prints (it must not run).
+const CLEANED: &str = "child: cleanup ran";
+
+/// How long a test waits for the other side; never reached when passing.
+const PATIENCE: Duration = Duration::from_secs(10);
 
 /// A port nothing listens on right now (the kernel just handed it out).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// The thread id of this process's thread named `name`, once it exists.
-fn thread_id(name: &str) -> libc::pid_t {
-    for _ in 0..2000 {
-        for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-            if comm.trim_end() == name {
-                return task.file_name().to_str().unwrap().parse().unwrap();
-            }
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    panic!("no thread named {name:?}");
+fn send_signal(pid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill only sends a signal.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
 #[test]
@@ -67,7 +79,7 @@ fn sigterm_finishes_the_request_in_flight_runs_cleanup_and_returns() {
         });
     let server = std::thread::spawn(move || eddy_http::run_app(app, addr));
 
-    let signal_thread = thread_id("eddy-signals");
+    // Listening means eddy's handlers are installed: signalling is safe.
     let mut client = (0..2000)
         .find_map(|_| match std::net::TcpStream::connect(addr) {
             Ok(_) => Some(Client::connect(addr)),
@@ -78,17 +90,97 @@ fn sigterm_finishes_the_request_in_flight_runs_cleanup_and_returns() {
         })
         .expect("run_app never listened");
     client.send(get("/in-flight"));
-    started.recv_timeout(Duration::from_secs(10)).expect("the handler never started");
+    started.recv_timeout(PATIENCE).expect("the handler never started");
 
-    // SAFETY: tgkill only sends a signal; the ids are this process's own.
-    let sent = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), signal_thread, libc::SIGTERM) };
-    assert_eq!(sent, 0, "tgkill: {}", std::io::Error::last_os_error());
+    // SAFETY: getpid has no preconditions.
+    send_signal(unsafe { libc::getpid() }, libc::SIGTERM);
 
     assert_eq!(
         client.response().text(),
         reply("200 OK", &[], "finished after the listener closed", Some("close"))
     );
     client.assert_closed();
+    drop(client);
     server.join().unwrap().expect("run_app failed");
     assert!(cleaned.load(Ordering::SeqCst), "the cleanup hook did not run");
+}
+
+/// The child of `a_second_signal_exits_at_once_without_the_cleanup_hooks`:
+/// `run_app_unix` with a handler that never finishes. Does nothing in a
+/// normal test run.
+#[test]
+fn child_serves_until_signalled() {
+    let Some(path) = std::env::var_os(CHILD_ENV) else { return };
+    let app = App::new()
+        .get("/stuck", |_req| async {
+            println!("{STARTED}");
+            std::future::pending::<&str>().await
+        })
+        .on_cleanup(|| async {
+            println!("{CLEANED}");
+            Ok(())
+        });
+    let outcome = eddy_http::run_app_unix(app, PathBuf::from(path));
+    panic!("run_app returned ({outcome:?}) although a handler never finished");
+}
+
+#[test]
+fn a_second_signal_exits_at_once_without_the_cleanup_hooks() {
+    let path = std::env::temp_dir().join(format!("eddy-run-app-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_serves_until_signalled", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the child");
+    let pid = child.id() as libc::pid_t;
+    let deadline = Instant::now() + PATIENCE;
+
+    // Listening (handlers installed), then a request the child never finishes.
+    let mut client = loop {
+        match UnixStream::connect(&path) {
+            Ok(client) => break client,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Err(error) => {
+                let _ = child.kill();
+                panic!("the child never listened on {}: {error}", path.display());
+            }
+        }
+    };
+    client.write_all(get("/stuck").as_bytes()).unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    // libtest prints "test NAME ... " first, on the same line.
+    while !line.contains(STARTED) {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "the child ended before its handler started");
+    }
+
+    // The first signal starts the graceful shutdown, which the stuck
+    // handler holds up: the socket file goes, the process stays.
+    send_signal(pid, libc::SIGTERM);
+    while path.exists() {
+        assert!(Instant::now() < deadline, "the first signal did not start the shutdown");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the first signal ended the child");
+
+    // The second ends it at once, with 128 + SIGTERM and no cleanup.
+    send_signal(pid, libc::SIGTERM);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("the second signal did not end the child");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(!rest.contains(CLEANED), "the cleanup hooks ran: {rest:?}");
 }

@@ -47,9 +47,9 @@ impl Body {
         Body { conn: None, seq: 0, length: Some(0) }
     }
 
-    /// The client's address, if the body belongs to a connection.
+    /// The client's address, if the body belongs to a TCP connection.
     pub(crate) fn peer(&self) -> Option<std::net::SocketAddr> {
-        self.conn.as_ref().map(|conn| conn.peer)
+        self.conn.as_ref().and_then(|conn| conn.peer.socket_addr())
     }
 
     /// The declared length (`Content-Length`), if there is one; `None` for a

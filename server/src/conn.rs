@@ -59,7 +59,7 @@ use eddy::time::{sleep_until, Instant, Sleep};
 
 use crate::app::LoopApp;
 use crate::body::Body;
-use crate::conn_io::{BodyFraming, BodyState, ConnIo, Continue};
+use crate::conn_io::{self, BodyFraming, BodyState, ConnIo, Continue, Transport};
 use crate::error::Reject;
 use crate::handler::HandlerFuture;
 use crate::http_chunked::ChunkedDecoder;
@@ -93,9 +93,10 @@ enum Woken {
     Closing,
 }
 
-/// A connection being served.
-pub(crate) struct Connection {
-    io: Rc<ConnIo>,
+/// A connection being served, over the stream `S` (TCP or Unix; generic,
+/// so each is compiled for its own stream with no dispatch per call).
+pub(crate) struct Connection<S: Transport> {
+    io: Rc<ConnIo<S>>,
     app: Rc<LoopApp>,
     server: Rc<LoopServer>,
     /// The connection's slot in its loop's server state.
@@ -120,8 +121,13 @@ pub(crate) struct Connection {
     access_log: bool,
 }
 
-impl Connection {
-    pub(crate) fn new(io: Rc<ConnIo>, app: Rc<LoopApp>, server: Rc<LoopServer>, id: usize) -> Connection {
+impl<S: Transport> Connection<S> {
+    pub(crate) fn new(
+        io: Rc<ConnIo<S>>,
+        app: Rc<LoopApp>,
+        server: Rc<LoopServer>,
+        id: usize,
+    ) -> Connection<S> {
         Connection {
             io,
             app,
@@ -633,7 +639,7 @@ impl Connection {
 
     /// Writes `out[written..]`, waiting for room, within the I/O timeout.
     async fn write_rest(&self, written: usize) -> bool {
-        let rest = self.io.stream.write_all(&self.out[written..]);
+        let rest = conn_io::write_all(&self.io.stream, &self.out[written..]);
         match eddy::time::timeout(self.app.inner.limits.io_timeout, rest).await {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
@@ -835,7 +841,7 @@ enum Step {
 /// sends (a pipelined request is kept for later) to notice it leaving, as
 /// EOF or an error. Stops reading once the input buffer is full; a
 /// vanished client then shows as a failed write.
-fn poll_client_gone(io: &ConnIo, cx: &mut std::task::Context<'_>) -> Poll<Step> {
+fn poll_client_gone<S: Transport>(io: &ConnIo<S>, cx: &mut std::task::Context<'_>) -> Poll<Step> {
     loop {
         if io.input.borrow().is_full() {
             return Poll::Pending;

@@ -17,16 +17,27 @@
 //! connection moves on to the next request, an old `Body` (kept alive by a
 //! handler that stashed its request somewhere) reads nothing: it can never
 //! consume bytes of the request after it.
+//!
+//! ## Over TCP or a Unix socket
+//!
+//! The socket is any [`Transport`] (`TcpStream`, `UnixStream`). The
+//! connection task holds a `ConnIo<S>` of the concrete stream, so its
+//! reads and writes are monomorphised: serving TCP costs what it cost
+//! before there was a choice. A [`Body`](crate::Body) holds the same
+//! `ConnIo` unsized to `ConnIo<dyn Transport>` (the stream is its last
+//! field), so the public `Body` type stays one type; a body read pays one
+//! indirect call, next to a syscall.
 
 use std::cell::{Cell, RefCell};
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use eddy::net::TcpStream;
+use eddy::net::{TcpStream, UnixStream};
 use eddy::time::{sleep_until, Instant};
 
 use crate::error::{BodyError, Reject};
@@ -128,10 +139,96 @@ pub(crate) struct BodyState {
     pub(crate) deadline: Option<Instant>,
 }
 
-/// A connection's socket, input and body state.
-pub(crate) struct ConnIo {
-    pub(crate) stream: TcpStream,
-    pub(crate) peer: SocketAddr,
+/// The byte stream a connection is served over (see the module docs). The
+/// methods are the stream's own, which both eddy streams have with the same
+/// contract; `AsFd` is for the closing connection's last real read.
+pub(crate) trait Transport: AsFd + 'static {
+    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>;
+    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+    fn shutdown_std(&self, how: Shutdown) -> io::Result<()>;
+}
+
+/// Implements [`Transport`] by forwarding to the stream's inherent methods.
+macro_rules! transport {
+    ($stream:ty) => {
+        impl Transport for $stream {
+            #[inline]
+            fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+                <$stream>::poll_read(self, cx, buf)
+            }
+            #[inline]
+            fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                <$stream>::poll_write(self, cx, buf)
+            }
+            #[inline]
+            fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$stream>::poll_read_ready(self, cx)
+            }
+            #[inline]
+            fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                <$stream>::try_write(self, buf)
+            }
+            #[inline]
+            fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
+                <$stream>::shutdown_std(self, how)
+            }
+        }
+    };
+}
+transport!(TcpStream);
+transport!(UnixStream);
+
+/// Writes all of `buf`, waiting for room as needed (the slow-reader path).
+pub(crate) async fn write_all<S: Transport + ?Sized>(stream: &S, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| stream.poll_write(cx, buf)).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "write a response: the socket took nothing",
+            ));
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Who is at the other end, for `Request::peer_addr` and log lines.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Peer {
+    Tcp(SocketAddr),
+    /// A Unix socket client: its address is almost always unnamed (clients
+    /// do not bind), so there is nothing more to say.
+    Unix,
+}
+
+impl Peer {
+    /// The client's IP address and port; `None` over a Unix socket.
+    pub(crate) fn socket_addr(self) -> Option<SocketAddr> {
+        match self {
+            Peer::Tcp(addr) => Some(addr),
+            Peer::Unix => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Tcp(addr) => addr.fmt(f),
+            Peer::Unix => f.write_str("unix client"),
+        }
+    }
+}
+
+/// A connection's socket, input and body state. `S` is the stream: a
+/// concrete one for the connection task, `dyn Transport` for a `Body`
+/// (see the module docs); it is the last field so that the one unsizes to
+/// the other.
+pub(crate) struct ConnIo<S: ?Sized = dyn Transport> {
+    pub(crate) peer: Peer,
     pub(crate) limits: Limits,
     pub(crate) input: RefCell<Input>,
     pub(crate) body: RefCell<BodyState>,
@@ -144,16 +241,11 @@ pub(crate) struct ConnIo {
     /// 0 while it is busy. Read by the loop to pick a connection to
     /// reclaim at the connection cap.
     pub(crate) idle_since: Cell<u64>,
+    pub(crate) stream: S,
 }
 
-impl ConnIo {
-    pub(crate) fn new(
-        stream: TcpStream,
-        peer: SocketAddr,
-        limits: Limits,
-        server: Rc<LoopServer>,
-        id: usize,
-    ) -> ConnIo {
+impl<S: Transport> ConnIo<S> {
+    pub(crate) fn new(stream: S, peer: Peer, limits: Limits, server: Rc<LoopServer>, id: usize) -> ConnIo<S> {
         ConnIo {
             stream,
             peer,
@@ -172,7 +264,9 @@ impl ConnIo {
             }),
         }
     }
+}
 
+impl<S: Transport + ?Sized> ConnIo<S> {
     /// Reads up to `max` bytes of request `seq`'s body into `deliver`,
     /// waiting within the body's deadlines (see the module docs). On a
     /// timeout the body is failed with `408`: the connection answers that
@@ -264,7 +358,7 @@ impl ConnIo {
         }
         let end = input.end;
         loop {
-            match crate::socket::read_now(std::os::fd::AsFd::as_fd(&self.stream), &mut input.buf[end..]) {
+            match crate::socket::read_now(self.stream.as_fd(), &mut input.buf[end..]) {
                 Ok(n) => {
                     input.end += n;
                     input.eof |= n == 0;

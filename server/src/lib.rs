@@ -86,8 +86,10 @@ mod stream_body;
 #[path = "fuzz_entry.rs"]
 pub mod __fuzz;
 
+use std::future::Future;
 use std::io;
 use std::net::ToSocketAddrs;
+use std::path::Path;
 
 pub use app::App;
 pub use body::Body;
@@ -121,6 +123,15 @@ pub use stream_body::{BodyClosed, BodySender, Stream, CHANNEL_CAPACITY, STREAM_H
 /// "now", and a hook that must run no matter what belongs to the process
 /// supervisor, not to a path that the operator has just asked to skip.
 ///
+/// The signals are taken with [`eddy::signal`] on the loop that runs
+/// `run_app`, so an embedding program's other threads need not block them
+/// (any thread may receive them). Its handlers are installed before the
+/// server binds (a client that sees it listening may signal it) and stay
+/// installed for the life of the process: after `run_app` returns, SIGINT
+/// and SIGTERM no longer end the program by themselves. The second signal
+/// is seen by that loop too, so a handler that blocks its thread (never
+/// awaits) on the loop running `run_app` delays it.
+///
 /// # Errors
 /// If the runtime cannot start, a startup hook fails, or the address
 /// cannot be bound.
@@ -134,12 +145,31 @@ pub fn run_app(app: App, addr: impl ToSocketAddrs) -> io::Result<()> {
 /// # Errors
 /// As [`run_app`].
 pub fn run_app_with(app: App, addr: impl ToSocketAddrs, workers: usize) -> io::Result<()> {
-    // Before the runtime: its threads inherit the blocked signals.
-    let mut signals = signal::Signals::install()?;
     let runtime = eddy::Builder::new().workers(workers).thread_name("eddy-http").build()?;
+    serve_until_signal(&runtime, Server::bind_on(runtime.handles(), addr, app))
+}
+
+/// [`run_app`] on a Unix domain socket created at `path` (see
+/// [`Server::bind_unix`], which also says why one loop serves it); the
+/// socket file is removed at shutdown.
+///
+/// # Errors
+/// As [`run_app`]; an existing `path` is an error (`AddrInUse`, naming it).
+pub fn run_app_unix(app: App, path: impl AsRef<Path>) -> io::Result<()> {
+    let runtime = eddy::Builder::new().thread_name("eddy-http").build()?;
+    serve_until_signal(&runtime, Server::bind_unix(path, app))
+}
+
+/// Listens for the shutdown signals, starts the server with `bind`, and
+/// shuts it down at the first signal (see [`run_app`]).
+fn serve_until_signal(
+    runtime: &eddy::Runtime,
+    bind: impl Future<Output = io::Result<Server>>,
+) -> io::Result<()> {
     runtime.block_on(async {
-        let server = Server::bind_on(runtime.handles(), addr, app).await?;
-        signals.recv().await;
+        let signals = signal::ShutdownSignals::listen()?;
+        let server = bind.await?;
+        signals.first().await;
         server.shutdown().await
     })
 }

@@ -46,7 +46,16 @@
 //!    that does not finish) are closed;
 //! 6. the cleanup hooks run.
 //!
-//! A client connecting after step 1 is refused by the OS. The residual
+//! A client connecting after step 1 is refused by the OS (on a Unix
+//! socket, the socket file is gone from step 1 on).
+//!
+//! ## Over a Unix socket
+//!
+//! [`Server::bind_unix`] serves on a Unix domain socket (aiohttp's
+//! `UnixSite`): the same connections, limits, budget and shutdown, over
+//! `UnixStream`s. The file is created by the bind, which never replaces an
+//! existing one (a stale socket file is an error that says to remove it),
+//! and removed at shutdown if it is still the file the bind created. The residual
 //! window is the microseconds between the last `accept` that finds the
 //! queue empty and the `close` of the listener.
 
@@ -54,7 +63,9 @@ use std::cell::{Cell, RefCell};
 use std::error::Error as _;
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,7 +73,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use eddy::net::{TcpListener, TcpStream};
+use eddy::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use eddy::sync::oneshot;
 use eddy::time::Instant;
 use eddy::{Handle, JoinHandle};
@@ -70,7 +81,7 @@ use slab::Slab;
 
 use crate::app::{App, AppInner, LoopApp};
 use crate::conn::Connection;
-use crate::conn_io::ConnIo;
+use crate::conn_io::{ConnIo, Peer, Transport};
 
 /// After `accept` fails for lack of file descriptors (or memory), wait this
 /// long before trying again, so the loop keeps serving the connections it
@@ -101,7 +112,7 @@ pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// ```
 #[must_use = "dropping a Server shuts it down"]
 pub struct Server {
-    local_addr: SocketAddr,
+    endpoint: Endpoint,
     /// Per loop: the signal that stops it and its serving task.
     loops: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
     app: Arc<AppInner>,
@@ -165,8 +176,18 @@ impl Server {
             let app = app.clone();
             let budget = budget.clone();
             let task = handle.spawn_with(move || async move {
-                let setup = LoopSetup { index, listener, app, budget, stop: stopped };
-                serve_loop(setup, listening).await;
+                // Says whether the listener could join this loop's reactor.
+                let (listener, backlog) = match join_tcp(listener) {
+                    Ok(pair) => {
+                        let _ = listening.send(Ok(()));
+                        pair
+                    }
+                    Err(error) => {
+                        let _ = listening.send(Err(error));
+                        return;
+                    }
+                };
+                serve_loop(LoopSetup { index, listener, backlog, app, budget, stop: stopped }).await;
             });
             serving.push((stop, task));
             ready.push(listens);
@@ -182,7 +203,7 @@ impl Server {
                 ));
             }
         }
-        let server = Server { local_addr, loops: serving, app };
+        let server = Server { endpoint: Endpoint::Tcp(local_addr), loops: serving, app };
         if let Some(error) = failure {
             // The startup hooks ran: their cleanup runs too (as aiohttp's
             // `run_app` does when a site fails to start), after the loops
@@ -196,10 +217,95 @@ impl Server {
         Ok(server)
     }
 
+    /// Runs the startup hooks, then serves `app` on a Unix domain socket
+    /// created at `path`, on the current loop (aiohttp's `UnixSite`).
+    /// Requests see no peer address ([`Request::peer_addr`] is `None`).
+    ///
+    /// One loop, not several as [`bind_on`](Self::bind_on) offers for TCP:
+    /// there is no `SO_REUSEPORT` balancing between Unix listeners (a
+    /// second bind of the path fails), so more loops would all wake for
+    /// every client on one shared socket. And a Unix socket's client is a
+    /// local proxy or sidecar with few, long-lived connections, which one
+    /// loop serves; the loop parses and answers, the proxy holds the
+    /// internet's connections.
+    ///
+    /// The socket file is removed at shutdown (or when the server drops),
+    /// unless it was replaced meanwhile: it is then not ours to remove.
+    ///
+    /// ```
+    /// use eddy_http::{App, Response, Server};
+    ///
+    /// let path = std::env::temp_dir().join(format!("eddy-doc-{}.sock", std::process::id()));
+    /// eddy::run(async {
+    ///     let app = App::new().get("/", |_req| async { Response::text("hi") });
+    ///     let server = Server::bind_unix(&path, app).await?;
+    ///     assert!(path.exists());
+    ///     server.shutdown().await?;
+    ///     assert!(!path.exists());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If a startup hook fails (nothing is bound then), or the socket
+    /// cannot be created; if `path` exists, `AddrInUse` with
+    /// `bind unix socket PATH: …; if no server is running there, it is a
+    /// stale socket file: remove it`. The cleanup hooks run after a failed
+    /// bind (the startup hooks did).
+    ///
+    /// [`Request::peer_addr`]: crate::Request::peer_addr
+    ///
+    /// # Panics
+    /// Outside an eddy runtime.
+    pub async fn bind_unix(path: impl AsRef<Path>, app: App) -> io::Result<Server> {
+        let path = path.as_ref();
+        let app = Arc::new(app.into_inner());
+        app.run_startup().await?;
+        let bound = UnixListener::bind(path).and_then(|listener| {
+            // The plain handle that drains the accept queue at shutdown
+            // (see `join_tcp`); it shares the non-blocking file status.
+            let backlog = listener.as_fd().try_clone_to_owned().map_err(|e| {
+                io::Error::new(e.kind(), format!("duplicate unix socket {}: {e}", path.display()))
+            })?;
+            Ok((listener, std::os::unix::net::UnixListener::from(backlog)))
+        });
+        let (listener, backlog) = match bound {
+            Ok(pair) => pair,
+            Err(error) => {
+                if let Err(cleanup) = app.run_cleanup().await {
+                    log::error!("after a failed start: {cleanup}");
+                }
+                return Err(error);
+            }
+        };
+        let budget = Arc::new(Budget::new(app.limits.max_connections, 1));
+        let (stop, stopped) = oneshot::channel();
+        let setup = LoopSetup { index: 0, listener, backlog, app: app.clone(), budget, stop: stopped };
+        let task = eddy::spawn(serve_loop(setup));
+        let endpoint = Endpoint::Unix(path.to_path_buf());
+        log::info!(target: "eddy_http::server", "listening on {endpoint} (1 loop)");
+        Ok(Server { endpoint, loops: vec![(stop, task)], app })
+    }
+
     /// The address the server listens on (with the real port if it was
-    /// bound to port 0).
+    /// bound to port 0). For a server on a Unix socket, which has none,
+    /// the unspecified address `0.0.0.0:0`; see
+    /// [`unix_path`](Self::unix_path).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        match &self.endpoint {
+            Endpoint::Tcp(addr) => *addr,
+            Endpoint::Unix(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        }
+    }
+
+    /// The socket file, for a server started with
+    /// [`bind_unix`](Self::bind_unix); `None` for TCP.
+    pub fn unix_path(&self) -> Option<&Path> {
+        match &self.endpoint {
+            Endpoint::Tcp(_) => None,
+            Endpoint::Unix(path) => Some(path),
+        }
     }
 
     /// Graceful shutdown (see the module docs for the order); returns once
@@ -208,7 +314,7 @@ impl Server {
     /// # Errors
     /// The first cleanup hook error (every hook runs regardless).
     pub async fn shutdown(mut self) -> io::Result<()> {
-        log::info!(target: "eddy_http::server", "shutting down http://{}", self.local_addr);
+        log::info!(target: "eddy_http::server", "shutting down {}", self.endpoint);
         // Every loop stops accepting before any is waited for: one loop's
         // drain (up to the shutdown timeout) must not leave the others
         // taking new connections meanwhile.
@@ -227,10 +333,23 @@ impl Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
-            .field("local_addr", &self.local_addr)
-            .field("loops", &self.loops.len())
-            .finish()
+        f.debug_struct("Server").field("endpoint", &self.endpoint).field("loops", &self.loops.len()).finish()
+    }
+}
+
+/// Where a server listens.
+#[derive(Debug)]
+enum Endpoint {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Tcp(addr) => write!(f, "http://{addr}"),
+            Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
     }
 }
 
@@ -344,8 +463,9 @@ struct ConnSlot {
     task: Option<JoinHandle<()>>,
     /// The connection's shared state, where it says whether (since when)
     /// it is idle: a `Cell` it sets without touching this slab, since it
-    /// goes idle and busy again once per request.
-    io: Weak<ConnIo>,
+    /// goes idle and busy again once per request. `None` only while the
+    /// connection is being set up.
+    io: Option<Weak<ConnIo>>,
     /// Asked to close to make room, and the deadline it has for it.
     reclaimed: Option<Instant>,
     /// Its slot in the budget was given back (it is lingering, answered).
@@ -384,7 +504,12 @@ impl LoopServer {
     /// for a request and may be reclaimed (and becomes a candidate here,
     /// until it clears `io.idle_since`).
     #[inline] // once per request on a keep-alive connection: the call showed up
-    pub(crate) fn poll_closing(&self, io: &ConnIo, idle: bool, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_closing<S: ?Sized>(
+        &self,
+        io: &ConnIo<S>,
+        idle: bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
         if self.shutting_down.get() {
             return Poll::Ready(());
         }
@@ -431,7 +556,7 @@ impl LoopServer {
             .iter()
             .filter(|(_, slot)| slot.reclaimed.is_none())
             .filter_map(|(id, slot)| {
-                let since = slot.io.upgrade()?.idle_since.get();
+                let since = slot.io.as_ref()?.upgrade()?.idle_since.get();
                 (since > 0).then_some((since, id))
             })
             .min()
@@ -500,52 +625,92 @@ impl Drop for Registration {
 }
 
 /// What the accept loop woke up for.
-enum Event {
+enum Event<S> {
     Stop,
-    Accepted(io::Result<(TcpStream, SocketAddr)>),
+    Accepted(io::Result<(S, Peer)>),
     /// The client held at the cap got a slot.
     Admitted,
 }
 
+/// A listening socket the accept loop serves: TCP or Unix. Generic, so
+/// each accept loop and its connections are compiled for their own stream.
+trait Listen: Sized + 'static {
+    type Stream: Transport;
+    /// A second, plain handle on the same socket, to drain its accept queue
+    /// at shutdown (see `serve_loop`).
+    type Backlog;
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Stream, Peer)>>;
+    /// One plain `accept` on the backlog handle (`WouldBlock` when empty);
+    /// the inner error is about adopting the client into the loop.
+    fn accept_queued(backlog: &Self::Backlog) -> io::Result<(io::Result<Self::Stream>, Peer)>;
+    /// Per-connection socket options, on accept.
+    fn configure(_stream: &Self::Stream, _peer: Peer) {}
+}
+
+impl Listen for TcpListener {
+    type Stream = TcpStream;
+    type Backlog = std::net::TcpListener;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, Peer)>> {
+        TcpListener::poll_accept(self, cx).map_ok(|(stream, addr)| (stream, Peer::Tcp(addr)))
+    }
+
+    fn accept_queued(backlog: &std::net::TcpListener) -> io::Result<(io::Result<TcpStream>, Peer)> {
+        backlog.accept().map(|(stream, addr)| (TcpStream::from_std(stream), Peer::Tcp(addr)))
+    }
+
+    fn configure(stream: &TcpStream, peer: Peer) {
+        if let Err(error) = stream.set_nodelay(true) {
+            log::debug!("{peer}: cannot set TCP_NODELAY: {error}");
+        }
+    }
+}
+
+impl Listen for UnixListener {
+    type Stream = UnixStream;
+    type Backlog = std::os::unix::net::UnixListener;
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, Peer)>> {
+        UnixListener::poll_accept(self, cx).map_ok(|(stream, _)| (stream, Peer::Unix))
+    }
+
+    fn accept_queued(backlog: &Self::Backlog) -> io::Result<(io::Result<UnixStream>, Peer)> {
+        backlog.accept().map(|(stream, _)| (UnixStream::from_std(stream), Peer::Unix))
+    }
+}
+
 /// What one loop serves with.
-struct LoopSetup {
+struct LoopSetup<L: Listen> {
     index: usize,
-    listener: std::net::TcpListener,
+    listener: L,
+    backlog: L::Backlog,
     app: Arc<AppInner>,
     budget: Arc<Budget>,
     stop: oneshot::Receiver<()>,
 }
 
-/// Serves one loop until told to stop, then drains it. Says on `listening`
-/// whether its listener could join this loop's reactor.
-async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>) {
-    let LoopSetup { index, listener, app, budget, mut stop } = setup;
-    // A second handle on the same socket, to drain its accept queue at
-    // shutdown with plain `accept` calls: the reactor's cached readiness
-    // may not know yet about clients that arrived since the last event.
-    let joined = listener.try_clone().and_then(|backlog| Ok((TcpListener::from_std(listener)?, backlog)));
-    let (listener, backlog) = match joined {
-        Ok(pair) => {
-            let _ = listening.send(Ok(()));
-            pair
-        }
-        Err(error) => {
-            let _ = listening.send(Err(error));
-            return;
-        }
-    };
+/// Joins a TCP listener to the current loop, with the second handle used to
+/// drain its accept queue at shutdown with plain `accept` calls (the
+/// reactor's cached readiness may not know yet about clients that arrived
+/// since the last event).
+fn join_tcp(listener: std::net::TcpListener) -> io::Result<(TcpListener, std::net::TcpListener)> {
+    let backlog = listener.try_clone()?;
+    Ok((TcpListener::from_std(listener)?, backlog))
+}
+
+/// Serves one loop until told to stop, then drains it.
+async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
+    let LoopSetup { index, listener, backlog, app, budget, mut stop } = setup;
     let limits = app.limits.clone();
     let app = Rc::new(LoopApp::new(app));
     let server = Rc::new(LoopServer::new(budget.clone(), SHUTDOWN_GRACE.min(limits.shutdown_timeout)));
-    let admit = |stream: TcpStream, peer: SocketAddr| {
-        if let Err(error) = stream.set_nodelay(true) {
-            log::debug!("{peer}: cannot set TCP_NODELAY: {error}");
-        }
+    let admit = |stream: L::Stream, peer: Peer| {
+        L::configure(&stream, peer);
         let id = server.conns.borrow_mut().insert(ConnSlot::default());
         log::debug!("{peer}: connected");
         let io = Rc::new(ConnIo::new(stream, peer, limits.clone(), server.clone(), id));
         if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
-            slot.io = Rc::downgrade(&io);
+            slot.io = Some(Rc::downgrade(&io) as Weak<ConnIo>);
         }
         let connection = Connection::new(io, app.clone(), server.clone(), id);
         let registration = Registration { server: server.clone(), id };
@@ -560,7 +725,7 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
     };
 
     // A client accepted at the cap, waiting for a slot.
-    let mut held: Option<(TcpStream, SocketAddr)> = None;
+    let mut held: Option<(L::Stream, Peer)> = None;
     loop {
         let event = poll_fn(|cx| {
             if Pin::new(&mut stop).poll(cx).is_ready() {
@@ -581,7 +746,7 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
                 budget.register(index, cx.waker());
                 server.serve_reclaim_requests();
             }
-            listener.poll_accept(cx).map(Event::Accepted)
+            L::poll_accept(&listener, cx).map(Event::Accepted)
         })
         .await;
         match event {
@@ -634,7 +799,7 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
     // whose close right after the queue is found empty leaves the smallest
     // window for a client to slip in and be reset.
     drop(listener);
-    let queued = drain_backlog(&backlog, |stream, peer| {
+    let queued = drain_backlog::<L>(&backlog, |stream, peer| {
         budget.force_acquire();
         admit(stream, peer);
     });
@@ -667,11 +832,11 @@ async fn serve_loop(setup: LoopSetup, listening: oneshot::Sender<io::Result<()>>
 
 /// Accepts every client already in the listener's queue (until the queue
 /// is empty), handing each to `admit`; returns how many there were.
-fn drain_backlog(backlog: &std::net::TcpListener, mut admit: impl FnMut(TcpStream, SocketAddr)) -> usize {
+fn drain_backlog<L: Listen>(backlog: &L::Backlog, mut admit: impl FnMut(L::Stream, Peer)) -> usize {
     let mut count = 0;
     loop {
-        match backlog.accept() {
-            Ok((stream, peer)) => match TcpStream::from_std(stream) {
+        match L::accept_queued(backlog) {
+            Ok((stream, peer)) => match stream {
                 Ok(stream) => {
                     count += 1;
                     admit(stream, peer);

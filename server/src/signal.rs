@@ -1,103 +1,61 @@
-//! Waiting for SIGINT or SIGTERM, for [`run_app`](crate::run_app).
+//! Waiting for SIGINT or SIGTERM, for [`run_app`](crate::run_app), with
+//! [`eddy::signal`]: two listeners on the loop that runs `run_app`, made
+//! before the server binds (so a signal that comes during startup is not
+//! lost, and a client that sees the server listening may signal it).
 //!
-//! Signal handlers may only call async-signal-safe functions, which rules
-//! out waking a task. Instead the signals are *blocked* in the thread that
-//! starts the server (every runtime thread inherits the mask) and a
-//! dedicated thread takes them synchronously with `sigwait`: ordinary code,
-//! free to send on a channel. A second signal while shutting down exits at
-//! once, skipping the cleanup hooks, as users expect from a second Ctrl-C
-//! (see [`run_app`](crate::run_app) for why).
+//! eddy's handler only counts the delivery and wakes the listener through
+//! its reactor, so nothing depends on which thread the kernel picks, and
+//! an embedding program's own threads need not block anything (the
+//! `sigwait` thread this replaces needed every thread to block both).
+//!
+//! The first signal starts the graceful shutdown. A second one exits at
+//! once with `128 + signal`, skipping the cleanup hooks, as users expect
+//! from a second Ctrl-C (see [`run_app`](crate::run_app) for why): a task
+//! on the same loop waits for it for as long as the shutdown runs, and is
+//! dropped with the runtime when `run_app` returns.
 
 use std::io;
-use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use eddy::sync::oneshot;
+use eddy::signal::unix::{signal, Signal, SignalKind};
 
-/// The blocked signals and the thread waiting for them.
-pub(crate) struct Signals {
-    previous_mask: libc::sigset_t,
-    received: oneshot::Receiver<i32>,
-    done: Arc<AtomicBool>,
-    thread: libc::pthread_t,
+/// Listeners for SIGINT and SIGTERM.
+pub(crate) struct ShutdownSignals {
+    interrupt: Signal,
+    terminate: Signal,
 }
 
-fn shutdown_set() -> libc::sigset_t {
-    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    // SAFETY: sigemptyset initialises the set; sigaddset only adds to it.
-    unsafe {
-        libc::sigemptyset(set.as_mut_ptr());
-        libc::sigaddset(set.as_mut_ptr(), libc::SIGINT);
-        libc::sigaddset(set.as_mut_ptr(), libc::SIGTERM);
-        set.assume_init()
-    }
-}
-
-impl Signals {
-    /// Blocks SIGINT and SIGTERM in this thread (and so in the threads it
-    /// starts from now on) and starts the thread that waits for them.
-    pub(crate) fn install() -> io::Result<Signals> {
-        let set = shutdown_set();
-        let mut previous = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: both pointers are valid sigset_t storage.
-        let status = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, previous.as_mut_ptr()) };
-        if status != 0 {
-            return Err(io::Error::from_raw_os_error(status));
-        }
-        // SAFETY: pthread_sigmask succeeded, so it filled `previous`.
-        let previous_mask = unsafe { previous.assume_init() };
-        let (tx, received) = oneshot::channel();
-        let done = Arc::new(AtomicBool::new(false));
-        let finished = done.clone();
-        let thread = std::thread::Builder::new()
-            .name("eddy-signals".into())
-            .spawn(move || wait_for_signals(tx, finished))
-            .map_err(|e| io::Error::new(e.kind(), format!("starting the signal thread: {e}")))?;
-        let thread = std::os::unix::thread::JoinHandleExt::into_pthread_t(thread);
-        Ok(Signals { previous_mask, received, done, thread })
+impl ShutdownSignals {
+    /// Starts listening (installing eddy's handlers, which stay for the
+    /// life of the process). Inside the runtime.
+    pub(crate) fn listen() -> io::Result<ShutdownSignals> {
+        let listen = |kind, name| {
+            signal(kind).map_err(|e| io::Error::new(e.kind(), format!("listen for {name}: {e}")))
+        };
+        Ok(ShutdownSignals {
+            interrupt: listen(SignalKind::interrupt(), "SIGINT")?,
+            terminate: listen(SignalKind::terminate(), "SIGTERM")?,
+        })
     }
 
-    /// Waits for the first SIGINT or SIGTERM; returns its number.
-    pub(crate) async fn recv(&mut self) -> i32 {
-        (&mut self.received).await.unwrap_or(libc::SIGTERM)
+    /// Waits for the first SIGINT or SIGTERM and returns its number; from
+    /// then on, a second one exits the process at once.
+    pub(crate) async fn first(mut self) -> i32 {
+        let first = self.next().await;
+        log::info!(target: "eddy_http::server", "received signal {first}; shutting down gracefully (again to force)");
+        eddy::spawn(async move {
+            let second = self.next().await;
+            log::warn!(target: "eddy_http::server", "second signal {second}: exiting now");
+            std::process::exit(128 + second);
+        });
+        first
     }
-}
 
-impl Drop for Signals {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::Release);
-        // Wake the waiting thread so it sees `done` and ends, instead of
-        // swallowing a later Ctrl-C meant for the default handler.
-        // SAFETY: the thread is detached but never exits before `done` is
-        // set, so its id is still valid here.
-        unsafe { libc::pthread_kill(self.thread, libc::SIGTERM) };
-        // SAFETY: restores the mask saved by `install`.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous_mask, std::ptr::null_mut()) };
-    }
-}
-
-fn wait_for_signals(tx: oneshot::Sender<i32>, done: Arc<AtomicBool>) {
-    let set = shutdown_set();
-    let mut tx = Some(tx);
-    loop {
-        let mut signal: libc::c_int = 0;
-        // SAFETY: `set` and `signal` are valid for the call.
-        if unsafe { libc::sigwait(&set, &mut signal) } != 0 {
-            return;
-        }
-        if done.load(Ordering::Acquire) {
-            return;
-        }
-        match tx.take() {
-            Some(tx) => {
-                log::info!(target: "eddy_http::server", "received signal {signal}; shutting down gracefully (again to force)");
-                let _ = tx.send(signal);
-            }
-            None => {
-                log::warn!(target: "eddy_http::server", "second signal {signal}: exiting now");
-                std::process::exit(128 + signal);
-            }
+    /// The next delivery of either signal.
+    async fn next(&mut self) -> i32 {
+        let ShutdownSignals { interrupt, terminate } = self;
+        eddy::select! {
+            _ = interrupt.recv() => libc::SIGINT,
+            _ = terminate.recv() => libc::SIGTERM,
         }
     }
 }

@@ -6,7 +6,7 @@
 //! threads. With `SO_REUSEPORT` each loop owns a listener bound to the same
 //! address. The option must be set before `bind`, which the standard
 //! library cannot do, hence the raw `libc` calls here; this is the crate's
-//! only `unsafe`, besides the signal mask in `signal.rs`.
+//! only `unsafe`.
 //!
 //! Also here: [`read_now`], the one read that must not trust the reactor's
 //! cached readiness (a closing connection's last look at its socket).

@@ -169,3 +169,12 @@ impl fmt::Debug for UnixListener {
         f.debug_struct("UnixListener").field("path", &self.created.as_ref().map(|file| &file.path)).finish()
     }
 }
+
+/// For a second, plain handle on the same socket (`try_clone_to_owned`):
+/// eddy-http drains the accept queue at shutdown with plain `accept` calls,
+/// which cached readiness could otherwise hide.
+impl std::os::fd::AsFd for UnixListener {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self.io.get_ref())
+    }
+}

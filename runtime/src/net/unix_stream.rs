@@ -238,3 +238,13 @@ impl fmt::Debug for UnixStream {
         f.debug_struct("UnixStream").field("path", &self.path).finish()
     }
 }
+
+/// For code that needs a plain syscall on the socket (eddy-http's last
+/// `read(2)` of a closing connection, which must not trust cached
+/// readiness). Reads through it bypass the reactor: treat readiness as
+/// unknown afterwards, as for `TcpStream`.
+impl std::os::fd::AsFd for UnixStream {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self.io.get_ref())
+    }
+}

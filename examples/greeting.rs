@@ -9,7 +9,13 @@
 //! RUST_LOG=debug cargo run --release --example greeting   # + connection open/close
 //! cargo run --release --example greeting -- --unix /tmp/greeting.sock
 //! curl --unix-socket /tmp/greeting.sock http://x/Alice     # Hello, Alice!
+//! cargo run --release --example greeting -- --trace greeting.json
 //! ```
+//!
+//! `--trace PATH` writes the event loops' flight recorder (see `eddy::trace`)
+//! to `PATH` as Chrome Trace Event JSON when the server shuts down: the
+//! last ~65,000 events of each loop, to open in ui.perfetto.dev or
+//! chrome://tracing. (The same as running with `EDDY_TRACE=PATH`.)
 //!
 //! Ctrl-C (or SIGTERM) shuts down gracefully: stop accepting, finish the
 //! requests in flight, then exit.
@@ -28,10 +34,12 @@ struct Options {
     workers: usize,
     /// Serve on this Unix socket instead of `addr` (one loop).
     unix: Option<String>,
+    /// Write the flight recorder's trace here at shutdown.
+    trace: Option<String>,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { addr: "127.0.0.1:8080".to_string(), workers: 1, unix: None };
+    let mut options = Options { addr: "127.0.0.1:8080".to_string(), workers: 1, unix: None, trace: None };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -42,6 +50,9 @@ fn parse_args() -> Result<Options, String> {
                     value.parse().map_err(|_| format!("--workers: {value:?} is not a number"))?;
             }
             "--unix" => options.unix = Some(args.next().ok_or("--unix needs a socket path")?),
+            "--trace" => {
+                options.trace = Some(args.next().ok_or("--trace needs a file path, e.g. greeting.json")?)
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -62,10 +73,17 @@ fn main() -> ExitCode {
             if !message.is_empty() {
                 eprintln!("greeting: {message}");
             }
-            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N] [--unix PATH]");
+            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N] [--unix PATH] [--trace PATH]");
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &options.trace {
+        // The runtime reads EDDY_TRACE when it is built and writes the trace
+        // there when it is dropped, after the graceful shutdown. Set here,
+        // before any thread exists.
+        std::env::set_var("EDDY_TRACE", path);
+        eprintln!("greeting: the trace goes to {path} at shutdown (Ctrl-C)");
+    }
     let app = App::new().get("/", handle).get("/{name}", handle);
     let served = match &options.unix {
         Some(path) => eddy_http::run_app_unix(app, path),

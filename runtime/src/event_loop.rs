@@ -111,6 +111,8 @@ use crate::task::cell::{Task, NO_SLOT};
 use crate::task::{BlockingPool, JoinHandle, Runnable, TaskInfo};
 use crate::time::wheel::{TimerKey, Wheel};
 use crate::time::{Clock, Idle, Instant};
+use crate::trace::record::{cause, kind, outcome, park as park_code, phase};
+use crate::trace::{DumpReason, LoopTrace, Recorder};
 use crate::util::Shuffler;
 
 /// Numbers loops process-wide, so a timer or task can tell which loop it
@@ -146,7 +148,15 @@ pub(crate) struct Core {
     /// Reused buffers, so a steady-state tick allocates nothing.
     injected_buffer: RefCell<Vec<Arc<dyn Runnable>>>,
     wake_buffer: RefCell<Vec<Waker>>,
+    /// I/O wakers with their cause (readable or writable) and token.
+    io_wake_buffer: RefCell<Vec<(Waker, u8, u32)>>,
     ticks: Cell<u64>,
+    /// The flight recorder (`trace/`): every event of this loop, in a ring.
+    trace: Recorder,
+    /// This loop's index in its runtime (its track in a trace).
+    index: usize,
+    /// Flight-recorder dumps written so far (at most `trace::MAX_DUMPS`).
+    dumps: Cell<u32>,
 }
 
 impl Core {
@@ -162,9 +172,16 @@ impl Core {
         })?;
         let reactor = Rc::new(Reactor::new(poll, config.event_capacity)?);
         let shared = Arc::new(Shared::new(loop_id, config.debug, waker, blocking));
+        let clock = Clock::register(&config.clock, index, &shared);
+        let poll_times = config.trace.poll_times.unwrap_or(config.debug);
+        let trace =
+            Recorder::new(config.trace.capacity, poll_times, clock.tick_instant(0), shared.activity.clone());
         Ok(Rc::new(Core {
-            clock: Clock::register(&config.clock, index, &shared),
             shared,
+            clock,
+            trace,
+            index,
+            dumps: Cell::new(0),
             // Seeded by the loop's index in its runtime, not its process-wide
             // id: the same seed must give the same orders in every run.
             shuffler: config.seed.map(|seed| {
@@ -181,6 +198,7 @@ impl Core {
             polls_since_io: Cell::new(0),
             injected_buffer: RefCell::new(Vec::new()),
             wake_buffer: RefCell::new(Vec::new()),
+            io_wake_buffer: RefCell::new(Vec::new()),
             ticks: Cell::new(0),
         }))
     }
@@ -205,8 +223,15 @@ impl Core {
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
                 budget::refill();
+                self.trace.poll_begin(0, crate::trace::BLOCK_ON_LABEL, &self.clock);
                 let started = self.slow_poll_clock();
                 let polled = future.as_mut().poll(&mut cx);
+                self.trace.poll_end(
+                    0,
+                    if polled.is_ready() { outcome::READY } else { outcome::PENDING },
+                    &self.clock,
+                );
+                self.trace.polls_done();
                 self.check_slow_poll(started, &MainFuture { location });
                 // A main future that keeps itself awake (a `yield_now` loop
                 // waiting for a task) must not keep the loop from I/O.
@@ -270,13 +295,19 @@ impl Core {
         let mut injected = self.injected_buffer.borrow_mut();
         self.shared.take_injected(&mut injected);
         let count = injected.len();
+        if count == 0 {
+            return 0;
+        }
+        self.trace.record(kind::PHASE_BEGIN, phase::INJECTED, 0, 0);
         for task in injected.drain(..) {
             if task.header().slot() == NO_SLOT {
                 // Spawned through a Handle from another thread: adopt it.
                 self.adopt(&task);
             }
+            self.trace.wake_for(cause::FOREIGN, task.header().info.id.seq() as u32, 0);
             self.run_queue.borrow_mut().push_back(task);
         }
+        self.trace.record(kind::PHASE_END, phase::INJECTED, count as u32, 0);
         count
     }
 
@@ -298,6 +329,7 @@ impl Core {
                 None => break,
             }
         }
+        self.trace.polls_done();
         self.polls_since_io.set(self.polls_since_io.get() + batch);
         batch
     }
@@ -308,8 +340,16 @@ impl Core {
             return 0; // No clock read: it is not free (a vDSO call at best).
         }
         let mut wakers = self.wake_buffer.take();
-        let fired = self.timers.borrow_mut().advance(self.clock.now_tick(), &mut wakers);
-        self.wake_all(&mut wakers, "a timer");
+        let now = self.clock.now_tick();
+        let fired = self.timers.borrow_mut().advance(now, &mut wakers);
+        if fired > 0 {
+            self.trace.stamp(&self.clock);
+            self.trace.record(kind::PHASE_BEGIN, phase::TIMERS, 0, 0);
+            let previous = self.trace.set_cause(cause::TIMER, now as u32);
+            self.wake_all(&mut wakers, "a timer");
+            self.trace.restore_cause(previous);
+            self.trace.record(kind::PHASE_END, phase::TIMERS, fired as u32, 0);
+        }
         self.wake_buffer.replace(wakers);
         self.timers_fired.set(self.timers_fired.get() + fired as u64);
         fired
@@ -340,12 +380,15 @@ impl Core {
     /// Step 4b: park in epoll_wait and wake the tasks whose I/O is ready.
     fn park(&self, park: Park) -> usize {
         let timeout = match park {
+            // Not recorded: the busy path, once per tick, draws nothing.
             Park::Skip => return 0,
             Park::Poll | Park::Paused => Some(Duration::ZERO),
             Park::Wait(timeout) => timeout,
         };
+        let ready = self.run_queue.borrow().len() as u32;
+        self.trace.record(kind::PARK, park.trace_code(), park.trace_timeout(), ready);
         self.polls_since_io.set(0);
-        let mut wakers = self.wake_buffer.take();
+        let mut wakers = self.io_wake_buffer.take();
         let mut events = self.reactor.poll(timeout, &mut wakers);
         if matches!(park, Park::Paused) && events == 0 && !self.shared.is_notified() {
             // Paused and nothing happened: the runtime's clock decides
@@ -355,18 +398,21 @@ impl Core {
         // Time passed while parked: one clock read per park keeps
         // `Instant::recent` (and the next tick's timers) current.
         self.clock.now();
+        self.trace.stamp(&self.clock);
+        self.trace.record(kind::UNPARK, 0, events as u32, self.timers.borrow().len() as u32);
+        self.reactor.trace_events(&self.trace);
         if let Some(shuffler) = &self.shuffler {
             shuffler.borrow_mut().shuffle(&mut wakers);
         }
-        self.wake_all(&mut wakers, "an I/O event");
-        self.wake_buffer.replace(wakers);
+        self.wake_io(&mut wakers);
+        self.io_wake_buffer.replace(wakers);
         events
     }
 
     /// Step 4c, paused clock, idle loop: declare the loop idle to the
     /// runtime's clock, which moves time if every loop is idle (see
     /// `time::RuntimeClock`); otherwise wait for I/O or another thread.
-    fn park_paused(&self, wakers: &mut Vec<Waker>) -> usize {
+    fn park_paused(&self, wakers: &mut Vec<(Waker, u8, u32)>) -> usize {
         let next = self.timers.borrow().next_deadline();
         let idle = self.clock.idle(next, &self.shared.blocking, &self.shared);
         let wait = match idle {
@@ -392,6 +438,22 @@ impl Core {
         events
     }
 
+    /// Wakes the tasks whose sockets are ready, each with its cause for
+    /// the trace, containing panicking wakers as [`wake_all`](Self::wake_all) does.
+    fn wake_io(&self, wakers: &mut Vec<(Waker, u8, u32)>) {
+        if wakers.is_empty() {
+            return;
+        }
+        let count = wakers.len() as u32;
+        self.trace.record(kind::PHASE_BEGIN, phase::IO, 0, 0);
+        self.wake_each(wakers, "an I/O event", |(waker, cause, token)| {
+            self.trace.set_cause(cause, token);
+            waker.wake();
+        });
+        self.trace.set_cause(cause::LOOP, 0);
+        self.trace.record(kind::PHASE_END, phase::IO, count, 0);
+    }
+
     /// Wakes (and so consumes) every waker in `wakers`, which `source`
     /// released. A waker is user code: a hand-written one may panic in
     /// `wake` (or in the destructor `wake` runs). That panic must not
@@ -401,9 +463,13 @@ impl Core {
     /// and the batch goes on from the next waker. One `catch_unwind` per
     /// batch, re-entered only after a panic: the common path costs nothing.
     fn wake_all(&self, wakers: &mut Vec<Waker>, source: &str) {
-        let mut rest = wakers.drain(..);
-        while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| rest.by_ref().for_each(Waker::wake)))
-        {
+        self.wake_each(wakers, source, Waker::wake);
+    }
+
+    /// [`wake_all`](Self::wake_all) for any item that carries a waker.
+    fn wake_each<T>(&self, items: &mut Vec<T>, source: &str, mut wake: impl FnMut(T)) {
+        let mut rest = items.drain(..);
+        while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| rest.by_ref().for_each(&mut wake))) {
             log::error!(
                 "loop {}: a waker released by {source} panicked in wake() (its task may never run again; \
                  the other wakers of the batch were still woken): {}",
@@ -434,7 +500,9 @@ impl Core {
             task.shutdown(self);
         } else {
             self.adopt(&task);
-            self.push_ready(task);
+            // Not `push_ready`: the trace's SPAWN record stands for this
+            // first wake too (one record per spawn saved).
+            self.run_queue.borrow_mut().push_back(task);
         }
         handle
     }
@@ -443,6 +511,8 @@ impl Core {
     fn adopt(&self, task: &Arc<dyn Runnable>) {
         let slot = self.tasks.borrow_mut().insert(task.clone());
         task.set_slot(slot);
+        let header = task.header();
+        header.set_trace_label(self.trace.spawn(header.info.id.seq() as u32, &header.info));
     }
 
     /// Removes a finished task from the task list (if it is still there:
@@ -460,6 +530,7 @@ impl Core {
 
     /// Queues a ready task. Loop thread only.
     pub(crate) fn push_ready(&self, task: Arc<dyn Runnable>) {
+        self.trace.wake(task.header().info.id.seq() as u32);
         self.run_queue.borrow_mut().push_back(task);
     }
 
@@ -522,12 +593,63 @@ impl Core {
     fn warn_if_slow(&self, started: std::time::Instant, task: &dyn fmt::Display) {
         let took = started.elapsed();
         if took >= self.config.slow_poll_threshold {
+            if self.config.trace.dump_on_slow_poll {
+                self.trace_dump(DumpReason::SlowPoll);
+            }
             log::warn!(
                 "{task} took {took:?} in one poll (threshold {:?}); nothing else on loop {} could run \
                  meanwhile. Move blocking work to eddy::task::spawn_blocking",
                 self.config.slow_poll_threshold,
                 self.loop_id(),
             );
+        }
+    }
+
+    // ----- The flight recorder (see `trace/`) ---------------------------
+
+    /// This loop's recorder.
+    pub(crate) fn trace(&self) -> &Recorder {
+        &self.trace
+    }
+
+    /// A task panicked or was cancelled: records it, and dumps the ring if
+    /// it panicked and the runtime asked for that.
+    #[cold]
+    pub(crate) fn trace_failure(&self, task: u32, how: u8) {
+        self.trace.finish(task, how);
+        if how == outcome::PANICKED && self.config.trace.dump_on_panic {
+            self.trace_dump(DumpReason::Panic);
+        }
+    }
+
+    /// Copies this loop's ring out.
+    pub(crate) fn trace_snapshot(&self) -> LoopTrace {
+        self.trace.snapshot(self.index, self.clock.is_paused())
+    }
+
+    /// Writes the ring to the dump directory, if one is configured (Go's
+    /// flight recorder: the moments before something went wrong). Blocks
+    /// the loop for the write, which is rare by construction.
+    fn trace_dump(&self, reason: DumpReason) {
+        let Some(dir) = &self.config.trace.dump_dir else { return };
+        if !self.trace.is_on() || self.dumps.get() >= crate::trace::MAX_DUMPS {
+            return;
+        }
+        let number = self.dumps.get() + 1;
+        self.dumps.set(number);
+        let name = match reason {
+            DumpReason::Panic => "panic",
+            DumpReason::SlowPoll => "slow-poll",
+        };
+        let path = dir.join(format!("eddy-trace-loop{}-{number}-{name}.json", self.index));
+        let snapshot = crate::trace::Snapshot { loops: vec![self.trace_snapshot()] };
+        match snapshot.write_chrome_json(&path) {
+            Ok(()) => log::warn!(
+                "loop {}: {name}: flight recorder written to {} (open it in ui.perfetto.dev)",
+                self.loop_id(),
+                path.display()
+            ),
+            Err(error) => log::error!("loop {}: {name}: {error}", self.loop_id()),
         }
     }
 
@@ -556,7 +678,9 @@ impl Core {
     /// Arms a timer for `deadline` that wakes `waker`.
     pub(crate) fn insert_timer(&self, deadline: Instant, waker: &Waker) -> TimerKey {
         let tick = self.clock.deadline_tick(deadline);
-        self.timers.borrow_mut().insert(tick, waker.clone())
+        let key = self.timers.borrow_mut().insert(tick, waker.clone());
+        self.trace.record(kind::TIMER_ARM, 0, key.index(), tick as u32);
+        key
     }
 
     /// Whether a timer fired; if not, updates who it wakes.
@@ -567,6 +691,10 @@ impl Core {
     /// Cancels a timer.
     pub(crate) fn remove_timer(&self, key: TimerKey) {
         let waker = self.timers.borrow_mut().remove(key);
+        if waker.is_some() {
+            // Still armed (a fired timer has given its waker away).
+            self.trace.record(kind::TIMER_CANCEL, 0, key.index(), 0);
+        }
         drop(waker); // After the borrow: dropping a waker may run code.
     }
 
@@ -624,6 +752,29 @@ impl fmt::Display for MainFuture {
     }
 }
 
+impl Park {
+    /// The code a trace records for this kind of park.
+    fn trace_code(self) -> u8 {
+        match self {
+            Park::Skip => park_code::SKIP,
+            Park::Poll => park_code::POLL,
+            Park::Wait(_) => park_code::WAIT,
+            Park::Paused => park_code::PAUSED,
+        }
+    }
+
+    /// The planned timeout in µs, as a trace records it (`u32::MAX`: none).
+    fn trace_timeout(self) -> u32 {
+        match self {
+            // Paused: a zero-timeout look, then (if idle) a wait the
+            // runtime's clock decides; the record shows the first.
+            Park::Skip | Park::Poll | Park::Paused => 0,
+            Park::Wait(Some(timeout)) => timeout.as_micros().min(u32::MAX as u128 - 1) as u32,
+            Park::Wait(None) => u32::MAX,
+        }
+    }
+}
+
 /// Real time an idle loop waits on a paused clock before it warns.
 const PAUSED_IDLE_WARNING: Duration = Duration::from_secs(1);
 
@@ -640,8 +791,14 @@ impl ArcWake for MainWaker {
         if arc_self.woken.swap(true, Ordering::AcqRel) {
             return;
         }
-        let on_own_loop =
-            crate::context::with_core(|core| Arc::ptr_eq(core.shared(), &arc_self.owner)).unwrap_or(false);
+        let on_own_loop = crate::context::with_core(|core| {
+            let own = Arc::ptr_eq(core.shared(), &arc_self.owner);
+            if own {
+                core.trace().wake(0); // Task 0 is the block_on future.
+            }
+            own
+        })
+        .unwrap_or(false);
         if !on_own_loop {
             arc_self.owner.notify();
         }

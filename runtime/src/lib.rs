@@ -88,6 +88,7 @@ pub mod sync;
 pub mod task;
 pub mod test;
 pub mod time;
+pub mod trace;
 mod util;
 
 #[doc(hidden)]

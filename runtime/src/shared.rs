@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     /// Numbers this loop's tasks. Atomic because a `Handle` on another
     /// thread may spawn onto the loop; uncontended, so cheap.
     next_task_seq: AtomicU64,
+    /// Which task the loop is polling, readable from any thread (for a
+    /// watchdog or a task dump; see `trace::LoopActivity`).
+    pub(crate) activity: Arc<crate::trace::LoopActivity>,
 }
 
 impl Shared {
@@ -57,6 +60,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             blocking,
             next_task_seq: AtomicU64::new(1),
+            activity: Arc::default(),
         }
     }
 

@@ -78,6 +78,8 @@ use mio::{Events, Interest, Poll as MioPoll, Registry, Token};
 use slab::Slab;
 
 use crate::shared::WAKER_TOKEN;
+use crate::trace::record::{cause, kind};
+use crate::trace::Recorder;
 
 mod source;
 pub(crate) use source::IoSource;
@@ -244,7 +246,7 @@ impl Reactor {
     /// Waits for I/O events up to `timeout` (`None`: until one arrives) and
     /// collects the wakers they release into `wake`. Returns the number of
     /// events (the cross-thread wake-up included).
-    pub(crate) fn poll(&self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> usize {
+    pub(crate) fn poll(&self, timeout: Option<Duration>, wake: &mut Vec<(Waker, u8, u32)>) -> usize {
         let mut events = self.events.borrow_mut();
         if let Err(error) = self.poll.borrow_mut().poll(&mut events, timeout) {
             if error.kind() != io::ErrorKind::Interrupted {
@@ -284,10 +286,36 @@ impl Reactor {
             slot.readiness.set(slot.readiness.get() | ready);
             for direction in [Direction::Read, Direction::Write] {
                 if ready & direction.mask() != 0 {
-                    wake.extend(slot.waiter(direction).take());
+                    let cause = match direction {
+                        Direction::Read => cause::IO_READ,
+                        Direction::Write => cause::IO_WRITE,
+                    };
+                    let token = event.token().0 as u32;
+                    wake.extend(slot.waiter(direction).take().map(|waker| (waker, cause, token)));
                 }
             }
         }
         count
+    }
+
+    /// Records the events of the last [`poll`](Self::poll) in the loop's
+    /// trace: token and readiness of each (the cross-thread wake-up left
+    /// out). Reads mio's event buffer again rather than recording inside
+    /// `poll`, so the records carry the time the loop woke up.
+    pub(crate) fn trace_events(&self, trace: &Recorder) {
+        if !trace.is_on() {
+            return;
+        }
+        for event in self.events.borrow().iter() {
+            if event.token() == WAKER_TOKEN {
+                continue;
+            }
+            let ready = u8::from(event.is_readable())
+                | u8::from(event.is_writable()) << 1
+                | u8::from(event.is_read_closed()) << 2
+                | u8::from(event.is_write_closed()) << 3
+                | u8::from(event.is_error()) << 4;
+            trace.record(kind::IO_READY, ready, event.token().0 as u32, 0);
+        }
     }
 }

@@ -2,11 +2,13 @@
 //! for it.
 
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Runtime;
 use crate::time::RuntimeClock;
+use crate::trace::TraceConfig;
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -33,6 +35,7 @@ pub struct Builder {
     pub(super) max_blocking_threads: usize,
     pub(super) thread_name: String,
     pub(super) thread_stack_size: Option<usize>,
+    pub(super) trace: TraceConfig,
 }
 
 /// The per-loop part of the configuration, copied to each loop's thread.
@@ -45,6 +48,7 @@ pub(crate) struct LoopConfig {
     /// The runtime's one clock, shared by all its loops.
     pub(crate) clock: Arc<RuntimeClock>,
     pub(crate) seed: Option<u64>,
+    pub(crate) trace: TraceConfig,
 }
 
 impl Default for Builder {
@@ -70,6 +74,7 @@ impl Builder {
             max_blocking_threads: 16,
             thread_name: "eddy-loop".to_string(),
             thread_stack_size: None,
+            trace: TraceConfig::from_env(),
         }
     }
 
@@ -195,6 +200,58 @@ impl Builder {
         self
     }
 
+    /// Size of each loop's flight recorder, in bytes (default 1 MiB, about
+    /// 65,536 events; the `EDDY_TRACE_CAPACITY` environment variable sets
+    /// the default). Rounded down to a power of two events of 16 bytes;
+    /// `0` turns recording off. See [`crate::trace`].
+    pub fn trace_capacity(&mut self, bytes: usize) -> &mut Builder {
+        self.trace.capacity = bytes;
+        self
+    }
+
+    /// Reads the clock before and after every poll, so the trace shows each
+    /// poll's true length (default: on in debug mode, off otherwise). Off,
+    /// events carry the loop's cached time, which moves only when the loop
+    /// reads the clock anyway (after parking, when firing timers): polls in
+    /// between show in order, 1 ns apart. Costs two clock reads per poll.
+    pub fn trace_poll_times(&mut self, enabled: bool) -> &mut Builder {
+        self.trace.poll_times = Some(enabled);
+        self
+    }
+
+    /// Makes the flight recorder dump a loop's ring into `dir`, as Chrome
+    /// trace JSON, when one of its tasks panics and when debug mode sees a
+    /// slow poll (each can be turned off below): the moments before the
+    /// trouble, Go's flight-recorder pattern. Off by default; at most 8
+    /// dumps per loop. The file names say the loop, the dump's number and
+    /// why (`eddy-trace-loop0-1-panic.json`), and a warning logs the path.
+    pub fn trace_dump_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Builder {
+        self.trace.dump_dir = Some(dir.into());
+        self
+    }
+
+    /// Whether a panicking task dumps the ring (default true; needs
+    /// [`trace_dump_dir`](Self::trace_dump_dir)).
+    pub fn trace_dump_on_panic(&mut self, enabled: bool) -> &mut Builder {
+        self.trace.dump_on_panic = enabled;
+        self
+    }
+
+    /// Whether a slow poll (in debug mode) dumps the ring (default true;
+    /// needs [`trace_dump_dir`](Self::trace_dump_dir)).
+    pub fn trace_dump_on_slow_poll(&mut self, enabled: bool) -> &mut Builder {
+        self.trace.dump_on_slow_poll = enabled;
+        self
+    }
+
+    /// Writes every loop's trace to `path` when the runtime is dropped
+    /// (before its tasks are cancelled). Default: the `EDDY_TRACE`
+    /// environment variable's path, if set.
+    pub fn trace_on_drop(&mut self, path: impl Into<PathBuf>) -> &mut Builder {
+        self.trace.on_drop = Some(path.into());
+        self
+    }
+
     /// Creates the runtime: its loops, their I/O pollers and threads.
     ///
     /// # Errors
@@ -212,6 +269,7 @@ impl Builder {
             slow_poll_threshold: self.slow_poll_threshold,
             clock: RuntimeClock::new(self.start_paused, self.auto_advance, self.workers),
             seed: self.seed,
+            trace: self.trace.clone(),
         }
     }
 }

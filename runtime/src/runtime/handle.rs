@@ -5,11 +5,19 @@ use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::context;
 use crate::shared::Shared;
 use crate::task::cell::Task;
 use crate::task::{should_box, JoinHandle, TaskInfo};
+use crate::trace::Snapshot;
+
+/// How long [`Handle::trace_snapshot`] waits for a loop to answer: a loop
+/// answers between two polls, so only a loop stuck in one poll (or loop 0
+/// with no `block_on`) takes longer. Picked to be far beyond any healthy
+/// poll and short enough that a tool asking does not seem to hang.
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A cheap, cloneable, `Send + Sync` reference to one event loop, for
 /// spawning onto it from anywhere. Tasks spawned through it run on that loop
@@ -181,6 +189,63 @@ impl Handle {
         }
         self.warn_if_undriven(&handle);
         handle
+    }
+
+    /// This loop's flight recorder, copied out (see [`crate::trace`]).
+    ///
+    /// Works from any thread: on the loop's own thread the ring is read
+    /// directly; from elsewhere the loop is sent a small task that reads it
+    /// between two polls (it shows in the trace, still running), and the
+    /// caller waits for the answer (from another loop's task this blocks
+    /// that loop meanwhile, like any blocking call).
+    ///
+    /// ```
+    /// let runtime = eddy::Builder::new().workers(2).build()?;
+    /// let worker = runtime.handles()[1].clone();
+    /// let job = worker.spawn(async { eddy::task::spawn_named("job", async {}).await });
+    /// runtime.block_on(job).unwrap().unwrap();
+    /// let snapshot = worker.trace_snapshot()?; // from this thread, not the worker's
+    /// assert!(snapshot.to_chrome_json().contains("\"job\""));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If the loop has shut down, is loop 0 with no `block_on` running, or
+    /// does not answer within a few seconds (stuck in one poll).
+    pub fn trace_snapshot(&self) -> std::io::Result<Snapshot> {
+        let here = context::with_core(|core| {
+            Arc::ptr_eq(core.shared(), &self.shared).then(|| Snapshot { loops: vec![core.trace_snapshot()] })
+        });
+        if let Some(Some(snapshot)) = here {
+            return Ok(snapshot);
+        }
+        let loop_id = self.shared.loop_id;
+        if let Some(driver) = &self.driver {
+            if !driver.driving.load(Ordering::Acquire) {
+                return Err(std::io::Error::other(format!(
+                    "taking a trace snapshot of loop {loop_id}: it is loop 0 of its runtime and no block_on \
+                     is running it (Runtime::trace_snapshot reads it directly)"
+                )));
+            }
+        }
+        let (answer, answered) = std::sync::mpsc::channel();
+        let reader = self.spawn(async move {
+            let _ = answer.send(context::with_core(|core| core.trace_snapshot()));
+        });
+        drop(reader);
+        match answered.recv_timeout(SNAPSHOT_TIMEOUT) {
+            Ok(Some(trace)) => Ok(Snapshot { loops: vec![trace] }),
+            Ok(None) => {
+                Err(std::io::Error::other(format!("taking a trace snapshot of loop {loop_id}: no loop")))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(std::io::Error::other(format!(
+                "taking a trace snapshot of loop {loop_id}: the loop has shut down"
+            ))),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("taking a trace snapshot of loop {loop_id}: no answer within {SNAPSHOT_TIMEOUT:?}"),
+            )),
+        }
     }
 
     /// Loop 0 has no thread of its own: a task sent to it while no

@@ -18,6 +18,7 @@
 
 use std::future::Future;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use crate::context;
 use crate::event_loop::Core;
 use crate::shared::Shared;
 use crate::task::{should_box, BlockingPool};
+use crate::trace::Snapshot;
 
 /// Runs `future` to completion on a new single-loop runtime and returns its
 /// output, then drops the runtime (cancelling the tasks still running).
@@ -79,6 +81,8 @@ pub struct Runtime {
     /// Whether a `block_on` drives loop 0 right now (shared with its handle).
     driver: Arc<Driver>,
     blocking: BlockingPool,
+    /// Where to write the trace when dropped (`EDDY_TRACE`).
+    trace_on_drop: Option<PathBuf>,
 }
 
 struct Worker {
@@ -98,6 +102,7 @@ impl Runtime {
             core,
             workers: Vec::new(),
             blocking: blocking.clone(),
+            trace_on_drop: config.trace.on_drop.clone(),
         };
         for index in 1..builder.workers {
             // On failure `runtime` drops here, stopping the workers started
@@ -147,6 +152,31 @@ impl Runtime {
     /// Handles to every loop, loop 0 first: `workers(n)` gives `n` of them.
     pub fn handles(&self) -> &[Handle] {
         &self.handles
+    }
+
+    /// Every loop's flight recorder, copied out (see [`crate::trace`]).
+    /// Loop 0's directly; each worker loop's between two of its polls
+    /// (a loop that does not answer within a few seconds, stuck in one
+    /// poll, is left out with a warning).
+    pub fn trace_snapshot(&self) -> Snapshot {
+        let mut snapshot = Snapshot { loops: vec![self.core.trace_snapshot()] };
+        for handle in &self.handles[1..] {
+            match handle.trace_snapshot() {
+                Ok(worker) => snapshot.merge(worker),
+                Err(error) => log::warn!("leaving loop {} out of the trace: {error}", handle.loop_id()),
+            }
+        }
+        snapshot
+    }
+
+    /// Writes [`trace_snapshot`](Self::trace_snapshot) to `path` as Chrome
+    /// Trace Event JSON: open it in <https://ui.perfetto.dev> or
+    /// `chrome://tracing`.
+    ///
+    /// # Errors
+    /// If the file cannot be written; the error names the path.
+    pub fn write_trace(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.trace_snapshot().write_chrome_json(path)
     }
 }
 
@@ -220,6 +250,14 @@ fn start_worker(
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if let Some(path) = &self.trace_on_drop {
+            // Before shutdown: the workers still answer, and the trace
+            // shows the program, not its cancellation.
+            match self.write_trace(path) {
+                Ok(()) => log::info!("eddy trace written to {} (open it in ui.perfetto.dev)", path.display()),
+                Err(error) => log::error!("{error}"),
+            }
+        }
         for worker in &self.workers {
             worker.shared.request_stop();
         }

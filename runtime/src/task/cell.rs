@@ -46,7 +46,7 @@ use std::cell::UnsafeCell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -58,6 +58,7 @@ use super::state::State;
 use super::{Runnable, TaskInfo};
 use crate::event_loop::Core;
 use crate::shared::Shared;
+use crate::trace::record::outcome;
 
 /// A spawned future and everything its handles share. See the module docs.
 pub(crate) struct Task<F: Future> {
@@ -79,9 +80,17 @@ pub(crate) struct Header {
     slot: AtomicUsize,
     /// Id, name and spawn location, for logs and `JoinError`.
     pub(crate) info: TaskInfo,
+    /// The task's label in its loop's trace (name or spawn site, interned
+    /// when the loop adopts it). Owning loop only, like `slot`.
+    trace_label: AtomicU32,
 }
 
 impl Header {
+    /// The task's label in its loop's trace.
+    pub(crate) fn set_trace_label(&self, label: u32) {
+        self.trace_label.store(label, Relaxed);
+    }
+
     /// The task's index in its loop's task list, or [`NO_SLOT`].
     pub(crate) fn slot(&self) -> usize {
         self.slot.load(Relaxed)
@@ -117,6 +126,7 @@ impl<F: Future + 'static> Task<F> {
                 join_waker: AtomicWaker::new(),
                 slot: AtomicUsize::new(NO_SLOT),
                 info,
+                trace_label: AtomicU32::new(0),
             },
             stage: Stage { future: UnsafeCell::new(Some(future)), output: UnsafeCell::new(None) },
         })
@@ -143,6 +153,9 @@ impl<F: Future + 'static> Task<F> {
             (Err(payload), Ok(_)) => Err(JoinError::panicked(&self.header.info, payload)),
             (_, result) => result,
         };
+        if let Err(error) = &result {
+            core.trace_failure(self.header.info.id.seq() as u32, crate::trace::failure_outcome(error));
+        }
         // SAFETY: rule 1 still holds: COMPLETE is published just below.
         unsafe { *self.stage.output.get() = Some(result) };
         let before = self.header.state.complete();
@@ -219,6 +232,8 @@ impl<F: Future + 'static> Runnable for Task<F> {
         }
         let waker = waker_ref(&self);
         let mut cx = Context::from_waker(&waker);
+        let seq = self.header.info.id.seq() as u32;
+        core.trace().poll_begin(seq, self.header.trace_label.load(Relaxed), core.clock());
         let started = core.slow_poll_clock();
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: rule 1: we are the owning loop (asserted above) and not
@@ -231,6 +246,12 @@ impl<F: Future + 'static> Runnable for Task<F> {
                 None => unreachable!("a task without a future was not marked complete"),
             }
         }));
+        let outcome = match &polled {
+            Ok(Poll::Pending) => outcome::PENDING,
+            Ok(Poll::Ready(_)) => outcome::READY,
+            Err(_) => outcome::PANICKED,
+        };
+        core.trace().poll_end(seq, outcome, core.clock());
         core.check_slow_poll(started, &self.header.info);
         match polled {
             Ok(Poll::Pending) => {}

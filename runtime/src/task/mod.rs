@@ -113,6 +113,11 @@ impl TaskId {
     pub(crate) fn new(loop_id: u32, seq: u64) -> TaskId {
         TaskId { loop_id, seq }
     }
+
+    /// The task's number on its loop (what a trace names it by).
+    pub(crate) fn seq(self) -> u64 {
+        self.seq
+    }
 }
 
 impl fmt::Display for TaskId {

@@ -45,6 +45,13 @@ const NIL: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerKey(u32);
 
+impl TimerKey {
+    /// The key as a number, for the trace.
+    pub(crate) fn index(self) -> u32 {
+        self.0
+    }
+}
+
 /// The timers of one loop.
 pub(crate) struct Wheel {
     /// The tick up to which all due timers have fired. Never decreases.
@@ -88,7 +95,6 @@ impl Wheel {
     }
 
     /// How many timers exist (armed or fired but not yet removed).
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

@@ -1,0 +1,392 @@
+//! The exporter: a snapshot's records as Chrome Trace Event JSON, the format
+//! both Perfetto (ui.perfetto.dev) and `chrome://tracing` open as is.
+//!
+//! What each record becomes, on the track (`tid`) of its loop:
+//!
+//! | records | JSON |
+//! |---|---|
+//! | `POLL_BEGIN` … `POLL_END` (or the loop's next record of its own) | an `X` slice named by the task's name or spawn site |
+//! | `PARK` … `UNPARK` | an `X` slice `park` (why, planned timeout, events) |
+//! | `PHASE_BEGIN` … `PHASE_END` | an `X` slice: `take injected`, `fire timers`, `dispatch I/O` |
+//! | `WAKE` then the woken task's `POLL_BEGIN` | a flow arrow: `s` at the wake, `f` with `"bp":"e"` on the poll |
+//! | `SPAWN` … `FINISH` | an async slice (`b`/`e`) per task: its lifetime |
+//! | `PARK`, `UNPARK` | counters (`C`): ready tasks, armed timers |
+//! | timers, `IO_READY`, user events | instants (`i`) |
+//!
+//! Timestamps are microseconds with three decimals (nanosecond
+//! resolution). The loop stamps records with its cached clock, so several
+//! events may carry the same time; the exporter spreads them 1 ns apart, in
+//! the order they happened, so that every slice has a length, slices on a
+//! track never overlap, and a wake always lies inside the slice that made it.
+//! A flow is drawn only when its wake lies inside a slice (a poll or a tick
+//! phase) and its poll is in the snapshot, so both ends are always bound.
+//!
+//! Written by hand, with no JSON library: the output is a flat list of small
+//! objects, and writing it directly keeps the runtime free of dependencies.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::record::{cause, kind, outcome, park, phase, Record, TIME_BITS};
+use super::LoopTrace;
+
+/// The process id every event carries (one runtime per trace).
+const PID: u32 = 1;
+
+/// Writes `loops` as one Chrome Trace Event JSON document.
+pub(crate) fn to_json(loops: &[LoopTrace]) -> String {
+    let mut out = Json {
+        text: String::with_capacity(128 + loops.iter().map(|l| l.records.len() * 120).sum::<usize>()),
+        first: true,
+        next_flow: 0,
+    };
+    let lost: u64 = loops.iter().map(|l| l.lost).sum();
+    out.text.push_str("{\"displayTimeUnit\":\"ns\",\"otherData\":{\"recorder\":\"eddy\",\"lost_events\":");
+    let _ = write!(out.text, "{lost}");
+    out.text.push_str("},\"traceEvents\":[\n");
+    out.event(format_args!(
+        "{{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":{PID},\"tid\":0,\"args\":{{\"name\":\"eddy\"}}}}"
+    ));
+    for trace in loops {
+        export_loop(trace, &mut out);
+    }
+    out.text.push_str("\n]}\n");
+    out.text
+}
+
+/// The document being written.
+struct Json {
+    text: String,
+    first: bool,
+    /// Flow ids are unique across the whole document.
+    next_flow: u64,
+}
+
+impl Json {
+    fn event(&mut self, args: std::fmt::Arguments<'_>) {
+        if !self.first {
+            self.text.push_str(",\n");
+        }
+        self.first = false;
+        let _ = self.text.write_fmt(args);
+    }
+}
+
+/// A poll being drawn: its task, label, start, and what woke it.
+struct OpenPoll {
+    task: u32,
+    label: u32,
+    begin: u64,
+    woken_by: Option<(u8, u32)>,
+}
+
+/// A wake waiting for the poll it caused.
+struct PendingWake {
+    at: u64,
+    cause: (u8, u32),
+    in_slice: bool,
+}
+
+fn export_loop(trace: &LoopTrace, out: &mut Json) {
+    let tid = trace.index;
+    let label_name = |label: u32| trace.labels.get(label as usize).map_or("?", |(name, _)| name.as_str());
+    let label_site = |label: u32| trace.labels.get(label as usize).map_or("?", |(_, site)| site.as_str());
+    out.event(format_args!(
+        "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{PID},\"tid\":{tid},\"args\":{{\"name\":\"loop {tid}{}\"}}}}",
+        if trace.paused { " (paused clock)" } else { "" }
+    ));
+    out.event(format_args!(
+        "{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":{PID},\"tid\":{tid},\"args\":{{\"sort_index\":{tid}}}}}"
+    ));
+
+    let mut clock = DisplayClock::default();
+    let mut poll: Option<OpenPoll> = None;
+    let mut phase_open: Option<(u8, u64)> = None;
+    let mut park_open: Option<(u8, u32, u64)> = None;
+    let mut pending: HashMap<u32, PendingWake> = HashMap::new();
+    let mut alive: HashMap<u32, u32> = HashMap::new();
+
+    for record in &trace.records {
+        let at = clock.display(record);
+        let (a, b) = (record.a, record.b);
+        if matches!(record.kind(), kind::PARK | kind::UNPARK | kind::PHASE_BEGIN | kind::FINISH) {
+            // The loop's own work: a poll still open returned `Pending`
+            // (which the recorder leaves implicit) and ended here.
+            if let Some(open) = poll.take() {
+                close_poll(out, tid, open, at, outcome::name(outcome::PENDING), &label_name);
+            }
+        }
+        match record.kind() {
+            kind::SPAWN => {
+                alive.insert(a, b);
+                // A spawned task is ready at once: the spawn is its first
+                // wake, by whoever is running (the recorder saves a record).
+                let cause = poll.as_ref().map_or((cause::LOOP, 0), |open| (cause::TASK, open.task));
+                let in_slice = poll.is_some() || phase_open.is_some();
+                pending.insert(a, PendingWake { at, cause, in_slice });
+                out.event(format_args!(
+                    "{{\"name\":{},\"cat\":\"task\",\"ph\":\"b\",\"id\":{},\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"task\":{a},\"site\":{}}}}}",
+                    Str(label_name(b)),
+                    task_id(tid, a),
+                    Ts(at),
+                    Str(label_site(b)),
+                ));
+            }
+            kind::WAKE => {
+                let in_slice = poll.is_some() || phase_open.is_some();
+                pending.insert(a, PendingWake { at, cause: (record.sub(), b), in_slice });
+                if record.sub() == cause::TIMER {
+                    out.event(format_args!(
+                        "{{\"name\":\"timer fired\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"deadline_ms\":{b},\"wakes_task\":{a}}}}}",
+                        Ts(at)
+                    ));
+                }
+            }
+            kind::POLL_BEGIN => {
+                if let Some(open) = poll.take() {
+                    // It returned `Pending` (left implicit by the
+                    // recorder): it ended where this one starts.
+                    close_poll(out, tid, open, at, outcome::name(outcome::PENDING), &label_name);
+                }
+                let wake = pending.remove(&a);
+                if let Some(wake) = &wake {
+                    if wake.in_slice {
+                        out.next_flow += 1;
+                        let id = out.next_flow;
+                        out.event(format_args!(
+                            "{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{id},\"pid\":{PID},\"tid\":{tid},\"ts\":{}}}",
+                            Ts(wake.at)
+                        ));
+                        out.event(format_args!(
+                            "{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{id},\"pid\":{PID},\"tid\":{tid},\"ts\":{}}}",
+                            Ts(at)
+                        ));
+                    }
+                }
+                poll = Some(OpenPoll { task: a, label: b, begin: at, woken_by: wake.map(|w| w.cause) });
+            }
+            kind::POLL_END => {
+                if let Some(open) = poll.take() {
+                    close_poll(out, tid, open, at, outcome::name(record.sub()), &label_name);
+                }
+                if record.sub() != outcome::PENDING {
+                    end_task(out, tid, a, record.sub(), at, &mut alive, &label_name);
+                }
+            }
+            kind::FINISH => end_task(out, tid, a, record.sub(), at, &mut alive, &label_name),
+            kind::TIMER_ARM => out.event(format_args!(
+
+                "{{\"name\":\"timer armed\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"key\":{a},\"deadline_ms\":{b}}}}}",
+                Ts(at)
+            )),
+            kind::TIMER_CANCEL => out.event(format_args!(
+                "{{\"name\":\"timer cancelled\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"key\":{a}}}}}",
+                Ts(at)
+            )),
+            kind::PARK => {
+                out.event(format_args!(
+                    "{{\"name\":\"loop {tid} ready tasks\",\"ph\":\"C\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"tasks\":{b}}}}}",
+                    Ts(at)
+                ));
+                if record.sub() != park::SKIP {
+                    park_open = Some((record.sub(), a, at));
+                }
+            }
+            kind::UNPARK => {
+                if let Some((why, timeout, begin)) = park_open.take() {
+                    let timeout = match timeout {
+                        u32::MAX => "null".to_string(),
+                        micros => format!("{micros}"),
+                    };
+                    out.event(format_args!(
+                        "{{\"name\":\"park\",\"cat\":\"park\",\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"why\":\"{}\",\"timeout_us\":{timeout},\"events\":{a}}}}}",
+                        Ts(begin),
+                        Ts(at - begin),
+                        park::name(why),
+                    ));
+                }
+                out.event(format_args!(
+                    "{{\"name\":\"loop {tid} armed timers\",\"ph\":\"C\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"timers\":{b}}}}}",
+                    Ts(at)
+                ));
+            }
+            kind::IO_READY => {
+                let bits = record.sub();
+                let flag = |bit: u8| if bits & bit != 0 { "true" } else { "false" };
+                out.event(format_args!(
+                    "{{\"name\":\"socket ready\",\"cat\":\"io\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"token\":{a},\"readable\":{},\"writable\":{},\"read_closed\":{},\"write_closed\":{},\"error\":{}}}}}",
+                    Ts(at),
+                    flag(1),
+                    flag(2),
+                    flag(4),
+                    flag(8),
+                    flag(16),
+                ));
+            }
+            kind::PHASE_BEGIN => phase_open = Some((record.sub(), at)),
+            kind::PHASE_END => {
+                if let Some((which, begin)) = phase_open.take() {
+                    out.event(format_args!(
+                        "{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"count\":{a}}}}}",
+                        phase::name(which),
+                        Ts(begin),
+                        Ts(at - begin),
+                    ));
+                }
+            }
+            kind::USER => {
+                let spec = trace.user_kinds.get(record.sub() as usize).map_or("other", String::as_str);
+                let mut parts = spec.split('|');
+                let name = parts.next().unwrap_or("other");
+                let first = parts.next().unwrap_or("a");
+                let second = parts.next().unwrap_or("b");
+                out.event(format_args!(
+                    "{{\"name\":{},\"cat\":\"user\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{{}:{a},{}:{b}}}}}",
+                    Str(name),
+                    Ts(at),
+                    Str(first),
+                    Str(second),
+                ));
+            }
+            _ => {}
+        }
+    }
+    // The snapshot was taken mid-poll (from a task) or mid-park: close what
+    // is open just after the last event.
+    let end = clock.after_last(trace.end);
+    if let Some(open) = poll.take() {
+        close_poll(out, tid, open, end, "running at snapshot", &label_name);
+    }
+    if let Some((which, begin)) = phase_open.take() {
+        out.event(format_args!(
+            "{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"dur\":{}}}",
+            phase::name(which),
+            Ts(begin),
+            Ts(end - begin),
+        ));
+    }
+}
+
+fn close_poll<'a>(
+    out: &mut Json,
+    tid: usize,
+    open: OpenPoll,
+    end: u64,
+    result: &str,
+    label_name: &impl Fn(u32) -> &'a str,
+) {
+    let woken_by = match open.woken_by {
+        Some((cause::TASK, task)) => format!("task {task}"),
+        Some((cause::TIMER, deadline)) => format!("timer due at {deadline} ms"),
+        Some((cause @ (cause::IO_READ | cause::IO_WRITE), token)) => {
+            format!("{} (token {token})", cause::name(cause))
+        }
+        Some((cause @ (cause::CHANNEL | cause::SYNC), task)) => {
+            format!("{} (in task {task})", cause::name(cause))
+        }
+        Some((cause, _)) => cause::name(cause).to_string(),
+        None => "(before the snapshot)".to_string(),
+    };
+    out.event(format_args!(
+        "{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"task\":{},\"result\":\"{result}\",\"woken_by\":{}}}}}",
+        Str(label_name(open.label)),
+        Ts(open.begin),
+        Ts(end - open.begin),
+        open.task,
+        Str(&woken_by),
+    ));
+}
+
+/// Ends a task's lifetime slice, if its beginning is in the snapshot.
+fn end_task<'a>(
+    out: &mut Json,
+    tid: usize,
+    task: u32,
+    how: u8,
+    at: u64,
+    alive: &mut HashMap<u32, u32>,
+    label_name: &impl Fn(u32) -> &'a str,
+) {
+    if let Some(label) = alive.remove(&task) {
+        out.event(format_args!(
+            "{{\"name\":{},\"cat\":\"task\",\"ph\":\"e\",\"id\":{},\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"outcome\":\"{}\"}}}}",
+            Str(label_name(label)),
+            task_id(tid, task),
+            Ts(at),
+            outcome::name(how),
+        ));
+    }
+}
+
+/// A task's async-event id, unique across loops.
+fn task_id(loop_index: usize, task: u32) -> u64 {
+    (loop_index as u64) << 32 | u64::from(task)
+}
+
+/// Turns record times into strictly increasing display times (see the
+/// module docs), unwrapping the 48-bit wrap.
+#[derive(Default)]
+struct DisplayClock {
+    /// Added to raw times: 2^48 per wrap seen.
+    base: u64,
+    last_raw: Option<u64>,
+    last: Option<u64>,
+}
+
+impl DisplayClock {
+    fn display(&mut self, record: &Record) -> u64 {
+        let raw = record.time();
+        if let Some(last_raw) = self.last_raw {
+            // A step back by more than half the range is a wrap, not a
+            // stale stamp.
+            if raw < last_raw && last_raw - raw > 1 << (TIME_BITS - 1) {
+                self.base += 1 << TIME_BITS;
+            }
+        }
+        self.last_raw = Some(raw);
+        let at = match self.last {
+            Some(last) => (self.base + raw).max(last + 1),
+            None => self.base + raw,
+        };
+        self.last = Some(at);
+        at
+    }
+
+    /// A time after every event so far, and no earlier than `end` (the
+    /// snapshot's loop time).
+    fn after_last(&mut self, end: u64) -> u64 {
+        let at = self.last.map_or(end, |last| (last + 1).max(self.base + end));
+        self.last = Some(at);
+        at
+    }
+}
+
+/// Nanoseconds, printed as microseconds with three decimals.
+struct Ts(u64);
+
+impl std::fmt::Display for Ts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:03}", self.0 / 1000, self.0 % 1000)
+    }
+}
+
+/// A JSON string literal, escaped.
+struct Str<'a>(&'a str);
+
+impl std::fmt::Display for Str<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
+    }
+}

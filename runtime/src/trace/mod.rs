@@ -1,0 +1,264 @@
+//! How to watch eddy work: an always-on flight recorder per event loop, and
+//! a timeline of it that opens in any browser.
+//!
+//! Every loop keeps the last events of its life in a ring (about 1 MiB,
+//! 65,536 events, by default): tasks spawned, polled and finished; **every
+//! wake with its cause** (which task, timer, socket, or another thread);
+//! timers armed, cancelled and fired; each park (why, for how long, how many
+//! OS events it brought) and each readiness event. Writing one costs a
+//! 16-byte store and no lock, no allocation and no clock read, so it is on
+//! in every build, like Go's flight recorder. Take it out as a
+//! [`Snapshot`] and write it as Chrome Trace Event JSON:
+//!
+//! ```
+//! let runtime = eddy::Builder::new().build()?;
+//! runtime.block_on(async {
+//!     let worker = eddy::spawn(async { eddy::task::yield_now().await; 42 });
+//!     worker.await.unwrap();
+//! });
+//! let path = std::env::temp_dir().join("eddy-doc-trace.json");
+//! runtime.write_trace(&path)?;        // open it in ui.perfetto.dev
+//! # std::fs::remove_file(path)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Open the file in <https://ui.perfetto.dev> ("Open trace file") or in
+//! `chrome://tracing` ("Load"): nothing to install, no conversion. One track
+//! per loop shows each poll as a slice named by the task's name (or where it
+//! was spawned), each park as a `park` slice, and an **arrow from every wake
+//! to the poll it caused**. Click a slice to see its task, the poll's result
+//! and what woke it; the counters above the tracks show the ready queue and
+//! the armed timers; each task's lifetime is an async slice of its own.
+//! `examples/timeline.rs` makes one to look at.
+//!
+//! # Ways to get a trace out
+//!
+//! - [`Runtime::write_trace`](crate::Runtime::write_trace) and
+//!   [`Runtime::trace_snapshot`](crate::Runtime::trace_snapshot): every loop.
+//! - [`Handle::trace_snapshot`](crate::Handle::trace_snapshot): one loop,
+//!   from any thread (the loop answers between two polls), and
+//!   [`snapshot`] from inside a task.
+//! - `EDDY_TRACE=path`: the runtime writes its trace there when it is
+//!   dropped (or [`Builder::trace_on_drop`](crate::Builder::trace_on_drop)).
+//! - Flight-recorder dumps ([`Builder::trace_dump_dir`](crate::Builder::trace_dump_dir)):
+//!   a task that panics, or a slow poll in debug mode, writes the ring as it
+//!   was at that moment.
+//!
+//! # What it costs, and what it leaves out
+//!
+//! Events are stamped with the loop's cached clock, which the loop
+//! refreshes whenever it reads the clock anyway (after each park, when it
+//! fires timers). Polls between two refreshes show in their true order
+//! but 1 ns long; [`Builder::trace_poll_times`](crate::Builder::trace_poll_times)
+//! (on in debug mode) reads the clock around every poll for true lengths, at
+//! two clock reads per poll. The measured overhead is in the README
+//! ("Overhead of the flight recorder"); `Builder::trace_capacity(0)` (or
+//! `EDDY_TRACE_CAPACITY=0`) turns recording off.
+//!
+//! Only the first wake of a task that is not yet scheduled is recorded (a
+//! second one changes nothing). Wakes from other threads are recorded when
+//! the loop takes the task in, with cause "another thread".
+//!
+//! # Deterministic timelines
+//!
+//! Times are loop time (nanoseconds since the loop started), task numbers
+//! are per loop, tracks are numbered by the loop's index in its runtime. With
+//! [`Builder::seed`](crate::Builder::seed) and a paused clock, a program that
+//! does no real I/O writes the same trace byte for byte on every run: a
+//! failing seed replays with an identical timeline.
+//!
+//! # Events of your own
+//!
+//! [`event`] adds an instant to the current loop's track, inside the poll
+//! that recorded it; eddy-http uses it to mark a connection accepted, a
+//! request head parsed, a response written, so one request can be followed
+//! from accept to write.
+//!
+//! # How it is built
+//!
+//! - `record.rs`: the 16-byte record and the meaning of its fields;
+//! - `recorder.rs`: the ring, the task-label side table, the "current
+//!   cause" that attributes each wake, and what other threads may read of a
+//!   loop (for a watchdog);
+//! - `chrome.rs`: the JSON exporter.
+//!
+//! The hooks are one-liners in the loop (`event_loop.rs`), the task cell
+//! (`task/cell.rs`) and the reactor.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+mod chrome;
+pub(crate) mod record;
+mod recorder;
+
+pub(crate) use recorder::{failure_outcome, LoopActivity, Recorder, BLOCK_ON_LABEL};
+
+/// Default ring size per loop, in bytes: 65,536 events, typically the last
+/// few seconds of a busy server or everything a test does. A megabyte per
+/// loop is noise next to a loop's buffers and small enough to dump in a few
+/// milliseconds.
+pub(crate) const DEFAULT_CAPACITY: usize = 1 << 20;
+
+/// The most flight-recorder dumps one loop writes: a panic storm must not
+/// fill the disk.
+pub(crate) const MAX_DUMPS: u32 = 8;
+
+/// The recorder's part of a runtime's configuration.
+#[derive(Clone, Debug)]
+pub(crate) struct TraceConfig {
+    /// Ring size per loop, bytes (0: off).
+    pub(crate) capacity: usize,
+    /// Read the clock around each poll (`None`: in debug mode only).
+    pub(crate) poll_times: Option<bool>,
+    /// Where flight-recorder dumps go (`None`: no dumps).
+    pub(crate) dump_dir: Option<PathBuf>,
+    /// Dump when a task panics.
+    pub(crate) dump_on_panic: bool,
+    /// Dump when a poll is slow (debug mode's slow-poll warning).
+    pub(crate) dump_on_slow_poll: bool,
+    /// Written when the runtime is dropped (`EDDY_TRACE`).
+    pub(crate) on_drop: Option<PathBuf>,
+}
+
+impl TraceConfig {
+    /// The defaults, with `EDDY_TRACE` and `EDDY_TRACE_CAPACITY` read from
+    /// the environment.
+    pub(crate) fn from_env() -> TraceConfig {
+        let capacity = std::env::var("EDDY_TRACE_CAPACITY")
+            .ok()
+            .and_then(|value| value.trim().parse::<usize>().ok())
+            .unwrap_or(DEFAULT_CAPACITY);
+        TraceConfig {
+            capacity,
+            poll_times: None,
+            dump_dir: None,
+            dump_on_panic: true,
+            dump_on_slow_poll: true,
+            on_drop: std::env::var_os("EDDY_TRACE").filter(|path| !path.is_empty()).map(PathBuf::from),
+        }
+    }
+}
+
+/// Why a flight-recorder dump was written (part of its file name).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum DumpReason {
+    Panic,
+    SlowPoll,
+}
+
+/// One loop's recorded events and the side tables that name them.
+#[derive(Clone, Debug)]
+pub(crate) struct LoopTrace {
+    /// The loop's index in its runtime (its track).
+    pub(crate) index: usize,
+    /// The ring's contents, oldest first.
+    pub(crate) records: Vec<record::Record>,
+    /// Events overwritten before the snapshot.
+    pub(crate) lost: u64,
+    /// Task labels: (name, spawn site).
+    pub(crate) labels: Vec<(String, String)>,
+    /// Names of user events.
+    pub(crate) user_kinds: Vec<String>,
+    /// Loop time of the snapshot, ns.
+    pub(crate) end: u64,
+    /// Whether the loop's clock was paused.
+    pub(crate) paused: bool,
+}
+
+/// The recorded events of one or more loops, copied out of their rings.
+///
+/// ```
+/// eddy::run(async {
+///     eddy::spawn(async {}).await.unwrap();
+///     let snapshot = eddy::trace::snapshot().expect("inside a runtime");
+///     assert!(snapshot.event_count() > 0);
+///     let json = snapshot.to_chrome_json();
+///     assert!(json.contains("\"ph\":\"X\""));
+/// });
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub(crate) loops: Vec<LoopTrace>,
+}
+
+impl Snapshot {
+    /// The snapshot as Chrome Trace Event JSON, for Perfetto
+    /// (ui.perfetto.dev) or `chrome://tracing`.
+    pub fn to_chrome_json(&self) -> String {
+        chrome::to_json(&self.loops)
+    }
+
+    /// Writes [`to_chrome_json`](Self::to_chrome_json) to `path`.
+    ///
+    /// # Errors
+    /// If the file cannot be written; the error names the path.
+    pub fn write_chrome_json(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_chrome_json()).map_err(|error| {
+            io::Error::new(error.kind(), format!("writing the eddy trace to {}: {error}", path.display()))
+        })
+    }
+
+    /// Events in the snapshot, over all loops.
+    pub fn event_count(&self) -> usize {
+        self.loops.iter().map(|trace| trace.records.len()).sum()
+    }
+
+    /// Events that were overwritten in the rings before the snapshot (the
+    /// ring keeps only the most recent ones).
+    pub fn lost_events(&self) -> u64 {
+        self.loops.iter().map(|trace| trace.lost).sum()
+    }
+
+    /// Adds the loops of `other` (snapshots of several loops, or runtimes,
+    /// in one timeline). Tracks are numbered by each loop's index in its
+    /// runtime, so merge loops of different runtimes with care.
+    pub fn merge(&mut self, other: Snapshot) {
+        self.loops.extend(other.loops);
+        self.loops.sort_by_key(|trace| trace.index);
+    }
+}
+
+/// A snapshot of the current loop's recorder, from inside a task (`None`
+/// outside a runtime). The calling task's own poll is still open; the
+/// timeline shows it running at the end.
+pub fn snapshot() -> Option<Snapshot> {
+    crate::context::with_core(|core| Snapshot { loops: vec![core.trace_snapshot()] })
+}
+
+/// Records an event of your own on the current loop's track, inside the
+/// current poll: an instant named `name`, with two values. Does nothing
+/// outside a runtime or with recording off.
+///
+/// `name` may name the values after a `|`: `"response written|status|bytes"`
+/// shows as `response written` with `status` and `bytes` (otherwise `a`
+/// and `b`). Names are interned by address, so pass string literals; a loop
+/// keeps up to 255 distinct names.
+///
+/// ```
+/// eddy::run(async {
+///     eddy::trace::event("cache miss|key|size", 42, 1024);
+/// });
+/// ```
+pub fn event(name: &'static str, a: u32, b: u32) {
+    crate::context::with_core(|core| core.trace().user(name, a, b));
+}
+
+/// Records that `waker` is woken by a channel (or, with `sync: true`, a
+/// lock or other sync primitive), then wakes it: the timeline then says
+/// "channel (in task 7)" rather than just "task 7".
+#[allow(dead_code)]
+pub(crate) fn wake_by_resource(sync: bool, waker: std::task::Waker) {
+    let code = if sync { record::cause::SYNC } else { record::cause::CHANNEL };
+    let previous = crate::context::with_core(|core| {
+        let (cause, argument) = core.trace().set_cause(code, 0);
+        let task = if cause == record::cause::TASK { argument } else { 0 };
+        core.trace().set_cause(code, task);
+        (cause, argument)
+    });
+    waker.wake();
+    if let Some(previous) = previous {
+        crate::context::with_core(|core| core.trace().restore_cause(previous));
+    }
+}

@@ -1,0 +1,176 @@
+//! The exported timeline: Chrome Trace Event JSON that Perfetto and
+//! chrome://tracing open as is. Every export is checked by
+//! `trace_support::check` (well-formed JSON, flows bound to slices at both
+//! ends, no crossing slices on a track); these tests then look for each
+//! kind of event the recorder promises.
+
+mod trace_support;
+
+use std::time::Duration;
+
+use eddy::net::{TcpListener, TcpStream};
+use eddy::sync::mpsc;
+use trace_support::{check, Json};
+
+/// A little of everything: named tasks talking over a channel, a timer, a
+/// socket, a panic.
+async fn a_bit_of_everything() {
+    let (tx, mut rx) = mpsc::channel::<u32>(2);
+    let producer = eddy::task::spawn_named("producer", async move {
+        for i in 0..5 {
+            tx.send(i).await.unwrap();
+        }
+    });
+    let consumer = eddy::task::spawn_named("consumer", async move {
+        let mut sum = 0;
+        while let Some(i) = rx.recv().await {
+            sum += i;
+        }
+        sum
+    });
+    let sleeper = eddy::task::spawn_named("sleeper", async {
+        eddy::time::sleep(Duration::from_millis(2)).await;
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = eddy::task::spawn_named("server", async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut buf = [0; 5];
+        let n = stream.read(&mut buf).await.unwrap();
+        stream.write_all(&buf[..n]).await.unwrap();
+    });
+    let client = TcpStream::connect(addr).await.unwrap();
+    eddy::time::sleep(Duration::from_millis(1)).await;
+    client.write_all(b"hello").await.unwrap();
+    let mut buf = [0; 5];
+    client.read(&mut buf).await.unwrap();
+    let _ = eddy::task::spawn_named("panicker", async { panic!("on purpose, for the trace") }).await;
+    producer.await.unwrap();
+    assert_eq!(consumer.await.unwrap(), 10);
+    sleeper.await.unwrap();
+    server.await.unwrap();
+}
+
+fn traced(builder: &mut eddy::Builder) -> String {
+    let runtime = builder.build().unwrap();
+    runtime.block_on(a_bit_of_everything());
+    runtime.trace_snapshot().to_chrome_json()
+}
+
+fn polls_named<'a>(checked: &'a trace_support::Checked, name: &str) -> Vec<&'a trace_support::Slice> {
+    checked.slices.values().flatten().filter(|slice| slice.cat == "poll" && slice.name == name).collect()
+}
+
+#[test]
+fn the_timeline_is_well_formed_with_bound_flows_and_no_crossing_slices() {
+    let checked = check(&traced(&mut eddy::Builder::new()));
+    assert!(
+        checked.flows > 5,
+        "wakes are drawn as arrows to the polls they caused ({} flows)",
+        checked.flows
+    );
+}
+
+#[test]
+fn each_poll_is_a_slice_named_by_its_task() {
+    let checked = check(&traced(&mut eddy::Builder::new()));
+    for name in ["producer", "consumer", "sleeper", "server", "panicker", "block_on"] {
+        assert!(!polls_named(&checked, name).is_empty(), "no poll slice named {name}");
+    }
+    let unnamed = eddy::run(async {
+        eddy::spawn(async {}).await.unwrap();
+        eddy::trace::snapshot().unwrap().to_chrome_json()
+    });
+    assert!(unnamed.contains("trace_chrome.rs:"), "an unnamed task is named by its spawn site");
+}
+
+#[test]
+fn a_wake_from_inside_a_poll_names_the_task_that_did_it() {
+    let checked = check(&traced(&mut eddy::Builder::new()));
+    let task_of = |name: &str| polls_named(&checked, name)[0].args.num("task").unwrap();
+    let producer = task_of("producer");
+    let woken_by_producer = polls_named(&checked, "consumer")
+        .iter()
+        .any(|poll| poll.args.str("woken_by") == Some(&format!("task {producer}")));
+    assert!(woken_by_producer, "the consumer is woken by the producer's sends");
+    let results: Vec<_> =
+        polls_named(&checked, "panicker").iter().filter_map(|poll| poll.args.str("result")).collect();
+    assert_eq!(results, ["panicked"]);
+}
+
+#[test]
+fn timers_sockets_and_parks_show_with_their_causes() {
+    let checked = check(&traced(&mut eddy::Builder::new()));
+    let names: Vec<&str> = checked.events.iter().filter_map(|event| event.str("name")).collect();
+    for expected in ["timer armed", "timer fired", "socket ready", "park", "fire timers", "dispatch I/O"] {
+        assert!(names.contains(&expected), "no {expected:?} event");
+    }
+    let woken_by: Vec<&str> =
+        checked.slices.values().flatten().filter_map(|slice| slice.args.str("woken_by")).collect();
+    assert!(woken_by.iter().any(|cause| cause.starts_with("timer due at")), "a timer wake says so");
+    assert!(woken_by.iter().any(|cause| cause.starts_with("socket readable")), "a socket wake says so");
+    let park = checked.slices.values().flatten().find(|slice| slice.name == "park").unwrap();
+    assert!(park.args.str("why").is_some() && park.args.get("events").is_some());
+}
+
+#[test]
+fn counters_and_task_lifetimes_are_exported() {
+    let checked = check(&traced(&mut eddy::Builder::new()));
+    let has = |ph: &str, name_part: &str| {
+        checked.events.iter().any(|event| {
+            event.str("ph") == Some(ph) && event.str("name").is_some_and(|name| name.contains(name_part))
+        })
+    };
+    assert!(has("C", "ready tasks"), "ready-queue counter");
+    assert!(has("C", "armed timers"), "timer counter");
+    assert!(has("b", "producer") && has("e", "producer"), "a task's lifetime begins and ends");
+    let panicked = checked.events.iter().any(|event| {
+        event.str("ph") == Some("e")
+            && event.get("args").and_then(|args| args.str("outcome")) == Some("panicked")
+    });
+    assert!(panicked, "a panicked task's lifetime ends as panicked");
+}
+
+#[test]
+fn precise_poll_times_give_polls_their_real_length() {
+    let runtime = eddy::Builder::new().trace_poll_times(true).build().unwrap();
+    runtime.block_on(async {
+        // One poll that takes 2 ms of real time (a blocking call, on purpose).
+        eddy::task::spawn_named("busy", async { std::thread::sleep(Duration::from_millis(2)) })
+            .await
+            .unwrap();
+    });
+    let checked = check(&runtime.trace_snapshot().to_chrome_json());
+    let busy = polls_named(&checked, "busy");
+    assert!(busy[0].end - busy[0].start >= 1000.0, "a 2 ms poll is at least 1 ms long on the timeline");
+}
+
+#[test]
+fn user_events_appear_inside_the_poll_that_recorded_them() {
+    let json = eddy::run(async {
+        eddy::task::spawn_named("handler", async {
+            eddy::trace::event("response written|status|bytes", 200, 17);
+        })
+        .await
+        .unwrap();
+        eddy::trace::snapshot().unwrap().to_chrome_json()
+    });
+    let checked = check(&json);
+    let event = checked.events.iter().find(|event| event.str("name") == Some("response written")).unwrap();
+    let args = event.get("args").unwrap();
+    assert_eq!((args.num("status"), args.num("bytes")), (Some(200.0), Some(17.0)));
+    let handler = polls_named(&checked, "handler")[0];
+    let at = event.num("ts").unwrap();
+    assert!(handler.start <= at && at < handler.end, "the event lies in the handler's poll");
+}
+
+#[test]
+fn names_with_quotes_and_newlines_are_escaped() {
+    let json = eddy::run(async {
+        eddy::task::spawn_named("a \"quoted\"\nname\\", async {}).await.unwrap();
+        eddy::trace::snapshot().unwrap().to_chrome_json()
+    });
+    let checked = check(&json);
+    assert!(!polls_named(&checked, "a \"quoted\"\nname\\").is_empty());
+    let _ = Json::Null;
+}

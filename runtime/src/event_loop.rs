@@ -111,7 +111,7 @@ use crate::task::cell::{Task, NO_SLOT};
 use crate::task::{BlockingPool, JoinHandle, Runnable, TaskInfo};
 use crate::time::wheel::{TimerKey, Wheel};
 use crate::time::{Clock, Idle, Instant};
-use crate::trace::record::{cause, kind, outcome, park as park_code, phase};
+use crate::trace::record::{cause, kind, outcome, park as park_code};
 use crate::trace::{DumpReason, LoopTrace, Recorder};
 use crate::util::Shuffler;
 
@@ -298,7 +298,6 @@ impl Core {
         if count == 0 {
             return 0;
         }
-        self.trace.record(kind::PHASE_BEGIN, phase::INJECTED, 0, 0);
         for task in injected.drain(..) {
             if task.header().slot() == NO_SLOT {
                 // Spawned through a Handle from another thread: adopt it.
@@ -307,7 +306,6 @@ impl Core {
             self.trace.wake_for(cause::FOREIGN, task.header().info.id.seq() as u32, 0);
             self.run_queue.borrow_mut().push_back(task);
         }
-        self.trace.record(kind::PHASE_END, phase::INJECTED, count as u32, 0);
         count
     }
 
@@ -344,11 +342,9 @@ impl Core {
         let fired = self.timers.borrow_mut().advance(now, &mut wakers);
         if fired > 0 {
             self.trace.stamp(&self.clock);
-            self.trace.record(kind::PHASE_BEGIN, phase::TIMERS, 0, 0);
             let previous = self.trace.set_cause(cause::TIMER, now as u32);
             self.wake_all(&mut wakers, "a timer");
             self.trace.restore_cause(previous);
-            self.trace.record(kind::PHASE_END, phase::TIMERS, fired as u32, 0);
         }
         self.wake_buffer.replace(wakers);
         self.timers_fired.set(self.timers_fired.get() + fired as u64);
@@ -400,7 +396,6 @@ impl Core {
         self.clock.now();
         self.trace.stamp(&self.clock);
         self.trace.record(kind::UNPARK, 0, events as u32, self.timers.borrow().len() as u32);
-        self.reactor.trace_events(&self.trace);
         if let Some(shuffler) = &self.shuffler {
             shuffler.borrow_mut().shuffle(&mut wakers);
         }
@@ -444,14 +439,11 @@ impl Core {
         if wakers.is_empty() {
             return;
         }
-        let count = wakers.len() as u32;
-        self.trace.record(kind::PHASE_BEGIN, phase::IO, 0, 0);
         self.wake_each(wakers, "an I/O event", |(waker, cause, token)| {
             self.trace.set_cause(cause, token);
             waker.wake();
         });
         self.trace.set_cause(cause::LOOP, 0);
-        self.trace.record(kind::PHASE_END, phase::IO, count, 0);
     }
 
     /// Wakes (and so consumes) every waker in `wakers`, which `source`

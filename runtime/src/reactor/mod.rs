@@ -78,8 +78,7 @@ use mio::{Events, Interest, Poll as MioPoll, Registry, Token};
 use slab::Slab;
 
 use crate::shared::WAKER_TOKEN;
-use crate::trace::record::{cause, kind};
-use crate::trace::Recorder;
+use crate::trace::record::cause;
 
 mod source;
 pub(crate) use source::IoSource;
@@ -296,26 +295,5 @@ impl Reactor {
             }
         }
         count
-    }
-
-    /// Records the events of the last [`poll`](Self::poll) in the loop's
-    /// trace: token and readiness of each (the cross-thread wake-up left
-    /// out). Reads mio's event buffer again rather than recording inside
-    /// `poll`, so the records carry the time the loop woke up.
-    pub(crate) fn trace_events(&self, trace: &Recorder) {
-        if !trace.is_on() {
-            return;
-        }
-        for event in self.events.borrow().iter() {
-            if event.token() == WAKER_TOKEN {
-                continue;
-            }
-            let ready = u8::from(event.is_readable())
-                | u8::from(event.is_writable()) << 1
-                | u8::from(event.is_read_closed()) << 2
-                | u8::from(event.is_write_closed()) << 3
-                | u8::from(event.is_error()) << 4;
-            trace.record(kind::IO_READY, ready, event.token().0 as u32, 0);
-        }
     }
 }

@@ -7,11 +7,11 @@
 //! |---|---|
 //! | `POLL_BEGIN` … `POLL_END` (or the loop's next record of its own) | an `X` slice named by the task's name or spawn site |
 //! | `PARK` … `UNPARK` | an `X` slice `park` (why, planned timeout, events) |
-//! | `PHASE_BEGIN` … `PHASE_END` | an `X` slice: `take injected`, `fire timers`, `dispatch I/O` |
+//! | a run of wakes by timers, I/O or other threads outside a poll | an `X` slice: `fire timers`, `dispatch I/O`, `take injected` |
 //! | `WAKE` then the woken task's `POLL_BEGIN` | a flow arrow: `s` at the wake, `f` with `"bp":"e"` on the poll |
 //! | `SPAWN` … `FINISH` | an async slice (`b`/`e`) per task: its lifetime |
 //! | `PARK`, `UNPARK` | counters (`C`): ready tasks, armed timers |
-//! | timers, `IO_READY`, user events | instants (`i`) |
+//! | timers armed, cancelled, fired; sockets ready (with a waiter); user events | instants (`i`) |
 //!
 //! Timestamps are microseconds with three decimals (nanosecond
 //! resolution). The loop stamps records with its cached clock, so several
@@ -101,7 +101,8 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
 
     let mut clock = DisplayClock::default();
     let mut poll: Option<OpenPoll> = None;
-    let mut phase_open: Option<(u8, u64)> = None;
+    // The tick step being drawn: which, since when, how many wakes.
+    let mut phase_open: Option<(u8, u64, u32)> = None;
     let mut park_open: Option<(u8, u32, u64)> = None;
     let mut pending: HashMap<u32, PendingWake> = HashMap::new();
     let mut alive: HashMap<u32, u32> = HashMap::new();
@@ -109,12 +110,26 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
     for record in &trace.records {
         let at = clock.display(record);
         let (a, b) = (record.a, record.b);
-        if matches!(record.kind(), kind::PARK | kind::UNPARK | kind::PHASE_BEGIN | kind::FINISH) {
+        let step = if record.kind() == kind::WAKE { phase::of(record.sub()) } else { None };
+        if let Some((which, begin, count)) = phase_open {
+            // A step lasts while its wakes (and the spawns of injected
+            // tasks) follow each other.
+            let goes_on = step == Some(which) || (record.kind() == kind::SPAWN && which == phase::INJECTED);
+            if !goes_on {
+                close_phase(out, tid, which, begin, at, count);
+                phase_open = None;
+            }
+        }
+        if step.is_some() || matches!(record.kind(), kind::PARK | kind::UNPARK | kind::FINISH) {
             // The loop's own work: a poll still open returned `Pending`
             // (which the recorder leaves implicit) and ended here.
             if let Some(open) = poll.take() {
                 close_poll(out, tid, open, at, outcome::name(outcome::PENDING), &label_name);
             }
+        }
+        if let Some(which) = step {
+            let (_, _, count) = phase_open.get_or_insert((which, at, 0));
+            *count += 1;
         }
         match record.kind() {
             kind::SPAWN => {
@@ -135,6 +150,13 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
             kind::WAKE => {
                 let in_slice = poll.is_some() || phase_open.is_some();
                 pending.insert(a, PendingWake { at, cause: (record.sub(), b), in_slice });
+                if matches!(record.sub(), cause::IO_READ | cause::IO_WRITE) {
+                    out.event(format_args!(
+                        "{{\"name\":\"socket ready\",\"cat\":\"io\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"token\":{b},\"{}\":true,\"wakes_task\":{a}}}}}",
+                        Ts(at),
+                        if record.sub() == cause::IO_READ { "readable" } else { "writable" },
+                    ));
+                }
                 if record.sub() == cause::TIMER {
                     out.event(format_args!(
                         "{{\"name\":\"timer fired\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"deadline_ms\":{b},\"wakes_task\":{a}}}}}",
@@ -210,30 +232,6 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
                     Ts(at)
                 ));
             }
-            kind::IO_READY => {
-                let bits = record.sub();
-                let flag = |bit: u8| if bits & bit != 0 { "true" } else { "false" };
-                out.event(format_args!(
-                    "{{\"name\":\"socket ready\",\"cat\":\"io\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"token\":{a},\"readable\":{},\"writable\":{},\"read_closed\":{},\"write_closed\":{},\"error\":{}}}}}",
-                    Ts(at),
-                    flag(1),
-                    flag(2),
-                    flag(4),
-                    flag(8),
-                    flag(16),
-                ));
-            }
-            kind::PHASE_BEGIN => phase_open = Some((record.sub(), at)),
-            kind::PHASE_END => {
-                if let Some((which, begin)) = phase_open.take() {
-                    out.event(format_args!(
-                        "{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"count\":{a}}}}}",
-                        phase::name(which),
-                        Ts(begin),
-                        Ts(at - begin),
-                    ));
-                }
-            }
             kind::USER => {
                 let spec = trace.user_kinds.get(record.sub() as usize).map_or("other", String::as_str);
                 let mut parts = spec.split('|');
@@ -257,14 +255,19 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
     if let Some(open) = poll.take() {
         close_poll(out, tid, open, end, "running at snapshot", &label_name);
     }
-    if let Some((which, begin)) = phase_open.take() {
-        out.event(format_args!(
-            "{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"dur\":{}}}",
-            phase::name(which),
-            Ts(begin),
-            Ts(end - begin),
-        ));
+    if let Some((which, begin, count)) = phase_open.take() {
+        close_phase(out, tid, which, begin, end, count);
     }
+}
+
+/// Draws a tick step (`fire timers`, ...) that woke `count` tasks.
+fn close_phase(out: &mut Json, tid: usize, which: u8, begin: u64, end: u64, count: u32) {
+    out.event(format_args!(
+        "{{\"name\":\"{}\",\"cat\":\"loop\",\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"woke\":{count}}}}}",
+        phase::name(which),
+        Ts(begin),
+        Ts(end - begin),
+    ));
 }
 
 fn close_poll<'a>(

@@ -5,9 +5,9 @@
 //! 65,536 events, by default): tasks spawned, polled and finished; **every
 //! wake with its cause** (which task, timer, socket, or another thread);
 //! timers armed, cancelled and fired; each park (why, for how long, how many
-//! OS events it brought) and each readiness event. Writing one costs a
-//! 16-byte store and no lock, no allocation and no clock read, so it is on
-//! in every build, like Go's flight recorder. Take it out as a
+//! OS events it brought) and each socket readiness that woke a task. Writing
+//! one costs a 16-byte store and no lock, no allocation, no branch and no
+//! clock read, so it is on in every build, like Go's flight recorder. Take it out as a
 //! [`Snapshot`] and write it as Chrome Trace Event JSON:
 //!
 //! ```

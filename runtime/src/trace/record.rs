@@ -75,13 +75,6 @@ pub(crate) mod kind {
     pub(crate) const PARK: u8 = 8;
     /// The loop is back from parking. `a` OS events, `b` timers armed.
     pub(crate) const UNPARK: u8 = 9;
-    /// The OS reported a socket ready. `sub` readiness bits (1 read,
-    /// 2 write, 4 read closed, 8 write closed, 16 error), `a` its token.
-    pub(crate) const IO_READY: u8 = 10;
-    /// A step of the tick that wakes tasks begins. `sub` [`super::phase`].
-    pub(crate) const PHASE_BEGIN: u8 = 11;
-    /// That step ends. `sub` the phase, `a` how many it handled.
-    pub(crate) const PHASE_END: u8 = 12;
     /// An event from outside the runtime (`eddy::trace::event`). `sub`
     /// the index of its name in the side table, `a` and `b` its values.
     pub(crate) const USER: u8 = 13;
@@ -142,11 +135,24 @@ pub(crate) mod outcome {
     }
 }
 
-/// The steps of a tick that wake tasks (`PHASE_*` records' `sub`).
+/// The steps of a tick that wake tasks, as the exporter draws them. Not
+/// recorded: a run of wakes by timers (or I/O, or other threads) outside
+/// any poll is that step, so the exporter finds it without two records
+/// per step.
 pub(crate) mod phase {
     pub(crate) const INJECTED: u8 = 0;
     pub(crate) const TIMERS: u8 = 1;
     pub(crate) const IO: u8 = 2;
+
+    /// The step that wakes for `cause`, if it is one of the loop's own.
+    pub(crate) fn of(cause: u8) -> Option<u8> {
+        match cause {
+            super::cause::FOREIGN => Some(INJECTED),
+            super::cause::TIMER => Some(TIMERS),
+            super::cause::IO_READ | super::cause::IO_WRITE => Some(IO),
+            _ => None,
+        }
+    }
 
     pub(crate) fn name(phase: u8) -> &'static str {
         match phase {

@@ -146,8 +146,16 @@ impl<S: Transport> Connection<S> {
     /// Serves requests until the connection ends; returns why, for the
     /// debug log.
     pub(crate) async fn run(mut self) -> &'static str {
+        // Flight-recorder events (`eddy::trace`): one request can be
+        // followed on the timeline from accept to write.
+        eddy::trace::event(
+            "http connection accepted|conn|port",
+            self.id as u32,
+            u32::from(self.io.peer.port()),
+        );
         let reason = self.serve().await;
         self.release_buffers();
+        eddy::trace::event("http connection closed|conn|requests", self.id as u32, self.seq as u32);
         reason
     }
 
@@ -275,6 +283,7 @@ impl<S: Transport> Connection<S> {
     /// of what makes a new connection cheap.
     async fn handle(&mut self, head: Head) -> bool {
         let (meta, next) = self.start(head);
+        eddy::trace::event("http request head parsed|conn|request", self.id as u32, self.seq as u32);
         if meta.expects_continue {
             // `100 Continue` goes straight to the socket when the handler
             // first reads the body: the answers to earlier pipelined
@@ -340,6 +349,7 @@ impl<S: Transport> Connection<S> {
         if self.out.capacity() == 0 {
             self.out = pool::take_write_buffer();
         }
+        let queued_before = self.out.len();
         response.write_to(
             &mut self.out,
             &WriteMeta {
@@ -351,6 +361,7 @@ impl<S: Transport> Connection<S> {
                 http10: meta.http10,
             },
         );
+        let queued = (self.out.len() - queued_before) as u64;
         // Only a streamed answer pays for any of this (a plain one's cost
         // per request was checked unchanged with callgrind).
         let mut streamed = None;
@@ -369,6 +380,15 @@ impl<S: Transport> Connection<S> {
                 }
             }
         }
+        // For the flight recorder: the head (and a plain body) went into
+        // the output buffer, which goes out with the batch; a streamed
+        // body's bytes are counted by `stream_body`.
+        let bytes = queued + streamed.unwrap_or(0);
+        eddy::trace::event(
+            "http response written|status|bytes",
+            u32::from(response.status().as_u16()),
+            bytes.min(u64::from(u32::MAX)) as u32,
+        );
         if let Some(request_line) = meta.access {
             let status = response.status().as_u16();
             let length = streamed.unwrap_or(response.body().len() as u64);

@@ -91,11 +91,35 @@ fn a_wake_from_inside_a_poll_names_the_task_that_did_it() {
     let producer = task_of("producer");
     let woken_by_producer = polls_named(&checked, "consumer")
         .iter()
-        .any(|poll| poll.args.str("woken_by") == Some(&format!("task {producer}")));
-    assert!(woken_by_producer, "the consumer is woken by the producer's sends");
+        .any(|poll| poll.args.str("woken_by") == Some(&format!("channel (in task {producer})")));
+    assert!(woken_by_producer, "the consumer is woken by the producer's sends, through the channel");
+    let sleeper_ended = polls_named(&checked, "sleeper")
+        .iter()
+        .any(|poll| poll.args.str("woken_by").is_some_and(|cause| cause.starts_with("timer")));
+    assert!(sleeper_ended, "the sleeper is woken by its timer");
     let results: Vec<_> =
         polls_named(&checked, "panicker").iter().filter_map(|poll| poll.args.str("result")).collect();
     assert_eq!(results, ["panicked"]);
+}
+
+#[test]
+fn a_wake_through_a_sync_primitive_names_it_and_the_task() {
+    let json = eddy::run(async {
+        let notify = std::rc::Rc::new(eddy::sync::Notify::new());
+        let waiter = eddy::task::spawn_named("waiter", {
+            let notify = notify.clone();
+            async move { notify.notified().await }
+        });
+        eddy::task::yield_now().await;
+        eddy::task::spawn_named("notifier", async move { notify.notify_one() }).await.unwrap();
+        waiter.await.unwrap();
+        eddy::trace::snapshot().unwrap().to_chrome_json()
+    });
+    let checked = check(&json);
+    let notifier = polls_named(&checked, "notifier")[0].args.num("task").unwrap();
+    let causes: Vec<_> =
+        polls_named(&checked, "waiter").iter().filter_map(|poll| poll.args.str("woken_by")).collect();
+    assert!(causes.contains(&format!("sync primitive (in task {notifier})").as_str()), "{causes:?}");
 }
 
 #[test]

@@ -487,6 +487,7 @@ impl<T> futures_core::Stream for Receiver<T> {
 /// Wakes a task taken out of the state, once the lock is released.
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
+        let _traced = crate::trace::waking_from(true);
         waker.wake();
     }
 }

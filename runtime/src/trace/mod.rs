@@ -85,6 +85,7 @@
 //! The hooks are one-liners in the loop (`event_loop.rs`), the task cell
 //! (`task/cell.rs`) and the reactor.
 
+use std::cell::Cell;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -245,20 +246,33 @@ pub fn event(name: &'static str, a: u32, b: u32) {
     crate::context::with_core(|core| core.trace().user(name, a, b));
 }
 
-/// Records that `waker` is woken by a channel (or, with `sync: true`, a
-/// lock or other sync primitive), then wakes it: the timeline then says
-/// "channel (in task 7)" rather than just "task 7".
-#[allow(dead_code)]
-pub(crate) fn wake_by_resource(sync: bool, waker: std::task::Waker) {
-    let code = if sync { record::cause::SYNC } else { record::cause::CHANNEL };
-    let previous = crate::context::with_core(|core| {
-        let (cause, argument) = core.trace().set_cause(code, 0);
-        let task = if cause == record::cause::TASK { argument } else { 0 };
-        core.trace().set_cause(code, task);
-        (cause, argument)
-    });
-    waker.wake();
-    if let Some(previous) = previous {
-        crate::context::with_core(|core| core.trace().restore_cause(previous));
+thread_local! {
+    /// Set while an `eddy::sync` primitive wakes its waiters (see
+    /// [`waking_from`]): a thread-local byte, so a wake costs one more load
+    /// and the primitives need no access to the loop.
+    static WAKING_FROM: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Marks the wakes made until the guard drops as a channel's
+/// (`channel: true`) or another sync primitive's: the trace then says
+/// "channel (in task 7)" rather than just "task 7". A one-line hook in
+/// `sync`: `let _traced = trace::waking_from(true);`.
+pub(crate) fn waking_from(channel: bool) -> WakingFrom {
+    let code = if channel { record::cause::CHANNEL } else { record::cause::SYNC };
+    WakingFrom(WAKING_FROM.with(|from| from.replace(code)))
+}
+
+/// Puts back what [`waking_from`] replaced, also when a waker panics.
+pub(crate) struct WakingFrom(u8);
+
+impl Drop for WakingFrom {
+    fn drop(&mut self) {
+        WAKING_FROM.with(|from| from.set(self.0));
     }
+}
+
+/// The primitive waking tasks right now, if any (a `record::cause` code).
+#[inline(always)]
+pub(crate) fn waking_resource() -> u8 {
+    WAKING_FROM.with(Cell::get)
 }

@@ -209,7 +209,11 @@ impl Recorder {
     #[inline]
     pub(crate) fn wake(&self, task: u32) {
         let cause = self.cause.get();
-        self.record(kind::WAKE, (cause >> 32) as u8, task, cause as u32);
+        // A sync primitive waking from inside a poll: its code, and the
+        // polled task as the argument.
+        let resource = super::waking_resource();
+        let code = if resource != 0 { resource } else { (cause >> 32) as u8 };
+        self.record(kind::WAKE, code, task, cause as u32);
     }
 
     /// `task` became ready for `cause` (with its argument).

@@ -173,7 +173,9 @@ fn precise_poll_times_give_polls_their_real_length() {
 fn user_events_appear_inside_the_poll_that_recorded_them() {
     let json = eddy::run(async {
         eddy::task::spawn_named("handler", async {
-            eddy::trace::event("response written|status|bytes", 200, 17);
+            static RESPONSE: eddy::trace::EventKind =
+                eddy::trace::EventKind::new("response written|status|bytes");
+            eddy::trace::event(&RESPONSE, 200, 17);
         })
         .await
         .unwrap();

@@ -56,6 +56,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use eddy::time::{sleep_until, Instant, Sleep};
+use eddy::trace::EventKind;
 
 use crate::app::LoopApp;
 use crate::body::Body;
@@ -121,6 +122,13 @@ pub(crate) struct Connection<S: Transport> {
     access_log: bool,
 }
 
+/// Flight-recorder events (`eddy::trace`), so one request can be followed on
+/// the timeline from accept to write.
+static TRACE_ACCEPTED: EventKind = EventKind::new("http connection accepted|conn|client_port");
+static TRACE_HEAD: EventKind = EventKind::new("http request head parsed|conn|request");
+static TRACE_RESPONSE: EventKind = EventKind::new("http response written|status|bytes");
+static TRACE_CLOSED: EventKind = EventKind::new("http connection closed|conn|requests");
+
 impl<S: Transport> Connection<S> {
     pub(crate) fn new(
         io: Rc<ConnIo<S>>,
@@ -146,16 +154,12 @@ impl<S: Transport> Connection<S> {
     /// Serves requests until the connection ends; returns why, for the
     /// debug log.
     pub(crate) async fn run(mut self) -> &'static str {
-        // Flight-recorder events (`eddy::trace`): one request can be
-        // followed on the timeline from accept to write.
-        eddy::trace::event(
-            "http connection accepted|conn|port",
-            self.id as u32,
-            u32::from(self.io.peer.port()),
-        );
+        // The client's port (0 over a Unix socket).
+        let port = self.io.peer.socket_addr().map_or(0, |addr| addr.port());
+        eddy::trace::event(&TRACE_ACCEPTED, self.id as u32, u32::from(port));
         let reason = self.serve().await;
         self.release_buffers();
-        eddy::trace::event("http connection closed|conn|requests", self.id as u32, self.seq as u32);
+        eddy::trace::event(&TRACE_CLOSED, self.id as u32, self.seq as u32);
         reason
     }
 
@@ -283,7 +287,7 @@ impl<S: Transport> Connection<S> {
     /// of what makes a new connection cheap.
     async fn handle(&mut self, head: Head) -> bool {
         let (meta, next) = self.start(head);
-        eddy::trace::event("http request head parsed|conn|request", self.id as u32, self.seq as u32);
+        eddy::trace::event(&TRACE_HEAD, self.id as u32, self.seq as u32);
         if meta.expects_continue {
             // `100 Continue` goes straight to the socket when the handler
             // first reads the body: the answers to earlier pipelined
@@ -384,11 +388,8 @@ impl<S: Transport> Connection<S> {
         // the output buffer, which goes out with the batch; a streamed
         // body's bytes are counted by `stream_body`.
         let bytes = queued + streamed.unwrap_or(0);
-        eddy::trace::event(
-            "http response written|status|bytes",
-            u32::from(response.status().as_u16()),
-            bytes.min(u64::from(u32::MAX)) as u32,
-        );
+        let bytes = bytes.min(u64::from(u32::MAX)) as u32;
+        eddy::trace::event(&TRACE_RESPONSE, u32::from(response.status().as_u16()), bytes);
         if let Some(request_line) = meta.access {
             let status = response.status().as_u16();
             let length = streamed.unwrap_or(response.body().len() as u64);

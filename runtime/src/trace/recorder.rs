@@ -46,10 +46,6 @@ use crate::time::{Clock, Instant};
 /// forever. 4096 is far more distinct names than a timeline can show.
 const MAX_LABELS: usize = 4096;
 
-/// The most distinct `eddy::trace::event` names one loop keeps (the `sub`
-/// byte holds the index); later names share the last slot, "other".
-const MAX_USER_KINDS: usize = 255;
-
 /// Label 0: the future passed to `block_on` (task 0).
 pub(crate) const BLOCK_ON_LABEL: u32 = 0;
 
@@ -108,8 +104,6 @@ pub(crate) struct Recorder {
     /// many tasks usually does so from one place, and a compare is cheaper
     /// than the hash lookup.
     last_site: Cell<(usize, u32)>,
-    /// Names of user events, interned by address (they are `&'static`).
-    user_kinds: RefCell<Vec<&'static str>>,
     /// What another thread may read about the loop.
     activity: Arc<LoopActivity>,
 }
@@ -155,7 +149,6 @@ impl Recorder {
                 by_name: HashMap::new(),
             }),
             last_site: Cell::new((0, 0)),
-            user_kinds: RefCell::new(Vec::new()),
             activity,
         }
     }
@@ -332,29 +325,6 @@ impl Recorder {
         label
     }
 
-    // ----- User events ----------------------------------------------------------
-
-    /// Records `eddy::trace::event(name, a, b)`.
-    pub(crate) fn user(&self, name: &'static str, a: u32, b: u32) {
-        if !self.is_on() {
-            return;
-        }
-        let index = {
-            let mut kinds = self.user_kinds.borrow_mut();
-            // Few distinct names, compared by address: a short scan beats
-            // hashing a string.
-            match kinds.iter().position(|known| std::ptr::eq(*known, name)) {
-                Some(index) => index,
-                None if kinds.len() < MAX_USER_KINDS => {
-                    kinds.push(name);
-                    kinds.len() - 1
-                }
-                None => MAX_USER_KINDS,
-            }
-        };
-        self.record(kind::USER, index as u8, a, b);
-    }
-
     // ----- Reading it back ------------------------------------------------------
 
     /// Copies the ring (oldest event first) and its side tables out.
@@ -372,7 +342,7 @@ impl Recorder {
             records,
             lost: written - kept,
             labels: labels.entries.iter().map(|(name, site)| (name.to_string(), site.to_string())).collect(),
-            user_kinds: self.user_kinds.borrow().iter().map(|name| name.to_string()).collect(),
+            user_kinds: super::event_names(),
             end: self.now.get(),
             paused,
         }

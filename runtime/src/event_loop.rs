@@ -220,6 +220,7 @@ impl Core {
         let mut future = pin!(future);
         // Restores the unlimited budget when block_on returns or unwinds.
         let _budget = budget::Scope::enter();
+        let _recording = crate::trace::running(&self.trace);
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
                 budget::refill();
@@ -248,6 +249,7 @@ impl Core {
     pub(crate) fn run_until_stopped(&self) {
         let never = AtomicBool::new(false);
         let _budget = budget::Scope::enter();
+        let _recording = crate::trace::running(&self.trace);
         while !self.shared.stop_requested() {
             self.tick(&never);
         }

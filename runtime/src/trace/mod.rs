@@ -52,8 +52,10 @@
 //! but 1 ns long; [`Builder::trace_poll_times`](crate::Builder::trace_poll_times)
 //! (on in debug mode) reads the clock around every poll for true lengths, at
 //! two clock reads per poll. The measured overhead is in the README
-//! ("The flight recorder's cost": 1.02× per HTTP request, 1.02–1.08× on micro-benchmarks made only of events); `Builder::trace_capacity(0)` (or
-//! `EDDY_TRACE_CAPACITY=0`) turns recording off.
+//! ("The flight recorder's cost": about 1.02× the instructions per HTTP
+//! request, 1.02–1.08× on micro-benchmarks made of nothing but events);
+//! `Builder::trace_capacity(0)` (or `EDDY_TRACE_CAPACITY=0`) stops keeping
+//! events.
 //!
 //! Only the first wake of a task that is not yet scheduled is recorded (a
 //! second one changes nothing). Wakes from other threads are recorded when

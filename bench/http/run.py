@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""HTTP benchmark harness: eddy against tokio+hyper, std::net and aiohttp.
+"""HTTP benchmark harness: eddy against the floor, tokio+hyper, tokio+httparse, std::net and aiohttp.
 
 Run it through `bench/http/run.sh` (see bench/README.md). Python 3.11 stdlib only.
 
@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import chart  # noqa: E402  (bench/http/chart.py, next to this file)
+
 ROOT = Path(__file__).resolve().parents[2]  # the eddy repository
 BENCH = ROOT / 'bench'
 HTTP = BENCH / 'http'
@@ -40,7 +43,10 @@ VENV = BENCH / 'target' / 'venv'
 RESULTS = BENCH / 'results'
 LOGS = BENCH / 'target' / 'http-logs'
 
-ALL_SERVERS = ['eddy', 'hyper', 'std', 'aiohttp']
+ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse', 'std', 'aiohttp']
+# Run when SERVERS is not given: the floor is the reference every table needs.
+DEFAULT_SERVERS = ['floor', 'eddy', 'hyper', 'std', 'aiohttp']
+FLOOR_SRC = BENCH / 'peers' / 'floor' / 'floor.c'
 ALL_SCENARIOS = ['keepalive', 'pipelined', 'close', 'c1000']
 PIPELINE_DEPTH = 16
 PATH = '/bench'
@@ -98,7 +104,7 @@ def parse_settings() -> argparse.Namespace:
     """Flags win over environment variables, which win over defaults."""
     env = os.environ
     p = argparse.ArgumentParser(description='Reproduce the HTTP comparison table.')
-    p.add_argument('--servers', default=env.get('SERVERS', ','.join(ALL_SERVERS)),
+    p.add_argument('--servers', default=env.get('SERVERS', ','.join(DEFAULT_SERVERS)),
                    help='comma list from ' + ','.join(ALL_SERVERS) + ' (env SERVERS)')
     p.add_argument('--scenarios', default=env.get('SCENARIOS', ','.join(ALL_SCENARIOS)),
                    help='comma list from ' + ','.join(ALL_SCENARIOS) + ' (env SCENARIOS)')
@@ -179,8 +185,8 @@ def build(settings: argparse.Namespace) -> dict[str, list[str]]:
     """Builds what the selected servers need; returns each server's command."""
     commands: dict[str, list[str]] = {}
     workers = ['--workers', str(settings.workers)]
-    peers = [pkg for name, pkg in (('hyper', 'hyper-greeting'), ('std', 'std-greeting'))
-             if name in settings.servers]
+    rust_peers = {'hyper': 'hyper-greeting', 'std': 'std-greeting', 'tokio-httparse': 'tokio-httparse'}
+    peers = [pkg for name, pkg in rust_peers.items() if name in settings.servers]
     if peers:
         say('building the Rust peers (release)')
         # Only the peers: other members of the bench workspace are not our business.
@@ -188,8 +194,10 @@ def build(settings: argparse.Namespace) -> dict[str, list[str]]:
         if run_cmd(cmd + [arg for pkg in peers for arg in ('-p', pkg)]).returncode:
             fail('building the peers failed (cargo build --release --manifest-path bench/Cargo.toml)')
         release = target_dir(BENCH) / 'release'
-        commands['hyper'] = [str(release / 'hyper-greeting')] + workers
-        commands['std'] = [str(release / 'std-greeting')] + workers
+        for name, pkg in rust_peers.items():
+            commands[name] = [str(release / pkg)] + workers
+    if 'floor' in settings.servers:
+        commands['floor'] = [str(build_floor())] + workers
     if 'eddy' in settings.servers:
         say('building eddy\'s greeting example (release)')
         if run_cmd(['cargo', 'build', '--release', '--example', 'greeting'], cwd=ROOT).returncode:
@@ -203,6 +211,23 @@ def build(settings: argparse.Namespace) -> dict[str, list[str]]:
         if not Path(cmd[0]).is_file():
             fail(f'{name}: {cmd[0]} does not exist after the build')
     return commands
+
+
+def build_floor() -> Path:
+    """Compiles the floor (one C file) with the system compiler; returns the binary.
+
+    C and the system `cc`, not a cargo member: nothing stands between the loop
+    and the system calls (no runtime, no allocator, no std start-up), it builds
+    in well under a second, and the issue's floor figures came from such a loop.
+    """
+    out = target_dir(BENCH) / 'floor' / 'floor'
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.exists() or out.stat().st_mtime < FLOOR_SRC.stat().st_mtime:
+        cc = os.environ.get('CC', 'cc')
+        cmd = [cc, '-O2', '-g', '-Wall', '-Wextra', '-pthread', '-o', str(out), str(FLOOR_SRC)]
+        if run_cmd(cmd).returncode:
+            fail(f'building the floor failed ({shlex.join(cmd)})')
+    return out
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -468,8 +493,8 @@ def spread(values: list[float], fmt) -> str:
 def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
     """The markdown table (medians across rounds) and its footnotes."""
     head = ('| scenario | server | req/s | req/s vs hyper | p50 | p99 | CPU µs/req '
-            '| CPU/req vs hyper | peak RSS | errors | server / wrk CPU |')
-    rows = [head, '|' + '---|' * 11]
+            '| CPU/req vs hyper | CPU/req vs floor | peak RSS | errors | server / wrk CPU |')
+    rows = [head, '|' + '---|' * 12]
     notes: list[str] = []
     for sc in settings.scenarios:
         medians = {}
@@ -495,12 +520,15 @@ def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
                                  'CO-corrected figure (report.lua could not read the raw histogram)')
             if not ok:
                 if mine:
-                    rows.append(f'| {sc} | {name} | failed | | | | | | | | |')
+                    rows.append(f'| {sc} | {name} | failed | | | | | | | | | |')
                 continue
             ratio_rps = ratio_cpu = '–'
             if 'hyper' in medians and name in medians:
                 ratio_rps = f'{medians[name][0] / medians["hyper"][0]:.2f}×'
                 ratio_cpu = f'{medians[name][1] / medians["hyper"][1]:.2f}×'
+            vs_floor = '–'
+            if 'floor' in medians and name in medians:
+                vs_floor = f'{medians[name][1] / medians["floor"][1]:.2f}×'
             errors = {}
             for r in ok:
                 for kind, n in r['errors'].items():
@@ -515,7 +543,7 @@ def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
                 spread([r['rps'] for r in ok], fmt_num), ratio_rps,
                 spread([r['latency_us']['p50'] for r in ok], fmt_us),
                 spread([r['latency_us']['p99'] for r in ok], fmt_us),
-                spread([r['cpu_us_per_req'] for r in ok], lambda x: f'{x:.2f}'), ratio_cpu,
+                spread([r['cpu_us_per_req'] for r in ok], lambda x: f'{x:.2f}'), ratio_cpu, vs_floor,
                 spread([r['peak_rss_kib'] / 1024 for r in ok], lambda x: f'{x:.1f} MiB'),
                 err,
                 f'{statistics.median(r["server_cpu_util"] for r in ok):.0%} / '
@@ -524,6 +552,26 @@ def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
     if 'close' in settings.scenarios:
         notes.append(close_note(runs, settings, ports))
     return '\n'.join(rows), notes
+
+
+def cpu_chart(runs: list[dict], settings) -> str:
+    """SVG: median server CPU µs per request, by scenario and server."""
+    groups = []
+    for sc in settings.scenarios:
+        bars = []
+        for name in settings.servers:
+            ok = [r['cpu_us_per_req'] for r in runs
+                  if r['scenario'] == sc and r['server'] == name and 'rps' in r]
+            if ok:
+                med = statistics.median(ok)
+                bars.append((name, med, f'{med:.2f} µs'))
+        if bars:
+            groups.append((f'{sc}: {SCENARIOS[sc].about}', bars))
+    return chart.grouped_bars(
+        'Server CPU time per request (lower is better)',
+        f'user + system µs per response, median of {settings.rounds} round(s), '
+        f'workers={settings.workers}' + (', server pinned to CPU 0, wrk to CPU 1' if settings.pin else ''),
+        groups)
 
 
 def close_note(runs: list[dict], settings, ports: dict) -> str:
@@ -672,13 +720,18 @@ def main() -> None:
         *(['Notes:', ''] + [f'- {n}' for n in notes] + [''] if notes else []),
         f'Raw runs: `{raw.relative_to(ROOT)}`', '',
     ]
+    svg = RESULTS / f'http-{stamp}.svg'
+    doc.insert(doc.index(body), f'![CPU per request]({svg.name})\n')
     md.write_text('\n'.join(doc))
+    svg.write_text(cpu_chart(runs, settings))
+    # A stable path for README to embed: the latest run's chart.
+    (RESULTS / 'http-latest.svg').write_text(svg.read_text())
     raw.write_text(json.dumps({'settings': {k: v for k, v in vars(settings).items()},
                                'ports': ports, 'runs': runs}, indent=1) + '\n')
     print(body)
     if notes:
         print('\nNotes:\n' + '\n'.join(f'- {n}' for n in notes))
-    say(f'wrote {md.relative_to(ROOT)} and {raw.relative_to(ROOT)}')
+    say(f'wrote {md.relative_to(ROOT)}, {svg.relative_to(ROOT)} and {raw.relative_to(ROOT)}')
 
 
 if __name__ == '__main__':

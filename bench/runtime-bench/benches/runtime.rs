@@ -227,6 +227,11 @@ fn parent() -> Result<(), String> {
     let path = result_path(&machine.stamp)?;
     std::fs::write(&path, file).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     eprintln!("runtime-bench: wrote {}", path.display());
+    // The chart beside the table, and again at a stable path for README.
+    let svg = report::ratio_chart(&columns, 1, &rows);
+    for chart in [path.with_extension("svg"), path.with_file_name("runtime-latest.svg")] {
+        std::fs::write(&chart, &svg).map_err(|e| format!("cannot write {}: {e}", chart.display()))?;
+    }
     Ok(())
 }
 

@@ -197,6 +197,105 @@ pub fn tables(columns: &[&str], ratio: (usize, usize), rows: &[Row]) -> String {
     out
 }
 
+/// An SVG bar chart of every row as ratios to the `base` column (tokio):
+/// one group per scenario, one bar per runtime, the bar's length its median
+/// wall time over the base's (so 1.00 is as fast as tokio, shorter is
+/// faster), labelled with that ratio and the same ratio of CPU times.
+///
+/// Hand-written SVG, the same shape `bench/http/chart.py` draws for the HTTP
+/// and instruction-count reports: horizontal bars so names and values stay
+/// readable, a dashed line at 1.0 in each group. Scenarios the base runtime
+/// does not run are left out (there is nothing to divide by).
+pub fn ratio_chart(columns: &[&str], base: usize, rows: &[Row]) -> String {
+    const BAR_H: f64 = 18.0;
+    const GAP: f64 = 14.0;
+    const LABEL_W: f64 = 130.0;
+    const PLOT_W: f64 = 420.0;
+    const VALUE_W: f64 = 170.0;
+    const FONT: &str = r#"font-family="sans-serif" font-size="12""#;
+    const COLOURS: [&str; 5] = ["#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"];
+    let ratio = |cell: Option<Cell>, of: fn(&Cell) -> Summary, base: Cell| {
+        let base = of(&base).median.as_secs_f64();
+        cell.filter(|_| base > 0.0).map(|c| of(&c).median.as_secs_f64() / base)
+    };
+    // One scale for the whole chart: the largest ratio, but at least 1.0 so
+    // the reference line is always inside the plot.
+    let top = rows
+        .iter()
+        .filter_map(|row| row.cells[base].map(|b| (row, b)))
+        .flat_map(|(row, b)| row.cells.iter().filter_map(move |&c| ratio(c, |c| c.wall, b)))
+        .fold(1.0_f64, f64::max);
+    let mut body = String::new();
+    let mut y = 44.0;
+    for row in rows {
+        let Some(base_cell) = row.cells[base] else { continue };
+        let _ = writeln!(
+            body,
+            r#"<text x="8" y="{:.0}" {FONT} font-weight="bold">{} ({})</text>"#,
+            y + 12.0,
+            xml_escape(&row.scenario),
+            xml_escape(&row.size)
+        );
+        y += 18.0;
+        let group_top = y;
+        for (i, (&name, &cell)) in columns.iter().zip(&row.cells).enumerate() {
+            let (Some(wall), Some(cpu)) =
+                (ratio(cell, |c| c.wall, base_cell), ratio(cell, |c| c.cpu, base_cell))
+            else {
+                continue;
+            };
+            let w = (PLOT_W * wall / top).max(1.0);
+            let _ = writeln!(
+                body,
+                r#"<text x="{:.0}" y="{:.0}" {FONT} text-anchor="end">{}</text>"#,
+                LABEL_W - 6.0,
+                y + 13.0,
+                xml_escape(name)
+            );
+            let _ = writeln!(
+                body,
+                r#"<rect x="{LABEL_W:.0}" y="{:.0}" width="{w:.1}" height="{:.0}" fill="{}"/>"#,
+                y + 2.0,
+                BAR_H - 4.0,
+                COLOURS[i % COLOURS.len()]
+            );
+            let _ = writeln!(
+                body,
+                r#"<text x="{:.1}" y="{:.0}" {FONT}>{wall:.2}× wall, {cpu:.2}× CPU</text>"#,
+                LABEL_W + w + 5.0,
+                y + 13.0
+            );
+            y += BAR_H;
+        }
+        let one = LABEL_W + PLOT_W / top;
+        let _ = writeln!(
+            body,
+            r##"<line x1="{one:.1}" y1="{group_top:.0}" x2="{one:.1}" y2="{y:.0}" stroke="#333" stroke-dasharray="3,3"/>"##
+        );
+        y += GAP;
+    }
+    let width = LABEL_W + PLOT_W + VALUE_W;
+    let height = y + 8.0;
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}">
+<rect width="100%" height="100%" fill="white"/>
+<text x="8" y="20" font-family="sans-serif" font-size="15" font-weight="bold">Runtime benchmark: time per run relative to {base_name} (lower is faster)</text>
+<text x="8" y="36" {FONT} fill="#555">median wall time over {base_name}'s median (dashed line = 1.00); CPU-time ratio beside it; tcp_echo: the time to move the same bytes</text>
+{body}</svg>
+"##,
+        base_name = xml_escape(columns[base]),
+    )
+}
+
+/// Escapes the five XML special characters for SVG text.
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
 fn wall_cell(unit: Unit, cell: Option<&Cell>) -> String {
     let Some(cell) = cell else { return "–".to_string() };
     match unit {
@@ -259,6 +358,26 @@ mod tests {
         let text = tables(&["a", "b", "c"], (0, 1), &[row]);
         assert!(text.contains("| echo | 1 MB | 2 (2–2) | 1 (1–1) | – | 0.50 |"), "{text}");
         assert!(text.contains("| echo | 1 MB | 400 (400–400) | 800 (800–800) | – | 0.50 |"), "{text}");
+    }
+
+    #[test]
+    fn ratio_chart_draws_each_runtime_relative_to_the_base() {
+        let row = Row {
+            scenario: "spawn_join".into(),
+            size: "100k tasks".into(),
+            unit: Unit::Time,
+            cells: vec![
+                Some(Cell { wall: summary(50), cpu: summary(40) }),
+                Some(Cell { wall: summary(100), cpu: summary(80) }),
+                None,
+            ],
+        };
+        let svg = ratio_chart(&["eddy", "tokio", "smol"], 1, &[row]);
+        assert!(svg.starts_with("<svg "), "{svg}");
+        assert!(svg.contains("0.50× wall, 0.50× CPU"), "{svg}");
+        assert!(svg.contains("1.00× wall, 1.00× CPU"), "{svg}");
+        assert!(!svg.contains(">smol<"), "a runtime without a figure gets no bar: {svg}");
+        assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ BAR_H = 18      # px per bar
 GAP = 14        # px between groups
 LABEL_W = 130   # px for the server names on the left
 PLOT_W = 460    # px for the longest bar
-VALUE_W = 110   # px right of the bars for the value labels
+CHAR_W = 7      # px per character of a 12 px sans-serif label, roughly
 FONT = 'font-family="sans-serif" font-size="12"'
 
 
@@ -61,7 +61,9 @@ def grouped_bars(title: str, unit: str, groups: list[tuple[str, list[tuple[str, 
     if note:
         parts.append(f'<text x="8" y="{y + 8}" {FONT} fill="#555">{escape(note)}</text>')
         y += 16
-    width = LABEL_W + PLOT_W + VALUE_W
+    # Room right of the longest bar for the longest value label.
+    value_w = 12 + CHAR_W * max((len(t) for _, bars in groups for _, _, t in bars), default=8)
+    width = LABEL_W + PLOT_W + value_w
     head = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{y + 8}" '
         f'viewBox="0 0 {width} {y + 8}">',

@@ -113,6 +113,13 @@ def parse_settings() -> argparse.Namespace:
     p.add_argument('--warmup', default=env.get('WARMUP', '1s'), help='unmeasured seconds, env WARMUP')
     p.add_argument('--workers', type=int, default=int(env.get('WORKERS', '1')),
                    help='server threads (env WORKERS); 1 pins server to CPU 0 and wrk to CPU 1')
+    p.add_argument('--server-cpus', default=env.get('SERVER_CPUS'),
+                   help='taskset CPU list for the server (env SERVER_CPUS); default 0 with one worker, '
+                        'else unpinned')
+    p.add_argument('--wrk-cpus', default=env.get('WRK_CPUS'),
+                   help='taskset CPU list for wrk (env WRK_CPUS); default 1 with one worker, else unpinned')
+    p.add_argument('--wrk-threads', type=int, default=int(env.get('WRK_THREADS', '1')),
+                   help='wrk threads (env WRK_THREADS); 1 leaves the other core to the server')
     p.add_argument('--quick', action='store_true', help='smoke test: ROUNDS=1, DURATION=2s')
     p.add_argument('--allow-port-exhaustion', action='store_true',
                    help='run `close` even when TIME_WAIT reuse is off (numbers will be port-bound)')
@@ -124,7 +131,14 @@ def parse_settings() -> argparse.Namespace:
     s.scenarios = split_choice(s.scenarios, ALL_SCENARIOS, 'scenario')
     if s.rounds < 1 or s.duration < 1 or s.workers < 1:
         fail('rounds, duration and workers must be at least 1')
-    s.pin = s.workers == 1
+    # One worker: server and wrk each get a core of their own. More workers:
+    # unpinned, unless CPU lists are given (a bigger machine, see README).
+    if s.workers == 1:
+        s.server_cpus = s.server_cpus or '0'
+        s.wrk_cpus = s.wrk_cpus or '1'
+    s.pin = bool(s.server_cpus or s.wrk_cpus)
+    if s.wrk_threads < 1:
+        fail('WRK_THREADS must be at least 1')
     return s
 
 
@@ -340,7 +354,7 @@ class Server:
 
     live: set['Server'] = set()
 
-    def __init__(self, name: str, command: list[str], pin: bool, tag: str):
+    def __init__(self, name: str, command: list[str], cpus: str | None, tag: str):
         self.name = name
         self.port = free_port()
         self.addr = f'127.0.0.1:{self.port}'
@@ -348,8 +362,8 @@ class Server:
         self.log = LOGS / f'{tag}-{name}.log'
         cmd = command + ['--addr', self.addr]
         # taskset execs the server, so the PID we get is the server's own.
-        if pin:
-            cmd = ['taskset', '-c', '0'] + cmd
+        if cpus:
+            cmd = ['taskset', '-c', cpus] + cmd
         self.cmd = cmd
         with open(self.log, 'wb') as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -410,14 +424,14 @@ class Server:
 
 # --------------------------------------------------------------------- wrk --
 
-def wrk(scenario: Scenario, port: int, secs: int, pin: bool) -> dict:
+def wrk(scenario: Scenario, port: int, secs: int, cpus: str | None, threads: int = 1) -> dict:
     """Runs wrk once, bounded by `timeout`; returns the reporter's JSON (or an error)."""
-    cmd = ['wrk', '-t1', f'-c{scenario.connections}', f'-d{secs}s', '--timeout', '2s',
+    cmd = ['wrk', f'-t{threads}', f'-c{max(scenario.connections, threads)}', f'-d{secs}s', '--timeout', '2s',
            '-s', str(HTTP / scenario.script), *scenario.extra, f'http://127.0.0.1:{port}{PATH}']
     if scenario.script_args:
         cmd += ['--', *scenario.script_args]
-    if pin:
-        cmd = ['taskset', '-c', '1'] + cmd
+    if cpus:
+        cmd = ['taskset', '-c', cpus] + cmd
     # wrk can hang on a server that stops answering: allow the duration plus
     # generous slack for connecting and reporting, then kill it.
     cmd = ['timeout', '--kill-after=5', str(secs + 30)] + cmd
@@ -441,14 +455,14 @@ def wrk(scenario: Scenario, port: int, secs: int, pin: bool) -> dict:
 
 def measure(name: str, command: list[str], scenario: Scenario, settings, tag: str) -> dict:
     """One run: fresh server, check, warmup, measured run with CPU and RSS readings."""
-    server = Server(name, command, settings.pin, tag)
+    server = Server(name, command, settings.server_cpus, tag)
     try:
         server.wait_ready()
         if settings.warmup:
-            wrk(scenario, server.port, settings.warmup, settings.pin)
+            wrk(scenario, server.port, settings.warmup, settings.wrk_cpus, settings.wrk_threads)
             server.check_alive()
         before, (busy, steal) = cpu_ticks(server.pid), machine_ticks()
-        run = wrk(scenario, server.port, settings.duration, settings.pin)
+        run = wrk(scenario, server.port, settings.duration, settings.wrk_cpus, settings.wrk_threads)
         after, (busy_after, steal_after) = cpu_ticks(server.pid), machine_ticks()
         run['steal_ticks'] = steal_after - steal
         # Ticks are sampled, so a few either way are noise, not other programs.
@@ -554,7 +568,7 @@ def table(runs: list[dict], settings, ports: dict) -> tuple[str, list[str]]:
     return '\n'.join(rows), notes
 
 
-def cpu_chart(runs: list[dict], settings) -> str:
+def cpu_chart(runs: list[dict], settings, notes: list[str]) -> str:
     """SVG: median server CPU µs per request, by scenario and server."""
     groups = []
     for sc in settings.scenarios:
@@ -570,8 +584,9 @@ def cpu_chart(runs: list[dict], settings) -> str:
     return chart.grouped_bars(
         'Server CPU time per request (lower is better)',
         f'user + system µs per response, median of {settings.rounds} round(s), '
-        f'workers={settings.workers}' + (', server pinned to CPU 0, wrk to CPU 1' if settings.pin else ''),
-        groups)
+        f'workers={settings.workers}' + ', ' + pinning(settings),
+        groups, note=f'{noisy} run(s) lost over 2 % of the CPU to other programs: noisy, see the table\'s notes.'
+        if (noisy := sum('other programs' in n for n in notes)) else '')
 
 
 def close_note(runs: list[dict], settings, ports: dict) -> str:
@@ -637,11 +652,23 @@ def machine_info() -> list[str]:
     ]
 
 
+def pinning(settings) -> str:
+    """Where the server and wrk ran, in words."""
+    if not settings.pin:
+        return 'unpinned'
+    return (f'server on CPU(s) {settings.server_cpus or "any"}, '
+            f'wrk on CPU(s) {settings.wrk_cpus or "any"}')
+
+
 def command_line(settings) -> str:
     """The exact command, with the settings spelled out, to reproduce the table."""
     env = f'SERVERS={",".join(settings.servers)} SCENARIOS={",".join(settings.scenarios)} ' \
           f'ROUNDS={settings.rounds} DURATION={settings.duration}s WARMUP={settings.warmup}s ' \
           f'WORKERS={settings.workers}'
+    if settings.workers > 1 and settings.pin:
+        env += f' SERVER_CPUS={settings.server_cpus or ""} WRK_CPUS={settings.wrk_cpus or ""}'
+    if settings.wrk_threads != 1:
+        env += f' WRK_THREADS={settings.wrk_threads}'
     flags = ' --allow-port-exhaustion' if settings.allow_port_exhaustion else ''
     return f'{env} bench/http/run.sh{flags}'
 
@@ -656,7 +683,7 @@ def main() -> None:
     ensure_tools(settings)
     commands = build(settings)
     raise_fd_limit(max(SCENARIOS[s].connections for s in settings.scenarios) * 2 + 256)
-    if settings.pin and (os.cpu_count() or 1) < 2:
+    if settings.workers == 1 and settings.pin and (os.cpu_count() or 1) < 2:
         fail('pinning needs two CPUs; set WORKERS>1 to run unpinned')
 
     ports = port_situation()
@@ -675,7 +702,7 @@ def main() -> None:
     stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M')
     total = settings.rounds * len(settings.scenarios) * len(settings.servers)
     say(f'{total} runs of {settings.warmup}s warmup + {settings.duration}s each; '
-        f'workers={settings.workers}, ' + ('server on CPU 0, wrk on CPU 1' if settings.pin else 'unpinned'))
+        f'workers={settings.workers}, wrk threads={settings.wrk_threads}, ' + pinning(settings))
     runs: list[dict] = []
     try:
         for rnd in range(settings.rounds):
@@ -708,8 +735,8 @@ def main() -> None:
         f'Reproduce with: `{command_line(settings)}`', '',
         f'Invoked as: `{shlex.join(["bench/http/run.sh", *sys.argv[1:]])}`', '',
         f'Settings: {settings.rounds} round(s); per run {settings.warmup}s warmup (discarded) + '
-        f'{settings.duration}s measured; wrk -t1; workers={settings.workers}; '
-        + ('server pinned to CPU 0, wrk to CPU 1.' if settings.pin else 'unpinned.'), '',
+        f'{settings.duration}s measured; wrk -t{settings.wrk_threads}; workers={settings.workers}; '
+        + pinning(settings) + '.', '',
         *machine_info(),
         f'- loopback: tcp_tw_reuse={ports["tcp_tw_reuse"]}, ip_local_port_range='
         f'{ports["ip_local_port_range"]}, tcp_fin_timeout={ports["tcp_fin_timeout"]}', '',
@@ -723,7 +750,7 @@ def main() -> None:
     svg = RESULTS / f'http-{stamp}.svg'
     doc.insert(doc.index(body), f'![CPU per request]({svg.name})\n')
     md.write_text('\n'.join(doc))
-    svg.write_text(cpu_chart(runs, settings))
+    svg.write_text(cpu_chart(runs, settings, notes))
     # A stable path for README to embed: the latest run's chart.
     (RESULTS / 'http-latest.svg').write_text(svg.read_text())
     raw.write_text(json.dumps({'settings': {k: v for k, v in vars(settings).items()},

@@ -44,6 +44,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,8 @@ ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse']
 ALL_SCENARIOS = ['keepalive', 'pipelined', 'close']
 ALL_MEASURES = ['instr', 'syscalls', 'memory']
 PIPELINE_DEPTH = 16
+# Functions listed per server and scenario in the result file's profile section.
+PROFILE_TOP = 15
 # Far above any copy a server makes: memcpy/memset never take the `rep` path.
 TUNABLES = ('glibc.cpu.x86_rep_movsb_threshold=0x7fffffffffffffff:'
             'glibc.cpu.x86_rep_stosb_threshold=0x7fffffffffffffff')
@@ -88,14 +91,17 @@ def parse_settings() -> argparse.Namespace:
     p.add_argument('--conns', type=int, default=int(env.get('CONNS', '8')), help='connections (env CONNS)')
     p.add_argument('--idle', type=int, default=int(env.get('IDLE', '10000')),
                    help='idle connections for the memory figure (env IDLE)')
+    p.add_argument('--repeat', type=int, default=int(env.get('REPEAT', '1')),
+                   help='take each instruction and system-call count this many times (env REPEAT); '
+                        'the table shows the median and the range')
     p.add_argument('--no-tunables', action='store_true', default=env.get('NO_TUNABLES') == '1',
                    help='leave glibc\'s rep movsb/stosb on (env NO_TUNABLES=1), to see what they cost')
     s = p.parse_args()
     s.servers = harness.split_choice(s.servers, ALL_SERVERS, 'server')
     s.scenarios = harness.split_choice(s.scenarios, ALL_SCENARIOS, 'scenario')
     s.measures = harness.split_choice(s.measures, ALL_MEASURES, 'measure')
-    if not 0 < s.n1 < s.n2 or s.conns < 1 or s.idle < 1:
-        fail('need 0 < N1 < N2, CONNS >= 1 and IDLE >= 1')
+    if not 0 < s.n1 < s.n2 or s.conns < 1 or s.idle < 1 or s.repeat < 1:
+        fail('need 0 < N1 < N2, CONNS >= 1, IDLE >= 1 and REPEAT >= 1')
     if 'pipelined' in s.scenarios and (s.n1 % PIPELINE_DEPTH or s.n2 % PIPELINE_DEPTH):
         fail(f'N1 and N2 must be multiples of {PIPELINE_DEPTH} for the pipelined scenario')
     return s
@@ -247,8 +253,23 @@ def run_counted(tool: str, name: str, cmd: list[str], scenario: str, n: int, s, 
         m = re.search(r'^(?:summary|totals):\s*(\d+)', text, re.M)
         if not m:
             fail(f'no totals in {out}')
-        return {'total': int(m.group(1))}
+        return {'total': int(m.group(1)), 'by_fn': per_function(out)}
     return parse_strace(text, out)
+
+
+def per_function(out: Path) -> dict[str, int]:
+    """Self instructions per function (split by source file, as callgrind_annotate shows them)."""
+    text = subprocess.run(['callgrind_annotate', '--inclusive=no', '--threshold=100', '--auto=no', str(out)],
+                          capture_output=True, text=True).stdout
+    by_fn: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r'^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.+?)(?: \[[^\]]*\])?$', line)
+        if m and m.group(2) != 'PROGRAM TOTALS':
+            # Shorter names: the std and registry source prefixes say nothing.
+            name = re.sub(r'^/rustc/[0-9a-f]+/library/', 'std/', m.group(2))
+            name = re.sub(r'^/[^ ]*/registry/src/[^/]+/', '', name)
+            by_fn[name] = by_fn.get(name, 0) + int(m.group(1).replace(',', ''))
+    return by_fn
 
 
 def parse_strace(text: str, where: Path) -> dict:
@@ -278,6 +299,11 @@ def marginal(tool: str, name: str, cmd: list[str], scenario: str, s, logs: Path)
         calls = set(a['by_call']) | set(b['by_call'])
         per = {c: (b['by_call'].get(c, 0) - a['by_call'].get(c, 0)) / dn for c in calls}
         result['by_call'] = {c: v for c, v in sorted(per.items(), key=lambda kv: -kv[1]) if abs(v) >= 0.005}
+    if 'by_fn' in a:
+        fns = set(a['by_fn']) | set(b['by_fn'])
+        per = {f: (b['by_fn'].get(f, 0) - a['by_fn'].get(f, 0)) / dn for f in fns}
+        result['by_fn'] = [(f, v) for f, v in sorted(per.items(), key=lambda kv: -kv[1])[:PROFILE_TOP]
+                           if abs(v) >= 0.5]
     return result
 
 
@@ -323,7 +349,17 @@ def fmt(x: float | None, digits: int = 0) -> str:
     return '–' if x is None else f'{x:,.{digits}f}'
 
 
-def report(results: dict, s, stamp: str, elapsed: float) -> tuple[str, str, str]:
+def fmt_runs(r: dict | None, digits: int = 0) -> str:
+    """The median count, with (min–max) when it was taken more than once."""
+    if not r:
+        return '–'
+    runs = r.get('all', [r['per_req']])
+    if len(runs) == 1:
+        return fmt(r['per_req'], digits)
+    return f'{fmt(r["per_req"], digits)} ({fmt(min(runs), digits)}–{fmt(max(runs), digits)})'
+
+
+def report(results: dict, s, stamp: str, elapsed: float, logs: Path) -> tuple[str, str, str]:
     """The markdown document, the table alone, and the instructions chart."""
     names = [n for n in s.servers]
     head = '| scenario | ' + ' | '.join(names) + ' |'
@@ -333,11 +369,11 @@ def report(results: dict, s, stamp: str, elapsed: float) -> tuple[str, str, str]
     if 'instr' in s.measures:
         for sc in s.scenarios:
             rows.append(f'| instructions / request, {label[sc]} | ' + ' | '.join(
-                fmt(results.get(('instr', n, sc), {}).get('per_req')) for n in names) + ' |')
+                fmt_runs(results.get(('instr', n, sc))) for n in names) + ' |')
     if 'syscalls' in s.measures:
         for sc in s.scenarios:
             rows.append(f'| system calls / request, {label[sc]} | ' + ' | '.join(
-                fmt(results.get(('syscalls', n, sc), {}).get('per_req'), 2) for n in names) + ' |')
+                fmt_runs(results.get(('syscalls', n, sc)), 2) for n in names) + ' |')
     if 'memory' in s.measures:
         rows.append(f'| bytes of memory / idle connection ({s.idle:,}) | ' + ' | '.join(
             fmt(results.get(('memory', n), {}).get('per_conn')) for n in names) + ' |')
@@ -353,6 +389,19 @@ def report(results: dict, s, stamp: str, elapsed: float) -> tuple[str, str, str]
                     details.append(f'- {label[sc]}, {n}: ' + ', '.join(
                         f'{c} {v:.2f}' for c, v in r['by_call'].items()))
         details.append('')
+    if 'instr' in s.measures:
+        details += ['## Where the instructions go', '',
+                    f'Marginal self instructions per request by function, the top {PROFILE_TOP} '
+                    '(callgrind_annotate `file:function`; one function inlined from several files shows '
+                    'once per file). The raw callgrind files stay in the log directory below for '
+                    '`callgrind_annotate --inclusive=yes FILE`.', '']
+        for sc in s.scenarios:
+            for n in names:
+                r = results.get(('instr', n, sc))
+                if r and r.get('by_fn'):
+                    details += [f'### {n}, {label[sc]}: {r["per_req"]:,.0f} per request', '', '```text']
+                    details += [f'{v:9,.1f}  {f[:150]}' for f, v in r['by_fn']]
+                    details += ['```', '']
     raw = ['Raw totals (N1 run → N2 run):', '']
     for key, r in sorted(results.items(), key=lambda kv: str(kv[0])):
         if key[0] == 'memory':
@@ -361,13 +410,15 @@ def report(results: dict, s, stamp: str, elapsed: float) -> tuple[str, str, str]
             raw.append(f'- {key[0]} {key[1]} {key[2]}: {r["n1"]:,} → {r["n2"]:,}')
     cmd = (f'SERVERS={",".join(s.servers)} SCENARIOS={",".join(s.scenarios)} '
            f'MEASURES={",".join(s.measures)} N1={s.n1} N2={s.n2} CONNS={s.conns} IDLE={s.idle}'
+           + (f' REPEAT={s.repeat}' if s.repeat > 1 else '')
            + (' NO_TUNABLES=1' if s.no_tunables else '') + ' bench/instr/run.sh')
     svg = f'instr-{stamp}.svg'
     doc = [
         f'# Instructions, system calls and memory per request, {stamp}', '',
         f'Reproduce with: `{cmd}` ({elapsed / 60:.1f} min)', '',
         *harness.machine_info(),
-        f'- valgrind: {first_line(["valgrind", "--version"])}; strace: {first_line(["strace", "-V"])}', '',
+        f'- valgrind: {first_line(["valgrind", "--version"])}; strace: {first_line(["strace", "-V"])}',
+        f'- eddy: commit {eddy_commit()}', '',
         f'Marginal figures: (count after N2 = {s.n2:,} requests − count after N1 = {s.n1:,}) / '
         f'{s.n2 - s.n1:,}, so start-up and shutdown cancel. Requests go one at a time, '
         f'round-robin over {s.conns} connections (pipelined: one batch of {PIPELINE_DEPTH} at a time; '
@@ -383,7 +434,7 @@ def report(results: dict, s, stamp: str, elapsed: float) -> tuple[str, str, str]
         f'![instructions per request]({svg})', '',
         table, '',
         *details,
-        *raw, '',
+        *raw, '', f'Logs and callgrind/strace files: `{logs}`', '',
     ]
     return '\n'.join(doc), table, svg_chart(results, s, label)
 
@@ -401,6 +452,14 @@ def svg_chart(results: dict, s, label: dict) -> str:
         'User-space instructions per request (lower is better)',
         f'callgrind, marginal over {s.n1:,}→{s.n2:,} requests; system calls per request (strace) in parentheses',
         groups, note='bench/instr/run.sh; rep movsb/stosb off via GLIBC_TUNABLES' if not s.no_tunables else '')
+
+
+def eddy_commit() -> str:
+    """The repository's commit, marked when the work tree has changes on top."""
+    commit = first_line(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'])
+    dirty = subprocess.run(['git', '-C', str(ROOT), 'diff', '--quiet', 'HEAD', '--', 'runtime', 'server',
+                            'examples'], capture_output=True).returncode
+    return commit + (' (with uncommitted changes to runtime/server/examples)' if dirty else '')
 
 
 def first_line(cmd: list[str]) -> str:
@@ -434,11 +493,21 @@ def main() -> None:
                 say(f'memory   {name:15} {r["per_conn"]:10,.0f} bytes per idle connection')
                 continue
             for sc in s.scenarios:
-                r = results[(measure, name, sc)] = marginal(measure, name, commands[name], sc, s, logs)
+                runs = []
+                for _ in range(s.repeat):
+                    runs.append(marginal(measure, name, commands[name], sc, s, logs))
+                    if s.repeat > 1:
+                        say(f'{measure:8} {name:15} {sc:10} {runs[-1]["per_req"]:10,.2f} per request (one count)')
+                # The median run's breakdown stands for the row, the median
+                # of all runs is its figure, and the others give its range.
+                runs.sort(key=lambda run: run['per_req'])
+                every = [x['per_req'] for x in runs]
+                r = results[(measure, name, sc)] = dict(runs[len(runs) // 2], all=every,
+                                                        per_req=statistics.median(every))
                 say(f'{measure:8} {name:15} {sc:10} {r["per_req"]:10,.2f} per request'
                     + (f'  ({", ".join(f"{c} {v:.2f}" for c, v in r["by_call"].items())})'
                        if 'by_call' in r else ''))
-    doc, table, svg = report(results, s, stamp, time.monotonic() - start)
+    doc, table, svg = report(results, s, stamp, time.monotonic() - start, logs)
     RESULTS.mkdir(parents=True, exist_ok=True)
     md = RESULTS / f'instr-{stamp}.md'
     md.write_text(doc)

@@ -203,8 +203,9 @@ pub fn tables(columns: &[&str], ratio: (usize, usize), rows: &[Row]) -> String {
 /// faster), labelled with that ratio and the same ratio of CPU times.
 ///
 /// Hand-written SVG, the same shape `bench/http/chart.py` draws for the HTTP
-/// and instruction-count reports: horizontal bars so names and values stay
-/// readable, a dashed line at 1.0 in each group. Scenarios the base runtime
+/// and instruction-count reports: horizontal bars so names stay readable, a
+/// dashed line at 1.0 in each group, the values in a column right of the
+/// plot (where no bar or line can run through them). Scenarios the base runtime
 /// does not run are left out (there is nothing to divide by).
 pub fn ratio_chart(columns: &[&str], base: usize, rows: &[Row]) -> String {
     const BAR_H: f64 = 18.0;
@@ -226,7 +227,7 @@ pub fn ratio_chart(columns: &[&str], base: usize, rows: &[Row]) -> String {
         .flat_map(|(row, b)| row.cells.iter().filter_map(move |&c| ratio(c, |c| c.wall, b)))
         .fold(1.0_f64, f64::max);
     let mut body = String::new();
-    let mut y = 44.0;
+    let mut y = 58.0;
     for row in rows {
         let Some(base_cell) = row.cells[base] else { continue };
         let _ = writeln!(
@@ -238,6 +239,13 @@ pub fn ratio_chart(columns: &[&str], base: usize, rows: &[Row]) -> String {
         );
         y += 18.0;
         let group_top = y;
+        // The reference line first, so the bars are drawn over it.
+        let one = LABEL_W + PLOT_W / top;
+        let group_end = y + BAR_H * row.cells.iter().filter(|c| c.is_some()).count() as f64;
+        let _ = writeln!(
+            body,
+            r##"<line x1="{one:.1}" y1="{group_top:.0}" x2="{one:.1}" y2="{group_end:.0}" stroke="#333" stroke-dasharray="3,3"/>"##
+        );
         for (i, (&name, &cell)) in columns.iter().zip(&row.cells).enumerate() {
             let (Some(wall), Some(cpu)) =
                 (ratio(cell, |c| c.wall, base_cell), ratio(cell, |c| c.cpu, base_cell))
@@ -262,16 +270,11 @@ pub fn ratio_chart(columns: &[&str], base: usize, rows: &[Row]) -> String {
             let _ = writeln!(
                 body,
                 r#"<text x="{:.1}" y="{:.0}" {FONT}>{wall:.2}× wall, {cpu:.2}× CPU</text>"#,
-                LABEL_W + w + 5.0,
+                LABEL_W + PLOT_W + 8.0,
                 y + 13.0
             );
             y += BAR_H;
         }
-        let one = LABEL_W + PLOT_W / top;
-        let _ = writeln!(
-            body,
-            r##"<line x1="{one:.1}" y1="{group_top:.0}" x2="{one:.1}" y2="{y:.0}" stroke="#333" stroke-dasharray="3,3"/>"##
-        );
         y += GAP;
     }
     let width = LABEL_W + PLOT_W + VALUE_W;
@@ -280,7 +283,8 @@ pub fn ratio_chart(columns: &[&str], base: usize, rows: &[Row]) -> String {
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}">
 <rect width="100%" height="100%" fill="white"/>
 <text x="8" y="20" font-family="sans-serif" font-size="15" font-weight="bold">Runtime benchmark: time per run relative to {base_name} (lower is faster)</text>
-<text x="8" y="36" {FONT} fill="#555">median wall time over {base_name}'s median (dashed line = 1.00); CPU-time ratio beside it; tcp_echo: the time to move the same bytes</text>
+<text x="8" y="36" {FONT} fill="#555">bar: median wall time over {base_name}'s median (dashed line = 1.00); the CPU-time ratio beside it;</text>
+<text x="8" y="50" {FONT} fill="#555">tcp_echo: the time to move the same bytes. Medians of each runtime's runs, one process per run.</text>
 {body}</svg>
 "##,
         base_name = xml_escape(columns[base]),

@@ -7,6 +7,9 @@
 //! ```text
 //! hyper-greeting --addr 127.0.0.1:8080 --workers 1
 //! ```
+//!
+//! SIGTERM or SIGINT ends the process with status 0 (see `exit_on_signal`),
+//! so `bench/instr`'s callgrind and strace runs end with a normal exit.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

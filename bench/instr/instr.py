@@ -304,6 +304,14 @@ def marginal(tool: str, name: str, cmd: list[str], scenario: str, s, logs: Path)
         per = {f: (b['by_fn'].get(f, 0) - a['by_fn'].get(f, 0)) / dn for f in fns}
         result['by_fn'] = [(f, v) for f, v in sorted(per.items(), key=lambda kv: -kv[1])[:PROFILE_TOP]
                            if abs(v) >= 0.5]
+        # The same instructions by source file: with everything inlined into
+        # a few big functions, which code (parser, router, response) runs is
+        # clearer by file than by function.
+        files: dict[str, float] = {}
+        for f, v in per.items():
+            files[f.split(':', 1)[0]] = files.get(f.split(':', 1)[0], 0) + v
+        result['by_file'] = [(f, v) for f, v in sorted(files.items(), key=lambda kv: -kv[1])[:PROFILE_TOP]
+                             if abs(v) >= 0.5]
     return result
 
 
@@ -401,6 +409,8 @@ def report(results: dict, s, stamp: str, elapsed: float, logs: Path) -> tuple[st
                 if r and r.get('by_fn'):
                     details += [f'### {n}, {label[sc]}: {r["per_req"]:,.0f} per request', '', '```text']
                     details += [f'{v:9,.1f}  {f[:150]}' for f, v in r['by_fn']]
+                    details += ['```', '', 'By source file:', '', '```text']
+                    details += [f'{v:9,.1f}  {f[:150]}' for f, v in r.get('by_file', [])]
                     details += ['```', '']
     raw = ['Raw totals (N1 run → N2 run):', '']
     for key, r in sorted(results.items(), key=lambda kv: str(kv[0])):

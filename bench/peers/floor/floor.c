@@ -60,7 +60,6 @@
 /* Per-connection state, one byte, indexed by fd (fds are process-wide). */
 #define ST_MATCH_MASK 0x03 /* bytes of "\r\n\r" matched before this read */
 #define ST_LINE_START 0x04 /* the last byte read was '\n' */
-#define ST_OPEN 0x08 /* an open connection of this process */
 
 static const char BODY[] = "Hello, bench!";
 
@@ -130,7 +129,7 @@ static void accept_all(struct worker *w)
 			close(fd);
 			continue;
 		}
-		conn_state[fd] = ST_OPEN | ST_LINE_START;
+		conn_state[fd] = ST_LINE_START;
 	}
 }
 
@@ -171,7 +170,7 @@ static void serve(struct worker *w, int fd)
 		}
 		p++;
 	}
-	conn_state[fd] = (uint8_t)(ST_OPEN | match | (line_start ? ST_LINE_START : 0));
+	conn_state[fd] = (uint8_t)(match | (line_start ? ST_LINE_START : 0));
 	if (heads == 0)
 		return;
 	if (heads * w->close_len > sizeof w->out) {
@@ -223,15 +222,8 @@ static void *run_worker(void *arg)
 		}
 	}
 done:
-	/* Close what this loop owns: its connections are the fds it registered. */
-	for (size_t fd = 0; fd < conn_state_len; fd++) {
-		if (conn_state[fd]) {
-			struct epoll_event ev;
-			/* Only ours: EPOLL_CTL_DEL fails for another worker's fds. */
-			if (epoll_ctl(w->epoll, EPOLL_CTL_DEL, (int)fd, &ev) == 0)
-				close_conn(w, (int)fd);
-		}
-	}
+	/* Stop accepting; open connections close when the process exits, right
+	 * after every loop has returned here. */
 	close(w->listener);
 	close(w->epoll);
 	return NULL;

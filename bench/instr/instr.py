@@ -39,7 +39,6 @@ import argparse
 import datetime
 import os
 import re
-import resource
 import shlex
 import shutil
 import signal

@@ -267,6 +267,8 @@ def per_function(out: Path) -> dict[str, int]:
             # Shorter names: the std and registry source prefixes say nothing.
             name = re.sub(r'^/rustc/[0-9a-f]+/library/', 'std/', m.group(2))
             name = re.sub(r'^/[^ ]*/registry/src/[^/]+/', '', name)
+            # Relative to the repository, so runs from two checkouts compare.
+            name = name.removeprefix(str(ROOT) + '/')
             by_fn[name] = by_fn.get(name, 0) + int(m.group(1).replace(',', ''))
     return by_fn
 

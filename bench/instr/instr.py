@@ -181,6 +181,8 @@ def drive(scenario: str, port: int, n: int, conns: int) -> None:
 class Proc:
     """A server we started (possibly under valgrind or strace); only its PIDs are signalled."""
 
+    live: set['Proc'] = set()
+
     def __init__(self, name: str, cmd: list[str], env: dict, logs: Path):
         self.name = name
         self.port = harness.free_port()
@@ -189,6 +191,7 @@ class Proc:
         with open(self.log, 'wb') as log:
             self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=env)
+        Proc.live.add(self)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -209,8 +212,26 @@ class Proc:
             time.sleep(0.02)
         self.die('strace has no child')
 
+    def kill(self) -> None:
+        """SIGKILL to the server and its tracer, when the harness stops early.
+
+        Killing strace alone would detach it and leave the server running.
+        """
+        if self.proc.poll() is None:
+            try:
+                if self.cmd[0] == 'strace':
+                    kids = Path(f'/proc/{self.proc.pid}/task/{self.proc.pid}/children').read_text().split()
+                    for kid in kids:
+                        os.kill(int(kid), signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.kill()
+            self.proc.wait()
+        Proc.live.discard(self)
+
     def stop(self, timeout: float = 120.0) -> None:
         """SIGTERM to the server itself; it must exit on its own with status 0."""
+        Proc.live.discard(self)
         if self.proc.poll() is None:
             os.kill(self.server_pid(), signal.SIGTERM)
             try:
@@ -223,9 +244,7 @@ class Proc:
             self.die(f'exited with status {self.proc.returncode} after SIGTERM (want a clean 0)')
 
     def die(self, msg: str) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        self.kill()
         tail = self.log.read_text(errors='replace')[-2000:]
         fail(f'{self.name}: {msg}\n        command: {shlex.join(self.cmd)}\n        output:\n{tail}')
 
@@ -483,20 +502,8 @@ def first_line(cmd: list[str]) -> str:
 
 # ------------------------------------------------------------------- main --
 
-def main() -> None:
-    s = parse_settings()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: sys.exit(130))
-    for tool, measure in (('valgrind', 'instr'), ('strace', 'syscalls')):
-        if measure in s.measures and shutil.which(tool) is None:
-            fail(f'{tool} is missing: apt-get install -y {tool}')
-    commands = harness.build(types.SimpleNamespace(servers=s.servers, workers=1))
-    # Clients and servers both need IDLE + a margin of open files.
-    harness.raise_fd_limit(s.idle + 512)
-    logs = Path(tempfile.mkdtemp(prefix='instr-', dir=harness.target_dir(BENCH)))
-    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M')
-    start = time.monotonic()
-    results: dict = {}
+def measure_all(s, commands: dict[str, list[str]], logs: Path, results: dict) -> None:
+    """Takes every selected count, filling `results` as it goes."""
     for measure in s.measures:
         for name in s.servers:
             if measure == 'memory':
@@ -518,6 +525,27 @@ def main() -> None:
                 say(f'{measure:8} {name:15} {sc:10} {r["per_req"]:10,.2f} per request'
                     + (f'  ({", ".join(f"{c} {v:.2f}" for c, v in r["by_call"].items())})'
                        if 'by_call' in r else ''))
+
+
+def main() -> None:
+    s = parse_settings()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(130))
+    for tool, measure in (('valgrind', 'instr'), ('strace', 'syscalls')):
+        if measure in s.measures and shutil.which(tool) is None:
+            fail(f'{tool} is missing: apt-get install -y {tool}')
+    commands = harness.build(types.SimpleNamespace(servers=s.servers, workers=1))
+    # Clients and servers both need IDLE + a margin of open files.
+    harness.raise_fd_limit(s.idle + 512)
+    logs = Path(tempfile.mkdtemp(prefix='instr-', dir=harness.target_dir(BENCH)))
+    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M')
+    start = time.monotonic()
+    results: dict = {}
+    try:
+        measure_all(s, commands, logs, results)
+    finally:
+        for proc in list(Proc.live):
+            proc.kill()
     doc, table, svg = report(results, s, stamp, time.monotonic() - start, logs)
     RESULTS.mkdir(parents=True, exist_ok=True)
     md = RESULTS / f'instr-{stamp}.md'

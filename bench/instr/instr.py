@@ -553,6 +553,11 @@ def main() -> None:
     (RESULTS / f'instr-{stamp}.svg').write_text(svg)
     (RESULTS / 'instr-latest.svg').write_text(svg)
     print(table)
+    print(f'\nMarginal over {s.n1:,} -> {s.n2:,} requests; '
+          + ("glibc's rep movsb/stosb ON (NO_TUNABLES=1): valgrind counts each byte they move."
+             if s.no_tunables else
+             "glibc's rep movsb/stosb switched off with GLIBC_TUNABLES (valgrind counts each byte "
+             "they move as an instruction)."))
     say(f'wrote {md.relative_to(ROOT)} and its chart (also bench/results/instr-latest.svg); logs in {logs}')
 
 

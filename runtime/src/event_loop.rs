@@ -283,11 +283,16 @@ impl Core {
         let events = self.park(park);
 
         if let Some(parked_at) = parked_at {
+            // A skipped park made no syscall: timing it would only time this
+            // `if`, and "parked 90ns" would claim a sleep that never happened.
+            let parked = match park {
+                Park::Skip => "did not park (Skip: tasks are ready)".to_string(),
+                _ => format!("parked {:?} ({park:?})", parked_at.elapsed()),
+            };
             log::trace!(
-                "loop {} tick {tick}: {injected} injected, {ran} polled, {fired} timers fired, \
-                 parked {:?} ({park:?}), {events} I/O events",
+                "loop {} tick {tick}: {injected} injected, {ran} polled, {fired} timers fired, {parked}, \
+                 {events} I/O events",
                 self.loop_id(),
-                parked_at.elapsed(),
             );
         }
     }

@@ -10,6 +10,10 @@
 //! ```text
 //! cargo run --example futures
 //! ```
+//!
+//! Tasks are named in messages like `task 1.3 'broken' (spawned at
+//! examples/futures.rs:LINE:COLUMN)`: the third task spawned on loop 1, its
+//! name if it was given one (`spawn_named`), and where it was spawned.
 
 use std::time::Duration;
 
@@ -31,12 +35,29 @@ fn main() {
         println!("waiting for the result...");
         println!("got: {}", result.await.expect("the sender sends before it is dropped"));
 
-        // A task that panics: the loop and every other task carry on.
+        // A task that panics. Rust reports every panic through its panic
+        // hook the moment it happens, before anything catches it: by default
+        // a "thread 'main' panicked at ..." message on stderr ('main'
+        // because the loop runs on the main thread), which looks like a
+        // crash but is not one. eddy catches the panic where it polls the
+        // task (`catch_unwind` in runtime/src/task/cell.rs); the loop and
+        // every other task carry on, and the task's handle returns an error.
+        // A one-line hook stands in for the default one here, so the output
+        // shows that order plainly.
+        let default_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|info| {
+            let message = info.payload().downcast_ref::<&str>().copied().unwrap_or("(not a string)");
+            let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            println!("panic hook: a panic{place}: {message:?} (next, eddy catches it)");
+        }));
         let broken = eddy::task::spawn_named("broken", async { panic!("something went wrong") });
-        match broken.await {
+        let outcome = broken.await;
+        std::panic::set_hook(default_hook);
+        match outcome {
             Ok(()) => unreachable!(),
             Err(error) => println!("the broken task failed as expected: {error}"),
         }
+        println!("...and the loop carries on: this line runs on it");
 
         // A task cancelled while it waits.
         let sleeper = eddy::spawn(async {
@@ -46,6 +67,6 @@ fn main() {
         sleep(Duration::from_millis(10)).await;
         sleeper.abort();
         let cancelled = sleeper.await.expect_err("aborted before it finished");
-        println!("cancelled: {cancelled}");
+        println!("cancelled after 10 ms of its hour-long sleep: {cancelled}");
     });
 }

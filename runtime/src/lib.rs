@@ -74,6 +74,7 @@ compile_error!("eddy runs on Unix-like systems (Linux, macOS, the BSDs); Windows
 
 mod context;
 mod event_loop;
+pub mod guide;
 pub mod io;
 mod macros;
 pub mod net;

@@ -4,7 +4,9 @@
 //! cargo run --example trace_loop
 //! ```
 //!
-//! (`RUST_LOG=eddy=trace` turns the same narration on for any program.)
+//! (`RUST_LOG=eddy=trace` turns the same narration on for any program that
+//! installs a logger, as this one does with `env_logger`: eddy itself only
+//! logs, through the `log` crate.)
 //!
 //! # Reading a tick line
 //!
@@ -37,7 +39,7 @@
 //!    - `parked 5.1ms (Wait(None))`: slept with no timeout, because no timer
 //!      is armed: only I/O, or another thread, can wake the loop.
 //!
-//!    Two more modes exist that this program never reaches: `Poll` (tasks
+//!    Three more modes exist that this program never reaches: `Poll` (tasks
 //!    have been ready for 128 polls in a row, so the loop looks for I/O
 //!    without sleeping, lest a socket starve) and, with a paused clock in
 //!    tests, `AutoAdvance(tick)` (idle: jump the clock to the next timer)

@@ -229,6 +229,33 @@
 //! runtime: `Core::shutdown` drops every task still pending, on its own
 //! loop, so their destructors can still cancel timers and close sockets.
 //!
+//! ## The same run, as the loop tells it
+//!
+//! Run the program above with `RUST_LOG=eddy=trace` (and a logger, such as
+//! `env_logger`) and the loop narrates the steps, one line per tick (the
+//! `loop 1` prefix left out here; durations vary from run to run):
+//!
+//! ```text
+//! tick 1: 0 injected, 1 polled, 0 timers fired, parked 7.0ms (Wait(Some(5.8ms))), 0 I/O events
+//! tick 2: 0 injected, 0 polled, 1 timers fired, did not park (Skip: tasks are ready), 0 I/O events
+//! tick 3: 0 injected, 0 polled, 0 timers fired, parked 9µs (Wait(None)), 1 I/O events
+//! tick 4: 0 injected, 1 polled, 0 timers fired, did not park (Skip: tasks are ready), 0 I/O events
+//! ```
+//!
+//! 1. The `run` future has been polled once (step 3 above). Tick 1 polls
+//!    the server task: `accept` would block, so the listener joins epoll
+//!    (step 7) and the task waits. Nothing is ready, so the loop sleeps
+//!    until the 5 ms timer.
+//! 2. The timer fires (step 8) and wakes the `run` future: no park. The
+//!    loop polls it; it connects, writes its five bytes, and waits on the
+//!    `JoinHandle`.
+//! 3. Nothing to poll: the loop parks with no timeout, and `epoll_wait`
+//!    returns at once with one event, the listener now readable, which
+//!    wakes the server task (step 7).
+//! 4. The server task accepts, reads (the bytes are already there, so its
+//!    read does not wait) and finishes, waking the `run` future (step 9):
+//!    no park, and the loop polls it to completion.
+//!
 //! ## Watching it happen
 //!
 //! **The tick narration.** At `trace` level every tick logs one line: tasks

@@ -115,7 +115,8 @@
 //! waking: a wake sets SCHEDULED and queues the task *only if it was clear*.
 //! So a task woken a thousand times before it runs is queued, and polled,
 //! once; and a wake after COMPLETE does nothing (a finished task is never
-//! polled again). Both are mistakes the teaching executors make.
+//! polled again). Teaching executors such as mini-tokio get both wrong:
+//! they queue a task once per wake, and can poll one that has finished.
 //!
 //! ```
 //! use std::cell::Cell;

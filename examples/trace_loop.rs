@@ -37,13 +37,15 @@
 //!      little: epoll's timeout is in whole milliseconds, rounded up, and
 //!      the thread must get a core back;
 //!    - `parked 5.1ms (Wait(None))`: slept with no timeout, because no timer
-//!      is armed: only I/O, or another thread, can wake the loop.
+//!      is armed: only I/O, or another thread, can wake the loop;
+//!    - `parked 3µs (Poll)`: tasks are still ready, but the loop has
+//!      polled 128 of them since it last looked at I/O, so it looks now,
+//!      with a zero timeout: a busy loop cannot starve a socket.
 //!
-//!    Three more modes exist that this program never reaches: `Poll` (tasks
-//!    have been ready for 128 polls in a row, so the loop looks for I/O
-//!    without sleeping, lest a socket starve) and, with a paused clock in
-//!    tests, `AutoAdvance(tick)` (idle: jump the clock to the next timer)
-//!    and `PausedWait` (idle, but the clock may not jump).
+//!    Two more modes exist, only with a paused clock (in tests), which
+//!    this program never reaches: `AutoAdvance(tick)` (idle: jump the clock
+//!    to the next timer) and `PausedWait` (idle, but the clock may not
+//!    jump).
 //!
 //!    `I/O events` counts what `epoll_wait` returned, including the
 //!    loop's own eventfd, which other threads write to wake it up.
@@ -141,6 +143,17 @@ fn main() -> std::io::Result<()> {
         });
         rx.await.ok();
         sender.join().expect("the sender thread does not panic");
+
+        // 200 tasks ready at once. Tick 12 polls only the first 128 (the
+        // loop's per-tick budget) and, having made 128 polls since it last
+        // looked at I/O, looks now without sleeping (Poll), so a socket
+        // cannot starve behind a crowd of busy tasks. Tick 13 polls the
+        // other 72; the first task's end woke this future, so: no park.
+        log::info!("--- 6. 200 tasks ready at once: 128 polled per tick at most, then a look at I/O");
+        let crowd: Vec<_> = (0..200).map(|_| eddy::spawn(async {})).collect();
+        for task in crowd {
+            task.await.ok();
+        }
         log::info!("--- done");
         Ok(())
     })

@@ -269,7 +269,8 @@
 //!
 //! `examples/trace_loop.rs` runs the steps above one at a time (a task that
 //! yields, a timer, a socket, a task woken from another thread, the `run`
-//! future woken from another thread) and explains every line it prints.
+//! future woken from another thread, 200 tasks meeting the per-tick
+//! budget) and explains every line it prints.
 //! `RUST_LOG=eddy=trace` turns the same narration on for any program that
 //! installs a logger (eddy only logs through the `log` crate).
 //!

@@ -42,10 +42,11 @@
 //!      polled 128 of them since it last looked at I/O, so it looks now,
 //!      with a zero timeout: a busy loop cannot starve a socket.
 //!
-//!    Two more modes exist, only with a paused clock (in tests), which
-//!    this program never reaches: `AutoAdvance(tick)` (idle: jump the clock
-//!    to the next timer) and `PausedWait` (idle, but the clock may not
-//!    jump).
+//!    One more mode exists only with a paused clock (in tests, e.g.
+//!    `eddy::test::run`), so this program never reaches it: `Paused` (idle:
+//!    look for I/O without sleeping, then let the runtime's clock jump to
+//!    the next timer once every loop is idle; a `paused clock: ... moving
+//!    ... forward` line from `eddy::time::clock` says how far).
 //!
 //!    `I/O events` counts what `epoll_wait` returned, including the
 //!    loop's own eventfd, which other threads write to wake it up.

@@ -206,7 +206,8 @@
 //! writes.
 //!
 //! With a paused clock ([`eddy::test::run`](crate::test::run)) an idle loop
-//! does not sleep at all: it jumps the clock straight to the next timer.
+//! does not sleep at all: once every loop of the runtime is idle, the
+//! runtime's one clock (`time/clock.rs`) jumps straight to the next timer.
 //!
 //! ```
 //! use std::time::Duration;

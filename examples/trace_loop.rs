@@ -38,9 +38,9 @@
 //!      the thread must get a core back;
 //!    - `parked 5.1ms (Wait(None))`: slept with no timeout, because no timer
 //!      is armed: only I/O, or another thread, can wake the loop;
-//!    - `parked 3µs (Poll)`: tasks are still ready, but the loop has
-//!      polled 128 of them since it last looked at I/O, so it looks now,
-//!      with a zero timeout: a busy loop cannot starve a socket.
+//!    - `parked 3µs (Poll)`: tasks are still ready, but the loop has made
+//!      128 polls since it last looked at I/O, so it looks now, with a zero
+//!      timeout: a busy loop cannot starve a socket.
 //!
 //!    One more mode exists only with a paused clock (in tests, e.g.
 //!    `eddy::test::run`), so this program never reaches it: `Paused` (idle:
@@ -146,10 +146,12 @@ fn main() -> std::io::Result<()> {
         sender.join().expect("the sender thread does not panic");
 
         // 200 tasks ready at once. Tick 12 polls only the first 128 (the
-        // loop's per-tick budget) and, having made 128 polls since it last
-        // looked at I/O, looks now without sleeping (Poll), so a socket
-        // cannot starve behind a crowd of busy tasks. Tick 13 polls the
-        // other 72; the first task's end woke this future, so: no park.
+        // loop's per-tick budget) and, having made at least 128 polls since
+        // it last looked at I/O (this future's polls count too), looks now
+        // without sleeping (Poll), so a socket cannot starve behind a crowd
+        // of busy tasks. Between the ticks this future collects the first
+        // 128 results and waits on task 129; tick 13 polls the other 72, and
+        // task 129's end wakes this future, so: no park.
         log::info!("--- 6. 200 tasks ready at once: 128 polled per tick at most, then a look at I/O");
         let crowd: Vec<_> = (0..200).map(|_| eddy::spawn(async {})).collect();
         for task in crowd {

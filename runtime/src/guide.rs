@@ -77,7 +77,9 @@
 //!
 //! 1. take in the tasks other threads woke or spawned (`take_injected`);
 //! 2. poll the tasks that are ready, oldest first, at most `tick_budget`
-//!    (128) of them (`run_ready_tasks`);
+//!    (128) of them (`run_ready_tasks`), each poll with a fresh cooperative
+//!    budget of 128 ready results from eddy's resources (`task/budget.rs`),
+//!    so no task can keep the loop to itself;
 //! 3. fire the timers that are due (`fire_timers`);
 //! 4. decide how to park (`plan_park`: not at all if anything is ready, else
 //!    until the next timer, or forever) and park in `epoll_wait`, waking

@@ -20,7 +20,7 @@
 use std::mem::MaybeUninit;
 
 use crate::error::Reject;
-use crate::http_token::is_token;
+use crate::http_token::{is_host, is_token};
 use crate::limits::{Limits, HEADER_ARRAY};
 use crate::method::Method;
 use crate::pool::{HeadStorage, Span};
@@ -416,13 +416,6 @@ fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(bytes.len());
     let end = bytes.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |i| i + 1);
     &bytes[start..end]
-}
-
-/// The characters of `uri-host [ ":" port ]` (RFC 3986: reg-name or IP
-/// literal); empty is allowed (RFC 9112 §3.2). Not a full grammar check:
-/// enough to refuse what can never be a host (spaces, `/`, `@`, `?`, ...).
-fn is_host(bytes: &[u8]) -> bool {
-    bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%:[]".contains(&b))
 }
 
 #[cfg(test)]

@@ -80,14 +80,8 @@ impl UnixStream {
 
     /// Poll form of [`read`](Self::read).
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let wanted = buf.len();
-        budget::poll_budgeted(cx, |cx| {
-            self.io.poll_io(Direction::Read, cx, |mut stream| {
-                let n = stream.read(buf)?;
-                Ok((n, n > 0 && n < wanted))
-            })
-        })
-        .map_err(|e| context(e, self.describe("read from")))
+        budget::poll_budgeted(cx, |cx| self.io.poll_read(cx, buf))
+            .map_err(|e| context(e, self.describe("read from")))
     }
 
     /// Writes some of `buf`; returns how many bytes were written.
@@ -97,13 +91,8 @@ impl UnixStream {
 
     /// Poll form of [`write`](Self::write).
     pub fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        budget::poll_budgeted(cx, |cx| {
-            self.io.poll_io(Direction::Write, cx, |mut stream| {
-                let n = stream.write(buf)?;
-                Ok((n, n < buf.len()))
-            })
-        })
-        .map_err(|e| context(e, self.describe("write to")))
+        budget::poll_budgeted(cx, |cx| self.io.poll_write(cx, buf))
+            .map_err(|e| context(e, self.describe("write to")))
     }
 
     /// Writes all of `buf`.

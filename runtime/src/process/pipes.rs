@@ -10,14 +10,14 @@
 
 use std::fmt;
 use std::future::poll_fn;
-use std::io::{self, Read, Write};
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use mio::Interest;
 
 use crate::net::context;
-use crate::reactor::{Direction, IoSource};
+use crate::reactor::IoSource;
 
 /// The child's standard input: write to it, drop it (or [`close`]) to send
 /// EOF.
@@ -67,11 +67,7 @@ impl ChildStdin {
                 "write to child stdin: already closed",
             )));
         };
-        io.poll_io(Direction::Write, cx, |mut pipe| {
-            let n = pipe.write(buf)?;
-            Ok((n, n < buf.len()))
-        })
-        .map_err(|e| context(e, "write to child stdin"))
+        io.poll_write(cx, buf).map_err(|e| context(e, "write to child stdin"))
     }
 }
 
@@ -85,13 +81,8 @@ fn poll_read_pipe(
     buf: &mut [u8],
     what: &str,
 ) -> Poll<io::Result<usize>> {
-    let wanted = buf.len();
     crate::task::poll_budgeted(cx, |cx| {
-        io.poll_io(Direction::Read, cx, |mut pipe| {
-            let n = pipe.read(buf)?;
-            Ok((n, n > 0 && n < wanted))
-        })
-        .map_err(|e| context(e, format_args!("read from child {what}")))
+        io.poll_read(cx, buf).map_err(|e| context(e, format_args!("read from child {what}")))
     })
 }
 

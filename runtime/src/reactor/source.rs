@@ -152,6 +152,34 @@ impl<S: AsRawFd> IoSource<S> {
         }
     }
 
+    /// Reads into `buf` once the source is readable. A short read (fewer
+    /// bytes than asked, but not EOF) proves the kernel buffer drained, so
+    /// readiness is cleared without the extra `read` that would only say
+    /// `WouldBlock`. The one place this draining rule is written for byte
+    /// streams (TCP, Unix, pipes).
+    pub(crate) fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a S: io::Read,
+    {
+        let wanted = buf.len();
+        self.poll_io(Direction::Read, cx, |mut stream| {
+            let n = io::Read::read(&mut stream, buf)?;
+            Ok((n, n > 0 && n < wanted))
+        })
+    }
+
+    /// Writes some of `buf` once the source is writable; a short write
+    /// proves the send buffer full and clears readiness (as for reads).
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a S: io::Write,
+    {
+        self.poll_io(Direction::Write, cx, |mut stream| {
+            let n = io::Write::write(&mut stream, buf)?;
+            Ok((n, n < buf.len()))
+        })
+    }
+
     /// Tries `op` once without waiting: `WouldBlock` if not ready.
     pub(crate) fn try_io<R>(
         &self,

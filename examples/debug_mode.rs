@@ -2,9 +2,17 @@
 //!
 //! A task that blocks the thread (here `std::thread::sleep`, in real code a
 //! slow computation or a blocking file read) stalls every other task on its
-//! loop. Debug mode times every poll and warns about the slow one, naming
-//! the task and where it was spawned. It also reports panics that nobody
-//! awaited, and lists tasks still pending when the runtime shuts down.
+//! loop. Debug mode's stall watchdog notices it *while* it happens
+//! (`stall: ... still is`, about 100 ms in) and again when the poll ends
+//! (`... took 250ms in one poll ...: the stall the watchdog reported is
+//! over`), naming the task and where it was spawned.
+//! Then: `forgotten` awaits `pending()`, which never stores its waker, so
+//! right after its first poll debug mode warns `lost wakeup` (nothing can
+//! ever wake it); `unobserved` panics with nobody awaiting it (the panic
+//! message on stderr is the standard panic hook's; the `ERROR` line is
+//! eddy's report that nobody will see the result); and at shutdown the loop
+//! logs a task dump of what is still pending (`eddy::debug::TaskDump`: one
+//! line per task, with who holds its waker).
 //!
 //! ```text
 //! cargo run --example debug_mode                # debug mode on (this example's default)

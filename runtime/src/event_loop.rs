@@ -103,11 +103,13 @@ use std::time::Duration;
 use futures_task::ArcWake;
 use slab::Slab;
 
+use crate::debug::holders::{self, Resource};
+use crate::debug::watchdog::Watchdog;
 use crate::reactor::Reactor;
 use crate::runtime::LoopConfig;
 use crate::shared::{Shared, WAKER_TOKEN};
 use crate::task::budget;
-use crate::task::cell::{Task, NO_SLOT};
+use crate::task::cell::{Header, Task, NO_SLOT};
 use crate::task::{BlockingPool, JoinHandle, Runnable, TaskInfo};
 use crate::time::wheel::{TimerKey, Wheel};
 use crate::time::{Clock, Idle, Instant};
@@ -157,6 +159,8 @@ pub(crate) struct Core {
     index: usize,
     /// Flight-recorder dumps written so far (at most `trace::MAX_DUMPS`).
     dumps: Cell<u32>,
+    /// The runtime's stall watchdog and this loop's index in it, if on.
+    watch: Option<(Arc<Watchdog>, usize)>,
 }
 
 impl Core {
@@ -176,7 +180,12 @@ impl Core {
         let poll_times = config.trace.poll_times.unwrap_or(config.debug);
         let trace =
             Recorder::new(config.trace.capacity, poll_times, clock.tick_instant(0), shared.activity.clone());
+        let watch = config.watchdog.clone().map(|dog| {
+            dog.name_loop(index, loop_id);
+            (dog, index)
+        });
         Ok(Rc::new(Core {
+            watch,
             shared,
             clock,
             trace,
@@ -221,11 +230,16 @@ impl Core {
         // Restores the unlimited budget when block_on returns or unwinds.
         let _budget = budget::Scope::enter();
         let _recording = crate::trace::running(&self.trace);
+        let _awake = self.awake();
+        if let Some((dog, index)) = &self.watch {
+            dog.main_at(*index, location);
+        }
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
                 budget::refill();
                 self.trace.poll_begin(0, crate::trace::BLOCK_ON_LABEL, &self.clock);
                 let started = self.slow_poll_clock();
+                let watched = self.watch_main();
                 let polled = future.as_mut().poll(&mut cx);
                 self.trace.poll_end(
                     0,
@@ -233,7 +247,10 @@ impl Core {
                     &self.clock,
                 );
                 self.trace.polls_done();
-                self.check_slow_poll(started, &MainFuture { location });
+                let what = MainFuture { location };
+                if !watched.end(&what) {
+                    self.check_slow_poll(started, &what);
+                }
                 // A main future that keeps itself awake (a `yield_now` loop
                 // waiting for a task) must not keep the loop from I/O.
                 self.polls_since_io.set(self.polls_since_io.get() + 1);
@@ -250,6 +267,7 @@ impl Core {
         let never = AtomicBool::new(false);
         let _budget = budget::Scope::enter();
         let _recording = crate::trace::running(&self.trace);
+        let _awake = self.awake();
         while !self.shared.stop_requested() {
             self.tick(&never);
         }
@@ -392,7 +410,7 @@ impl Core {
         self.trace.record(kind::PARK, park.trace_code(), park.trace_timeout(), ready);
         self.polls_since_io.set(0);
         let mut wakers = self.io_wake_buffer.take();
-        let mut events = self.reactor.poll(timeout, &mut wakers);
+        let mut events = self.poll_reactor(timeout, &mut wakers);
         if matches!(park, Park::Paused) && events == 0 && !self.shared.is_notified() {
             // Paused and nothing happened: the runtime's clock decides
             // whether time moves now, or this loop waits for the others.
@@ -425,7 +443,7 @@ impl Core {
             // timeout only bounds how long a surprise could go unnoticed.
             Idle::Wait { .. } => Some(PAUSED_IDLE_WARNING),
         };
-        let events = self.reactor.poll(wait, wakers);
+        let events = self.poll_reactor(wait, wakers);
         if idle == (Idle::Wait { warn: true }) && events == 0 && !self.warned_paused_idle.get() {
             // Most likely a test that waits for time to pass with
             // auto-advance off: say so rather than hang in silence.
@@ -451,6 +469,20 @@ impl Core {
             waker.wake();
         });
         self.trace.set_cause(cause::LOOP, 0);
+    }
+
+    /// Waits on the reactor; a wait that may sleep tells the stall watchdog
+    /// the loop is idle meanwhile (so its monitor can sleep too).
+    fn poll_reactor(&self, timeout: Option<Duration>, wakers: &mut Vec<(Waker, u8, u32)>) -> usize {
+        let watch = self.watch.as_ref().filter(|_| timeout != Some(Duration::ZERO));
+        if let Some((dog, index)) = watch {
+            dog.idle(*index);
+        }
+        let events = self.reactor.poll(timeout, wakers);
+        if let Some((dog, index)) = watch {
+            dog.awake(*index);
+        }
+        events
     }
 
     /// Wakes (and so consumes) every waker in `wakers`, which `source`
@@ -517,6 +549,9 @@ impl Core {
     /// Removes a finished task from the task list (if it is still there:
     /// during shutdown the list has already been emptied).
     pub(crate) fn release_task<T: ?Sized>(&self, slot: usize, task: *const T) {
+        if let Some((dog, index)) = &self.watch {
+            dog.before_release(*index); // The watchdog may be reading it.
+        }
         let removed = {
             let mut tasks = self.tasks.borrow_mut();
             match tasks.get(slot) {
@@ -541,13 +576,16 @@ impl Core {
         // No longer driven: a paused runtime clock must not wait for it.
         self.clock.set_driven(false);
         let mut orphans = self.shared.close();
-        if self.config.debug {
-            for task in self.tasks.borrow().iter().map(|(_, task)| task) {
-                log::warn!(
-                    "{} was still pending when its runtime shut down; dropping it",
-                    task.header().info
-                );
-            }
+        if self.config.debug && !self.tasks.borrow().is_empty() {
+            let dump = crate::debug::dump::take(self, false);
+            log::warn!(
+                "loop {}: {} task(s) still pending when its runtime shut down; dropping them:\n{dump}",
+                self.loop_id(),
+                dump.tasks.len()
+            );
+        }
+        if let Some((dog, index)) = &self.watch {
+            dog.before_release(*index);
         }
         loop {
             let tasks: Vec<_> = self.tasks.borrow_mut().drain().collect();
@@ -568,6 +606,61 @@ impl Core {
     /// Whether debug mode is on (asyncio's `debug=True`).
     pub(crate) fn debug(&self) -> bool {
         self.config.debug
+    }
+
+    /// A poll of `task` begins: in debug mode or with the stall watchdog on,
+    /// time it (and tell the watchdog). Returns when it started, if timed.
+    #[inline]
+    pub(crate) fn poll_begin(&self, task: &Header) -> Option<std::time::Instant> {
+        if !self.times_polls() {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        if let Some((dog, index)) = &self.watch {
+            dog.poll_begin(*index, now, Some(task));
+        }
+        Some(now)
+    }
+
+    /// The poll that [`poll_begin`](Self::poll_begin) started is over:
+    /// count it, and report it if it hogged the loop (the watchdog's "stall
+    /// over" replaces debug mode's slow-poll warning for the same poll).
+    #[inline]
+    pub(crate) fn poll_end(&self, started: Option<std::time::Instant>, task: &Header) {
+        let took = started.map(|started| started.elapsed());
+        let mut reported = false;
+        if let (Some((dog, index)), Some(started), Some(took)) = (&self.watch, started, took) {
+            reported = dog.poll_end(*index, started, took, &task.info);
+        }
+        task.probe.polled(took, self.clock.recent());
+        if self.config.debug && !reported {
+            self.check_slow_poll(started, &task.info);
+        }
+    }
+
+    /// Whether polls are timed (debug mode or the stall watchdog).
+    #[inline]
+    pub(crate) fn times_polls(&self) -> bool {
+        self.config.debug || self.watch.is_some()
+    }
+
+    /// The `block_on` future's poll begins: the watchdog watches it too,
+    /// until [`MainPoll::end`] (or the guard's drop, if the future panics).
+    fn watch_main(&self) -> MainPoll<'_> {
+        let started = self.watch.as_ref().map(|(dog, index)| {
+            let now = std::time::Instant::now();
+            dog.poll_begin(*index, now, None);
+            now
+        });
+        MainPoll { core: self, started }
+    }
+
+    /// Marks the loop awake for the watchdog until the guard drops.
+    fn awake(&self) -> Awake<'_> {
+        if let Some((dog, index)) = &self.watch {
+            dog.awake(*index);
+        }
+        Awake(self)
     }
 
     /// Starts timing a poll, in debug mode only.
@@ -677,14 +770,24 @@ impl Core {
     /// Arms a timer for `deadline` that wakes `waker`.
     pub(crate) fn insert_timer(&self, deadline: Instant, waker: &Waker) -> TimerKey {
         let tick = self.clock.deadline_tick(deadline);
-        let key = self.timers.borrow_mut().insert(tick, waker.clone());
+        let key = self.timers.borrow_mut().insert(tick, holders::held(waker, Resource::Timer).clone());
         self.trace.record(kind::TIMER_ARM, 0, key.index(), tick as u32);
         key
     }
 
     /// Whether a timer fired; if not, updates who it wakes.
     pub(crate) fn poll_timer(&self, key: TimerKey, waker: &Waker) -> bool {
-        self.timers.borrow_mut().poll_fired(key, waker)
+        self.timers.borrow_mut().poll_fired(key, &holders::held(waker, Resource::Timer))
+    }
+
+    /// Calls `f` with every live task of the loop (for task dumps).
+    pub(crate) fn for_each_task(&self, mut f: impl FnMut(&Arc<dyn Runnable>)) {
+        self.tasks.borrow().iter().for_each(|(_, task)| f(task));
+    }
+
+    /// Calls `f` with the deadline and waker of every armed timer.
+    pub(crate) fn for_each_timer(&self, mut f: impl FnMut(Instant, &Waker)) {
+        self.timers.borrow().for_each_armed(|tick, waker| f(self.clock.tick_instant(tick), waker));
     }
 
     /// Cancels a timer.
@@ -721,6 +824,43 @@ thread_local! {
     /// the runtime's own tests reach the "a loop itself failed" path, which
     /// no user code can reach (user code's panics are all contained).
     pub(crate) static FAIL_NEXT_TICK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Ends the watchdog's view of a `block_on` future's poll.
+struct MainPoll<'a> {
+    core: &'a Core,
+    started: Option<std::time::Instant>,
+}
+
+impl MainPoll<'_> {
+    /// The poll returned: tell the watchdog. Returns whether it reported
+    /// the poll as a stall (then debug mode's slow-poll warning is moot).
+    fn end(mut self, what: &dyn fmt::Display) -> bool {
+        match (&self.core.watch, self.started.take()) {
+            (Some((dog, index)), Some(started)) => dog.poll_end(*index, started, started.elapsed(), what),
+            _ => false,
+        }
+    }
+}
+
+impl Drop for MainPoll<'_> {
+    /// The poll unwound: the watchdog must not think it still runs.
+    fn drop(&mut self) {
+        if let (Some((dog, index)), Some(started)) = (&self.core.watch, self.started) {
+            dog.poll_end(*index, started, started.elapsed(), &crate::debug::watchdog::MAIN_FUTURE);
+        }
+    }
+}
+
+/// Marks a loop idle for the watchdog when it stops being driven.
+struct Awake<'a>(&'a Core);
+
+impl Drop for Awake<'_> {
+    fn drop(&mut self) {
+        if let Some((dog, index)) = &self.0.watch {
+            dog.idle(*index);
+        }
+    }
 }
 
 /// How step 4 parks.

@@ -38,6 +38,7 @@
 //! | child processes | `process/` | `create_subprocess_exec` |
 //! | locks, semaphores, events; oneshot, mpsc, watch, broadcast channels | `sync/` | `Lock`, `Semaphore`, `Event`, `Future`, `Queue` |
 //! | blocking code on a thread pool | `task/blocking.rs` | `to_thread` |
+//! | task dumps, lost wakeups, the stall watchdog | `debug/` | debug mode, `all_tasks()` |
 //!
 //! ## Semantics you can rely on
 //!
@@ -60,8 +61,13 @@
 //!
 //! `Builder::debug(true)` or `EDDY_DEBUG=1`, like asyncio's `debug=True`:
 //! warns about a poll that hogs the loop (100 ms by default, naming the task
-//! and where it was spawned, or `main` and the line that called `block_on`), lists tasks still pending at shutdown, and
-//! reports panics that nobody awaited. All diagnostics go through the `log`
+//! and where it was spawned, or `main` and the line that called `block_on`)
+//! while it is still running (the stall
+//! watchdog) and when it ends, warns about a task whose future returned
+//! `Pending` without leaving its waker anywhere (a lost wakeup), logs a
+//! [task dump](debug::TaskDump) of the tasks still pending at shutdown, and
+//! reports panics that nobody awaited. [`Handle::dump`] gives the same dump
+//! at any time, debug mode or not: see [`debug`]. All diagnostics go through the `log`
 //! crate; eddy never installs a logger itself.
 
 #![deny(missing_docs)]
@@ -73,6 +79,7 @@
 compile_error!("eddy runs on Unix-like systems (Linux, macOS, the BSDs); Windows is not supported");
 
 mod context;
+pub mod debug;
 mod event_loop;
 pub mod guide;
 pub mod io;

@@ -111,6 +111,8 @@ impl Direction {
 /// Per-socket state: last known readiness and the two waiting wakers.
 #[derive(Default)]
 pub(crate) struct IoSlot {
+    /// The socket's descriptor, for task dumps.
+    pub(crate) fd: Cell<RawFd>,
     readiness: Cell<u8>,
     reader: Cell<Option<Waker>>,
     writer: Cell<Option<Waker>>,
@@ -145,11 +147,12 @@ impl IoSlot {
             return Poll::Ready(());
         }
         let waiter = self.waiter(direction);
+        let held = crate::debug::holders::held(cx.waker(), crate::debug::holders::Resource::Socket);
         // Keep the stored waker if it already wakes this task: no Arc clone
         // (an atomic increment) per pending poll of the same task.
         let waker = match waiter.take() {
-            Some(waker) if waker.will_wake(cx.waker()) => waker,
-            _ => cx.waker().clone(),
+            Some(waker) if waker.will_wake(&held) => waker,
+            _ => (*held).clone(),
         };
         waiter.set(Some(waker));
         Poll::Pending
@@ -240,6 +243,20 @@ impl Reactor {
         let removed = self.slots.borrow_mut().try_remove(token);
         // Dropped after the borrow ends: a waker's drop may run arbitrary code.
         drop(removed);
+    }
+
+    /// Calls `f` with the descriptor, direction (true: read) and waker of
+    /// every task waiting on a socket (for task dumps; loop thread only).
+    pub(crate) fn for_each_waiter(&self, mut f: impl FnMut(RawFd, bool, &Waker)) {
+        for (_, slot) in self.slots.borrow().iter() {
+            for (read, waiter) in [(true, &slot.reader), (false, &slot.writer)] {
+                let waker = waiter.take();
+                if let Some(waker) = &waker {
+                    f(slot.fd.get(), read, waker);
+                }
+                waiter.set(waker);
+            }
+        }
     }
 
     /// Waits for I/O events up to `timeout` (`None`: until one arrives) and

@@ -56,7 +56,7 @@ impl<S: AsRawFd> IoSource<S> {
         let reactor = crate::context::with_core(|core| core.reactor().clone()).ok_or_else(|| {
             io::Error::other("eddy sockets must be created inside an eddy runtime (eddy::run or block_on)")
         })?;
-        let slot = Rc::new(IoSlot::default());
+        let slot = Rc::new(IoSlot { fd: Cell::new(io.as_raw_fd()), ..IoSlot::default() });
         let token = reactor.add(slot.clone());
         Ok(IoSource {
             io,

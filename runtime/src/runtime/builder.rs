@@ -7,8 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Runtime;
+use crate::debug::watchdog::Watchdog;
 use crate::time::RuntimeClock;
 use crate::trace::TraceConfig;
+
+/// The watchdog's threshold in debug mode: the slow-poll threshold, but never
+/// under 100 ms (asyncio's `slow_callback_duration`). A slow-poll threshold
+/// of a few milliseconds is useful after the fact; a monitor waking that
+/// often to catch polls in the act would cost more than it tells.
+const DEBUG_STALL_THRESHOLD: Duration = Duration::from_millis(100);
 
 /// Configures and builds a [`Runtime`].
 ///
@@ -32,6 +39,8 @@ pub struct Builder {
     start_paused: bool,
     auto_advance: bool,
     seed: Option<u64>,
+    /// `None`: as debug mode says; `Some(None)`: off; `Some(Some(t))`: on.
+    stall_watchdog: Option<Option<Duration>>,
     pub(super) max_blocking_threads: usize,
     pub(super) thread_name: String,
     pub(super) thread_stack_size: Option<usize>,
@@ -49,6 +58,8 @@ pub(crate) struct LoopConfig {
     pub(crate) clock: Arc<RuntimeClock>,
     pub(crate) seed: Option<u64>,
     pub(crate) trace: TraceConfig,
+    /// The runtime's stall watchdog, if on (shared by its loops).
+    pub(crate) watchdog: Option<Arc<Watchdog>>,
 }
 
 impl Default for Builder {
@@ -71,6 +82,7 @@ impl Builder {
             start_paused: false,
             auto_advance: true,
             seed: None,
+            stall_watchdog: None,
             max_blocking_threads: 16,
             thread_name: "eddy-loop".to_string(),
             thread_stack_size: None,
@@ -104,9 +116,10 @@ impl Builder {
     }
 
     /// Debug mode, asyncio's `debug=True`: warn when one poll of a task takes
-    /// longer than [`slow_poll_threshold`](Self::slow_poll_threshold), list
-    /// the tasks still pending at shutdown, and report panics that nobody
-    /// awaited. Default: on if the environment has `EDDY_DEBUG=1` (or
+    /// longer than [`slow_poll_threshold`](Self::slow_poll_threshold), log a
+    /// [task dump](crate::debug::TaskDump) of the tasks still pending at
+    /// shutdown, report panics that nobody awaited, and run the
+    /// [stall watchdog](Self::stall_watchdog) at 100 ms. Default: on if the environment has `EDDY_DEBUG=1` (or
     /// `true`), off otherwise; this call overrides the environment.
     pub fn debug(&mut self, enabled: bool) -> &mut Builder {
         self.debug = Some(enabled);
@@ -118,6 +131,37 @@ impl Builder {
     pub fn slow_poll_threshold(&mut self, threshold: Duration) -> &mut Builder {
         self.slow_poll_threshold = threshold;
         self
+    }
+
+    /// The stall watchdog: one monitor thread for the runtime that warns
+    /// *while* a loop is stuck inside one poll for longer than `threshold`
+    /// (naming the loop, the task, where it was spawned and how long so
+    /// far), and again when the poll ends, with the total. `None` turns it
+    /// off. Default: on in [debug mode](Self::debug), at the
+    /// [slow-poll threshold](Self::slow_poll_threshold) but at least 100 ms;
+    /// off otherwise. See [`crate::debug`] for what it costs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let runtime = eddy::Builder::new().stall_watchdog(Duration::from_millis(250)).build()?;
+    /// # drop(runtime);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stall_watchdog(&mut self, threshold: impl Into<Option<Duration>>) -> &mut Builder {
+        self.stall_watchdog = Some(threshold.into());
+        self
+    }
+
+    /// The watchdog threshold this builder asks for, if any.
+    pub(super) fn watchdog_threshold(&self) -> Option<Duration> {
+        match self.stall_watchdog {
+            Some(setting) => setting,
+            None => self
+                .debug
+                .unwrap_or_else(debug_from_env)
+                .then_some(self.slow_poll_threshold.max(DEBUG_STALL_THRESHOLD)),
+        }
     }
 
     /// Capacity of the event buffer of one wait on the OS poller
@@ -261,8 +305,9 @@ impl Builder {
         Runtime::new(self)
     }
 
-    pub(super) fn loop_config(&self) -> LoopConfig {
+    pub(super) fn loop_config(&self, watchdog: Option<Arc<Watchdog>>) -> LoopConfig {
         LoopConfig {
+            watchdog,
             debug: self.debug.unwrap_or_else(debug_from_env),
             event_capacity: self.event_capacity,
             tick_budget: self.tick_budget,

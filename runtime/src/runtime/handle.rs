@@ -97,6 +97,110 @@ impl Handle {
         self.shared.loop_id
     }
 
+    /// A [task dump](crate::debug::TaskDump) of this handle's loop: every
+    /// live task, its state and statistics, and who holds its waker. Lost
+    /// tasks (idle, with nothing able to wake them) are also logged at
+    /// `warn` with their spawn site.
+    ///
+    /// The dump is always taken *on* the loop. Called on the loop's own
+    /// thread (from one of its tasks, or its `block_on` future), it is
+    /// taken right there. Called from anywhere else, it is sent to the loop
+    /// as a small task and this thread waits for the answer, at most
+    /// [`DUMP_TIMEOUT`](crate::debug::DUMP_TIMEOUT): a loop stuck inside a
+    /// poll cannot answer (the stall watchdog names the culprit instead),
+    /// and loop 0 answers only while a `block_on` drives it; the dump then
+    /// says it was not answered. From a task of *another* loop, that loop
+    /// would wait too: use [`dump_async`](Self::dump_async) there.
+    ///
+    /// ```
+    /// let runtime = eddy::Builder::new().workers(2).build()?;
+    /// let worker = runtime.handles()[1].clone();
+    /// let (polled, was_polled) = std::sync::mpsc::channel();
+    /// let parked = worker.spawn(async move {
+    ///     polled.send(()).unwrap();
+    ///     std::future::pending::<()>().await // waits for nothing, forever
+    /// });
+    /// was_polled.recv().unwrap();
+    /// let dump = worker.dump(); // answered once that poll is over
+    /// println!("{dump}");
+    /// assert!(dump.answered);
+    /// assert!(dump.task(parked.id()).unwrap().is_lost());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn dump(&self) -> crate::debug::TaskDump {
+        let here = context::with_core(|core| {
+            Arc::ptr_eq(core.shared(), &self.shared).then(|| crate::debug::dump::take(core, false))
+        });
+        match here.flatten() {
+            Some(dump) => dump,
+            None => self.dump_remote(),
+        }
+    }
+
+    /// [`dump`](Self::dump) for a task that wants the dump of *another*
+    /// loop without blocking its own: the request travels the same way, and
+    /// this future waits for the answer like any other. No timeout (a loop
+    /// stuck in a poll never answers): wrap it in
+    /// [`time::timeout`](crate::time::timeout) if that matters. On the
+    /// handle's own loop it completes at once.
+    ///
+    /// ```
+    /// let runtime = eddy::Builder::new().workers(2).build()?;
+    /// let worker = runtime.handles()[1].clone();
+    /// let dump = runtime.block_on(async move { worker.dump_async().await });
+    /// assert!(dump.answered);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn dump_async(&self) -> impl Future<Output = crate::debug::TaskDump> + Send + 'static {
+        let here = context::with_core(|core| {
+            Arc::ptr_eq(core.shared(), &self.shared).then(|| crate::debug::dump::take(core, false))
+        });
+        enum Answer {
+            Taken(crate::debug::TaskDump),
+            Asked(JoinHandle<Option<crate::debug::TaskDump>>),
+        }
+        let loop_id = self.shared.loop_id;
+        let answer = match here.flatten() {
+            Some(dump) => Answer::Taken(dump),
+            None => {
+                let ask = || async { context::with_core(|core| crate::debug::dump::take(core, true)) };
+                Answer::Asked(self.spawn_made(ask, Location::caller()))
+            }
+        };
+        async move {
+            match answer {
+                Answer::Taken(dump) => dump,
+                Answer::Asked(asked) => match asked.await {
+                    Ok(Some(dump)) => dump,
+                    // Cancelled: the runtime shut down before the loop got to it.
+                    _ => crate::debug::TaskDump::unanswered(loop_id),
+                },
+            }
+        }
+    }
+
+    /// Asks the loop for a dump through a task, and waits for it.
+    #[track_caller]
+    fn dump_remote(&self) -> crate::debug::TaskDump {
+        let (answer, answered) = std::sync::mpsc::sync_channel(1);
+        let ask = move || async move {
+            let dump = context::with_core(|core| crate::debug::dump::take(core, true));
+            if let Some(dump) = dump {
+                let _ = answer.send(dump);
+            }
+        };
+        let asked = self.spawn_made(ask, Location::caller());
+        match answered.recv_timeout(crate::debug::DUMP_TIMEOUT) {
+            Ok(dump) => dump,
+            Err(_) => {
+                asked.abort();
+                crate::debug::TaskDump::unanswered(self.shared.loop_id)
+            }
+        }
+    }
+
     /// Spawns `future` onto this handle's loop. The future crosses threads
     /// once, so it must be `Send`; to run a `!Send` future there, build it
     /// on the loop with [`spawn_with`](Self::spawn_with).

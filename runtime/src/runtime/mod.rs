@@ -33,6 +33,7 @@ use handle::Driver;
 pub use handle::Handle;
 
 use crate::context;
+use crate::debug::watchdog::Watchdog;
 use crate::event_loop::Core;
 use crate::shared::Shared;
 use crate::task::{should_box, BlockingPool};
@@ -83,6 +84,8 @@ pub struct Runtime {
     blocking: BlockingPool,
     /// Where to write the trace when dropped (`EDDY_TRACE`).
     trace_on_drop: Option<PathBuf>,
+    /// The stall watchdog and its monitor thread, if on.
+    watchdog: Option<(Arc<Watchdog>, thread::JoinHandle<()>)>,
 }
 
 struct Worker {
@@ -92,7 +95,9 @@ struct Worker {
 
 impl Runtime {
     fn new(builder: &Builder) -> io::Result<Runtime> {
-        let config = builder.loop_config();
+        let watchdog =
+            builder.watchdog_threshold().map(|threshold| Watchdog::new(threshold, builder.workers));
+        let config = builder.loop_config(watchdog.clone());
         let blocking = BlockingPool::new(builder.max_blocking_threads);
         let core = Core::new(config.clone(), blocking.clone(), 0)?;
         let driver = Arc::new(Driver::default());
@@ -103,7 +108,12 @@ impl Runtime {
             workers: Vec::new(),
             blocking: blocking.clone(),
             trace_on_drop: config.trace.on_drop.clone(),
+            watchdog: None,
         };
+        if let Some(dog) = watchdog {
+            let monitor = dog.start(&builder.thread_name)?;
+            runtime.watchdog = Some((dog, monitor));
+        }
         for index in 1..builder.workers {
             // On failure `runtime` drops here, stopping the workers started
             // so far.
@@ -177,6 +187,22 @@ impl Runtime {
     /// If the file cannot be written; the error names the path.
     pub fn write_trace(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.trace_snapshot().write_chrome_json(path)
+    }
+
+    /// A [task dump](crate::debug::TaskDump) of every loop, loop 0 first.
+    /// Loop 0 is read directly (this is its thread); each worker loop is
+    /// asked, as by [`Handle::dump`]. Lost tasks are also logged at `warn`.
+    ///
+    /// ```
+    /// let runtime = eddy::Builder::new().workers(2).build()?;
+    /// let dumps = runtime.dump();
+    /// assert_eq!(dumps.len(), 2);
+    /// assert!(dumps.iter().all(|dump| dump.answered && dump.tasks.is_empty()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dump(&self) -> Vec<crate::debug::TaskDump> {
+        let zero = crate::debug::dump::take(&self.core, false);
+        std::iter::once(zero).chain(self.handles[1..].iter().map(Handle::dump)).collect()
     }
 }
 
@@ -256,6 +282,12 @@ impl Drop for Runtime {
             match self.write_trace(path) {
                 Ok(()) => log::info!("eddy trace written to {} (open it in ui.perfetto.dev)", path.display()),
                 Err(error) => log::error!("{error}"),
+            }
+        }
+        if let Some((dog, monitor)) = self.watchdog.take() {
+            dog.stop();
+            if monitor.join().is_err() {
+                log::error!("the stall watchdog thread panicked");
             }
         }
         for worker in &self.workers {

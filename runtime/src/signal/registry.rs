@@ -33,6 +33,8 @@ use std::task::Waker;
 
 use slab::Slab;
 
+use crate::debug::holders::{held, Kind, Resource};
+
 /// Signal numbers below this can be listened to: every standard and
 /// real-time signal on Linux (1..=64) and the BSDs (1..=32).
 pub(crate) const MAX_SIGNAL: usize = 65;
@@ -138,6 +140,8 @@ pub(crate) fn count(signal: i32) -> u64 {
 /// Stores (or updates, under `key`) a waker to be called once `signal`
 /// has been delivered more than `seen` times.
 pub(crate) fn set_waiter(key: &mut Option<usize>, signal: i32, seen: u64, waker: &Waker) {
+    let held = held(waker, Resource::At(Kind::Signal, signal as usize));
+    let waker: &Waker = &held;
     let mut waiters = globals().waiters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     match key.and_then(|key| waiters.get_mut(key)) {
         Some(stored) => {

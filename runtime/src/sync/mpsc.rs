@@ -64,6 +64,7 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use super::wait_list::{WaitList, WakeList};
+use crate::debug::holders::{held, Kind, Resource};
 
 pub mod unbounded;
 
@@ -313,6 +314,7 @@ impl<T> WaitSlot<'_, T> {
             return Poll::Ready(Ok(()));
         }
         *value = Some(item);
+        let waker = held(cx.waker(), Resource::At(Kind::MpscSender, std::ptr::from_ref(self.chan).addr()));
         match self.key {
             Some(key) => {
                 let waiter = &mut state.waiters[key];
@@ -323,12 +325,12 @@ impl<T> WaitSlot<'_, T> {
                 }
                 let waiter = &mut state.waiters[key];
                 match &waiter.waker {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => waiter.waker = Some(cx.waker().clone()),
+                    Some(stored) if stored.will_wake(&waker) => {}
+                    _ => waiter.waker = Some((*waker).clone()),
                 }
             }
             None => {
-                let key = state.waiters.insert(Waiter { waker: Some(cx.waker().clone()), queued: true });
+                let key = state.waiters.insert(Waiter { waker: Some((*waker).clone()), queued: true });
                 state.order.push_back(key);
                 self.key = Some(key);
             }
@@ -407,9 +409,10 @@ impl<T> Receiver<T> {
         if state.senders == 0 || state.receiver_closed {
             return Poll::Ready(None);
         }
+        let waker = held(cx.waker(), Resource::At(Kind::MpscReceiver, Arc::as_ptr(&self.chan).addr()));
         match &state.receiver_waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => state.receiver_waker = Some(cx.waker().clone()),
+            Some(stored) if stored.will_wake(&waker) => {}
+            _ => state.receiver_waker = Some((*waker).clone()),
         }
         Poll::Pending
     }

@@ -40,6 +40,8 @@ use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 
+use crate::debug::holders::{held, Kind, Resource};
+
 /// The sender stored a value. Set once, by the sender, after writing the
 /// slot; from then on only the receiver touches the slot.
 const VALUE_SENT: usize = 1 << 0;
@@ -167,7 +169,9 @@ impl<T> Sender<T> {
         if inner.state.load(Acquire) & CLOSED != 0 {
             return Poll::Ready(());
         }
-        inner.sender_waker.register(cx.waker());
+        inner
+            .sender_waker
+            .register(&held(cx.waker(), Resource::At(Kind::OneshotSender, Arc::as_ptr(inner).addr())));
         if inner.state.load(Acquire) & CLOSED != 0 {
             return Poll::Ready(());
         }
@@ -246,7 +250,10 @@ impl<T> Receiver<T> {
         assert!(!this.terminated, "oneshot::Receiver polled after it completed");
         let mut result = this.try_recv();
         if matches!(result, Err(TryRecvError::Empty)) {
-            this.inner.receiver_waker.register(cx.waker());
+            this.inner.receiver_waker.register(&held(
+                cx.waker(),
+                Resource::At(Kind::OneshotReceiver, Arc::as_ptr(&this.inner).addr()),
+            ));
             // The sender may have finished between the check and the
             // registration; look again so that wake is not lost.
             result = this.try_recv();

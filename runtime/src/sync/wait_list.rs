@@ -57,6 +57,8 @@ use std::task::Waker;
 
 use slab::Slab;
 
+use crate::debug::holders::{held, Kind, Resource};
+
 /// The line of waiters, oldest at the head.
 #[derive(Debug, Default)]
 pub(crate) struct WaitList {
@@ -100,8 +102,9 @@ impl WaitList {
     /// Joins the end of the line, asking for `need`; returns the key the
     /// owner keeps.
     pub(crate) fn push_back(&mut self, need: usize, waker: &Waker) -> usize {
+        let waker = held(waker, Resource::At(Kind::WaitList, std::ptr::from_ref(self).addr()));
         let key = self.nodes.insert(Node {
-            waker: Some(waker.clone()),
+            waker: Some((*waker).clone()),
             need,
             prev: self.tail,
             next: None,
@@ -120,10 +123,11 @@ impl WaitList {
     /// Records the waker the owner was last polled with (cloning only if it
     /// changed: a task's waker usually does not).
     pub(crate) fn set_waker(&mut self, key: usize, waker: &Waker) {
+        let waker = held(waker, Resource::At(Kind::WaitList, std::ptr::from_ref(self).addr()));
         let node = &mut self.nodes[key];
         match &node.waker {
-            Some(old) if old.will_wake(waker) => {}
-            _ => node.waker = Some(waker.clone()),
+            Some(old) if old.will_wake(&waker) => {}
+            _ => node.waker = Some((*waker).clone()),
         }
     }
 

@@ -7,17 +7,19 @@
 //! or a [`JoinSet`](super::JoinSet) needs.
 //!
 //! How it is built: it holds the task cell as a type-erased run-queue entry
-//! (`Arc<dyn Runnable>`), the same `Arc` the loop and the wakers hold, so it
-//! needs no allocation of its own and no knowledge of the output type.
-//! Aborting sets the CANCELLED bit in the task's state word and queues the
-//! task; at its next turn the loop drops the future instead of polling it
-//! (see `state.rs`). Holding an `AbortHandle` keeps the task's allocation
-//! alive, not the task: the future is dropped when the task finishes, and
-//! the result stays for the `JoinHandle`.
+//! (`Weak<dyn Runnable>`), a weak reference to the `Arc` the loop and the
+//! wakers hold, so it needs no allocation of its own and no knowledge of the
+//! output type. Aborting upgrades it (a task nobody holds strongly any more
+//! has finished, and there is nothing to abort), sets the CANCELLED bit in
+//! the task's state word and queues the task; at its next turn the loop
+//! drops the future instead of polling it (see `state.rs`). Weak, so that
+//! holding an `AbortHandle` keeps neither the task nor its result alive,
+//! and so that task dumps can count a task's strong references as its loop,
+//! queue, `JoinHandle` and wakers exactly (see [`crate::debug`]).
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use super::{Id, Runnable};
 
@@ -42,8 +44,8 @@ pub struct AbortHandle {
 
 #[derive(Clone)]
 enum Inner {
-    /// A task on an event loop.
-    Task(Arc<dyn Runnable>),
+    /// A task on an event loop (weak: see the module docs), and its id.
+    Task(Weak<dyn Runnable>, Id),
     /// A `spawn_blocking` job: only a job that has not started can be
     /// cancelled, by this flag, which the pool checks before running it.
     Blocking { cancel: Arc<AtomicBool>, id: Id },
@@ -51,7 +53,8 @@ enum Inner {
 
 impl AbortHandle {
     pub(crate) fn for_task(task: Arc<dyn Runnable>) -> AbortHandle {
-        AbortHandle { inner: Inner::Task(task) }
+        let id = task.header().info.id;
+        AbortHandle { inner: Inner::Task(Arc::downgrade(&task), id) }
     }
 
     pub(crate) fn for_blocking(cancel: Arc<AtomicBool>, id: Id) -> AbortHandle {
@@ -65,10 +68,12 @@ impl AbortHandle {
     /// times.
     pub fn abort(&self) {
         match &self.inner {
-            Inner::Task(task) => {
+            Inner::Task(task, _) => {
+                // Gone: the task finished and everyone let go of it.
+                let Some(task) = task.upgrade() else { return };
                 let header = task.header();
                 if header.state.cancel() {
-                    header.owner.schedule(task.clone());
+                    header.owner.clone().schedule(task);
                 }
             }
             Inner::Blocking { cancel, .. } => cancel.store(true, Ordering::Release),
@@ -80,7 +85,9 @@ impl AbortHandle {
     /// pool reports completion only to the `JoinHandle`.
     pub fn is_finished(&self) -> bool {
         match &self.inner {
-            Inner::Task(task) => task.header().state.load().is_complete(),
+            Inner::Task(task, _) => {
+                task.upgrade().is_none_or(|task| task.header().state.load().is_complete())
+            }
             Inner::Blocking { .. } => false,
         }
     }
@@ -88,7 +95,7 @@ impl AbortHandle {
     /// The id of the task this handle cancels.
     pub fn id(&self) -> Id {
         match &self.inner {
-            Inner::Task(task) => task.header().info.id,
+            Inner::Task(_, id) => *id,
             Inner::Blocking { id, .. } => *id,
         }
     }

@@ -48,7 +48,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use atomic_waker::AtomicWaker;
 use futures_task::{waker_ref, ArcWake};
@@ -56,6 +56,7 @@ use futures_task::{waker_ref, ArcWake};
 use super::join::JoinError;
 use super::state::State;
 use super::{Runnable, TaskInfo};
+use crate::debug::holders::{self, Probe};
 use crate::event_loop::Core;
 use crate::shared::Shared;
 use crate::trace::record::outcome;
@@ -83,6 +84,8 @@ pub(crate) struct Header {
     /// The task's label in its loop's trace (name or spawn site, interned
     /// when the loop adopts it). Owning loop only, like `slot`.
     trace_label: AtomicU32,
+    /// Who holds the task's waker and how often it ran, for task dumps.
+    pub(crate) probe: Probe,
 }
 
 impl Header {
@@ -127,6 +130,7 @@ impl<F: Future + 'static> Task<F> {
                 slot: AtomicUsize::new(NO_SLOT),
                 info,
                 trace_label: AtomicU32::new(0),
+                probe: Probe::new(),
             },
             stage: Stage { future: UnsafeCell::new(Some(future)), output: UnsafeCell::new(None) },
         })
@@ -208,6 +212,48 @@ impl<F: Future + 'static> Task<F> {
     }
 }
 
+/// The held vtable: the task's waker as an eddy resource stores it, which
+/// counts itself in the task's probe (see `debug::holders`). Every function
+/// gets the pointer of an `Arc<Task<F>>` that this waker owns one strong
+/// reference to (the view that `holders::held` builds borrows instead, and
+/// is never dropped or woken by value).
+impl<F: Future + 'static> Task<F> {
+    fn held_vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(Self::held_clone, Self::held_wake, Self::held_wake_by_ref, Self::held_drop)
+    }
+
+    unsafe fn held_clone(data: *const ()) -> RawWaker {
+        let task = data.cast::<Task<F>>();
+        // SAFETY: `data` is a live `Arc<Task<F>>` pointer (see above); the
+        // new waker owns the reference added here.
+        unsafe {
+            Arc::increment_strong_count(task);
+            (*task).header.probe.clone_held();
+        }
+        RawWaker::new(data, Self::held_vtable())
+    }
+
+    unsafe fn held_wake(data: *const ()) {
+        // SAFETY: this waker owns one strong reference; it moves into `task`.
+        let task = unsafe { Arc::from_raw(data.cast::<Task<F>>()) };
+        task.header.probe.release_held();
+        ArcWake::wake(task);
+    }
+
+    unsafe fn held_wake_by_ref(data: *const ()) {
+        // SAFETY: borrowed: the reference stays with the waker (ManuallyDrop).
+        let task = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(data.cast::<Task<F>>()) });
+        ArcWake::wake_by_ref(&task);
+    }
+
+    unsafe fn held_drop(data: *const ()) {
+        // SAFETY: this waker owns one strong reference, released here.
+        let task = unsafe { Arc::from_raw(data.cast::<Task<F>>()) };
+        task.header.probe.release_held();
+        drop(task);
+    }
+}
+
 impl<F: Future + 'static> Runnable for Task<F> {
     fn header(&self) -> &Header {
         &self.header
@@ -232,9 +278,10 @@ impl<F: Future + 'static> Runnable for Task<F> {
         }
         let waker = waker_ref(&self);
         let mut cx = Context::from_waker(&waker);
+        let _polled = holders::enter(Arc::as_ptr(&self).cast(), &self.header, Self::held_vtable());
         let seq = self.header.info.id.seq() as u32;
         core.trace().poll_begin(seq, self.header.trace_label.load(Relaxed), core.clock());
-        let started = core.slow_poll_clock();
+        let started = core.poll_begin(&self.header);
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: rule 1: we are the owning loop (asserted above) and not
             // complete. The future is never moved: it lives inside the Arc
@@ -252,8 +299,11 @@ impl<F: Future + 'static> Runnable for Task<F> {
             Err(_) => outcome::PANICKED,
         };
         core.trace().poll_end(seq, outcome, core.clock());
-        core.check_slow_poll(started, &self.header.info);
+        core.poll_end(started, &self.header);
         match polled {
+            Ok(Poll::Pending) if core.debug() => {
+                crate::debug::dump::check_after_pending(&self.header, Arc::strong_count(&self))
+            }
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(output)) => self.finish(core, Ok(output)),
             Err(payload) => self.finish(core, Err(JoinError::panicked(&self.header.info, payload))),
@@ -298,7 +348,8 @@ pub(crate) trait JoinTarget<T>: Send + Sync {
 impl<F: Future + 'static> JoinTarget<F::Output> for Task<F> {
     fn poll_join(&self, waker: &Waker) -> Poll<Result<F::Output, JoinError>> {
         if !self.header.state.load().is_complete() {
-            self.header.join_waker.register(waker);
+            let waiter = holders::held(waker, holders::Resource::Join(self.header.info.id));
+            self.header.join_waker.register(&waiter);
             // Completion may have happened between the load and the register.
             if !self.header.state.load().is_complete() {
                 return Poll::Pending;

@@ -50,6 +50,7 @@ use atomic_waker::AtomicWaker;
 use slab::Slab;
 
 use super::{AbortHandle, JoinError, JoinHandle};
+use crate::debug::holders::{self, Kind, Resource};
 use crate::Handle;
 
 /// A set of tasks spawned on the current loop (or through a [`Handle`]),
@@ -239,7 +240,8 @@ impl<T> JoinSet<T> {
     pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
         // Register before looking, so a completion that lands after the
         // look still wakes us.
-        self.ready.waiter.register(cx.waker());
+        let held = Resource::At(Kind::JoinSet, Arc::as_ptr(&self.ready).addr());
+        self.ready.waiter.register(&holders::held(cx.waker(), held));
         match self.try_join_next() {
             Some(result) => Poll::Ready(Some(result)),
             None if self.entries.is_empty() => Poll::Ready(None),

@@ -114,6 +114,11 @@ impl TaskId {
         TaskId { loop_id, seq }
     }
 
+    /// The number of the loop the task runs on.
+    pub(crate) fn loop_id(self) -> u32 {
+        self.loop_id
+    }
+
     /// The task's number on its loop (what a trace names it by).
     pub(crate) fn seq(self) -> u64 {
         self.seq

@@ -101,6 +101,10 @@ impl Snapshot {
         self.0 & COMPLETE != 0
     }
 
+    pub(crate) fn is_scheduled(self) -> bool {
+        self.0 & SCHEDULED != 0
+    }
+
     pub(crate) fn is_cancelled(self) -> bool {
         self.0 & CANCELLED != 0
     }

@@ -136,6 +136,16 @@ impl Wheel {
         false
     }
 
+    /// Calls `f` with the deadline tick and waker of every armed timer (for
+    /// task dumps).
+    pub(crate) fn for_each_armed(&self, mut f: impl FnMut(u64, &Waker)) {
+        for (_, entry) in &self.entries {
+            if let (Place::Filed { .. }, Some(waker)) = (entry.place, &entry.waker) {
+                f(entry.when, waker);
+            }
+        }
+    }
+
     /// The earliest tick at which some timer is due, if any.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.next_due_slot().map(|due| due.deadline)

@@ -1,0 +1,99 @@
+//! Seeing what the loop's tasks are doing: exact task dumps with lost-wakeup
+//! detection, and the stall watchdog.
+//!
+//! - [`Handle::dump`](crate::Handle::dump) / [`Runtime::dump`](crate::Runtime::dump)
+//!   return a [`TaskDump`]: every live task of a loop with its state, poll
+//!   count, time spent polling, time since its last poll, and **who holds its
+//!   waker right now** ([`Holder`]): a timer, a socket, a channel or sync
+//!   primitive, another task's `JoinHandle`, user code, or nobody. In debug
+//!   mode the loop logs this table at shutdown for the tasks still pending.
+//! - A task that nothing can wake is reported as a **lost wakeup** at
+//!   `warn`, with its spawn site, once per task: when a dump finds it, and
+//!   in debug mode right after the poll that lost it (the same accounting,
+//!   done after every poll that returns `Pending`).
+//! - The stall watchdog (`Builder::stall_watchdog`, on at 100 ms in debug
+//!   mode) warns while a poll is hogging a loop, and again when it ends.
+//!
+//! # How the waker accounting works
+//!
+//! A task's waker is its task cell's `Arc` under a vtable (`task/cell.rs`),
+//! so every clone of the waker is one strong reference to the cell. Besides
+//! waker clones, exactly these places hold strong references, and each is
+//! visible in the task's state:
+//!
+//! | reference | held while | seen as |
+//! |---|---|---|
+//! | the loop's task list | the task is alive on the loop | always 1 for a dumped task |
+//! | the run queue or injection queue | the task is queued | the SCHEDULED bit |
+//! | the `JoinHandle` | it exists | the JOIN_INTEREST bit |
+//! | the poll in progress | the task is being polled | the thread-local "current task" |
+//!
+//! (An [`AbortHandle`](crate::task::AbortHandle) holds a *weak* reference,
+//! precisely so that it does not count here.) So
+//!
+//! ```text
+//!   waker clones = strong count − 1 − SCHEDULED − JOIN_INTEREST − running
+//! ```
+//!
+//! Of these clones, eddy knows the ones its own resources hold: every place
+//! in eddy that stores a waker stores it through `holders::held`, which gives
+//! the clone a second vtable that counts it in the task's header while it
+//! lives (`debug/holders.rs` explains why the count lives in the vtable:
+//! it stays right wherever the clone goes). Timers and sockets are also found
+//! by walking the loop's wheel and reactor, which gives their deadline and
+//! file descriptor; the other resources (channels, `JoinHandle`s, sync
+//! primitives' wait lists) record their kind and address in the header when
+//! they store a waker. Then
+//!
+//! ```text
+//!   held by user code = waker clones − eddy-held clones
+//! ```
+//!
+//! and a task is reported **lost** when it is idle (not queued, not running,
+//! not finished) and *waker clones* is zero: nothing, in eddy or outside
+//! it, can ever wake it. Its future returned `Pending` without storing
+//! `cx.waker()` anywhere (or dropped the clone it stored).
+//!
+//! # Guarantees
+//!
+//! - **No false "lost".** The verdict uses only the strong count and the
+//!   state word, read in that order, and only for a task that is neither
+//!   queued nor running (those are never judged). Of the other references,
+//!   the only one another thread can release is the `JoinHandle`'s, and it
+//!   clears JOIN_INTEREST *before* it drops its `Arc`; none can be created
+//!   for a task already on the loop (an `AbortHandle` is weak; its upgrade
+//!   while aborting only adds). So a race with another thread can only make
+//!   the count of waker clones look higher, never lower. A waker
+//!   that is cloned into user code, another executor, or a thread is counted
+//!   as "held by user code", never as lost, whether or not anyone will ever
+//!   wake it (eddy cannot know).
+//! - **No missed "lost" for an idle task with no waker anywhere**, provided
+//!   no other thread is creating or dropping a reference to that task at the
+//!   instant of the dump (then the count is exact).
+//! - **Holders are a best description, not a proof.** The split between
+//!   eddy's resources and user code is exact at rest; while wakers move
+//!   between threads it may lag by one. A task waiting on several channels at
+//!   once (`select!`) shows how many channel-like resources hold it and names
+//!   the last one that stored its waker. A task woken from another thread
+//!   shows as scheduled from the moment of the wake.
+//! - Finished tasks are not in the dump at all: a task's entry in the loop's
+//!   list goes when it completes, whatever its `JoinHandle` or a leftover
+//!   waker clone still holds. (tokio-console flags some of those as lost.)
+//!
+//! # What it costs
+//!
+//! See `holders.rs` and `watchdog.rs`. Without debug mode and the watchdog:
+//! per poll, a thread-local write and a poll counter; per waker stored by a
+//! resource, a pointer comparison; per held clone made or dropped, one
+//! relaxed atomic add beside the `Arc` count the clone moves anyway.
+
+pub(crate) mod dump;
+pub(crate) mod holders;
+pub(crate) mod watchdog;
+
+pub use dump::{Holder, Interest, TaskDump, TaskEntry, TaskState};
+
+/// How long [`Handle::dump`](crate::Handle::dump) waits for another loop to
+/// answer: a loop that does not answer in a second is stuck in a poll (or
+/// not running at all), and waiting longer would only stall the caller too.
+pub const DUMP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);

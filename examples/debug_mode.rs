@@ -2,17 +2,10 @@
 //!
 //! A task that blocks the thread (here `std::thread::sleep`, in real code a
 //! slow computation or a blocking file read) stalls every other task on its
-//! loop. Debug mode's stall watchdog notices it *while* it happens
-//! (`stall: ... still is`, about 100 ms in) and again when the poll ends
-//! (`... took 250ms in one poll ...: the stall the watchdog reported is
-//! over`), naming the task and where it was spawned.
-//! Then: `forgotten` awaits `pending()`, which never stores its waker, so
-//! right after its first poll debug mode warns `lost wakeup` (nothing can
-//! ever wake it); `unobserved` panics with nobody awaiting it (the panic
-//! message on stderr is the standard panic hook's; the `ERROR` line is
-//! eddy's report that nobody will see the result); and at shutdown the loop
-//! logs a task dump of what is still pending (`eddy::debug::TaskDump`: one
-//! line per task, with who holds its waker).
+//! loop. Debug mode notices it while it happens and warns, naming the task
+//! and where it was spawned. It also warns about a task nothing can ever
+//! wake, reports panics that nobody awaited, and lists tasks still pending
+//! when the runtime shuts down.
 //!
 //! ```text
 //! cargo run --example debug_mode                # debug mode on (this example's default)
@@ -30,18 +23,23 @@
 //! What it prints, in order (the `WARN`/`ERROR` lines are debug mode's, on
 //! stderr; the others are the example's own `println!`s):
 //!
-//! 1. `hog: blocking the thread for 250 ms`, then a `WARN` naming task
-//!    `'blocking-hog'`, where it was spawned, how long its poll took, and
-//!    the fix;
+//! 1. `hog: blocking the thread for 250 ms`, then two `WARN`s naming task
+//!    `'blocking-hog'` and where it was spawned: the stall watchdog's,
+//!    about 100 ms in, while the poll is still running (`stall: ... still
+//!    is`), and one when it ends, with how long it took and the fix;
 //! 2. `polite: ...` twice: the same 250 ms of work on the blocking pool,
 //!    while the loop stays free, so no warning;
-//! 3. `panic hook: ...`, this example's one-line stand-in for Rust's
+//! 3. a `WARN` `lost wakeup` for task `'forgotten'`: it awaits
+//!    `pending()`, which never stores its waker, so right after its first
+//!    poll debug mode sees that nothing can ever wake it;
+//! 4. `panic hook: ...`, this example's one-line stand-in for Rust's
 //!    default panic message, printed the moment task `'unobserved'`
 //!    panics; then an `ERROR` from debug mode: the panic was caught, but
 //!    nobody will ever see it through the task's `JoinHandle`, which was
 //!    dropped;
-//! 4. `dropping the runtime...`, then a `WARN` that task `'forgotten'` was
-//!    still pending at shutdown and is being dropped.
+//! 5. `dropping the runtime...`, then a `WARN` with a task dump of what
+//!    was still pending at shutdown and is being dropped: one line for
+//!    `'forgotten'`, marked `LOST`, held by nobody.
 
 use std::time::Duration;
 

@@ -103,7 +103,6 @@ use std::time::Duration;
 use futures_task::ArcWake;
 use slab::Slab;
 
-use crate::debug::holders::{self, Resource};
 use crate::debug::watchdog::Watchdog;
 use crate::reactor::Reactor;
 use crate::runtime::LoopConfig;
@@ -161,6 +160,9 @@ pub(crate) struct Core {
     dumps: Cell<u32>,
     /// The runtime's stall watchdog and this loop's index in it, if on.
     watch: Option<(Arc<Watchdog>, usize)>,
+    /// Debug mode or the watchdog is on: polls take the out-of-line path
+    /// (one flag, so the busy path tests one thing).
+    checks_polls: bool,
 }
 
 impl Core {
@@ -181,10 +183,11 @@ impl Core {
         let trace =
             Recorder::new(config.trace.capacity, poll_times, clock.tick_instant(0), shared.activity.clone());
         let watch = config.watchdog.clone().map(|dog| {
-            dog.name_loop(index, loop_id);
+            dog.name_loop(index, loop_id, shared.activity.clone());
             (dog, index)
         });
         Ok(Rc::new(Core {
+            checks_polls: config.debug || watch.is_some(),
             watch,
             shared,
             clock,
@@ -238,19 +241,15 @@ impl Core {
             if main.woken.swap(false, Ordering::AcqRel) {
                 budget::refill();
                 self.trace.poll_begin(0, crate::trace::BLOCK_ON_LABEL, &self.clock);
-                let started = self.slow_poll_clock();
-                let watched = self.watch_main();
+                let started = self.poll_begin(None);
                 let polled = future.as_mut().poll(&mut cx);
                 self.trace.poll_end(
                     0,
                     if polled.is_ready() { outcome::READY } else { outcome::PENDING },
                     &self.clock,
                 );
+                self.poll_end(started, None, &MainFuture { location });
                 self.trace.polls_done();
-                let what = MainFuture { location };
-                if !watched.end(&what) {
-                    self.check_slow_poll(started, &what);
-                }
                 // A main future that keeps itself awake (a `yield_now` loop
                 // waiting for a task) must not keep the loop from I/O.
                 self.polls_since_io.set(self.polls_since_io.get() + 1);
@@ -608,51 +607,69 @@ impl Core {
         self.config.debug
     }
 
-    /// A poll of `task` begins: in debug mode or with the stall watchdog on,
-    /// time it (and tell the watchdog). Returns when it started, if timed.
-    #[inline]
-    pub(crate) fn poll_begin(&self, task: &Header) -> Option<std::time::Instant> {
-        if !self.times_polls() {
+    /// A poll of `task` (`None`: the `block_on` future) begins. In debug
+    /// mode it is timed; with the stall watchdog on, the watchdog is told.
+    /// Returns `None` when neither is on (the busy path: one test), else
+    /// when the poll started if it is timed.
+    #[inline(always)]
+    pub(crate) fn poll_begin(&self, task: Option<&Header>) -> Option<Option<std::time::Instant>> {
+        if !self.checks_polls {
             return None;
         }
-        let now = std::time::Instant::now();
+        Some(self.poll_begin_checked(task))
+    }
+
+    #[inline(never)]
+    fn poll_begin_checked(&self, task: Option<&Header>) -> Option<std::time::Instant> {
+        let started = self.config.debug.then(std::time::Instant::now);
         if let Some((dog, index)) = &self.watch {
-            dog.poll_begin(*index, now, Some(task));
+            dog.poll_begin(*index, task, started);
         }
-        Some(now)
+        started
     }
 
     /// The poll that [`poll_begin`](Self::poll_begin) started is over:
-    /// count it, and report it if it hogged the loop (the watchdog's "stall
-    /// over" replaces debug mode's slow-poll warning for the same poll).
-    #[inline]
-    pub(crate) fn poll_end(&self, started: Option<std::time::Instant>, task: &Header) {
-        let took = started.map(|started| started.elapsed());
-        let mut reported = false;
-        if let (Some((dog, index)), Some(started), Some(took)) = (&self.watch, started, took) {
-            reported = dog.poll_end(*index, started, took, &task.info);
-        }
-        task.probe.polled(took, self.clock.recent());
-        if self.config.debug && !reported {
-            self.check_slow_poll(started, &task.info);
+    /// count its time, and report it if it hogged the loop (the watchdog's
+    /// "stall over" replaces debug mode's slow-poll warning for the same
+    /// poll). `what` names it in messages.
+    #[inline(always)]
+    pub(crate) fn poll_end(
+        &self,
+        started: Option<Option<std::time::Instant>>,
+        task: Option<&Header>,
+        what: &dyn fmt::Display,
+    ) {
+        if let Some(started) = started {
+            self.poll_end_checked(started, task, what);
         }
     }
 
-    /// Whether polls are timed (debug mode or the stall watchdog).
+    #[inline(never)]
+    fn poll_end_checked(
+        &self,
+        started: Option<std::time::Instant>,
+        task: Option<&Header>,
+        what: &dyn fmt::Display,
+    ) {
+        let took = started.map(|started| started.elapsed());
+        if let (Some(task), Some(took)) = (task, took) {
+            task.probe.add_busy(took);
+        }
+        if let Some((dog, index)) = &self.watch {
+            if dog.poll_end(*index, took, what) {
+                if self.config.trace.dump_on_stall {
+                    self.trace_dump(DumpReason::Stall);
+                }
+                return; // Reported: no slow-poll warning on top.
+            }
+        }
+        self.check_slow_poll(started, what);
+    }
+
+    /// Whether polls are timed (debug mode), so busy times are known.
     #[inline]
     pub(crate) fn times_polls(&self) -> bool {
-        self.config.debug || self.watch.is_some()
-    }
-
-    /// The `block_on` future's poll begins: the watchdog watches it too,
-    /// until [`MainPoll::end`] (or the guard's drop, if the future panics).
-    fn watch_main(&self) -> MainPoll<'_> {
-        let started = self.watch.as_ref().map(|(dog, index)| {
-            let now = std::time::Instant::now();
-            dog.poll_begin(*index, now, None);
-            now
-        });
-        MainPoll { core: self, started }
+        self.config.debug
     }
 
     /// Marks the loop awake for the watchdog until the guard drops.
@@ -663,18 +680,12 @@ impl Core {
         Awake(self)
     }
 
-    /// Starts timing a poll, in debug mode only.
-    #[inline]
-    pub(crate) fn slow_poll_clock(&self) -> Option<std::time::Instant> {
-        self.config.debug.then(std::time::Instant::now)
-    }
-
     /// Warns if the poll that started at `started` hogged the loop.
     /// `task` names what was polled: a task's [`TaskInfo`], or the main
     /// future. Inlined down to one test of `started` on every poll; the
     /// rest is out of line, since it only runs in debug mode.
     #[inline]
-    pub(crate) fn check_slow_poll(&self, started: Option<std::time::Instant>, task: &dyn fmt::Display) {
+    fn check_slow_poll(&self, started: Option<std::time::Instant>, task: &dyn fmt::Display) {
         if let Some(started) = started {
             self.warn_if_slow(started, task);
         }
@@ -732,6 +743,7 @@ impl Core {
         let name = match reason {
             DumpReason::Panic => "panic",
             DumpReason::SlowPoll => "slow-poll",
+            DumpReason::Stall => "stall",
         };
         let path = dir.join(format!("eddy-trace-loop{}-{number}-{name}.json", self.index));
         let snapshot = crate::trace::Snapshot { loops: vec![self.trace_snapshot()] };
@@ -770,14 +782,14 @@ impl Core {
     /// Arms a timer for `deadline` that wakes `waker`.
     pub(crate) fn insert_timer(&self, deadline: Instant, waker: &Waker) -> TimerKey {
         let tick = self.clock.deadline_tick(deadline);
-        let key = self.timers.borrow_mut().insert(tick, holders::held(waker, Resource::Timer).clone());
+        let key = self.timers.borrow_mut().insert(tick, waker.clone());
         self.trace.record(kind::TIMER_ARM, 0, key.index(), tick as u32);
         key
     }
 
     /// Whether a timer fired; if not, updates who it wakes.
     pub(crate) fn poll_timer(&self, key: TimerKey, waker: &Waker) -> bool {
-        self.timers.borrow_mut().poll_fired(key, &holders::held(waker, Resource::Timer))
+        self.timers.borrow_mut().poll_fired(key, waker)
     }
 
     /// Calls `f` with every live task of the loop (for task dumps).
@@ -785,9 +797,9 @@ impl Core {
         self.tasks.borrow().iter().for_each(|(_, task)| f(task));
     }
 
-    /// Calls `f` with the deadline and waker of every armed timer.
+    /// Calls `f` with the deadline and waker of every timer holding one.
     pub(crate) fn for_each_timer(&self, mut f: impl FnMut(Instant, &Waker)) {
-        self.timers.borrow().for_each_armed(|tick, waker| f(self.clock.tick_instant(tick), waker));
+        self.timers.borrow().for_each_waker(|tick, waker| f(self.clock.tick_instant(tick), waker));
     }
 
     /// Cancels a timer.
@@ -824,32 +836,6 @@ thread_local! {
     /// the runtime's own tests reach the "a loop itself failed" path, which
     /// no user code can reach (user code's panics are all contained).
     pub(crate) static FAIL_NEXT_TICK: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Ends the watchdog's view of a `block_on` future's poll.
-struct MainPoll<'a> {
-    core: &'a Core,
-    started: Option<std::time::Instant>,
-}
-
-impl MainPoll<'_> {
-    /// The poll returned: tell the watchdog. Returns whether it reported
-    /// the poll as a stall (then debug mode's slow-poll warning is moot).
-    fn end(mut self, what: &dyn fmt::Display) -> bool {
-        match (&self.core.watch, self.started.take()) {
-            (Some((dog, index)), Some(started)) => dog.poll_end(*index, started, started.elapsed(), what),
-            _ => false,
-        }
-    }
-}
-
-impl Drop for MainPoll<'_> {
-    /// The poll unwound: the watchdog must not think it still runs.
-    fn drop(&mut self) {
-        if let (Some((dog, index)), Some(started)) = (&self.core.watch, self.started) {
-            dog.poll_end(*index, started, started.elapsed(), &crate::debug::watchdog::MAIN_FUTURE);
-        }
-    }
 }
 
 /// Marks a loop idle for the watchdog when it stops being driven.

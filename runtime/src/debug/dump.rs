@@ -12,7 +12,7 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::holders::{self, Kind};
+use super::holders::Kind;
 use crate::event_loop::Core;
 use crate::task::cell::Header;
 use crate::task::{Runnable, TaskId};
@@ -170,7 +170,11 @@ impl TaskEntry {
 /// of another thread) is left out.
 pub(crate) fn take(core: &Core, skip_current: bool) -> TaskDump {
     let now = core.clock().now();
-    // Walk what the loop owns first: timers and sockets, by task pointer.
+    // Loop time in the unit the probes use (the recorder's clock), read now.
+    core.trace().stamp(core.clock());
+    let loop_now = core.trace().loop_time();
+    // Walk what the loop owns first: timers and sockets, by task pointer
+    // (their wakers are plain clones: see `holders`).
     let mut local: HashMap<*const (), Vec<Holder>> = HashMap::new();
     core.for_each_timer(|deadline, waker| {
         let due_in = deadline.duration_since(now);
@@ -180,25 +184,27 @@ pub(crate) fn take(core: &Core, skip_current: bool) -> TaskDump {
         let interest = if read { Interest::Read } else { Interest::Write };
         local.entry(waker.data()).or_default().push(Holder::Socket { fd, interest });
     });
-    let current = holders::current_task();
+    let current = crate::task::id::polling().data;
     let mut tasks = Vec::new();
     core.for_each_task(|task| {
         let data = Arc::as_ptr(task).cast::<()>();
-        let running = current == Some(data);
+        let running = current == data;
         if running && skip_current {
             return;
         }
-        tasks.push(entry(task, running, local.remove(&data).unwrap_or_default(), now, core.times_polls()));
+        let walked = local.remove(&data).unwrap_or_default();
+        tasks.push(entry(task, running, walked, loop_now, core.times_polls()));
     });
     TaskDump { loop_id: core.loop_id(), answered: true, tasks }
 }
 
-/// One task's entry. The accounting is explained in `crate::debug`.
+/// One task's entry. `holders` comes with the timers and sockets the walk
+/// found; the accounting is explained in `crate::debug`.
 fn entry(
     task: &Arc<dyn Runnable>,
     running: bool,
     mut holders: Vec<Holder>,
-    now: Instant,
+    loop_now: u64,
     timed: bool,
 ) -> TaskEntry {
     // The strong count first, the state word second: a JoinHandle going
@@ -223,20 +229,18 @@ fn entry(
     };
     let probe = &header.probe;
     let walked = holders.len();
-    let held = probe.held() as usize;
-    let elsewhere = held.saturating_sub(walked);
-    if elsewhere > 0 {
+    let counted = probe.held() as usize;
+    if counted > 0 {
         holders.push(match probe.last_resource() {
             Some((Kind::Join, at, loop_id)) => Holder::JoinHandle { task: TaskId::new(loop_id, at) },
             Some((kind, at, _)) => {
-                Holder::Resource { kind: kind.name(), address: at as usize, wakers: elsewhere }
+                Holder::Resource { kind: kind.name(), address: at as usize, wakers: counted }
             }
-            // Held by a timer or socket the walk did not list (a timer that
-            // was due at once keeps its waker until its Sleep is dropped).
-            None => Holder::Resource { kind: "timer or socket", address: 0, wakers: elsewhere },
+            // Unreachable: a held clone is only made after a record.
+            None => Holder::Resource { kind: "eddy resource", address: 0, wakers: counted },
         });
     }
-    let user = wakers.saturating_sub(held.max(walked));
+    let user = wakers.saturating_sub(walked + counted);
     if user > 0 {
         holders.push(Holder::UserCode { wakers: user });
     }
@@ -250,7 +254,7 @@ fn entry(
         state,
         polls: probe.polls(),
         busy: timed.then(|| probe.busy()),
-        since_last_poll: probe.last_poll().map(|at| now.into_std().saturating_duration_since(at)),
+        since_last_poll: probe.last_poll().map(|at| Duration::from_nanos(loop_now.saturating_sub(at))),
         holders,
     }
 }

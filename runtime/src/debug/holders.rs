@@ -1,68 +1,66 @@
-//! Who holds a task's waker: the per-task probe and the hook every eddy
-//! resource calls when it stores a waker.
+//! Who holds a task's waker: the per-task probe, and the hook the resources
+//! that the loop cannot walk call when they store a waker.
 //!
-//! # The hook
+//! # Two ways to find a stored waker
 //!
-//! A resource that keeps a waker (the timer wheel, a socket's slot, a
-//! channel, a `JoinHandle`, a sync primitive's wait list) does not store
-//! `cx.waker().clone()` but `held(cx.waker(), resource).clone()`. [`held`]
-//! costs a thread-local read and a pointer comparison:
+//! - **Walked at dump time.** The timer wheel and the reactor's socket
+//!   slots belong to the loop; a dump (taken on the loop's thread) walks
+//!   them and matches each stored waker to its task by the waker's data
+//!   pointer (a task's waker *is* its `Arc` pointer). So timers and sockets
+//!   store plain `cx.waker().clone()`s, pay nothing on their hot paths, and
+//!   are found exactly, with their deadline or descriptor.
+//! - **Counted as they are stored.** Channels, `JoinHandle`s, a `JoinSet`,
+//!   sync primitives' wait lists and signal listeners live anywhere (on the
+//!   heap of whoever owns them, shared with other threads), so nothing can
+//!   walk them. They store `held(cx.waker(), resource).clone()` instead:
+//!   [`held`] checks whether `cx.waker()` is the waker of the task being
+//!   polled on this thread (one thread-local read, one comparison: the
+//!   slot `task::id` already keeps, see `task/id.rs`), and if so returns a
+//!   *held view* of it: the same task pointer under a second vtable, whose
+//!   `clone` counts one more eddy-held waker in the task's probe and whose
+//!   `wake`/`drop` count one less. The view itself is not counted (like
+//!   `futures_task::WakerRef`, it borrows). It also records in the probe
+//!   *which* resource stored the waker last: a kind and an address (or,
+//!   for a `JoinHandle`, the awaited task's id). Any other waker (the
+//!   `block_on` future's, a combinator's own, another executor's) is
+//!   returned as it is: it is not a task's waker, and nothing is counted.
 //!
-//! - if the waker is the waker of the task being polled on this thread (the
-//!   task cell publishes its address in a thread-local for the length of
-//!   each poll), it returns a *held view* of it: the same task pointer
-//!   under a second vtable, whose `clone` counts one more eddy-held waker in
-//!   the task's probe and whose `wake`/`drop` count one less. The view
-//!   itself is not counted (like `futures_task::WakerRef`, it borrows);
-//! - otherwise (the `block_on` future's waker, a combinator's own waker, a
-//!   waker of another executor) it returns a plain copy, and nothing is
-//!   counted: such a waker is not a task's waker at all.
-//!
-//! Counting in the vtable rather than at each store site is what makes the
+//! Counting in the vtable rather than at each store site is what keeps the
 //! count exact without a hook on every *release*: wherever the resource
 //! drops, wakes or hands the clone on (into the loop's wake buffer, across
 //! a thread, into an `AtomicWaker`), the clone's own vtable keeps the books.
 //! A resource that compares wakers before storing (`will_wake`) compares
-//! against the view, so a task that polls the same resource again keeps its
-//! stored clone and no count moves.
+//! against the view, whose vtable is the one it stored, so a task that polls
+//! the same resource again keeps its stored clone and no count moves.
 //!
-//! For resources the loop cannot walk at dump time (channels, `JoinHandle`s,
-//! sync primitives: they live anywhere), the hook also records in the probe
-//! *which* resource stored the waker last: a kind and an address (or, for a
-//! `JoinHandle`, the awaited task's id). Timers and sockets need no record:
-//! the dump walks the loop's wheel and reactor and finds them exactly.
+//! # Cost, measured
 //!
-//! # Cost
-//!
-//! Per store: one thread-local read, one comparison, and for a channel-like
-//! resource two relaxed stores into the task's own header (hot in cache: the
-//! task is being polled). Per clone or drop of a held waker: one relaxed
-//! atomic add next to the `Arc` count the clone moves anyway. No allocation,
-//! no lock. A poll of a task also publishes itself in the thread-local
-//! (three words, restored after) and counts itself in the probe: relaxed
-//! loads and stores of the poll count and the loop clock's cached time (no
-//! clock read), and of the busy time when polls are timed anyway (debug
-//! mode, the stall watchdog). Nothing here has been benchmarked on its own:
-//! it is a handful of plain memory operations per poll and per stored waker.
+//! Per poll: nothing for the waker accounting (the thread-local slot is the
+//! one `task::id()` needs anyway, widened from an id to three words: same
+//! size), and two plain memory operations for the statistics (the poll
+//! count is an add to memory, the time of the poll a copy of the loop's
+//! cached clock: no clock read, no atomic). Busy time only when polls are
+//! timed anyway (debug mode). Per waker stored by a counted resource: the
+//! thread-local read, a comparison and two plain stores (the record). Per
+//! clone or drop of a held waker: one relaxed atomic add beside the `Arc`
+//! count the clone moves anyway. Timers and sockets: nothing. No
+//! allocation, no lock. The figures per benchmark row are in `debug/mod.rs`.
 
-use std::cell::Cell;
+use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::task::{RawWaker, RawWakerVTable, Waker};
+use std::task::{RawWaker, Waker};
+use std::time::Duration;
 
-use crate::task::cell::Header;
 use crate::task::TaskId;
 
-/// Which eddy resource stores a waker (see [`held`]).
+/// Which eddy resource stores a waker through [`held`] (the ones the loop
+/// cannot walk at dump time).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Resource {
-    /// The loop's timer wheel (found by walking it at dump time).
-    Timer,
-    /// A socket's slot in the reactor (found by walking it at dump time).
-    Socket,
-    /// A resource the dump cannot walk: its kind and its address.
+    /// A resource of kind `Kind` at an address.
     At(Kind, usize),
     /// Another task's `JoinHandle`: the awaited task.
     Join(TaskId),
@@ -113,28 +111,58 @@ impl Kind {
     }
 }
 
+/// A number only the task's own loop thread reads or writes (the poll
+/// statistics): a plain `u64`, so that counting a poll is one add to
+/// memory rather than an atomic load and store.
+struct LoopOnly(UnsafeCell<u64>);
+
+// SAFETY: every access goes through `get`/`set`, whose callers are the
+// task's owning loop thread only (polls and task dumps both run there, see
+// `Probe`), so there are never two threads at it.
+unsafe impl Sync for LoopOnly {}
+
+impl LoopOnly {
+    const fn new() -> LoopOnly {
+        LoopOnly(UnsafeCell::new(0))
+    }
+
+    /// Owner loop thread only.
+    #[inline(always)]
+    fn get(&self) -> u64 {
+        // SAFETY: see the `Sync` impl: only the owner loop's thread is here.
+        unsafe { *self.0.get() }
+    }
+
+    /// Owner loop thread only.
+    #[inline(always)]
+    fn set(&self, value: u64) {
+        // SAFETY: as in `get`.
+        unsafe { *self.0.get() = value }
+    }
+}
+
 /// The per-task counters the dump reads: the eddy-held waker count, the
-/// last non-walkable resource that stored one, and poll statistics. Lives
-/// in the task header; written by the owning loop (polls) and by whichever
-/// thread clones or drops a held waker (the count).
+/// last counted resource that stored one, and poll statistics. Lives in the
+/// task header. The statistics are written by the owning loop during polls
+/// and read by it during dumps; the held count by whichever thread clones
+/// or drops a held waker.
 pub(crate) struct Probe {
-    /// Clones of this task's waker held by eddy resources right now (the
+    /// Clones of this task's waker held by counted resources right now (the
     /// held vtable keeps it; see the module docs).
     held: AtomicU32,
-    /// `Kind` code of the last walk-less resource that stored a waker, and
+    /// `Kind` code of the last counted resource that stored a waker, and
     /// for `Join` the awaited task's loop number in bits 8.. .
     resource_kind: AtomicU32,
     /// That resource's address, or for `Join` the awaited task's sequence
     /// number.
     resource_at: AtomicU64,
-    /// Polls so far (owner loop only: a relaxed load and store, no RMW).
-    polls: AtomicU64,
-    /// Total time inside polls, in nanoseconds, when polls are timed (debug
-    /// mode or the stall watchdog).
-    busy_nanos: AtomicU64,
-    /// Loop-clock time of the end of the last poll, in nanoseconds since
-    /// [`epoch`] plus one (0: never polled).
-    last_poll: AtomicU64,
+    /// Polls so far.
+    polls: LoopOnly,
+    /// Loop time (ns, the flight recorder's clock) at the last poll, as the
+    /// loop had last read its clock: valid once `polls` is not 0.
+    last_poll: LoopOnly,
+    /// Total time inside polls, in nanoseconds, when polls are timed.
+    busy_nanos: LoopOnly,
     /// The lost-wakeup warning was given (once per task).
     warned_lost: AtomicBool,
 }
@@ -145,20 +173,22 @@ impl Probe {
             held: AtomicU32::new(0),
             resource_kind: AtomicU32::new(0),
             resource_at: AtomicU64::new(0),
-            polls: AtomicU64::new(0),
-            busy_nanos: AtomicU64::new(0),
-            last_poll: AtomicU64::new(0),
+            polls: LoopOnly::new(),
+            last_poll: LoopOnly::new(),
+            busy_nanos: LoopOnly::new(),
             warned_lost: AtomicBool::new(false),
         }
     }
 
     /// A held clone was made (called by the held vtable).
+    #[inline]
     pub(crate) fn clone_held(&self) {
         self.held.fetch_add(1, Relaxed);
     }
 
     /// A held clone was woken by value or dropped (called by the held
     /// vtable, before the clone's `Arc` reference goes away).
+    #[inline]
     pub(crate) fn release_held(&self) {
         self.held.fetch_sub(1, Relaxed);
     }
@@ -168,9 +198,9 @@ impl Probe {
         self.held.load(Relaxed)
     }
 
+    #[inline]
     fn record(&self, resource: Resource) {
         let (kind, at) = match resource {
-            Resource::Timer | Resource::Socket => return,
             Resource::At(kind, address) => (kind as u32, address as u64),
             Resource::Join(id) => (Kind::Join as u32 | (id.loop_id() << 8), id.seq()),
         };
@@ -178,22 +208,24 @@ impl Probe {
         self.resource_at.store(at, Relaxed);
     }
 
-    /// The last walk-less resource that stored this task's waker.
+    /// The last counted resource that stored this task's waker: its kind,
+    /// address (or awaited task's sequence number) and awaited task's loop.
     pub(crate) fn last_resource(&self) -> Option<(Kind, u64, u32)> {
         let code = self.resource_kind.load(Relaxed);
         let kind = Kind::from_code(code as u8)?;
         Some((kind, self.resource_at.load(Relaxed), code >> 8))
     }
 
-    /// One poll ended (owner loop only). `busy` is how long it took, when
-    /// timed; `now` is the loop clock's latest reading.
-    pub(crate) fn polled(&self, busy: Option<std::time::Duration>, now: crate::time::Instant) {
-        self.polls.store(self.polls.load(Relaxed) + 1, Relaxed);
-        if let Some(busy) = busy {
-            self.busy_nanos.store(self.busy_nanos.load(Relaxed) + busy.as_nanos() as u64, Relaxed);
-        }
-        let since = now.into_std().saturating_duration_since(epoch());
-        self.last_poll.store(since.as_nanos() as u64 + 1, Relaxed);
+    /// One poll is being made, at loop time `now` (owner loop only).
+    #[inline(always)]
+    pub(crate) fn polled(&self, now: u64) {
+        self.polls.set(self.polls.get() + 1);
+        self.last_poll.set(now);
+    }
+
+    /// A timed poll took `busy` (owner loop only; debug mode).
+    pub(crate) fn add_busy(&self, busy: Duration) {
+        self.busy_nanos.set(self.busy_nanos.get().saturating_add(busy.as_nanos() as u64));
     }
 
     /// Whether this is the first lost-wakeup warning for the task.
@@ -201,93 +233,46 @@ impl Probe {
         !self.warned_lost.swap(true, Relaxed)
     }
 
+    /// Polls so far (owner loop only).
     pub(crate) fn polls(&self) -> u64 {
-        self.polls.load(Relaxed)
+        self.polls.get()
     }
 
-    pub(crate) fn busy(&self) -> std::time::Duration {
-        std::time::Duration::from_nanos(self.busy_nanos.load(Relaxed))
+    /// Time inside polls so far (owner loop only).
+    pub(crate) fn busy(&self) -> Duration {
+        Duration::from_nanos(self.busy_nanos.get())
     }
 
-    /// When the last poll ended, on the loop clock.
-    pub(crate) fn last_poll(&self) -> Option<std::time::Instant> {
-        match self.last_poll.load(Relaxed) {
-            0 => None,
-            nanos => Some(epoch() + std::time::Duration::from_nanos(nanos - 1)),
-        }
+    /// Loop time of the last poll, if any (owner loop only).
+    pub(crate) fn last_poll(&self) -> Option<u64> {
+        (self.polls.get() > 0).then(|| self.last_poll.get())
     }
 }
 
-/// A fixed point in the past for storing instants as integers.
-fn epoch() -> std::time::Instant {
-    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    *EPOCH.get_or_init(|| {
-        // Back-dated so that loop clocks created before the first read
-        // (or advanced while paused) still land after it.
-        let now = std::time::Instant::now();
-        now.checked_sub(std::time::Duration::from_secs(3600)).unwrap_or(now)
-    })
-}
-
-/// The task being polled on this thread: its waker's data pointer, its
-/// header and the held vtable of its type.
-#[derive(Clone, Copy)]
-struct Current {
-    data: *const (),
-    header: *const Header,
-    held_vtable: &'static RawWakerVTable,
-}
-
-thread_local! {
-    static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
-}
-
-/// Publishes the task being polled until the guard drops (the task cell
-/// calls it around each poll). `data` is the task's `Arc` pointer, which is
-/// its waker's data pointer; `held_vtable` clones/drops count in `header`.
-pub(crate) fn enter(data: *const (), header: &Header, held_vtable: &'static RawWakerVTable) -> Entered {
-    let current = Current { data, header, held_vtable };
-    Entered { previous: CURRENT.with(|slot| slot.replace(Some(current))) }
-}
-
-/// Puts back whatever was being polled before (nested polls cannot happen
-/// on one thread, but a panic unwinding through a poll must not leave a
-/// dangling pointer behind).
-pub(crate) struct Entered {
-    previous: Option<Current>,
-}
-
-impl Drop for Entered {
-    fn drop(&mut self) {
-        CURRENT.with(|slot| slot.set(self.previous));
-    }
-}
-
-/// The data pointer of the task being polled on this thread, if any.
-pub(crate) fn current_task() -> Option<*const ()> {
-    CURRENT.with(Cell::get).map(|current| current.data)
-}
-
-/// A waker as a resource should store it: see the module docs. Clone the
-/// result to store it; compare a stored waker against it with `will_wake`.
+/// A waker as a counted resource should store it: see the module docs.
+/// Clone the result to store it; compare a stored waker against it with
+/// `will_wake`.
+#[inline]
 pub(crate) fn held(waker: &Waker, by: Resource) -> HeldRef<'_> {
-    let current = CURRENT.with(Cell::get);
-    let raw = match current {
-        Some(current) if std::ptr::eq(current.data, waker.data()) => {
-            // SAFETY: `current` is published only for the length of the
-            // poll of the task it names (the guard above restores the
-            // previous value), and `waker` is that task's waker, so the task
-            // and its header are alive.
-            unsafe { &*current.header }.probe.record(by);
-            RawWaker::new(waker.data(), current.held_vtable)
-        }
-        _ => RawWaker::new(waker.data(), waker.vtable()),
+    let polling = crate::task::id::polling();
+    let vtable = if std::ptr::eq(polling.data, waker.data()) && !polling.header.is_null() {
+        // SAFETY: a non-null header is published only for the length of the
+        // poll of the task it names (`task::id::enter`'s guard takes it
+        // back), and that poll holds a reference to the task: it is alive.
+        unsafe { &*polling.header }.probe.record(by);
+        // SAFETY: published along with the header: the task type's held
+        // vtable, a `'static` value.
+        unsafe { &*polling.held_vtable }
+    } else {
+        waker.vtable()
     };
-    // SAFETY: `raw` is either `waker` itself, or the same task pointer under
-    // the task's held vtable, whose functions accept exactly that pointer.
-    // The result is never dropped (ManuallyDrop) and borrows `waker`, so it
-    // takes no reference of its own and cannot outlive the one it borrows.
-    HeldRef { waker: ManuallyDrop::new(unsafe { Waker::from_raw(raw) }), _borrow: PhantomData }
+    // SAFETY: the raw waker is either `waker` itself, or the same task
+    // pointer under the task's held vtable, whose functions accept exactly
+    // that pointer. The result is never dropped (ManuallyDrop) and borrows
+    // `waker`, so it takes no reference of its own and cannot outlive the
+    // one it borrows.
+    let view = unsafe { Waker::from_raw(RawWaker::new(waker.data(), vtable)) };
+    HeldRef { waker: ManuallyDrop::new(view), _borrow: PhantomData }
 }
 
 /// A borrowed view of a waker, as [`held`] returns it.

@@ -147,12 +147,11 @@ impl IoSlot {
             return Poll::Ready(());
         }
         let waiter = self.waiter(direction);
-        let held = crate::debug::holders::held(cx.waker(), crate::debug::holders::Resource::Socket);
         // Keep the stored waker if it already wakes this task: no Arc clone
         // (an atomic increment) per pending poll of the same task.
         let waker = match waiter.take() {
-            Some(waker) if waker.will_wake(&held) => waker,
-            _ => (*held).clone(),
+            Some(waker) if waker.will_wake(cx.waker()) => waker,
+            _ => cx.waker().clone(),
         };
         waiter.set(Some(waker));
         Poll::Pending

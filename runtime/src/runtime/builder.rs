@@ -264,8 +264,9 @@ impl Builder {
     }
 
     /// Makes the flight recorder dump a loop's ring into `dir`, as Chrome
-    /// trace JSON, when one of its tasks panics and when debug mode sees a
-    /// slow poll (each can be turned off below): the moments before the
+    /// trace JSON, when one of its tasks panics, when debug mode sees a
+    /// slow poll and when a stall the [watchdog](Self::stall_watchdog)
+    /// reported ends (each can be turned off below): the moments before the
     /// trouble, Go's flight-recorder pattern. Off by default; at most 8
     /// dumps per loop. The file names say the loop, the dump's number and
     /// why (`eddy-trace-loop0-1-panic.json`), and a warning logs the path.
@@ -285,6 +286,16 @@ impl Builder {
     /// needs [`trace_dump_dir`](Self::trace_dump_dir)).
     pub fn trace_dump_on_slow_poll(&mut self, enabled: bool) -> &mut Builder {
         self.trace.dump_on_slow_poll = enabled;
+        self
+    }
+
+    /// Whether a stall the [watchdog](Self::stall_watchdog) reported dumps
+    /// the ring when it ends (default true; needs
+    /// [`trace_dump_dir`](Self::trace_dump_dir)). The dump is written by the
+    /// stalled loop itself, right after the stalled poll returns, so it
+    /// holds that poll whole (a ring cannot be read while its loop writes).
+    pub fn trace_dump_on_stall(&mut self, enabled: bool) -> &mut Builder {
+        self.trace.dump_on_stall = enabled;
         self
     }
 

@@ -265,8 +265,13 @@ impl<F: Future + 'static> Runnable for Task<F> {
 
     fn run(self: Arc<Self>, core: &Core) {
         self.assert_owner(core);
-        // `task::id()` names this task until the poll (or the drop) is over.
-        let _current = super::id::enter(self.header.info.id);
+        // `task::id()` names this task until the poll (or the drop) is over;
+        // task dumps recognise its waker by the same slot.
+        let _current = super::id::enter(super::id::Polling {
+            header: &self.header,
+            data: Arc::as_ptr(&self).cast(),
+            held_vtable: Self::held_vtable(),
+        });
         let snapshot = self.header.state.start_poll();
         if snapshot.is_complete() {
             // A wake raced with completion; a finished task is never polled.
@@ -278,10 +283,10 @@ impl<F: Future + 'static> Runnable for Task<F> {
         }
         let waker = waker_ref(&self);
         let mut cx = Context::from_waker(&waker);
-        let _polled = holders::enter(Arc::as_ptr(&self).cast(), &self.header, Self::held_vtable());
         let seq = self.header.info.id.seq() as u32;
         core.trace().poll_begin(seq, self.header.trace_label.load(Relaxed), core.clock());
-        let started = core.poll_begin(&self.header);
+        self.header.probe.polled(core.trace().loop_time());
+        let started = core.poll_begin(Some(&self.header));
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: rule 1: we are the owning loop (asserted above) and not
             // complete. The future is never moved: it lives inside the Arc
@@ -299,7 +304,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
             Err(_) => outcome::PANICKED,
         };
         core.trace().poll_end(seq, outcome, core.clock());
-        core.poll_end(started, &self.header);
+        core.poll_end(started, Some(&self.header), &self.header.info);
         match polled {
             Ok(Poll::Pending) if core.debug() => {
                 crate::debug::dump::check_after_pending(&self.header, Arc::strong_count(&self))

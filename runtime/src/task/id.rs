@@ -3,41 +3,74 @@
 //! for logs.
 //!
 //! How it is built: one thread-local slot per thread. The task cell sets it
-//! to the task's [`Id`] for the duration of each poll (and puts the previous
-//! value back afterwards, so a `block_on` nested on another thread, or a
-//! panic, cannot leave a stale id behind). A loop polls one task at a time,
-//! so the slot is exactly "the task being polled on this thread". Outside a
-//! poll (the `block_on` future itself, a `spawn_blocking` closure, a plain
-//! thread) it is empty.
+//! to the task being polled for the duration of each poll (and puts the
+//! previous value back afterwards, so a `block_on` nested on another thread,
+//! or a panic, cannot leave a stale task behind). A loop polls one task at a
+//! time, so the slot is exactly "the task being polled on this thread".
+//! Outside a poll (the `block_on` future itself, a `spawn_blocking` closure,
+//! a plain thread) it is empty.
+//!
+//! The slot holds the task's header, its waker's data pointer and its
+//! "held" waker vtable rather than just the id, because the task dump's
+//! waker accounting (`debug::holders::held`) needs exactly "is this waker
+//! the polled task's, and how do I count a clone of it": one slot set once
+//! per poll serves both, for the price the id alone cost (three words).
 //!
 //! Ids are what debug mode's logs and [`JoinError`](super::JoinError)
 //! messages print (`task 1.7 'worker' (spawned at src/main.rs:3:5)`), so an
 //! id you log yourself with `task::id()` matches theirs.
 
 use std::cell::Cell;
+use std::task::RawWakerVTable;
 
+use super::cell::Header;
 use super::TaskId;
 
 /// A task's id: which loop it runs on and its spawn order there. `Display`s
 /// as `loop.seq` (`1.7` is loop 1's 7th task), the form logs use.
 pub type Id = TaskId;
 
-thread_local! {
-    /// The task this thread is polling right now, if any.
-    static CURRENT: Cell<Option<Id>> = const { Cell::new(None) };
+/// The task a thread is polling: see the module docs.
+#[derive(Clone, Copy)]
+pub(crate) struct Polling {
+    /// Its header (null: no task is being polled).
+    pub(crate) header: *const Header,
+    /// Its waker's data pointer (the task's `Arc` pointer).
+    pub(crate) data: *const (),
+    /// The vtable of its eddy-held waker clones (`debug::holders`).
+    pub(crate) held_vtable: *const RawWakerVTable,
 }
 
-/// Marks `id` as the running task until the guard drops.
-pub(crate) fn enter(id: Id) -> Current {
-    Current { previous: CURRENT.with(|current| current.replace(Some(id))) }
+impl Polling {
+    const NONE: Polling =
+        Polling { header: std::ptr::null(), data: std::ptr::null(), held_vtable: std::ptr::null() };
+}
+
+thread_local! {
+    /// The task this thread is polling right now, if any.
+    static CURRENT: Cell<Polling> = const { Cell::new(Polling::NONE) };
+}
+
+/// Marks `polling` as the running task until the guard drops. The caller
+/// keeps the task alive (and its pointers valid) until then.
+#[inline]
+pub(crate) fn enter(polling: Polling) -> Current {
+    Current { previous: CURRENT.with(|current| current.replace(polling)) }
+}
+
+/// The task being polled on this thread (`header` null if none).
+#[inline]
+pub(crate) fn polling() -> Polling {
+    CURRENT.with(Cell::get)
 }
 
 /// Restores the previous "current task" when a poll ends (or unwinds).
 pub(crate) struct Current {
-    previous: Option<Id>,
+    previous: Polling,
 }
 
 impl Drop for Current {
+    #[inline]
     fn drop(&mut self) {
         CURRENT.with(|current| current.set(self.previous));
     }
@@ -79,5 +112,9 @@ pub fn id() -> Id {
 /// });
 /// ```
 pub fn try_id() -> Option<Id> {
-    CURRENT.with(Cell::get)
+    let header = polling().header;
+    // SAFETY: a non-null header is published only while its task is being
+    // polled on this thread (the guard of `enter` takes it back), and the
+    // poll holds a reference to the task: it is alive.
+    (!header.is_null()).then(|| unsafe { (*header).info.id })
 }

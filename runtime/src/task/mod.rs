@@ -61,7 +61,7 @@ mod blocking;
 pub mod budget;
 pub(crate) mod cell;
 mod combinators;
-mod id;
+pub(crate) mod id;
 mod join;
 mod join_set;
 mod local;

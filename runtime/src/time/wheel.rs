@@ -136,11 +136,12 @@ impl Wheel {
         false
     }
 
-    /// Calls `f` with the deadline tick and waker of every armed timer (for
-    /// task dumps).
-    pub(crate) fn for_each_armed(&self, mut f: impl FnMut(u64, &Waker)) {
+    /// Calls `f` with the deadline tick and waker of every timer that holds
+    /// a waker (for task dumps): armed ones, and fired ones whose waker is
+    /// still stored (a timer due at once keeps it until it is removed).
+    pub(crate) fn for_each_waker(&self, mut f: impl FnMut(u64, &Waker)) {
         for (_, entry) in &self.entries {
-            if let (Place::Filed { .. }, Some(waker)) = (entry.place, &entry.waker) {
+            if let Some(waker) = &entry.waker {
                 f(entry.when, waker);
             }
         }

@@ -122,6 +122,8 @@ pub(crate) struct TraceConfig {
     pub(crate) dump_on_panic: bool,
     /// Dump when a poll is slow (debug mode's slow-poll warning).
     pub(crate) dump_on_slow_poll: bool,
+    /// Dump when a stall the watchdog reported ends.
+    pub(crate) dump_on_stall: bool,
     /// Written when the runtime is dropped (`EDDY_TRACE`).
     pub(crate) on_drop: Option<PathBuf>,
 }
@@ -140,6 +142,7 @@ impl TraceConfig {
             dump_dir: None,
             dump_on_panic: true,
             dump_on_slow_poll: true,
+            dump_on_stall: true,
             on_drop: std::env::var_os("EDDY_TRACE").filter(|path| !path.is_empty()).map(PathBuf::from),
         }
     }
@@ -150,6 +153,8 @@ impl TraceConfig {
 pub(crate) enum DumpReason {
     Panic,
     SlowPoll,
+    /// A stall the watchdog reported ended (`debug::watchdog`).
+    Stall,
 }
 
 /// One loop's recorded events and the side tables that name them.

@@ -164,6 +164,13 @@ impl Recorder {
         self.now.set(clock.recent().duration_since(self.origin).as_nanos() as u64);
     }
 
+    /// Loop time (ns since the clock's zero) as last stamped: what records
+    /// carry, and what a task dump's "time since last poll" counts from.
+    #[inline(always)]
+    pub(crate) fn loop_time(&self) -> u64 {
+        self.now.get()
+    }
+
     /// Appends one event, overwriting the oldest once the ring is full.
     #[inline(always)]
     pub(crate) fn record(&self, kind: u8, sub: u8, a: u32, b: u32) {

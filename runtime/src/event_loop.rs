@@ -88,7 +88,7 @@
 //! loop at work; `examples/trace_loop.rs` walks through the output.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -163,6 +163,10 @@ pub(crate) struct Core {
     /// Debug mode or the watchdog is on: polls take the out-of-line path
     /// (one flag, so the busy path tests one thing).
     checks_polls: bool,
+    /// Time spent polling each live task, by header address, in debug mode
+    /// (which times polls anyway): here rather than in every task header,
+    /// which every spawn copies.
+    busy: RefCell<HashMap<usize, Duration>>,
 }
 
 impl Core {
@@ -188,6 +192,7 @@ impl Core {
         });
         Ok(Rc::new(Core {
             checks_polls: config.debug || watch.is_some(),
+            busy: RefCell::new(HashMap::new()),
             watch,
             shared,
             clock,
@@ -548,9 +553,6 @@ impl Core {
     /// Removes a finished task from the task list (if it is still there:
     /// during shutdown the list has already been emptied).
     pub(crate) fn release_task<T: ?Sized>(&self, slot: usize, task: *const T) {
-        if let Some((dog, index)) = &self.watch {
-            dog.before_release(*index); // The watchdog may be reading it.
-        }
         let removed = {
             let mut tasks = self.tasks.borrow_mut();
             match tasks.get(slot) {
@@ -558,7 +560,26 @@ impl Core {
                 _ => None,
             }
         };
+        if let (true, Some(removed)) = (self.checks_polls, &removed) {
+            self.releasing(removed.header());
+        }
         drop(removed);
+    }
+
+    /// Debug mode or the watchdog is on and `task` is leaving the loop's
+    /// list (and may be freed when the list's reference drops).
+    #[cold]
+    fn releasing(&self, task: &Header) {
+        if let Some((dog, index)) = &self.watch {
+            dog.before_release(*index); // The watchdog may be reading it.
+        }
+        self.busy.borrow_mut().remove(&std::ptr::from_ref(task).addr());
+    }
+
+    /// Time spent polling `task` so far, if polls are timed (debug mode).
+    pub(crate) fn busy_of(&self, task: &Header) -> Option<Duration> {
+        let busy = self.busy.borrow().get(&std::ptr::from_ref(task).addr()).copied();
+        self.times_polls().then(|| busy.unwrap_or_default())
     }
 
     /// Queues a ready task. Loop thread only.
@@ -653,7 +674,7 @@ impl Core {
     ) {
         let took = started.map(|started| started.elapsed());
         if let (Some(task), Some(took)) = (task, took) {
-            task.probe.add_busy(took);
+            *self.busy.borrow_mut().entry(std::ptr::from_ref(task).addr()).or_default() += took;
         }
         if let Some((dog, index)) = &self.watch {
             if dog.poll_end(*index, took, what) {

@@ -7,7 +7,7 @@
 //! Each test names its tasks uniquely and looks only at its own entries and
 //! log lines (tests run in parallel and share the logger).
 
-use std::future::{pending, poll_fn};
+use std::future::{pending, poll_fn, Future};
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Poll, Waker};
@@ -464,4 +464,59 @@ fn dump_async_gets_another_loops_dump_from_inside_a_loop() {
     });
     assert!(matches!(find(&dump, "far-sleeper").holders[..], [Holder::Timer { .. }]), "{dump}");
     drop(parked);
+}
+
+#[test]
+fn a_timer_and_a_clone_in_user_code_are_told_apart_on_one_task() {
+    eddy::test::run(async {
+        let slot: Arc<Mutex<Option<Waker>>> = Arc::default();
+        let stored = slot.clone();
+        spawn_named("timer-and-user", async move {
+            let mut sleep = std::pin::pin!(eddy::time::sleep(Duration::from_secs(60)));
+            poll_fn(|cx| {
+                *stored.lock().unwrap() = Some(cx.waker().clone());
+                sleep.as_mut().poll(cx)
+            })
+            .await
+        });
+        settle().await;
+        let task = entry("timer-and-user");
+        match &task.holders[..] {
+            [Holder::Timer { due_in, .. }, Holder::UserCode { wakers: 1 }] => {
+                assert_eq!(*due_in, Duration::from_secs(60))
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(slot);
+    });
+}
+
+#[test]
+fn time_since_the_last_poll_is_loop_time_and_busy_time_is_known_in_debug_mode_only() {
+    eddy::test::run(async {
+        let (_tx, mut rx) = eddy::sync::mpsc::channel::<u8>(1);
+        spawn_named("waiting-5s", async move { rx.recv().await });
+        settle().await;
+        eddy::time::sleep(Duration::from_secs(5)).await; // the paused clock jumps
+        let task = entry("waiting-5s");
+        let since = task.since_last_poll().unwrap();
+        assert!(since >= Duration::from_secs(5) && since < Duration::from_millis(5_010), "{since:?}");
+        assert_eq!(task.polls(), 1);
+        assert_eq!(task.busy(), None, "polls are not timed outside debug mode");
+        assert_eq!(task.state(), TaskState::Idle);
+        assert_eq!(task.state().to_string(), "idle");
+        assert_eq!(task.name(), Some("waiting-5s"));
+        assert!(task.spawned_at().file().ends_with("task_dump.rs"));
+        assert!(task.holders()[0].to_string().starts_with("mpsc receiver"), "{:?}", task.holders());
+    });
+    let runtime = eddy::Builder::new().debug(true).build().unwrap();
+    runtime.block_on(async {
+        spawn_named("timed", async {
+            std::thread::sleep(Duration::from_millis(2)); // busy, for real
+            pending::<()>().await
+        });
+        settle().await;
+        let busy = entry("timed").busy().expect("debug mode times polls");
+        assert!(busy >= Duration::from_millis(2), "{busy:?}");
+    });
 }

@@ -20,8 +20,9 @@ use crate::time::Instant;
 
 /// A snapshot of one event loop's live tasks.
 ///
-/// `Display` prints a table, one task a line; the fields are there for
-/// programs (tests, a health endpoint).
+/// `Display` prints a table, one task a line; the fields (public, and the
+/// same through [`TaskEntry`]'s accessors) are there for programs: tests, a
+/// health endpoint, a live page.
 ///
 /// ```
 /// use std::time::Duration;
@@ -62,10 +63,12 @@ pub struct TaskEntry {
     /// Polls so far.
     pub polls: u64,
     /// Total time spent inside its polls; `None` when the loop does not time
-    /// polls (it does in debug mode and with the stall watchdog on).
+    /// polls (it does in debug mode only: timing costs two clock reads per
+    /// poll).
     pub busy: Option<Duration>,
-    /// Loop-clock time since its last poll ended (to within one tick of the
-    /// loop); `None` if it was never polled.
+    /// Loop-clock time since its last poll began, as the loop's cached clock
+    /// saw it (which the loop refreshes once per tick, after it parks: so
+    /// to within one tick); `None` if it was never polled.
     pub since_last_poll: Option<Duration>,
     /// Who holds its waker right now. Empty for a task that is scheduled or
     /// running (it needs no waker) — or, if it is idle, that is lost.
@@ -162,6 +165,59 @@ impl TaskEntry {
     pub fn is_lost(&self) -> bool {
         self.state == TaskState::Idle && self.holders.is_empty()
     }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    /// The name given to `spawn_named`, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Where it was spawned.
+    pub fn spawned_at(&self) -> &'static Location<'static> {
+        self.spawned_at
+    }
+
+    /// What it is doing.
+    pub fn state(&self) -> TaskState {
+        self.state
+    }
+
+    /// Polls so far.
+    pub fn polls(&self) -> u64 {
+        self.polls
+    }
+
+    /// Time spent inside its polls, when the loop times polls (debug mode).
+    pub fn busy(&self) -> Option<Duration> {
+        self.busy
+    }
+
+    /// Loop-clock time since its last poll began (see the field).
+    pub fn since_last_poll(&self) -> Option<Duration> {
+        self.since_last_poll
+    }
+
+    /// Who holds its waker right now (each `Display`s as one phrase, such as
+    /// "timer (due in 5.0s)" or "user code (1 waker clone(s))").
+    pub fn holders(&self) -> &[Holder] {
+        &self.holders
+    }
+}
+
+impl fmt::Display for TaskState {
+    /// One lowercase word: "scheduled", "running", "idle", "finished".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskState::Scheduled => "scheduled",
+            TaskState::Running => "running",
+            TaskState::Idle => "idle",
+            TaskState::Finished => "finished",
+        })
+    }
 }
 
 /// Takes the dump of `core`'s tasks, and warns about each lost task (once
@@ -184,7 +240,7 @@ pub(crate) fn take(core: &Core, skip_current: bool) -> TaskDump {
         let interest = if read { Interest::Read } else { Interest::Write };
         local.entry(waker.data()).or_default().push(Holder::Socket { fd, interest });
     });
-    let current = crate::task::id::polling().data;
+    let current = crate::task::id::polling_data();
     let mut tasks = Vec::new();
     core.for_each_task(|task| {
         let data = Arc::as_ptr(task).cast::<()>();
@@ -193,7 +249,7 @@ pub(crate) fn take(core: &Core, skip_current: bool) -> TaskDump {
             return;
         }
         let walked = local.remove(&data).unwrap_or_default();
-        tasks.push(entry(task, running, walked, loop_now, core.times_polls()));
+        tasks.push(entry(task, running, walked, loop_now, core.busy_of(task.header())));
     });
     TaskDump { loop_id: core.loop_id(), answered: true, tasks }
 }
@@ -205,7 +261,7 @@ fn entry(
     running: bool,
     mut holders: Vec<Holder>,
     loop_now: u64,
-    timed: bool,
+    busy: Option<Duration>,
 ) -> TaskEntry {
     // The strong count first, the state word second: a JoinHandle going
     // away clears JOIN_INTEREST before it drops its reference, so in this
@@ -253,7 +309,7 @@ fn entry(
         spawned_at: header.info.location,
         state,
         polls: probe.polls(),
-        busy: timed.then(|| probe.busy()),
+        busy,
         since_last_poll: probe.last_poll().map(|at| Duration::from_nanos(loop_now.saturating_sub(at))),
         holders,
     }

@@ -52,7 +52,6 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::task::{RawWaker, Waker};
-use std::time::Duration;
 
 use crate::task::TaskId;
 
@@ -141,42 +140,43 @@ impl LoopOnly {
     }
 }
 
+/// Where a [`Probe`]'s resource word keeps the kind: the top byte (user
+/// space addresses stay below 2^56 on every 64-bit platform eddy runs on),
+/// so recording a resource is a single store.
+const KIND_SHIFT: u32 = 56;
+
 /// The per-task counters the dump reads: the eddy-held waker count, the
 /// last counted resource that stored one, and poll statistics. Lives in the
-/// task header. The statistics are written by the owning loop during polls
-/// and read by it during dumps; the held count by whichever thread clones
-/// or drops a held waker.
+/// task header, so every byte of it is copied at each spawn: 32 bytes (busy
+/// times, which only debug mode measures, live in the loop instead). The
+/// statistics are written by the owning loop during polls and read by it
+/// during dumps; the held count by whichever thread clones or drops a held
+/// waker.
 pub(crate) struct Probe {
     /// Clones of this task's waker held by counted resources right now (the
     /// held vtable keeps it; see the module docs).
     held: AtomicU32,
-    /// `Kind` code of the last counted resource that stored a waker, and
-    /// for `Join` the awaited task's loop number in bits 8.. .
-    resource_kind: AtomicU32,
-    /// That resource's address, or for `Join` the awaited task's sequence
-    /// number.
-    resource_at: AtomicU64,
+    /// The lost-wakeup warning was given (once per task).
+    warned_lost: AtomicBool,
+    /// The last counted resource that stored a waker: its `Kind` code in
+    /// the top byte, its address below (for `Join`: the awaited task's loop
+    /// number in bits 40..56 and its sequence number below).
+    resource: AtomicU64,
     /// Polls so far.
     polls: LoopOnly,
     /// Loop time (ns, the flight recorder's clock) at the last poll, as the
     /// loop had last read its clock: valid once `polls` is not 0.
     last_poll: LoopOnly,
-    /// Total time inside polls, in nanoseconds, when polls are timed.
-    busy_nanos: LoopOnly,
-    /// The lost-wakeup warning was given (once per task).
-    warned_lost: AtomicBool,
 }
 
 impl Probe {
     pub(crate) const fn new() -> Probe {
         Probe {
             held: AtomicU32::new(0),
-            resource_kind: AtomicU32::new(0),
-            resource_at: AtomicU64::new(0),
+            warned_lost: AtomicBool::new(false),
+            resource: AtomicU64::new(0),
             polls: LoopOnly::new(),
             last_poll: LoopOnly::new(),
-            busy_nanos: LoopOnly::new(),
-            warned_lost: AtomicBool::new(false),
         }
     }
 
@@ -198,22 +198,30 @@ impl Probe {
         self.held.load(Relaxed)
     }
 
-    #[inline]
+    #[inline(always)]
     fn record(&self, resource: Resource) {
-        let (kind, at) = match resource {
-            Resource::At(kind, address) => (kind as u32, address as u64),
-            Resource::Join(id) => (Kind::Join as u32 | (id.loop_id() << 8), id.seq()),
+        let word = match resource {
+            Resource::At(kind, address) => (kind as u64) << KIND_SHIFT | address as u64,
+            Resource::Join(id) => {
+                // Ids beyond these widths (2^16 loops, 2^40 tasks on one
+                // loop) are shown truncated: a label, not a key.
+                let low = (u64::from(id.loop_id()) & 0xffff) << 40 | id.seq() & ((1 << 40) - 1);
+                (Kind::Join as u64) << KIND_SHIFT | low
+            }
         };
-        self.resource_kind.store(kind, Relaxed);
-        self.resource_at.store(at, Relaxed);
+        self.resource.store(word, Relaxed);
     }
 
     /// The last counted resource that stored this task's waker: its kind,
     /// address (or awaited task's sequence number) and awaited task's loop.
     pub(crate) fn last_resource(&self) -> Option<(Kind, u64, u32)> {
-        let code = self.resource_kind.load(Relaxed);
-        let kind = Kind::from_code(code as u8)?;
-        Some((kind, self.resource_at.load(Relaxed), code >> 8))
+        let word = self.resource.load(Relaxed);
+        let kind = Kind::from_code((word >> KIND_SHIFT) as u8)?;
+        let low = word & ((1 << KIND_SHIFT) - 1);
+        Some(match kind {
+            Kind::Join => (kind, low & ((1 << 40) - 1), (low >> 40) as u32),
+            _ => (kind, low, 0),
+        })
     }
 
     /// One poll is being made, at loop time `now` (owner loop only).
@@ -221,11 +229,6 @@ impl Probe {
     pub(crate) fn polled(&self, now: u64) {
         self.polls.set(self.polls.get() + 1);
         self.last_poll.set(now);
-    }
-
-    /// A timed poll took `busy` (owner loop only; debug mode).
-    pub(crate) fn add_busy(&self, busy: Duration) {
-        self.busy_nanos.set(self.busy_nanos.get().saturating_add(busy.as_nanos() as u64));
     }
 
     /// Whether this is the first lost-wakeup warning for the task.
@@ -238,15 +241,19 @@ impl Probe {
         self.polls.get()
     }
 
-    /// Time inside polls so far (owner loop only).
-    pub(crate) fn busy(&self) -> Duration {
-        Duration::from_nanos(self.busy_nanos.get())
-    }
-
     /// Loop time of the last poll, if any (owner loop only).
     pub(crate) fn last_poll(&self) -> Option<u64> {
         (self.polls.get() > 0).then(|| self.last_poll.get())
     }
+}
+
+/// Registers `waker` in `slot` as a counted resource (see [`held`]). Out of
+/// line: the pending path of a oneshot or a `JoinHandle` sits inside
+/// futures that must stay small enough to inline (the `JoinHandle`'s poll
+/// is inlined into every awaiting future).
+#[inline(never)]
+pub(crate) fn register(slot: &atomic_waker::AtomicWaker, waker: &Waker, by: Resource) {
+    slot.register(&held(waker, by));
 }
 
 /// A waker as a counted resource should store it: see the module docs.
@@ -254,8 +261,10 @@ impl Probe {
 /// `will_wake`.
 #[inline]
 pub(crate) fn held(waker: &Waker, by: Resource) -> HeldRef<'_> {
-    let polling = crate::task::id::polling();
-    let vtable = if std::ptr::eq(polling.data, waker.data()) && !polling.header.is_null() {
+    let vtable = if std::ptr::eq(crate::task::id::polling_data(), waker.data()) {
+        // It is the polled task's waker (a waker cannot carry the "no task"
+        // sentinel: see `task::id`), so the slot holds a task.
+        let polling = crate::task::id::polling();
         // SAFETY: a non-null header is published only for the length of the
         // poll of the task it names (`task::id::enter`'s guard takes it
         // back), and that poll holds a reference to the task: it is alive.

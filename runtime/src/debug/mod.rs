@@ -26,7 +26,7 @@
 //! | the loop's task list | the task is alive on the loop | always 1 for a dumped task |
 //! | the run queue or injection queue | the task is queued | the SCHEDULED bit |
 //! | the `JoinHandle` | it exists | the JOIN_INTEREST bit |
-//! | the poll in progress | the task is being polled | the thread-local "current task" |
+//! | the poll in progress | the task is being polled | the thread-local "current task" (`task/id.rs`) |
 //!
 //! (An [`AbortHandle`](crate::task::AbortHandle) holds a *weak* reference,
 //! precisely so that it does not count here.) So
@@ -35,18 +35,25 @@
 //!   waker clones = strong count − 1 − SCHEDULED − JOIN_INTEREST − running
 //! ```
 //!
-//! Of these clones, eddy knows the ones its own resources hold: every place
-//! in eddy that stores a waker stores it through `holders::held`, which gives
-//! the clone a second vtable that counts it in the task's header while it
-//! lives (`debug/holders.rs` explains why the count lives in the vtable:
-//! it stays right wherever the clone goes). Timers and sockets are also found
-//! by walking the loop's wheel and reactor, which gives their deadline and
-//! file descriptor; the other resources (channels, `JoinHandle`s, sync
-//! primitives' wait lists) record their kind and address in the header when
-//! they store a waker. Then
+//! Of these clones, eddy knows the ones its own resources hold, in two
+//! ways (`debug/holders.rs` has the details):
+//!
+//! - the loop's own resources, the **timer wheel and the reactor's socket
+//!   slots**, are walked at dump time: each stored waker is matched to its
+//!   task by its data pointer, and reported with its deadline or its file
+//!   descriptor and direction. They store plain clones: nothing is added to
+//!   their hot paths;
+//! - the resources that live anywhere (**channels, `JoinHandle`s, a
+//!   `JoinSet`, sync primitives' wait lists, signal listeners**) store the
+//!   waker through `holders::held`, which gives the clone a second vtable
+//!   that counts it in the task's header while it lives (the count stays
+//!   right wherever the clone goes), and records the kind and address of
+//!   the last such resource.
+//!
+//! Then
 //!
 //! ```text
-//!   held by user code = waker clones − eddy-held clones
+//!   held by user code = waker clones − walked − counted
 //! ```
 //!
 //! and a task is reported **lost** when it is idle (not queued, not running,
@@ -82,10 +89,21 @@
 //!
 //! # What it costs
 //!
-//! See `holders.rs` and `watchdog.rs`. Without debug mode and the watchdog:
-//! per poll, a thread-local write and a poll counter; per waker stored by a
-//! resource, a pointer comparison; per held clone made or dropped, one
-//! relaxed atomic add beside the `Arc` count the clone moves anyway.
+//! Nothing on a poll that the runtime did not pay before, but two plain
+//! memory operations: the poll count (an add to memory) and the time of
+//! the poll (a copy of the loop's cached clock, no clock read). The
+//! thread-local slot that tells `held` which task is being polled is the
+//! one `task::id()` always had, widened from the id to three words of the
+//! same size. Timers and sockets: nothing. Per waker stored by a counted
+//! resource: one thread-local read, one comparison and one store; per
+//! held clone made or dropped, one relaxed atomic add beside the `Arc`
+//! count the clone moves anyway. The task header grows by 32 bytes. Debug
+//! mode adds its own costs (it times every poll, and checks every
+//! `Pending` for a lost wakeup); the stall watchdog's are in `watchdog.rs`.
+//!
+//! Measured with callgrind against the same runtime without any of it
+//! (`runtime-bench`, child mode, `QUICK=1`): see the figures in
+//! `holders.rs`.
 
 pub(crate) mod dump;
 pub(crate) mod holders;

@@ -40,7 +40,7 @@ use std::task::{Context, Poll};
 
 use atomic_waker::AtomicWaker;
 
-use crate::debug::holders::{held, Kind, Resource};
+use crate::debug::holders::{self, Kind, Resource};
 
 /// The sender stored a value. Set once, by the sender, after writing the
 /// slot; from then on only the receiver touches the slot.
@@ -169,9 +169,8 @@ impl<T> Sender<T> {
         if inner.state.load(Acquire) & CLOSED != 0 {
             return Poll::Ready(());
         }
-        inner
-            .sender_waker
-            .register(&held(cx.waker(), Resource::At(Kind::OneshotSender, Arc::as_ptr(inner).addr())));
+        let at = Resource::At(Kind::OneshotSender, Arc::as_ptr(inner).addr());
+        holders::register(&inner.sender_waker, cx.waker(), at);
         if inner.state.load(Acquire) & CLOSED != 0 {
             return Poll::Ready(());
         }
@@ -250,10 +249,8 @@ impl<T> Receiver<T> {
         assert!(!this.terminated, "oneshot::Receiver polled after it completed");
         let mut result = this.try_recv();
         if matches!(result, Err(TryRecvError::Empty)) {
-            this.inner.receiver_waker.register(&held(
-                cx.waker(),
-                Resource::At(Kind::OneshotReceiver, Arc::as_ptr(&this.inner).addr()),
-            ));
+            let at = Resource::At(Kind::OneshotReceiver, Arc::as_ptr(&this.inner).addr());
+            holders::register(&this.inner.receiver_waker, cx.waker(), at);
             // The sender may have finished between the check and the
             // registration; look again so that wake is not lost.
             result = this.try_recv();

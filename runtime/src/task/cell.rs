@@ -353,8 +353,7 @@ pub(crate) trait JoinTarget<T>: Send + Sync {
 impl<F: Future + 'static> JoinTarget<F::Output> for Task<F> {
     fn poll_join(&self, waker: &Waker) -> Poll<Result<F::Output, JoinError>> {
         if !self.header.state.load().is_complete() {
-            let waiter = holders::held(waker, holders::Resource::Join(self.header.info.id));
-            self.header.join_waker.register(&waiter);
+            holders::register(&self.header.join_waker, waker, holders::Resource::Join(self.header.info.id));
             // Completion may have happened between the load and the register.
             if !self.header.state.load().is_complete() {
                 return Poll::Pending;

@@ -41,9 +41,18 @@ pub(crate) struct Polling {
     pub(crate) held_vtable: *const RawWakerVTable,
 }
 
+/// What `Polling::NONE.data` points at: an address no waker can carry (it
+/// is private to this module), so "is this waker the polled task's?" is one
+/// comparison even when no task is being polled, with no null test (a
+/// waker's data may well be null).
+static NO_TASK: u8 = 0;
+
 impl Polling {
-    const NONE: Polling =
-        Polling { header: std::ptr::null(), data: std::ptr::null(), held_vtable: std::ptr::null() };
+    const NONE: Polling = Polling {
+        header: std::ptr::null(),
+        data: std::ptr::addr_of!(NO_TASK).cast(),
+        held_vtable: std::ptr::null(),
+    };
 }
 
 thread_local! {
@@ -62,6 +71,15 @@ pub(crate) fn enter(polling: Polling) -> Current {
 #[inline]
 pub(crate) fn polling() -> Polling {
     CURRENT.with(Cell::get)
+}
+
+/// The waker data pointer of the task being polled on this thread; when
+/// none is, a pointer no waker has (see [`NO_TASK`]). One load.
+#[inline(always)]
+pub(crate) fn polling_data() -> *const () {
+    // SAFETY: a plain read of the cell's contents on its own thread (no
+    // reference into the cell is held across any other access).
+    CURRENT.with(|current| unsafe { (*current.as_ptr()).data })
 }
 
 /// Restores the previous "current task" when a poll ends (or unwinds).

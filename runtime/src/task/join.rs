@@ -128,20 +128,28 @@ impl<T> Future for JoinHandle<T> {
         // Budgeted: a loop over handles of finished tasks is a loop over an
         // always-ready resource. (Charged once, though the blocking case
         // awaits a oneshot that is budgeted too: see `poll_budgeted`.)
-        super::budget::poll_budgeted(cx, |cx| match inner {
-            Inner::Task { target, done, .. } => {
-                let result = std::task::ready!(target.poll_join(cx.waker()));
-                *done = true;
-                Poll::Ready(result)
+        super::budget::poll_budgeted(cx, |cx| poll_inner(inner, cx))
+    }
+}
+
+/// The poll itself, out of the closure and always inlined: left to itself
+/// the optimiser sometimes keeps the closure as a call of its own, which
+/// costs spawn-and-join as much as the `inline(always)` above saves.
+#[inline(always)]
+fn poll_inner<T>(inner: &mut Inner<T>, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+    match inner {
+        Inner::Task { target, done, .. } => {
+            let result = std::task::ready!(target.poll_join(cx.waker()));
+            *done = true;
+            Poll::Ready(result)
+        }
+        Inner::Blocking { result, info, .. } => {
+            match std::task::ready!(Pin::new(result).poll(cx)) {
+                Ok(result) => Poll::Ready(result),
+                // The pool dropped the job without running it (shutdown).
+                Err(_) => Poll::Ready(Err(JoinError::cancelled(info))),
             }
-            Inner::Blocking { result, info, .. } => {
-                match std::task::ready!(Pin::new(result).poll(cx)) {
-                    Ok(result) => Poll::Ready(result),
-                    // The pool dropped the job without running it (shutdown).
-                    Err(_) => Poll::Ready(Err(JoinError::cancelled(info))),
-                }
-            }
-        })
+        }
     }
 }
 

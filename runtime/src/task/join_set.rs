@@ -241,7 +241,7 @@ impl<T> JoinSet<T> {
         // Register before looking, so a completion that lands after the
         // look still wakes us.
         let held = Resource::At(Kind::JoinSet, Arc::as_ptr(&self.ready).addr());
-        self.ready.waiter.register(&holders::held(cx.waker(), held));
+        holders::register(&self.ready.waiter, cx.waker(), held);
         match self.try_join_next() {
             Some(result) => Poll::Ready(Some(result)),
             None if self.entries.is_empty() => Poll::Ready(None),

@@ -264,9 +264,8 @@ pub(crate) fn held(waker: &Waker, by: Resource) -> HeldRef<'_> {
     let vtable = if std::ptr::eq(crate::task::id::polling_data(), waker.data()) {
         // It is the polled task's waker (a waker cannot carry the "no task"
         // sentinel: see `task::id`), so the slot holds a task.
-        let polling = crate::task::id::polling();
-        // SAFETY: a non-null header is published only for the length of the
-        // poll of the task it names (`task::id::enter`'s guard takes it
+        let polling = crate::task::id::polling_slot();
+        // SAFETY: a task is published only for the length of its poll (`task::id::enter`'s guard takes it
         // back), and that poll holds a reference to the task: it is alive.
         unsafe { &*polling.header }.probe.record(by);
         // SAFETY: published along with the header: the task type's held

@@ -3,12 +3,13 @@
 //! for logs.
 //!
 //! How it is built: one thread-local slot per thread. The task cell sets it
-//! to the task being polled for the duration of each poll (and puts the
-//! previous value back afterwards, so a `block_on` nested on another thread,
-//! or a panic, cannot leave a stale task behind). A loop polls one task at a
-//! time, so the slot is exactly "the task being polled on this thread".
-//! Outside a poll (the `block_on` future itself, a `spawn_blocking` closure,
-//! a plain thread) it is empty.
+//! to the task being polled for the duration of each poll, and empties it
+//! afterwards (a guard, so a panic cannot leave a stale task behind). Polls
+//! never nest on one thread (a loop polls one task at a time, and a
+//! `block_on` inside a task is refused), so there is no previous value to
+//! put back, and emptying is one store: the slot is exactly "the task being
+//! polled on this thread". Outside a poll (the `block_on` future itself, a
+//! `spawn_blocking` closure, a plain thread) it is empty.
 //!
 //! The slot holds the task's header, its waker's data pointer and its
 //! "held" waker vtable rather than just the id, because the task dump's
@@ -30,10 +31,11 @@ use super::TaskId;
 /// as `loop.seq` (`1.7` is loop 1's 7th task), the form logs use.
 pub type Id = TaskId;
 
-/// The task a thread is polling: see the module docs.
+/// The task a thread is polling: see the module docs. Empty when `data` is
+/// the "no task" sentinel; the other fields are then stale and unused.
 #[derive(Clone, Copy)]
 pub(crate) struct Polling {
-    /// Its header (null: no task is being polled).
+    /// Its header.
     pub(crate) header: *const Header,
     /// Its waker's data pointer (the task's `Arc` pointer).
     pub(crate) data: *const (),
@@ -64,12 +66,21 @@ thread_local! {
 /// keeps the task alive (and its pointers valid) until then.
 #[inline]
 pub(crate) fn enter(polling: Polling) -> Current {
-    Current { previous: CURRENT.with(|current| current.replace(polling)) }
+    CURRENT.with(|current| current.set(polling));
+    Current(())
 }
 
-/// The task being polled on this thread (`header` null if none).
+/// The task being polled on this thread, if any.
 #[inline]
-pub(crate) fn polling() -> Polling {
+pub(crate) fn polling() -> Option<Polling> {
+    let polling = CURRENT.with(Cell::get);
+    (polling.data != Polling::NONE.data).then_some(polling)
+}
+
+/// The slot as it is, for a caller that already knows it holds a task (its
+/// `data` matched a waker's).
+#[inline(always)]
+pub(crate) fn polling_slot() -> Polling {
     CURRENT.with(Cell::get)
 }
 
@@ -82,15 +93,15 @@ pub(crate) fn polling_data() -> *const () {
     CURRENT.with(|current| unsafe { (*current.as_ptr()).data })
 }
 
-/// Restores the previous "current task" when a poll ends (or unwinds).
-pub(crate) struct Current {
-    previous: Polling,
-}
+/// Empties the slot when a poll ends (or unwinds).
+pub(crate) struct Current(());
 
 impl Drop for Current {
     #[inline]
     fn drop(&mut self) {
-        CURRENT.with(|current| current.set(self.previous));
+        // SAFETY: a plain write into the cell on its own thread (no
+        // reference into it is alive). `data` alone says "empty".
+        CURRENT.with(|current| unsafe { (*current.as_ptr()).data = Polling::NONE.data });
     }
 }
 
@@ -130,9 +141,8 @@ pub fn id() -> Id {
 /// });
 /// ```
 pub fn try_id() -> Option<Id> {
-    let header = polling().header;
-    // SAFETY: a non-null header is published only while its task is being
-    // polled on this thread (the guard of `enter` takes it back), and the
-    // poll holds a reference to the task: it is alive.
-    (!header.is_null()).then(|| unsafe { (*header).info.id })
+    // SAFETY: a task is published only while it is being polled on this
+    // thread (the guard of `enter` takes it back), and the poll holds a
+    // reference to it: its header is alive.
+    polling().map(|polling| unsafe { (*polling.header).info.id })
 }

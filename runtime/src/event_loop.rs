@@ -167,6 +167,8 @@ pub(crate) struct Core {
     /// (which times polls anyway): here rather than in every task header,
     /// which every spawn copies.
     busy: RefCell<HashMap<usize, Duration>>,
+    /// When the poll in progress started, in debug mode (polls never nest).
+    poll_started: Cell<Option<std::time::Instant>>,
 }
 
 impl Core {
@@ -193,6 +195,7 @@ impl Core {
         Ok(Rc::new(Core {
             checks_polls: config.debug || watch.is_some(),
             busy: RefCell::new(HashMap::new()),
+            poll_started: Cell::new(None),
             watch,
             shared,
             clock,
@@ -246,14 +249,14 @@ impl Core {
             if main.woken.swap(false, Ordering::AcqRel) {
                 budget::refill();
                 self.trace.poll_begin(0, crate::trace::BLOCK_ON_LABEL, &self.clock);
-                let started = self.poll_begin(None);
+                self.poll_begin(None);
                 let polled = future.as_mut().poll(&mut cx);
                 self.trace.poll_end(
                     0,
                     if polled.is_ready() { outcome::READY } else { outcome::PENDING },
                     &self.clock,
                 );
-                self.poll_end(started, None, &MainFuture { location });
+                self.poll_end(None, &MainFuture { location });
                 self.trace.polls_done();
                 // A main future that keeps itself awake (a `yield_now` loop
                 // waiting for a task) must not keep the loop from I/O.
@@ -630,23 +633,23 @@ impl Core {
 
     /// A poll of `task` (`None`: the `block_on` future) begins. In debug
     /// mode it is timed; with the stall watchdog on, the watchdog is told.
-    /// Returns `None` when neither is on (the busy path: one test), else
-    /// when the poll started if it is timed.
+    /// Neither on (the busy path): one test of one flag, and nothing to
+    /// carry across the poll (the start time, when there is one, waits in
+    /// `poll_started`).
     #[inline(always)]
-    pub(crate) fn poll_begin(&self, task: Option<&Header>) -> Option<Option<std::time::Instant>> {
-        if !self.checks_polls {
-            return None;
+    pub(crate) fn poll_begin(&self, task: Option<&Header>) {
+        if self.checks_polls {
+            self.poll_begin_checked(task);
         }
-        Some(self.poll_begin_checked(task))
     }
 
     #[inline(never)]
-    fn poll_begin_checked(&self, task: Option<&Header>) -> Option<std::time::Instant> {
+    fn poll_begin_checked(&self, task: Option<&Header>) {
         let started = self.config.debug.then(std::time::Instant::now);
         if let Some((dog, index)) = &self.watch {
             dog.poll_begin(*index, task, started);
         }
-        started
+        self.poll_started.set(started);
     }
 
     /// The poll that [`poll_begin`](Self::poll_begin) started is over:
@@ -654,24 +657,15 @@ impl Core {
     /// "stall over" replaces debug mode's slow-poll warning for the same
     /// poll). `what` names it in messages.
     #[inline(always)]
-    pub(crate) fn poll_end(
-        &self,
-        started: Option<Option<std::time::Instant>>,
-        task: Option<&Header>,
-        what: &dyn fmt::Display,
-    ) {
-        if let Some(started) = started {
-            self.poll_end_checked(started, task, what);
+    pub(crate) fn poll_end(&self, task: Option<&Header>, what: &dyn fmt::Display) {
+        if self.checks_polls {
+            self.poll_end_checked(task, what);
         }
     }
 
     #[inline(never)]
-    fn poll_end_checked(
-        &self,
-        started: Option<std::time::Instant>,
-        task: Option<&Header>,
-        what: &dyn fmt::Display,
-    ) {
+    fn poll_end_checked(&self, task: Option<&Header>, what: &dyn fmt::Display) {
+        let started = self.poll_started.take();
         let took = started.map(|started| started.elapsed());
         if let (Some(task), Some(took)) = (task, took) {
             *self.busy.borrow_mut().entry(std::ptr::from_ref(task).addr()).or_default() += took;

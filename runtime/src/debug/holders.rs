@@ -50,7 +50,7 @@ use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::task::{RawWaker, Waker};
 
 use crate::task::TaskId;
@@ -140,10 +140,9 @@ impl LoopOnly {
     }
 }
 
-/// Where a [`Probe`]'s resource word keeps the kind: the top byte (user
-/// space addresses stay below 2^56 on every 64-bit platform eddy runs on),
-/// so recording a resource is a single store.
-const KIND_SHIFT: u32 = 56;
+/// The bits of a recorded `Join` that hold the awaited task's sequence
+/// number (the loop number goes above them).
+const JOIN_SEQ: u64 = (1 << 40) - 1;
 
 /// The per-task counters the dump reads: the eddy-held waker count, the
 /// last counted resource that stored one, and poll statistics. Lives in the
@@ -158,9 +157,12 @@ pub(crate) struct Probe {
     held: AtomicU32,
     /// The lost-wakeup warning was given (once per task).
     warned_lost: AtomicBool,
-    /// The last counted resource that stored a waker: its `Kind` code in
-    /// the top byte, its address below (for `Join`: the awaited task's loop
-    /// number in bits 40..56 and its sequence number below).
+    /// The `Kind` code of the last counted resource that stored a waker (0:
+    /// none yet). Written with `resource` by the owning loop during the
+    /// task's poll, and read by it during dumps: the pair cannot tear.
+    kind: AtomicU8,
+    /// That resource's address (for `Join`: the awaited task's loop number
+    /// in bits 40.. and its sequence number below).
     resource: AtomicU64,
     /// Polls so far.
     polls: LoopOnly,
@@ -174,6 +176,7 @@ impl Probe {
         Probe {
             held: AtomicU32::new(0),
             warned_lost: AtomicBool::new(false),
+            kind: AtomicU8::new(0),
             resource: AtomicU64::new(0),
             polls: LoopOnly::new(),
             last_poll: LoopOnly::new(),
@@ -198,29 +201,27 @@ impl Probe {
         self.held.load(Relaxed)
     }
 
+    /// Two plain stores (a byte and a word): cheaper than packing them.
     #[inline(always)]
     fn record(&self, resource: Resource) {
-        let word = match resource {
-            Resource::At(kind, address) => (kind as u64) << KIND_SHIFT | address as u64,
-            Resource::Join(id) => {
-                // Ids beyond these widths (2^16 loops, 2^40 tasks on one
-                // loop) are shown truncated: a label, not a key.
-                let low = (u64::from(id.loop_id()) & 0xffff) << 40 | id.seq() & ((1 << 40) - 1);
-                (Kind::Join as u64) << KIND_SHIFT | low
-            }
+        let (kind, word) = match resource {
+            Resource::At(kind, address) => (kind, address as u64),
+            // Ids beyond these widths (2^24 loops, 2^40 tasks on one loop)
+            // are shown truncated: a label, not a key.
+            Resource::Join(id) => (Kind::Join, u64::from(id.loop_id()) << 40 | id.seq() & JOIN_SEQ),
         };
+        self.kind.store(kind as u8, Relaxed);
         self.resource.store(word, Relaxed);
     }
 
     /// The last counted resource that stored this task's waker: its kind,
     /// address (or awaited task's sequence number) and awaited task's loop.
     pub(crate) fn last_resource(&self) -> Option<(Kind, u64, u32)> {
+        let kind = Kind::from_code(self.kind.load(Relaxed))?;
         let word = self.resource.load(Relaxed);
-        let kind = Kind::from_code((word >> KIND_SHIFT) as u8)?;
-        let low = word & ((1 << KIND_SHIFT) - 1);
         Some(match kind {
-            Kind::Join => (kind, low & ((1 << 40) - 1), (low >> 40) as u32),
-            _ => (kind, low, 0),
+            Kind::Join => (kind, word & JOIN_SEQ, (word >> 40) as u32),
+            _ => (kind, word, 0),
         })
     }
 

@@ -286,7 +286,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
         let seq = self.header.info.id.seq() as u32;
         core.trace().poll_begin(seq, self.header.trace_label.load(Relaxed), core.clock());
         self.header.probe.polled(core.trace().loop_time());
-        let started = core.poll_begin(Some(&self.header));
+        core.poll_begin(Some(&self.header));
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
             // SAFETY: rule 1: we are the owning loop (asserted above) and not
             // complete. The future is never moved: it lives inside the Arc
@@ -304,7 +304,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
             Err(_) => outcome::PANICKED,
         };
         core.trace().poll_end(seq, outcome, core.clock());
-        core.poll_end(started, Some(&self.header), &self.header.info);
+        core.poll_end(Some(&self.header), &self.header.info);
         match polled {
             Ok(Poll::Pending) if core.debug() => {
                 crate::debug::dump::check_after_pending(&self.header, Arc::strong_count(&self))

@@ -33,18 +33,28 @@
 //! against the view, whose vtable is the one it stored, so a task that polls
 //! the same resource again keeps its stored clone and no count moves.
 //!
-//! # Cost, measured
+//! # Cost
 //!
 //! Per poll: nothing for the waker accounting (the thread-local slot is the
-//! one `task::id()` needs anyway, widened from an id to three words: same
-//! size), and two plain memory operations for the statistics (the poll
-//! count is an add to memory, the time of the poll a copy of the loop's
-//! cached clock: no clock read, no atomic). Busy time only when polls are
-//! timed anyway (debug mode). Per waker stored by a counted resource: the
-//! thread-local read, a comparison and two plain stores (the record). Per
-//! clone or drop of a held waker: one relaxed atomic add beside the `Arc`
-//! count the clone moves anyway. Timers and sockets: nothing. No
-//! allocation, no lock. The figures per benchmark row are in `debug/mod.rs`.
+//! one `task::id()` needs anyway, widened from an id to three words and
+//! now set once and emptied with one store), and two plain memory
+//! operations for the statistics (the poll count is an add to memory, the
+//! time of the poll a copy of the loop's cached clock: no clock read, no
+//! atomic). Busy time only when polls are timed anyway (debug mode), kept
+//! by the loop. Per waker stored by a counted resource: one thread-local
+//! load and a comparison; when it is a task's waker, two more loads and two
+//! plain stores (the record). Per clone or drop of a held waker: one
+//! relaxed atomic add beside the `Arc` count the clone moves anyway.
+//! Timers and sockets: nothing. No allocation, no lock. The measured
+//! figures per benchmark row are in `debug/mod.rs`.
+//!
+//! # Trade-off
+//!
+//! A counted resource records only the *last* resource that stored the
+//! task's waker: a task waiting on two channels at once shows the count of
+//! counted holders (exact) under the kind and address of the last one.
+//! Attributing every clone to its resource would need a record per clone,
+//! not per task, and so a store in every clone and drop.
 
 use std::cell::UnsafeCell;
 use std::marker::PhantomData;

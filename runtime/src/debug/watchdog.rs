@@ -242,7 +242,7 @@ impl Watchdog {
             return false;
         }
         let total = match took {
-            Some(took) => format!("{took:?}"),
+            Some(took) => format!("{took:.1?}"),
             None => {
                 let now = self.stamp(Instant::now());
                 let (first_seen, before) =

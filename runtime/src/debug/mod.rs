@@ -12,7 +12,12 @@
 //!   in debug mode right after the poll that lost it (the same accounting,
 //!   done after every poll that returns `Pending`).
 //! - The stall watchdog (`Builder::stall_watchdog`, on at 100 ms in debug
-//!   mode) warns while a poll is hogging a loop, and again when it ends.
+//!   mode) warns while a poll is hogging a loop, and again when it ends;
+//!   with `Builder::trace_dump_dir` the stalled loop then dumps its flight
+//!   recorder (`Builder::trace_dump_on_stall`), stalled poll included. It
+//!   reads the same per-loop activity word the recorder keeps
+//!   (`trace::LoopActivity`), so watching costs the loops almost nothing
+//!   (`debug/watchdog.rs`).
 //!
 //! # How the waker accounting works
 //!

@@ -98,6 +98,10 @@ pub(crate) struct Watchdog {
     stop: AtomicBool,
     /// The monitor thread, for unparking it.
     monitor: OnceLock<thread::Thread>,
+    /// When the loop that unparked the sleeping monitor woke (a stamp; 0:
+    /// not since the monitor last went to sleep). No poll the monitor sees
+    /// next began before it: the lower end of a stall's start.
+    woke_at: AtomicU64,
 }
 
 /// What one loop publishes for the monitor, and what the monitor tells it.
@@ -162,6 +166,7 @@ impl Watchdog {
             sleeping: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             monitor: OnceLock::new(),
+            woke_at: AtomicU64::new(0),
         })
     }
 
@@ -286,6 +291,9 @@ impl Watchdog {
     pub(crate) fn awake(&self, index: usize) {
         self.loops[index].awake.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) && self.sleeping.swap(false, Ordering::SeqCst) {
+            // Rare (the monitor sleeps only while every loop does), so the
+            // clock read is no cost on the busy path.
+            self.woke_at.store(self.stamp(Instant::now()), Ordering::Relaxed);
             if let Some(monitor) = self.monitor.get() {
                 monitor.unpark();
             }
@@ -298,7 +306,9 @@ impl Watchdog {
         let mut samples = vec![Sample::default(); self.loops.len()];
         let period = self.threshold / SAMPLES;
         let threshold = self.threshold.as_nanos() as u64;
-        let mut last_sample = self.stamp(Instant::now());
+        // No poll began before the watchdog existed: the first bound, even if
+        // this thread starts late (after a loop is already stuck).
+        let mut last_sample = self.stamp(self.epoch);
         while !self.stop.load(Ordering::Acquire) {
             let now = self.stamp(Instant::now());
             let mut any_awake = false;
@@ -329,13 +339,17 @@ impl Watchdog {
             // Every loop sleeps in its poller: sleep until one wakes. The
             // `SeqCst` store pairs with the loop's in `awake`: either we see
             // it awake below, or it sees us sleeping and unparks us.
+            self.woke_at.store(0, Ordering::Relaxed);
             self.sleeping.store(true, Ordering::SeqCst);
             let woke = self.loops.iter().any(|watch| watch.awake.load(Ordering::SeqCst));
             if !woke && !self.stop.load(Ordering::Acquire) {
                 thread::park();
             }
             self.sleeping.store(false, Ordering::SeqCst);
-            last_sample = self.stamp(Instant::now());
+            // `last_sample` saw every loop idle, so any poll seen next began
+            // after it; if a loop woke us, after that loop woke, which is
+            // the tighter bound (a long sleep would make a loose one).
+            last_sample = last_sample.max(self.woke_at.load(Ordering::Relaxed));
         }
     }
 

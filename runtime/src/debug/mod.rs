@@ -112,16 +112,16 @@
 //!
 //! | row | without | with | |
 //! |---|---:|---:|---:|
-//! | `spawn_join` | 11,675,430 | 11,674,405 | −0.01 % |
-//! | `ping_pong` | 72,668,134 | 73,083,069 | +0.57 % |
-//! | `timers_fire` | 22,542,394 | 22,211,793 | −1.47 % |
-//! | `timers_cancel` | 50,914,123 | 51,144,569 | +0.45 % |
-//! | `tcp_echo` | 6,506,504 | 6,510,872 | +0.07 % |
-//! | `select_loop` | 36,657,338 | 36,955,885 | +0.81 % |
-//! | `mutex_contention` | 102,751,140 | 102,611,023 | −0.14 % |
-//! | `semaphore` | 91,908,449 | 91,368,323 | −0.59 % |
-//! | `notify_ping_pong` | 78,317,267 | 78,232,213 | −0.11 % |
-//! | `broadcast_fanout` | 11,628,782 | 11,656,868 | +0.24 % |
+//! | `spawn_join` | 11,675,430 | 11,669,500 | −0.05 % |
+//! | `ping_pong` | 72,668,134 | 73,173,896 | +0.70 % |
+//! | `timers_fire` | 22,542,394 | 22,195,922 | −1.54 % |
+//! | `timers_cancel` | 50,914,123 | 51,148,507 | +0.46 % |
+//! | `tcp_echo` | 6,506,504 | 6,506,117 | −0.01 % |
+//! | `select_loop` | 36,657,338 | 36,965,397 | +0.84 % |
+//! | `mutex_contention` | 102,751,140 | 102,759,004 | +0.01 % |
+//! | `semaphore` | 91,908,449 | 91,396,352 | −0.56 % |
+//! | `notify_ping_pong` | 78,317,267 | 78,323,009 | +0.01 % |
+//! | `broadcast_fanout` | 11,628,782 | 11,652,292 | +0.20 % |
 //!
 //! The greeting server (`SERVERS=eddy SCENARIOS=keepalive,pipelined
 //! MEASURES=instr bench/instr/run.sh`), instructions per request: 5,754
@@ -131,7 +131,7 @@
 //! (The rows that got cheaper did so because the "current task" slot is
 //! now set once and emptied with one store, where it used to be saved and
 //! restored; `timers_fire` also because glibc happens to trim its heap
-//! less often with the new task size, 216,000 of its 331,000: an accident
+//! less often with the new task size, about 216,000 of its 347,000: an accident
 //! of allocation sizes, not a saving to count on.) A first version that hooked every stored waker, published a
 //! second thread-local per poll, timed every poll's end against a stored
 //! `Instant` and kept 48 bytes of probe in each task cost 10–16 % on

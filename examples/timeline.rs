@@ -1,7 +1,7 @@
 //! Watch eddy work: a small program (a producer and a consumer on a
 //! channel, a timer, a socket round trip) records itself with eddy's
 //! always-on flight recorder and writes the timeline as Chrome Trace Event
-//! JSON, plus a rough SVG drawing of it.
+//! JSON, plus an SVG drawing of it (the one in the README, `docs/timeline.svg`).
 //!
 //! ```text
 //! cargo run --example timeline                 # writes eddy-timeline.json and .svg in the temp dir
@@ -17,17 +17,19 @@
 //!   click one: `woken_by` says what made the task ready, `result` whether
 //!   the poll returned `Pending` or `Ready`;
 //! - **arrows** from each wake to the poll it caused: from the producer's
-//!   send into the consumer's next poll, from `fire timers` to the task
-//!   whose sleep ended, from `dispatch I/O` to the task whose socket became
-//!   readable;
+//!   poll (its send) into the consumer's next poll, from the spawning poll
+//!   of `block_on` to each task's first poll, from `fire timers` to the
+//!   task whose sleep ended, from `dispatch I/O` to the task whose socket
+//!   became readable;
 //! - **park** slices: the loop asleep in epoll_wait (`why`: `wait` with the
 //!   planned timeout until the next timer, or `poll`, a quick look);
-//! - instants for timers armed and fired and sockets ready, counters for
-//!   the ready queue and armed timers, and each task's lifetime as a
+//! - instants for timers fired (and cancelled) and sockets ready, counters
+//!   for the ready queue and armed timers, and each task's lifetime as a
 //!   separate async track.
 //!
-//! The SVG is a plain drawing of the same track (polls coloured by task,
-//! parks grey) for a quick look without a browser tab.
+//! The SVG draws the same track without a browser tab: a lane per task
+//! with its polls, a `loop` lane with the parks (long ones cut short, with
+//! their length) and tick steps, the wake arrows, and a time axis.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,9 +44,9 @@ fn main() -> std::io::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("eddy-timeline.json"));
 
-    // Precise poll times: read the clock around every poll, so each slice
-    // has its real length (by default the recorder saves those two clock
-    // reads and shows polls between two clock reads 1 ns apart).
+    // Precise poll times: read the clock at the end of every poll, so each
+    // slice has its real length (by default the recorder saves that clock
+    // read and shows polls between two clock reads 1 ns apart).
     let runtime = eddy::Builder::new().trace_poll_times(true).build()?;
     runtime.block_on(program())?;
 
@@ -53,7 +55,7 @@ fn main() -> std::io::Result<()> {
     std::fs::write(&svg_path, svg::render(&std::fs::read_to_string(&json_path)?))?;
     println!("wrote the timeline to {}", json_path.display());
     println!("  open it in https://ui.perfetto.dev (\"Open trace file\") or chrome://tracing (\"Load\")");
-    println!("wrote a rough drawing of it to {}", svg_path.display());
+    println!("wrote a drawing of it to {}", svg_path.display());
     Ok(())
 }
 
@@ -100,18 +102,29 @@ async fn program() -> std::io::Result<()> {
     Ok(())
 }
 
-/// A minimal SVG drawing of the `X` slices of a trace, one row per loop.
-/// It reads the JSON the way eddy writes it (one event per line) rather
-/// than with a JSON library, to keep the example dependency-free.
+/// An SVG drawing of a one-loop trace: a lane per task (its polls), a lane
+/// for the loop itself (parks, tick steps), an arrow from each wake to the
+/// poll it caused, and a time axis. Long parks are cut short (marked with a
+/// break and their length), so that polls microseconds long stay visible
+/// next to milliseconds of sleep. It reads the JSON the way eddy writes it
+/// (one event per line) rather than with a JSON library, to keep the
+/// example dependency-free.
 mod svg {
     use std::fmt::Write as _;
 
+    /// One `X` slice (times in µs, as in the JSON).
     struct Slice {
         name: String,
         cat: String,
-        tid: u64,
         start: f64,
-        duration: f64,
+        end: f64,
+    }
+
+    /// A flow end: `s` or `f`, its id and time.
+    struct FlowEnd {
+        start: bool,
+        id: u64,
+        at: f64,
     }
 
     fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -123,83 +136,231 @@ mod svg {
         rest.find([',', '}']).map(|end| &rest[..end])
     }
 
-    fn slices(json: &str) -> Vec<Slice> {
-        json.lines()
-            .filter(|line| line.contains("\"ph\":\"X\""))
-            .filter_map(|line| {
-                Some(Slice {
-                    name: field(line, "name")?.to_string(),
-                    cat: field(line, "cat")?.to_string(),
-                    tid: field(line, "tid")?.parse().ok()?,
-                    start: field(line, "ts")?.parse().ok()?,
-                    duration: field(line, "dur")?.parse().ok()?,
-                })
-            })
-            .collect()
+    fn number(line: &str, key: &str) -> Option<f64> {
+        field(line, key)?.parse().ok()
     }
 
-    /// A stable colour per task name.
-    fn colour(name: &str, cat: &str) -> String {
-        if cat == "park" {
-            return "#c8c8c8".into();
+    /// Escapes text for SVG.
+    fn text(raw: &str) -> String {
+        raw.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    }
+
+    /// Parks longer than this (µs) are drawn cut short.
+    const LONG_PARK: f64 = 150.0;
+    /// Width of a cut-short park, px.
+    const CUT: f64 = 46.0;
+    /// Pixels per µs of busy time.
+    const SCALE: f64 = 1.1;
+
+    /// Maps trace time to x: linear, except across long parks.
+    struct Axis {
+        /// (start, end) of each long park, in order.
+        cuts: Vec<(f64, f64)>,
+        origin: f64,
+        left: f64,
+    }
+
+    impl Axis {
+        fn x(&self, at: f64) -> f64 {
+            let mut x = self.left;
+            let mut from = self.origin;
+            for &(start, end) in &self.cuts {
+                if at <= start {
+                    break;
+                }
+                x += (start - from) * SCALE;
+                if at < end {
+                    return x + (at - start) / (end - start) * CUT;
+                }
+                x += CUT;
+                from = end;
+            }
+            x + (at - from) * SCALE
         }
-        if cat == "loop" {
-            return "#8a8a8a".into();
-        }
-        let hash = name.bytes().fold(17u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-        format!("hsl({}, 65%, 55%)", hash % 360)
     }
 
     pub fn render(json: &str) -> String {
-        let slices = slices(json);
-        let start = slices.iter().map(|s| s.start).fold(f64::INFINITY, f64::min);
-        let end = slices.iter().map(|s| s.start + s.duration).fold(0.0, f64::max);
-        let (width, row, left) = (1200.0, 40.0, 60.0);
-        let scale = (width - left - 10.0) / (end - start).max(1.0);
-        let rows = slices.iter().map(|s| s.tid).max().unwrap_or(0) + 1;
-        let height = rows as f64 * row + 60.0;
-        let mut svg = String::new();
-        let _ = write!(
-            svg,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-             font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        );
-        for tid in 0..rows {
-            let _ = writeln!(svg, "<text x=\"4\" y=\"{}\">loop {tid}</text>", 30.0 + tid as f64 * row);
-        }
-        let mut legend: Vec<(String, String)> = Vec::new();
-        for slice in &slices {
-            let x = left + (slice.start - start) * scale;
-            let w = (slice.duration * scale).max(0.5);
-            let y = 14.0 + slice.tid as f64 * row;
-            let fill = colour(&slice.name, &slice.cat);
-            let _ = writeln!(
-                svg,
-                "<rect x=\"{x:.2}\" y=\"{y}\" width=\"{w:.2}\" height=\"24\" fill=\"{fill}\"><title>{} ({} µs)</title></rect>",
-                slice.name, slice.duration
-            );
-            let key = if slice.cat == "poll" { slice.name.clone() } else { slice.cat.clone() };
-            if !legend.iter().any(|(name, _)| *name == key) {
-                legend.push((key, fill));
+        let mut slices = Vec::new();
+        let mut flows = Vec::new();
+        for line in json.lines() {
+            match field(line, "ph") {
+                Some("X") => {
+                    let (Some(name), Some(cat), Some(start), Some(dur)) =
+                        (field(line, "name"), field(line, "cat"), number(line, "ts"), number(line, "dur"))
+                    else {
+                        continue;
+                    };
+                    slices.push(Slice { name: name.into(), cat: cat.into(), start, end: start + dur });
+                }
+                Some(ph @ ("s" | "f")) => {
+                    if let (Some(id), Some(at)) = (number(line, "id"), number(line, "ts")) {
+                        flows.push(FlowEnd { start: ph == "s", id: id as u64, at });
+                    }
+                }
+                _ => {}
             }
         }
-        let mut x = left;
-        for (name, fill) in legend {
-            let y = height - 20.0;
+        slices.sort_by(|a, b| a.start.total_cmp(&b.start));
+        let Some(origin) = slices.first().map(|s| s.start) else {
+            return "<svg xmlns=\"http://www.w3.org/2000/svg\"/>".into();
+        };
+        let last = slices.iter().map(|s| s.end).fold(origin, f64::max);
+        let cuts: Vec<(f64, f64)> = slices
+            .iter()
+            .filter(|s| s.cat == "park" && s.end - s.start > LONG_PARK)
+            .map(|s| (s.start, s.end))
+            .collect();
+        let left = 110.0;
+        let axis = Axis { cuts: cuts.clone(), origin, left };
+
+        // Lanes: the loop's own work first, then tasks in order of first poll.
+        let mut lanes: Vec<String> = vec!["loop".into()];
+        for slice in slices.iter().filter(|s| s.cat == "poll") {
+            if !lanes.contains(&slice.name) {
+                lanes.push(slice.name.clone());
+            }
+        }
+        let lane_of = |slice: &Slice| {
+            if slice.cat == "poll" {
+                lanes.iter().position(|lane| *lane == slice.name).unwrap_or(0)
+            } else {
+                0
+            }
+        };
+        let (top, row, bar) = (34.0, 30.0, 18.0);
+        let width = axis.x(last) + 20.0;
+        let height = top + lanes.len() as f64 * row + 46.0;
+        let y_of = |lane: usize| top + lane as f64 * row;
+
+        let mut svg = String::new();
+        let _ = writeln!(
+            svg,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" \
+             font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
+             markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#333\"/></marker></defs>"
+        );
+        let _ = writeln!(
+            svg,
+            "<text x=\"8\" y=\"18\" font-weight=\"bold\">eddy flight recorder: loop 0, one lane per task; \
+             arrows go from a wake to the poll it caused</text>"
+        );
+        for (lane, name) in lanes.iter().enumerate() {
+            let y = y_of(lane);
+            let fill = if lane % 2 == 0 { "#f6f6f6" } else { "#ffffff" };
             let _ = writeln!(
                 svg,
-                "<rect x=\"{x}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{fill}\"/>",
-                y - 9.0
+                "<rect x=\"0\" y=\"{y}\" width=\"{width:.0}\" height=\"{row}\" fill=\"{fill}\"/>"
             );
-            let _ = writeln!(svg, "<text x=\"{}\" y=\"{y}\">{name}</text>", x + 14.0);
-            x += 24.0 + name.len() as f64 * 6.5;
+            let _ = writeln!(svg, "<text x=\"8\" y=\"{:.1}\">{}</text>", y + row / 2.0 + 4.0, text(name));
+        }
+        // Long parks: a break mark and how long they lasted.
+        for &(start, end) in &cuts {
+            let x = axis.x(start);
+            let y = y_of(0) + (row - bar) / 2.0;
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{CUT}\" height=\"{bar}\" fill=\"#d9d9d9\"/>\
+                 <path d=\"M{:.1},{} l6,-6 l6,12 l6,-12 l6,12 l6,-6\" fill=\"none\" stroke=\"#777\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"#555\">{:.1} ms</text>",
+                x + 8.0,
+                y + bar / 2.0,
+                x + CUT / 2.0,
+                y + bar + 10.0,
+                (end - start) / 1000.0
+            );
+        }
+        for slice in &slices {
+            let lane = lane_of(slice);
+            if slice.cat == "park" && slice.end - slice.start > LONG_PARK {
+                continue;
+            }
+            let x = axis.x(slice.start);
+            let w = (axis.x(slice.end) - x).max(1.5);
+            let y = y_of(lane) + (row - bar) / 2.0;
+            let fill = match slice.cat.as_str() {
+                "poll" => colour(&slice.name),
+                "park" => "#d9d9d9".into(),
+                _ => "#7a7a7a".into(),
+            };
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"{bar}\" fill=\"{fill}\" stroke=\"#333\" \
+                 stroke-width=\"0.4\"><title>{} ({:.3} µs)</title></rect>",
+                text(&slice.name),
+                slice.end - slice.start
+            );
+        }
+        // Arrows: each flow's start lies in a slice (its lane), its end is
+        // the poll that begins there.
+        let lane_at = |at: f64, begins: bool| {
+            slices
+                .iter()
+                .filter(|s| {
+                    if begins {
+                        (s.start - at).abs() < 1e-6 && s.cat == "poll"
+                    } else {
+                        s.start <= at && at <= s.end
+                    }
+                })
+                .max_by(|a, b| a.start.total_cmp(&b.start))
+                .map(lane_of)
+        };
+        for start in flows.iter().filter(|f| f.start) {
+            let Some(finish) = flows.iter().find(|f| !f.start && f.id == start.id) else { continue };
+            let (Some(from), Some(to)) = (lane_at(start.at, false), lane_at(finish.at, true)) else {
+                continue;
+            };
+            let (x1, y1) = (axis.x(start.at) + 1.0, y_of(from) + row / 2.0);
+            let (x2, y2) = (axis.x(finish.at), y_of(to) + row / 2.0);
+            let bend = ((x2 - x1) / 2.0).max(12.0);
+            let _ = writeln!(
+                svg,
+                "<path d=\"M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}\" fill=\"none\" \
+                 stroke=\"#333\" stroke-width=\"1\" marker-end=\"url(#arrow)\"/>",
+                x1 + bend,
+                x2 - bend
+            );
+        }
+        // Time axis: a tick at the start and after every cut, in ms.
+        let axis_y = y_of(lanes.len()) + 8.0;
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{axis_y}\" x2=\"{:.1}\" y2=\"{axis_y}\" stroke=\"#333\"/>",
+            axis.x(last)
+        );
+        let mut ticks = vec![origin];
+        ticks.extend(cuts.iter().map(|&(_, end)| end));
+        let mut last_label = f64::NEG_INFINITY;
+        for at in ticks {
+            let x = axis.x(at);
+            let _ = writeln!(
+                svg,
+                "<line x1=\"{x:.1}\" y1=\"{axis_y}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#333\"/>",
+                axis_y + 5.0
+            );
+            if x - last_label > 60.0 {
+                let _ = writeln!(
+                    svg,
+                    "<text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{:.3} ms</text>",
+                    axis_y + 18.0,
+                    (at - origin) / 1000.0
+                );
+                last_label = x;
+            }
         }
         let _ = writeln!(
             svg,
-            "<text x=\"{left}\" y=\"{}\">{:.1} ms of loop time</text>\n</svg>",
-            height - 4.0,
-            (end - start) / 1000.0
+            "<text x=\"{left}\" y=\"{:.1}\" font-size=\"11\" fill=\"#555\">loop time; {SCALE} px per µs while busy, \
+             parks over {LONG_PARK} µs cut short (grey with a break)</text>\n</svg>",
+            axis_y + 34.0
         );
         svg
+    }
+
+    /// A stable colour per task name.
+    fn colour(name: &str) -> String {
+        let hash = name.bytes().fold(17u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+        format!("hsl({}, 60%, 62%)", hash % 360)
     }
 }

@@ -43,7 +43,11 @@ VENV = BENCH / 'target' / 'venv'
 RESULTS = BENCH / 'results'
 LOGS = BENCH / 'target' / 'http-logs'
 
-ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse', 'std', 'aiohttp']
+ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse', 'std', 'aiohttp', 'eddy-norec', 'eddy-nohooks']
+# The flight recorder's cost (README, "The flight recorder's cost"): eddy-norec is
+# the same greeting binary with EDDY_TRACE_CAPACITY=0 (nothing kept; the hooks still
+# run into a one-slot ring); eddy-nohooks is greeting built with
+# RUSTFLAGS='--cfg eddy_no_recorder' (every hook compiled out), in its own target dir.
 # Run when SERVERS is not given: the floor is the reference every table needs.
 DEFAULT_SERVERS = ['floor', 'eddy', 'hyper', 'std', 'aiohttp']
 FLOOR_SRC = BENCH / 'peers' / 'floor' / 'floor.c'
@@ -218,6 +222,19 @@ def build(settings: argparse.Namespace) -> dict[str, list[str]]:
             fail('building eddy failed (cargo build --release --example greeting in the repo root).\n'
                  '        Fix the build, or leave eddy out: SERVERS=hyper,std,aiohttp bench/http/run.sh')
         commands['eddy'] = [str(target_dir(ROOT) / 'release' / 'examples' / 'greeting')] + workers
+    if 'eddy-norec' in settings.servers:
+        if run_cmd(['cargo', 'build', '--release', '--example', 'greeting'], cwd=ROOT).returncode:
+            fail('building eddy failed (cargo build --release --example greeting in the repo root)')
+        greeting = str(target_dir(ROOT) / 'release' / 'examples' / 'greeting')
+        commands['eddy-norec'] = ['/usr/bin/env', 'EDDY_TRACE_CAPACITY=0', greeting] + workers
+    if 'eddy-nohooks' in settings.servers:
+        say('building eddy\'s greeting example with the recorder compiled out (release)')
+        nohooks = target_dir(ROOT) / 'nohooks'
+        env = dict(os.environ, RUSTFLAGS='--cfg eddy_no_recorder', CARGO_TARGET_DIR=str(nohooks))
+        cmd = ['cargo', 'build', '--release', '--example', 'greeting']
+        if run_cmd(cmd, cwd=ROOT, env=env).returncode:
+            fail('building eddy with --cfg eddy_no_recorder failed')
+        commands['eddy-nohooks'] = [str(nohooks / 'release' / 'examples' / 'greeting')] + workers
     if 'aiohttp' in settings.servers:
         commands['aiohttp'] = [str(VENV / 'bin' / 'python'), str(BENCH / 'peers' / 'aiohttp_greeting.py')]
     commands = {name: cmd for name, cmd in commands.items() if name in settings.servers}

@@ -57,7 +57,7 @@ import chart  # noqa: E402  (bench/http/chart.py)
 import run as harness  # noqa: E402  (bench/http/run.py: builds, machine info)
 
 ROOT, BENCH, RESULTS = harness.ROOT, harness.BENCH, harness.RESULTS
-ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse']
+ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse', 'eddy-norec', 'eddy-nohooks']
 ALL_SCENARIOS = ['keepalive', 'pipelined', 'close']
 ALL_MEASURES = ['instr', 'syscalls', 'memory']
 PIPELINE_DEPTH = 16
@@ -185,6 +185,16 @@ class Proc:
 
     def __init__(self, name: str, cmd: list[str], env: dict, logs: Path):
         self.name = name
+        # `/usr/bin/env VAR=VALUE... server` (eddy-norec), possibly after a
+        # valgrind or strace prefix: the variables go into the environment, so
+        # that the tool traces the server itself, not `env`.
+        if '/usr/bin/env' in cmd:
+            at = cmd.index('/usr/bin/env')
+            env, rest = dict(env), cmd[at + 1:]
+            while rest and '=' in rest[0]:
+                key, _, value = rest[0].partition('=')
+                env[key], rest = value, rest[1:]
+            cmd = cmd[:at] + rest
         self.port = harness.free_port()
         self.log = logs / f'{name}-{self.port}.log'
         self.cmd = cmd + ['--addr', f'127.0.0.1:{self.port}']

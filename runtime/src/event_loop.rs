@@ -248,14 +248,11 @@ impl Core {
         loop {
             if main.woken.swap(false, Ordering::AcqRel) {
                 budget::refill();
-                self.trace.poll_begin(0, crate::trace::BLOCK_ON_LABEL, &self.clock);
+                self.trace.poll_begin(0, || 0);
                 self.poll_begin(None);
                 let polled = future.as_mut().poll(&mut cx);
-                self.trace.poll_end(
-                    0,
-                    if polled.is_ready() { outcome::READY } else { outcome::PENDING },
-                    &self.clock,
-                );
+                let result = if polled.is_ready() { outcome::READY } else { outcome::PENDING };
+                self.trace.poll_end(0, result, || crate::trace::BLOCK_ON_LABEL, &self.clock);
                 self.poll_end(None, &MainFuture { location });
                 self.trace.polls_done();
                 // A main future that keeps itself awake (a `yield_now` loop
@@ -335,7 +332,7 @@ impl Core {
                 // Spawned through a Handle from another thread: adopt it.
                 self.adopt(&task);
             }
-            self.trace.wake_for(cause::FOREIGN, task.header().info.id.seq() as u32, 0);
+            self.trace.injected(task.header());
             self.run_queue.borrow_mut().push_back(task);
         }
         count
@@ -373,8 +370,7 @@ impl Core {
         let now = self.clock.now_tick();
         let fired = self.timers.borrow_mut().advance(now, &mut wakers);
         if fired > 0 {
-            self.trace.stamp(&self.clock);
-            let previous = self.trace.set_cause(cause::TIMER, now as u32);
+            let previous = self.trace.timers_fired(fired, now, &self.clock);
             self.wake_all(&mut wakers, "a timer");
             self.trace.restore_cause(previous);
         }
@@ -472,7 +468,7 @@ impl Core {
             return;
         }
         self.wake_each(wakers, "an I/O event", |(waker, cause, token)| {
-            self.trace.set_cause(cause, token);
+            self.trace.io_ready(cause, token);
             waker.wake();
         });
         self.trace.set_cause(cause::LOOP, 0);
@@ -550,7 +546,7 @@ impl Core {
         let slot = self.tasks.borrow_mut().insert(task.clone());
         task.set_slot(slot);
         let header = task.header();
-        header.set_trace_label(self.trace.spawn(header.info.id.seq() as u32, &header.info));
+        header.set_trace(self.trace.spawn(&header.info));
     }
 
     /// Removes a finished task from the task list (if it is still there:
@@ -587,7 +583,6 @@ impl Core {
 
     /// Queues a ready task. Loop thread only.
     pub(crate) fn push_ready(&self, task: Arc<dyn Runnable>) {
-        self.trace.wake(task.header().info.id.seq() as u32);
         self.run_queue.borrow_mut().push_back(task);
     }
 
@@ -596,6 +591,7 @@ impl Core {
     /// deregister sockets). Called once, when the runtime goes away.
     pub(crate) fn shutdown(&self) {
         self.closing.set(true);
+        self.trace.loop_wakes();
         // No longer driven: a paused runtime clock must not wait for it.
         self.clock.set_driven(false);
         let mut orphans = self.shared.close();
@@ -733,8 +729,8 @@ impl Core {
     /// A task panicked or was cancelled: records it, and dumps the ring if
     /// it panicked and the runtime asked for that.
     #[cold]
-    pub(crate) fn trace_failure(&self, task: u32, how: u8) {
-        self.trace.finish(task, how);
+    pub(crate) fn trace_failure(&self, task: &crate::task::cell::Header, how: u8) {
+        self.trace.finish(task.info.id.seq() as u32, task.trace_label(), how);
         if how == outcome::PANICKED && self.config.trace.dump_on_panic {
             self.trace_dump(DumpReason::Panic);
         }
@@ -742,7 +738,18 @@ impl Core {
 
     /// Copies this loop's ring out.
     pub(crate) fn trace_snapshot(&self) -> LoopTrace {
-        self.trace.snapshot(self.index, self.clock.is_paused())
+        self.trace.snapshot(self.index, self.clock.is_paused(), self.trace_live_labels())
+    }
+
+    /// The live tasks' trace labels, (task, label): how a reader of the
+    /// ring names a task whose end is not recorded yet (poll records carry
+    /// what woke the task, not its label).
+    pub(crate) fn trace_live_labels(&self) -> Vec<(u32, u32)> {
+        let tasks = self.tasks.borrow();
+        tasks
+            .iter()
+            .map(|(_, task)| (task.header().info.id.seq() as u32, task.header().trace_label()))
+            .collect()
     }
 
     /// Writes the ring to the dump directory, if one is configured (Go's
@@ -798,7 +805,6 @@ impl Core {
     pub(crate) fn insert_timer(&self, deadline: Instant, waker: &Waker) -> TimerKey {
         let tick = self.clock.deadline_tick(deadline);
         let key = self.timers.borrow_mut().insert(tick, waker.clone());
-        self.trace.record(kind::TIMER_ARM, 0, key.index(), tick as u32);
         key
     }
 
@@ -820,9 +826,9 @@ impl Core {
     /// Cancels a timer.
     pub(crate) fn remove_timer(&self, key: TimerKey) {
         let waker = self.timers.borrow_mut().remove(key);
-        if waker.is_some() {
+        if let Some((_, tick)) = &waker {
             // Still armed (a fired timer has given its waker away).
-            self.trace.record(kind::TIMER_CANCEL, 0, key.index(), 0);
+            self.trace.timer_cancelled(key.index(), *tick);
         }
         drop(waker); // After the borrow: dropping a waker may run code.
     }
@@ -909,7 +915,11 @@ impl Park {
             // Paused: a zero-timeout look, then (if idle) a wait the
             // runtime's clock decides; the record shows the first.
             Park::Skip | Park::Poll | Park::Paused => 0,
-            Park::Wait(Some(timeout)) => timeout.as_micros().min(u32::MAX as u128 - 1) as u32,
+            // u64 arithmetic, not `as_micros`'s u128: once per park.
+            Park::Wait(Some(timeout)) => {
+                let micros = timeout.as_secs().saturating_mul(1_000_000) + u64::from(timeout.subsec_micros());
+                micros.min(u64::from(u32::MAX) - 1) as u32
+            }
             Park::Wait(None) => u32::MAX,
         }
     }

@@ -103,6 +103,48 @@ fn a_wake_from_inside_a_poll_names_the_task_that_did_it() {
 }
 
 #[test]
+fn a_tasks_first_poll_says_who_spawned_it_and_an_arrow_comes_from_there() {
+    let json = eddy::run(async {
+        let parent = eddy::task::spawn_named("parent", async {
+            eddy::task::spawn_named("child", async {}).await.unwrap();
+        });
+        parent.await.unwrap();
+        eddy::trace::snapshot().unwrap().to_chrome_json()
+    });
+    let checked = check(&json);
+    let parent = polls_named(&checked, "parent")[0].args.num("task").unwrap();
+    let child = polls_named(&checked, "child");
+    assert_eq!(child[0].args.str("woken_by"), Some(format!("spawned by task {parent}").as_str()));
+    assert_eq!(polls_named(&checked, "parent")[0].args.str("woken_by"), Some("spawned by task 0"));
+    // The spawn's arrow, and the child's lifetime from its first poll.
+    assert!(checked.flows >= 2, "{} flows", checked.flows);
+    let lifetime =
+        checked.events.iter().any(|event| event.str("ph") == Some("b") && event.str("name") == Some("child"));
+    assert!(lifetime, "the child's lifetime begins at its first poll");
+}
+
+#[test]
+fn a_live_task_is_named_even_when_its_spawn_has_left_the_ring() {
+    // A small ring (64 records): the long-lived task's first poll is
+    // overwritten by the main future's yields, yet its later polls are
+    // still named, from the loop's task list.
+    let runtime = eddy::Builder::new().trace_capacity(64 * 16).build().unwrap();
+    let json = runtime.block_on(async {
+        let (tx, mut rx) = eddy::sync::mpsc::channel::<u32>(1);
+        let _listener =
+            eddy::task::spawn_named("long-lived", async move { while rx.recv().await.is_some() {} });
+        for i in 0..200 {
+            tx.send(i).await.unwrap();
+        }
+        eddy::trace::snapshot().unwrap().to_chrome_json()
+    });
+    let checked = check(&json);
+    assert!(checked.events.len() > 10);
+    assert!(!polls_named(&checked, "long-lived").is_empty(), "the live task's polls are named");
+    assert!(checked.slices.values().flatten().all(|slice| slice.name != "?"), "no poll is unnamed");
+}
+
+#[test]
 fn a_wake_through_a_sync_primitive_names_it_and_the_task() {
     let json = eddy::run(async {
         let notify = std::rc::Rc::new(eddy::sync::Notify::new());
@@ -126,15 +168,33 @@ fn a_wake_through_a_sync_primitive_names_it_and_the_task() {
 fn timers_sockets_and_parks_show_with_their_causes() {
     let checked = check(&traced(&mut eddy::Builder::new()));
     let names: Vec<&str> = checked.events.iter().filter_map(|event| event.str("name")).collect();
-    for expected in ["timer armed", "timer fired", "socket ready", "park", "fire timers", "dispatch I/O"] {
+    for expected in ["timers fired", "socket ready", "park", "fire timers", "dispatch I/O"] {
         assert!(names.contains(&expected), "no {expected:?} event");
     }
     let woken_by: Vec<&str> =
         checked.slices.values().flatten().filter_map(|slice| slice.args.str("woken_by")).collect();
-    assert!(woken_by.iter().any(|cause| cause.starts_with("timer due at")), "a timer wake says so");
+    assert!(woken_by.iter().any(|cause| cause.starts_with("timer (fired at")), "a timer wake says so");
     assert!(woken_by.iter().any(|cause| cause.starts_with("socket readable")), "a socket wake says so");
     let park = checked.slices.values().flatten().find(|slice| slice.name == "park").unwrap();
     assert!(park.args.str("why").is_some() && park.args.get("events").is_some());
+}
+
+#[test]
+fn a_timer_cancelled_before_it_fires_says_which_and_its_deadline() {
+    let runtime = eddy::Builder::new().start_paused(true).build().unwrap();
+    runtime.block_on(async {
+        let sleep = std::pin::pin!(eddy::time::sleep(Duration::from_millis(250)));
+        // Polled once (armed), then dropped (cancelled).
+        assert!(eddy::time::timeout(Duration::from_millis(10), sleep).await.is_err());
+    });
+    let checked = check(&runtime.trace_snapshot().to_chrome_json());
+    let cancelled: Vec<_> =
+        checked.events.iter().filter(|event| event.str("name") == Some("timer cancelled")).collect();
+    // The 250 ms sleep was cancelled when the timeout fired at 10 ms; the
+    // timeout's own timer fired, so it is not cancelled.
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    let deadline = cancelled[0].get("args").and_then(|args| args.num("deadline_ms"));
+    assert_eq!(deadline, Some(250.0));
 }
 
 #[test]

@@ -253,11 +253,14 @@ impl Builder {
         self
     }
 
-    /// Reads the clock before and after every poll, so the trace shows each
-    /// poll's true length (default: on in debug mode, off otherwise). Off,
-    /// events carry the loop's cached time, which moves only when the loop
-    /// reads the clock anyway (after parking, when firing timers): polls in
-    /// between show in order, 1 ns apart. Costs two clock reads per poll.
+    /// Reads the clock at the end of every poll, so the trace shows each
+    /// poll's true length (default: on in debug mode, off otherwise): a poll
+    /// starts where the loop's previous record was stamped (the previous
+    /// poll's end, or the loop's last clock read), so a slice also holds the
+    /// loop's few instructions between two polls. Off, events carry the
+    /// loop's cached time, which moves only when the loop reads the clock
+    /// anyway (after parking, when firing timers): polls in between show in
+    /// order, 1 ns apart. Costs one clock read and one record per poll.
     pub fn trace_poll_times(&mut self, enabled: bool) -> &mut Builder {
         self.trace.poll_times = Some(enabled);
         self

@@ -490,8 +490,9 @@ impl<T> futures_core::Stream for Receiver<T> {
 /// Wakes a task taken out of the state, once the lock is released.
 fn wake(waker: Option<Waker>) {
     if let Some(waker) = waker {
-        let _traced = crate::trace::waking_from(true);
+        let traced = crate::trace::waking_from(true);
         waker.wake();
+        crate::trace::waking_done(traced);
     }
 }
 

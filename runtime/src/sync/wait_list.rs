@@ -243,7 +243,7 @@ impl WakeList {
     /// an unwind, where a second panic would abort — goes on. Catching costs
     /// nothing unless something panics.
     pub(crate) fn wake(self) {
-        let _traced = crate::trace::waking_from(false);
+        let traced = crate::trace::waking_from(false);
         for waker in self.first.into_iter().chain(self.rest) {
             if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())) {
                 log::error!(
@@ -253,6 +253,7 @@ impl WakeList {
                 );
             }
         }
+        crate::trace::waking_done(traced);
     }
 }
 

@@ -46,7 +46,7 @@ use std::cell::UnsafeCell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
@@ -84,14 +84,39 @@ pub(crate) struct Header {
     /// The task's label in its loop's trace (name or spawn site, interned
     /// when the loop adopts it). Owning loop only, like `slot`.
     trace_label: AtomicU32,
+    /// What last made the task ready, for its next poll's trace record: a
+    /// cause and its argument (`trace::wake_cause`), stored by whoever
+    /// wakes it (one relaxed store, no record).
+    trace_woken: AtomicU64,
     /// Who holds the task's waker and how often it ran, for task dumps.
     pub(crate) probe: Probe,
 }
 
 impl Header {
-    /// The task's label in its loop's trace.
-    pub(crate) fn set_trace_label(&self, label: u32) {
+    /// The task's label in its loop's trace, and what its first poll says
+    /// made it ready (see `trace::Recorder::spawn`).
+    pub(crate) fn set_trace(&self, (label, woken): (u32, u64)) {
         self.trace_label.store(label, Relaxed);
+        self.trace_woken.store(woken, Relaxed);
+    }
+
+    /// The task's label in its loop's trace.
+    pub(crate) fn trace_label(&self) -> u32 {
+        self.trace_label.load(Relaxed)
+    }
+
+    /// What last made the task ready (see `trace_woken`).
+    pub(crate) fn trace_woken(&self) -> u64 {
+        self.trace_woken.load(Relaxed)
+    }
+
+    /// Sets what made the task ready.
+    #[inline(always)]
+    pub(crate) fn set_trace_woken(&self, woken: u64) {
+        if cfg!(eddy_no_recorder) {
+            return; // The recorder compiled out, to measure its cost.
+        }
+        self.trace_woken.store(woken, Relaxed);
     }
 
     /// The task's index in its loop's task list, or [`NO_SLOT`].
@@ -130,6 +155,7 @@ impl<F: Future + 'static> Task<F> {
                 slot: AtomicUsize::new(NO_SLOT),
                 info,
                 trace_label: AtomicU32::new(0),
+                trace_woken: AtomicU64::new(0),
                 probe: Probe::new(),
             },
             stage: Stage { future: UnsafeCell::new(Some(future)), output: UnsafeCell::new(None) },
@@ -158,7 +184,7 @@ impl<F: Future + 'static> Task<F> {
             (_, result) => result,
         };
         if let Err(error) = &result {
-            core.trace_failure(self.header.info.id.seq() as u32, crate::trace::failure_outcome(error));
+            core.trace_failure(&self.header, crate::trace::failure_outcome(error));
         }
         // SAFETY: rule 1 still holds: COMPLETE is published just below.
         unsafe { *self.stage.output.get() = Some(result) };
@@ -284,7 +310,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
         let waker = waker_ref(&self);
         let mut cx = Context::from_waker(&waker);
         let seq = self.header.info.id.seq() as u32;
-        core.trace().poll_begin(seq, self.header.trace_label.load(Relaxed), core.clock());
+        core.trace().poll_begin(seq, || self.header.trace_woken());
         self.header.probe.polled(core.trace().loop_time());
         core.poll_begin(Some(&self.header));
         let polled = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -303,7 +329,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
             Ok(Poll::Ready(_)) => outcome::READY,
             Err(_) => outcome::PANICKED,
         };
-        core.trace().poll_end(seq, outcome, core.clock());
+        core.trace().poll_end(seq, outcome, || self.header.trace_label(), core.clock());
         core.poll_end(Some(&self.header), &self.header.info);
         match polled {
             Ok(Poll::Pending) if core.debug() => {
@@ -326,6 +352,7 @@ impl<F: Future + 'static> Runnable for Task<F> {
 impl<F: Future + 'static> ArcWake for Task<F> {
     fn wake(self: Arc<Self>) {
         if self.header.state.schedule() {
+            self.header.set_trace_woken(crate::trace::wake_cause());
             let owner = self.header.owner.clone();
             owner.schedule(self);
         }
@@ -333,6 +360,7 @@ impl<F: Future + 'static> ArcWake for Task<F> {
 
     fn wake_by_ref(arc_self: &Arc<Self>) {
         if arc_self.header.state.schedule() {
+            arc_self.header.set_trace_woken(crate::trace::wake_cause());
             arc_self.header.owner.schedule(arc_self.clone());
         }
     }

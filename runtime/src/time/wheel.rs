@@ -112,12 +112,13 @@ impl Wheel {
     }
 
     /// Cancels (or forgets a fired) timer. Returns its waker so the caller
-    /// can drop it outside any borrow of the wheel.
-    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<Waker> {
+    /// can drop it outside any borrow of the wheel, with its deadline tick
+    /// (for the flight recorder), if it was still armed.
+    pub(crate) fn remove(&mut self, key: TimerKey) -> Option<(Waker, u64)> {
         if let Some(Place::Filed { .. }) = self.entries.get(key.0 as usize).map(|e| e.place) {
             self.unlink(key);
         }
-        self.entries.try_remove(key.0 as usize).and_then(|entry| entry.waker)
+        self.entries.try_remove(key.0 as usize).and_then(|entry| Some((entry.waker?, entry.when)))
     }
 
     /// Whether the timer has fired; if not, makes sure `waker` is the one it

@@ -7,24 +7,30 @@
 //! |---|---|
 //! | `POLL_BEGIN` … `POLL_END` (or the loop's next record of its own) | an `X` slice named by the task's name or spawn site |
 //! | `PARK` … `UNPARK` | an `X` slice `park` (why, planned timeout, events) |
-//! | a run of wakes by timers, I/O or other threads outside a poll | an `X` slice: `fire timers`, `dispatch I/O`, `take injected` |
-//! | `WAKE` then the woken task's `POLL_BEGIN` | a flow arrow: `s` at the wake, `f` with `"bp":"e"` on the poll |
-//! | `SPAWN` … `FINISH` | an async slice (`b`/`e`) per task: its lifetime |
+//! | a run of `TIMERS_FIRED`, `IO_READY` or foreign `WAKE` records | an `X` slice: `fire timers`, `dispatch I/O`, `take injected` |
+//! | a `POLL_BEGIN` and what its cause points at | a flow arrow, `s` at the wake, `f` with `"bp":"e"` on the poll: from the waking task's latest poll (`TASK`, `CHANNEL`, `SYNC`, `SPAWNED`), the timer step, the socket's readiness, or the `WAKE` record |
+//! | a task's first poll (`SPAWNED`) … its `POLL_END`/`FINISH` | an async slice (`b`/`e`) per task: its lifetime |
 //! | `PARK`, `UNPARK` | counters (`C`): ready tasks, armed timers |
-//! | timers armed, cancelled, fired; sockets ready (with a waiter); user events | instants (`i`) |
+//! | timers fired, cancelled; sockets ready (with a waiter); user events | instants (`i`) |
+//!
+//! Polls carry what woke them, not their task's label: a task is named
+//! from its `POLL_END`/`FINISH` (its last record) or, if still alive,
+//! from the loop's task list at the snapshot.
 //!
 //! Timestamps are microseconds with three decimals (nanosecond
 //! resolution). The loop stamps records with its cached clock, so several
 //! events may carry the same time; the exporter spreads them 1 ns apart, in
 //! the order they happened, so that every slice has a length, slices on a
 //! track never overlap, and a wake always lies inside the slice that made it.
-//! A flow is drawn only when its wake lies inside a slice (a poll or a tick
-//! phase) and its poll is in the snapshot, so both ends are always bound.
+//! A flow is drawn only when its start lies inside a slice (a poll or a
+//! tick step) in the snapshot, so both ends are always bound. A wake by a
+//! task starts at the beginning of that task's latest poll before the woken
+//! one (the recorder keeps which task, not where in its poll).
 //!
 //! Written by hand, with no JSON library: the output is a flat list of small
 //! objects, and writing it directly keeps the runtime free of dependencies.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::record::{cause, kind, outcome, park, phase, Record, TIME_BITS};
@@ -72,15 +78,15 @@ impl Json {
     }
 }
 
-/// A poll being drawn: its task, label, start, and what woke it.
+/// A poll being drawn: its task, start, and what woke it.
 struct OpenPoll {
     task: u32,
-    label: u32,
     begin: u64,
     woken_by: Option<(u8, u32)>,
 }
 
-/// A wake waiting for the poll it caused.
+/// A `WAKE` record (the `block_on` future's, or a task's from another
+/// thread) waiting for the poll it caused.
 struct PendingWake {
     at: u64,
     cause: (u8, u32),
@@ -89,8 +95,23 @@ struct PendingWake {
 
 fn export_loop(trace: &LoopTrace, out: &mut Json) {
     let tid = trace.index;
+    // Task -> label: the live tasks, and every task whose end is recorded
+    // (polls carry what woke them, not their label).
+    let mut labels: HashMap<u32, u32> = trace.live.iter().copied().collect();
+    labels.insert(0, super::BLOCK_ON_LABEL);
+    for record in &trace.records {
+        if matches!(record.kind(), kind::POLL_END | kind::FINISH) {
+            labels.insert(record.a, record.b);
+        }
+    }
     let label_name = |label: u32| trace.labels.get(label as usize).map_or("?", |(name, _)| name.as_str());
-    let label_site = |label: u32| trace.labels.get(label as usize).map_or("?", |(_, site)| site.as_str());
+    let task_name = |task: u32| labels.get(&task).map_or("?", |&label| label_name(label));
+    let task_site = |task: u32| {
+        labels
+            .get(&task)
+            .and_then(|&label| trace.labels.get(label as usize))
+            .map_or("?", |(_, site)| site.as_str())
+    };
     out.event(format_args!(
         "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{PID},\"tid\":{tid},\"args\":{{\"name\":\"loop {tid}{}\"}}}}",
         if trace.paused { " (paused clock)" } else { "" }
@@ -101,21 +122,24 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
 
     let mut clock = DisplayClock::default();
     let mut poll: Option<OpenPoll> = None;
-    // The tick step being drawn: which, since when, how many wakes.
+    // The tick step being drawn: which, since when, how many records.
     let mut phase_open: Option<(u8, u64, u32)> = None;
     let mut park_open: Option<(u8, u32, u64)> = None;
+    // Where each flow may start: a `WAKE` record by task; the latest poll
+    // of each task (a task's wakes lie in its polls); the latest timer
+    // step; the latest readiness of each socket.
     let mut pending: HashMap<u32, PendingWake> = HashMap::new();
-    let mut alive: HashMap<u32, u32> = HashMap::new();
+    let mut last_poll: HashMap<u32, u64> = HashMap::new();
+    let mut last_fire: Option<u64> = None;
+    let mut ready_at: HashMap<u32, u64> = HashMap::new();
+    let mut alive: HashSet<u32> = HashSet::new();
 
     for record in &trace.records {
         let at = clock.display(record);
         let (a, b) = (record.a, record.b);
-        let step = if record.kind() == kind::WAKE { phase::of(record.sub()) } else { None };
+        let step = phase::of(record);
         if let Some((which, begin, count)) = phase_open {
-            // A step lasts while its wakes (and the spawns of injected
-            // tasks) follow each other.
-            let goes_on = step == Some(which) || (record.kind() == kind::SPAWN && which == phase::INJECTED);
-            if !goes_on {
+            if step != Some(which) {
                 close_phase(out, tid, which, begin, at, count);
                 phase_open = None;
             }
@@ -124,7 +148,7 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
             // The loop's own work: a poll still open returned `Pending`
             // (which the recorder leaves implicit) and ended here.
             if let Some(open) = poll.take() {
-                close_poll(out, tid, open, at, outcome::name(outcome::PENDING), &label_name);
+                close_poll(out, tid, open, at, outcome::name(outcome::PENDING), &task_name);
             }
         }
         if let Some(which) = step {
@@ -132,79 +156,88 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
             *count += 1;
         }
         match record.kind() {
-            kind::SPAWN => {
-                alive.insert(a, b);
-                // A spawned task is ready at once: the spawn is its first
-                // wake, by whoever is running (the recorder saves a record).
-                let cause = poll.as_ref().map_or((cause::LOOP, 0), |open| (cause::TASK, open.task));
-                let in_slice = poll.is_some() || phase_open.is_some();
-                pending.insert(a, PendingWake { at, cause, in_slice });
-                out.event(format_args!(
-                    "{{\"name\":{},\"cat\":\"task\",\"ph\":\"b\",\"id\":{},\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"task\":{a},\"site\":{}}}}}",
-                    Str(label_name(b)),
-                    task_id(tid, a),
-                    Ts(at),
-                    Str(label_site(b)),
-                ));
-            }
             kind::WAKE => {
                 let in_slice = poll.is_some() || phase_open.is_some();
                 pending.insert(a, PendingWake { at, cause: (record.sub(), b), in_slice });
-                if matches!(record.sub(), cause::IO_READ | cause::IO_WRITE) {
-                    out.event(format_args!(
-                        "{{\"name\":\"socket ready\",\"cat\":\"io\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"token\":{b},\"{}\":true,\"wakes_task\":{a}}}}}",
-                        Ts(at),
-                        if record.sub() == cause::IO_READ { "readable" } else { "writable" },
-                    ));
-                }
-                if record.sub() == cause::TIMER {
-                    out.event(format_args!(
-                        "{{\"name\":\"timer fired\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"deadline_ms\":{b},\"wakes_task\":{a}}}}}",
-                        Ts(at)
-                    ));
-                }
             }
             kind::POLL_BEGIN => {
                 if let Some(open) = poll.take() {
                     // It returned `Pending` (left implicit by the
                     // recorder): it ended where this one starts.
-                    close_poll(out, tid, open, at, outcome::name(outcome::PENDING), &label_name);
+                    close_poll(out, tid, open, at, outcome::name(outcome::PENDING), &task_name);
                 }
-                let wake = pending.remove(&a);
-                if let Some(wake) = &wake {
-                    if wake.in_slice {
-                        out.next_flow += 1;
-                        let id = out.next_flow;
-                        out.event(format_args!(
-                            "{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{id},\"pid\":{PID},\"tid\":{tid},\"ts\":{}}}",
-                            Ts(wake.at)
-                        ));
-                        out.event(format_args!(
-                            "{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{id},\"pid\":{PID},\"tid\":{tid},\"ts\":{}}}",
-                            Ts(at)
-                        ));
-                    }
+                let mut woken_by = Some((record.sub(), b));
+                // Where the wake that made this poll happened, if it is in
+                // the snapshot and inside a slice.
+                let from = match record.sub() {
+                    cause::TASK | cause::CHANNEL | cause::SYNC | cause::SPAWNED => last_poll.get(&b).copied(),
+                    cause::TIMER => last_fire,
+                    cause::IO_READ | cause::IO_WRITE => ready_at.get(&b).copied(),
+                    _ => match pending.remove(&a) {
+                        Some(wake) => {
+                            woken_by = Some(wake.cause);
+                            wake.in_slice.then_some(wake.at)
+                        }
+                        None if a == 0 => {
+                            woken_by = None;
+                            None
+                        }
+                        None => None,
+                    },
+                };
+                if let Some(from) = from {
+                    out.next_flow += 1;
+                    let id = out.next_flow;
+                    out.event(format_args!(
+                        "{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"s\",\"id\":{id},\"pid\":{PID},\"tid\":{tid},\"ts\":{}}}",
+                        Ts(from)
+                    ));
+                    out.event(format_args!(
+                        "{{\"name\":\"wake\",\"cat\":\"wake\",\"ph\":\"f\",\"bp\":\"e\",\"id\":{id},\"pid\":{PID},\"tid\":{tid},\"ts\":{}}}",
+                        Ts(at)
+                    ));
                 }
-                poll = Some(OpenPoll { task: a, label: b, begin: at, woken_by: wake.map(|w| w.cause) });
+                if record.sub() == cause::SPAWNED && alive.insert(a) {
+                    // The task's lifetime, from its first poll.
+                    out.event(format_args!(
+                        "{{\"name\":{},\"cat\":\"task\",\"ph\":\"b\",\"id\":{},\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"task\":{a},\"site\":{},\"spawned_by\":{b}}}}}",
+                        Str(task_name(a)),
+                        task_id(tid, a),
+                        Ts(at),
+                        Str(task_site(a)),
+                    ));
+                }
+                last_poll.insert(a, at);
+                poll = Some(OpenPoll { task: a, begin: at, woken_by });
             }
             kind::POLL_END => {
                 if let Some(open) = poll.take() {
-                    close_poll(out, tid, open, at, outcome::name(record.sub()), &label_name);
+                    close_poll(out, tid, open, at, outcome::name(record.sub()), &task_name);
                 }
                 if record.sub() != outcome::PENDING {
-                    end_task(out, tid, a, record.sub(), at, &mut alive, &label_name);
+                    end_task(out, tid, a, record.sub(), at, &mut alive, &task_name);
                 }
             }
-            kind::FINISH => end_task(out, tid, a, record.sub(), at, &mut alive, &label_name),
-            kind::TIMER_ARM => out.event(format_args!(
-
-                "{{\"name\":\"timer armed\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"key\":{a},\"deadline_ms\":{b}}}}}",
-                Ts(at)
-            )),
+            kind::FINISH => end_task(out, tid, a, record.sub(), at, &mut alive, &task_name),
             kind::TIMER_CANCEL => out.event(format_args!(
-                "{{\"name\":\"timer cancelled\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"key\":{a}}}}}",
+                "{{\"name\":\"timer cancelled\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"key\":{a},\"deadline_ms\":{b}}}}}",
                 Ts(at)
             )),
+            kind::TIMERS_FIRED => {
+                last_fire = Some(at);
+                out.event(format_args!(
+                    "{{\"name\":\"timers fired\",\"cat\":\"timer\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"timers\":{a},\"tick_ms\":{b}}}}}",
+                    Ts(at)
+                ));
+            }
+            kind::IO_READY => {
+                ready_at.insert(a, at);
+                out.event(format_args!(
+                    "{{\"name\":\"socket ready\",\"cat\":\"io\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"token\":{a},\"{}\":true}}}}",
+                    Ts(at),
+                    if record.sub() == cause::IO_READ { "readable" } else { "writable" },
+                ));
+            }
             kind::PARK => {
                 out.event(format_args!(
                     "{{\"name\":\"loop {tid} ready tasks\",\"ph\":\"C\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"tasks\":{b}}}}}",
@@ -253,7 +286,7 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
     // is open just after the last event.
     let end = clock.after_last(trace.end);
     if let Some(open) = poll.take() {
-        close_poll(out, tid, open, end, "running at snapshot", &label_name);
+        close_poll(out, tid, open, end, "running at snapshot", &task_name);
     }
     if let Some((which, begin, count)) = phase_open.take() {
         close_phase(out, tid, which, begin, end, count);
@@ -276,11 +309,12 @@ fn close_poll<'a>(
     open: OpenPoll,
     end: u64,
     result: &str,
-    label_name: &impl Fn(u32) -> &'a str,
+    task_name: &impl Fn(u32) -> &'a str,
 ) {
     let woken_by = match open.woken_by {
         Some((cause::TASK, task)) => format!("task {task}"),
-        Some((cause::TIMER, deadline)) => format!("timer due at {deadline} ms"),
+        Some((cause::SPAWNED, task)) => format!("spawned by task {task}"),
+        Some((cause::TIMER, tick)) => format!("timer (fired at {tick} ms)"),
         Some((cause @ (cause::IO_READ | cause::IO_WRITE), token)) => {
             format!("{} (token {token})", cause::name(cause))
         }
@@ -292,7 +326,7 @@ fn close_poll<'a>(
     };
     out.event(format_args!(
         "{{\"name\":{},\"cat\":\"poll\",\"ph\":\"X\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"task\":{},\"result\":\"{result}\",\"woken_by\":{}}}}}",
-        Str(label_name(open.label)),
+        Str(task_name(open.task)),
         Ts(open.begin),
         Ts(end - open.begin),
         open.task,
@@ -307,13 +341,13 @@ fn end_task<'a>(
     task: u32,
     how: u8,
     at: u64,
-    alive: &mut HashMap<u32, u32>,
-    label_name: &impl Fn(u32) -> &'a str,
+    alive: &mut HashSet<u32>,
+    task_name: &impl Fn(u32) -> &'a str,
 ) {
-    if let Some(label) = alive.remove(&task) {
+    if alive.remove(&task) {
         out.event(format_args!(
             "{{\"name\":{},\"cat\":\"task\",\"ph\":\"e\",\"id\":{},\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"outcome\":\"{}\"}}}}",
-            Str(label_name(label)),
+            Str(task_name(task)),
             task_id(tid, task),
             Ts(at),
             outcome::name(how),

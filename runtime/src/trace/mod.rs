@@ -2,13 +2,16 @@
 //! a timeline of it that opens in any browser.
 //!
 //! Every loop keeps the last events of its life in a ring (about 1 MiB,
-//! 65,536 events, by default): tasks spawned, polled and finished; **every
-//! wake with its cause** (which task, timer, socket, or another thread);
-//! timers armed, cancelled and fired; each park (why, for how long, how many
-//! OS events it brought) and each socket readiness that woke a task. Writing
-//! one costs a 16-byte store and no lock, no allocation, no branch and no
-//! clock read, so it is on in every build, like Go's flight recorder. Take it out as a
-//! [`Snapshot`] and write it as Chrome Trace Event JSON:
+//! 65,536 records, by default): tasks spawned, polled and finished; **every
+//! wake with its cause** (which task, timer, socket, channel, lock, or
+//! another thread); timers cancelled and fired (and, in the timer counter,
+//! armed); each park (why, for how long, how many OS events it brought) and
+//! each socket readiness that woke a task. The busy path writes one 16-byte
+//! record per poll and nothing per wake: a wake stores its cause in the
+//! woken task, and the task's next poll record carries it. No lock, no
+//! allocation, no "is it on?" branch, no clock read of its own: so it is on
+//! in every build, like Go's flight recorder. Take it out as a [`Snapshot`]
+//! and write it as Chrome Trace Event JSON:
 //!
 //! ```
 //! let runtime = eddy::Builder::new().build()?;
@@ -50,16 +53,24 @@
 //! refreshes whenever it reads the clock anyway (after each park, when it
 //! fires timers). Polls between two refreshes show in their true order
 //! but 1 ns long; [`Builder::trace_poll_times`](crate::Builder::trace_poll_times)
-//! (on in debug mode) reads the clock around every poll for true lengths, at
-//! two clock reads per poll. The measured overhead is in the README
-//! ("The flight recorder's cost": about 1.02× the instructions per HTTP
-//! request, 1.02–1.08× on micro-benchmarks made of nothing but events);
+//! (on in debug mode) reads the clock at the end of every poll for true
+//! lengths. The measured overhead is in the README ("The flight recorder's
+//! cost", against a build with every hook compiled out); a program whose
+//! every operation is a poll and a wake (a channel ping-pong) pays most, a
+//! server request of a few thousand instructions little.
 //! `Builder::trace_capacity(0)` (or `EDDY_TRACE_CAPACITY=0`) stops keeping
-//! events.
+//! events (the hooks still run, into a one-slot ring).
 //!
-//! Only the first wake of a task that is not yet scheduled is recorded (a
-//! second one changes nothing). Wakes from other threads are recorded when
-//! the loop takes the task in, with cause "another thread".
+//! What is folded away to keep that cost: only the wake that made a task
+//! ready is kept (a second wake of a ready task changes nothing), and a
+//! task's wake is told by its next poll, so a wake the task never got to
+//! (the loop shut down first) is not in the ring. A task's spawn is its
+//! first poll (woken by "spawned by task N"), so its lifetime starts there
+//! on the timeline. Arming a timer is not an event: the wheel holds armed
+//! timers (the `armed timers` counter), and a cancel or a fire says which.
+//! A wake by a task names the task but not where in its poll it happened:
+//! the arrow starts at that poll's beginning. Wakes from other threads are
+//! recorded when the loop takes the task in, with cause "another thread".
 //!
 //! # Deterministic timelines
 //!
@@ -168,6 +179,9 @@ pub(crate) struct LoopTrace {
     pub(crate) lost: u64,
     /// Task labels: (name, spawn site).
     pub(crate) labels: Vec<(String, String)>,
+    /// The loop's live tasks at the snapshot and their labels: (task,
+    /// label). Other tasks are named by their `POLL_END`/`FINISH` records.
+    pub(crate) live: Vec<(u32, u32)>,
     /// Names of user events.
     pub(crate) user_kinds: Vec<String>,
     /// Loop time of the snapshot, ns.
@@ -345,32 +359,71 @@ impl Drop for Running {
 }
 
 thread_local! {
-    /// Set while an `eddy::sync` primitive wakes its waiters (see
-    /// [`waking_from`]): a thread-local byte, so a wake costs one more load
-    /// and the primitives need no access to the loop.
-    static WAKING_FROM: Cell<u8> = const { Cell::new(0) };
+    /// Why a task woken on this thread right now becomes ready: a
+    /// `record::cause` code in bits 48..56 (where a record's `sub` sits, so
+    /// a poll record takes it with one `and`), its argument in the low 32
+    /// bits (the polling task, a timer's tick, a socket's token). During a
+    /// poll of task N it is just N: `TASK` is code 0. The loop
+    /// sets it (once per poll, per tick step) and the task's waker copies
+    /// it into the woken task's header, which the task's next poll record
+    /// carries: a wake costs one load and one store, and no record.
+    static CAUSE: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Marks the wakes made until the guard drops as a channel's
-/// (`channel: true`) or another sync primitive's: the trace then says
-/// "channel (in task 7)" rather than just "task 7". A one-line hook in
-/// `sync`: `let _traced = trace::waking_from(true);`.
-pub(crate) fn waking_from(channel: bool) -> WakingFrom {
-    let code = if channel { record::cause::CHANNEL } else { record::cause::SYNC };
-    WakingFrom(WAKING_FROM.with(|from| from.replace(code)))
-}
-
-/// Puts back what [`waking_from`] replaced, also when a waker panics.
-pub(crate) struct WakingFrom(u8);
-
-impl Drop for WakingFrom {
-    fn drop(&mut self) {
-        WAKING_FROM.with(|from| from.set(self.0));
-    }
-}
-
-/// The primitive waking tasks right now, if any (a `record::cause` code).
+/// The current cause as one word (see `CAUSE`): what a waker stores in the
+/// task it wakes.
 #[inline(always)]
-pub(crate) fn waking_resource() -> u8 {
-    WAKING_FROM.with(Cell::get)
+pub(crate) fn wake_cause() -> u64 {
+    if cfg!(eddy_no_recorder) {
+        return 0;
+    }
+    CAUSE.with(Cell::get)
+}
+
+/// Makes `word` the current cause; returns the one it replaces.
+#[inline(always)]
+pub(crate) fn replace_cause(word: u64) -> u64 {
+    CAUSE.with(|cause| cause.replace(word))
+}
+
+/// A cause code and its argument as one word (see `CAUSE`).
+#[inline(always)]
+pub(crate) const fn pack_cause(code: u8, argument: u32) -> u64 {
+    (code as u64) << 48 | argument as u64
+}
+
+/// The cause code of a word made by [`pack_cause`].
+#[inline(always)]
+pub(crate) const fn cause_code(word: u64) -> u8 {
+    (word >> 48) as u8
+}
+
+/// Marks the wakes made until [`waking_done`] as a channel's
+/// (`channel: true`) or another sync primitive's: the trace then says
+/// "channel (in task 7)" rather than just "task 7". Two one-line hooks in
+/// `sync` around the wake: `let traced = trace::waking_from(true);` ...
+/// `trace::waking_done(traced);`. It swaps the cause's code and keeps its
+/// argument (the polling task); it returns the cause to put back.
+///
+/// Not a guard with `Drop`: a guard around `waker.wake()` gave the channel's
+/// send and receive an unwinding path to keep, which cost `ping_pong` about
+/// 4 % of its CPU time, for 7 instructions. If a waker panics (the sync
+/// primitives contain that), the mark lasts until the loop's next poll
+/// sets the cause afresh.
+#[inline(always)]
+pub(crate) fn waking_from(channel: bool) -> u64 {
+    if cfg!(eddy_no_recorder) {
+        return 0;
+    }
+    let code = if channel { record::cause::CHANNEL } else { record::cause::SYNC };
+    CAUSE.with(|cause| cause.replace(pack_cause(code, cause.get() as u32)))
+}
+
+/// Puts back the cause [`waking_from`] returned.
+#[inline(always)]
+pub(crate) fn waking_done(previous: u64) {
+    if cfg!(eddy_no_recorder) {
+        return;
+    }
+    CAUSE.with(|cause| cause.set(previous));
 }

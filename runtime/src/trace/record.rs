@@ -28,12 +28,29 @@ pub(crate) struct Record {
 
 /// Bits of loop time a record keeps.
 pub(crate) const TIME_BITS: u32 = 48;
-const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
+pub(crate) const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
 
 impl Record {
-    #[inline(always)]
+    /// A record of loop time `time` (ns; only its low 48 bits are kept).
+    #[cfg(test)]
     pub(crate) fn new(kind: u8, sub: u8, time: u64, a: u32, b: u32) -> Record {
-        Record { head: (kind as u64) << 56 | (sub as u64) << 48 | (time & TIME_MASK), a, b }
+        Record::stamped(kind, sub, time & TIME_MASK, a, b)
+    }
+
+    /// A record whose `sub` and `b` are a cause word (`trace::pack_cause`:
+    /// the code already sits where `sub` goes), of a time cut to 48 bits.
+    #[inline(always)]
+    pub(crate) fn with_cause(kind: u8, time: u64, a: u32, cause: u64) -> Record {
+        const SUB: u64 = 0xFF << 48;
+        Record { head: (kind as u64) << 56 | (cause & SUB) | time, a, b: cause as u32 }
+    }
+
+    /// A record of a time already cut to 48 bits (the recorder cuts it
+    /// once per clock stamp, not once per record).
+    #[inline(always)]
+    pub(crate) fn stamped(kind: u8, sub: u8, time: u64, a: u32, b: u32) -> Record {
+        debug_assert!(time <= TIME_MASK);
+        Record { head: (kind as u64) << 56 | (sub as u64) << 48 | time, a, b }
     }
 
     pub(crate) fn kind(&self) -> u8 {
@@ -51,43 +68,65 @@ impl Record {
 }
 
 /// What a record is (its `kind` byte) and what its fields hold.
+///
+/// Events are folded where the ring's order already says them, so the
+/// busy path writes one record per poll and nothing per wake: a task's
+/// wake (with its cause) is carried by its next `POLL_BEGIN`, its spawn by
+/// its first one (cause `SPAWNED`), and arming a timer is not an event
+/// (the wheel holds armed timers; cancelling or firing one says which).
+/// Numbers of retired kinds (1 spawn, 3 poll begin, 6 timer armed) are
+/// not reused.
 pub(crate) mod kind {
-    /// A task joined the loop, ready to run: also its first wake, by the
-    /// task being polled (if any). `a` task, `b` its label (side table).
-    pub(crate) const SPAWN: u8 = 1;
-    /// A task became ready. `sub` the cause (see [`super::cause`]), `a`
-    /// the task woken, `b` the cause's argument.
+    /// The `block_on` future (task 0), or a task adopted from another
+    /// thread, became ready. `sub` the cause (see [`super::cause`]), `a`
+    /// the task, `b` the cause's argument. Other tasks' wakes are in their
+    /// `POLL_BEGIN`.
     pub(crate) const WAKE: u8 = 2;
-    /// A poll starts. `a` task, `b` label.
-    pub(crate) const POLL_BEGIN: u8 = 3;
-    /// A poll ended. `sub` [`super::outcome`], `a` task.
+    /// A poll starts. `a` the task; `sub` and `b` what made it ready: the
+    /// wake's cause and its argument (see [`super::cause`]), `SPAWNED` for
+    /// its first poll. `LOOP` for task 0, whose wakes are `WAKE` records.
+    /// Kind 0, like cause `TASK`: the commonest record, a poll woken by a
+    /// task, is then just the time (two instructions fewer per poll).
+    pub(crate) const POLL_BEGIN: u8 = 0;
+    /// A poll ended. `sub` [`super::outcome`], `a` task, `b` its label
+    /// (side table). Written for a task's last poll (`READY`,
+    /// `PANICKED`), and for every poll when poll times are precise; a poll
+    /// that returned `Pending` otherwise ends where the loop's next record
+    /// of its own begins.
     pub(crate) const POLL_END: u8 = 4;
     /// A task was cancelled (aborted, or dropped at shutdown). `sub`
-    /// [`super::outcome`], `a` task. A task that returns or panics ends
-    /// with its last `POLL_END` (`READY` or `PANICKED`) instead.
+    /// [`super::outcome`], `a` task, `b` its label. A task that returns or
+    /// panics ends with its last `POLL_END` (`READY` or `PANICKED`) instead.
     pub(crate) const FINISH: u8 = 5;
-    /// A timer was armed. `a` its key, `b` its deadline in ms of loop time.
-    pub(crate) const TIMER_ARM: u8 = 6;
-    /// An armed timer was cancelled before it fired. `a` its key.
+    /// An armed timer was cancelled before it fired. `a` its key, `b` its
+    /// deadline in ms of loop time.
     pub(crate) const TIMER_CANCEL: u8 = 7;
     /// The loop parks. `sub` why (see [`super::park`]), `a` the planned
     /// timeout in µs (`u32::MAX`: none), `b` tasks in the run queue.
     pub(crate) const PARK: u8 = 8;
     /// The loop is back from parking. `a` OS events, `b` timers armed.
     pub(crate) const UNPARK: u8 = 9;
+    /// The loop fired timers: `a` how many, `b` the tick (ms of loop time)
+    /// it fired them at. The tasks they woke say `TIMER` in their polls.
+    pub(crate) const TIMERS_FIRED: u8 = 10;
+    /// A socket became ready and its waiter was woken. `sub` `IO_READ` or
+    /// `IO_WRITE`, `a` the socket's token. The task it woke says so in its
+    /// poll (same cause and token).
+    pub(crate) const IO_READY: u8 = 11;
     /// An event from outside the runtime (`eddy::trace::event`). `sub`
     /// the index of its name in the side table, `a` and `b` its values.
     pub(crate) const USER: u8 = 13;
 }
 
-/// Why a task was woken (a `WAKE` record's `sub`).
+/// Why a task was woken (a `POLL_BEGIN` or `WAKE` record's `sub`).
 pub(crate) mod cause {
+    /// By task `b`, from inside its poll (a join, `yield_now`, a waker of
+    /// its own...) or just after its last one (its `JoinHandle`). Code 0,
+    /// so that "in a poll of task N" is the word N (one store per poll).
+    pub(crate) const TASK: u8 = 0;
     /// By the loop itself, outside any task (shutdown, a destructor).
-    pub(crate) const LOOP: u8 = 0;
-    /// From inside a poll of task `b` (a channel send, a join, a spawn,
-    /// `yield_now`...).
-    pub(crate) const TASK: u8 = 1;
-    /// Its timer fired; `b` the deadline, ms of loop time.
+    pub(crate) const LOOP: u8 = 1;
+    /// Its timer fired; `b` the tick (ms of loop time) the loop fired it at.
     pub(crate) const TIMER: u8 = 2;
     /// Its socket (token `b`) became readable.
     pub(crate) const IO_READ: u8 = 3;
@@ -96,12 +135,15 @@ pub(crate) mod cause {
     /// From another thread, through the loop's injection queue (or a
     /// spawn through a `Handle`).
     pub(crate) const FOREIGN: u8 = 5;
-    /// A channel (mpsc, oneshot, broadcast, watch) woke it, from a poll of
+    /// A channel (mpsc, oneshot, broadcast, watch) woke it, in a poll of
     /// task `b`.
     pub(crate) const CHANNEL: u8 = 6;
     /// A lock or other sync primitive (mutex, semaphore, notify, barrier)
-    /// woke it, from a poll of task `b`.
+    /// woke it, in a poll of task `b`.
     pub(crate) const SYNC: u8 = 7;
+    /// Its first poll: task `b` spawned it (0: the `block_on` future, or
+    /// the loop itself).
+    pub(crate) const SPAWNED: u8 = 8;
 
     /// A short human name for each cause, as the exporter shows it.
     pub(crate) fn name(cause: u8) -> &'static str {
@@ -113,6 +155,7 @@ pub(crate) mod cause {
             FOREIGN => "another thread",
             CHANNEL => "channel",
             SYNC => "sync primitive",
+            SPAWNED => "spawned",
             _ => "the loop",
         }
     }
@@ -135,21 +178,20 @@ pub(crate) mod outcome {
     }
 }
 
-/// The steps of a tick that wake tasks, as the exporter draws them. Not
-/// recorded: a run of wakes by timers (or I/O, or other threads) outside
-/// any poll is that step, so the exporter finds it without two records
-/// per step.
+/// The steps of a tick that wake tasks, as the exporter draws them: a run
+/// of `TIMERS_FIRED`, `IO_READY` or foreign `WAKE` records outside any poll
+/// is that step, so the exporter finds it without two records per step.
 pub(crate) mod phase {
     pub(crate) const INJECTED: u8 = 0;
     pub(crate) const TIMERS: u8 = 1;
     pub(crate) const IO: u8 = 2;
 
-    /// The step that wakes for `cause`, if it is one of the loop's own.
-    pub(crate) fn of(cause: u8) -> Option<u8> {
-        match cause {
-            super::cause::FOREIGN => Some(INJECTED),
-            super::cause::TIMER => Some(TIMERS),
-            super::cause::IO_READ | super::cause::IO_WRITE => Some(IO),
+    /// The step a record belongs to, if it is one of the loop's own.
+    pub(crate) fn of(record: &super::Record) -> Option<u8> {
+        match (record.kind(), record.sub()) {
+            (super::kind::WAKE, super::cause::FOREIGN) => Some(INJECTED),
+            (super::kind::TIMERS_FIRED, _) => Some(TIMERS),
+            (super::kind::IO_READY, _) => Some(IO),
             _ => None,
         }
     }

@@ -4,21 +4,32 @@
 //!
 //! # The hot path
 //!
-//! [`Recorder::record`] is one bounds-checked slot lookup (which is also
-//! the on/off switch: a recorder of capacity 0 has no slots) and one
-//! 16-byte store. The time it writes is the loop's cached clock (see
-//! [`Recorder::stamp`]), not a clock read: the loop refreshes it where it
-//! reads the clock anyway (after parking, when firing timers), and, when
-//! precise poll times are asked for, around every poll.
+//! [`Recorder::record`] is about ten instructions: bump the position, mask
+//! it into the ring (a power of two long, so no bounds check and no
+//! modulo), and one 16-byte store whose time was masked when the loop
+//! stamped it. There is no "is it on?" branch: a recorder of capacity 0
+//! has a ring of one slot that every event overwrites. The time it writes
+//! is the loop's cached clock (see [`Recorder::stamp`]), not a clock read:
+//! the loop refreshes it where it reads the clock anyway (after parking,
+//! when firing timers), and, when precise poll times are asked for, around
+//! every poll.
+//!
+//! What is not written is cheaper still, so events are folded where the
+//! ring's order already says it: a spawn is also the task's first wake; a
+//! poll that returns `Pending` ends where the loop's next record begins; a
+//! wake made inside a poll names no task, because the poll it lies in is
+//! the one that made it.
 //!
 //! # The cause of a wake
 //!
 //! A waker does not know why it is called; the loop does. So the recorder
 //! keeps a "current cause": the loop sets it while it dispatches timers
-//! (`TIMER`) and I/O events (`IO_READ`/`IO_WRITE`), a task's poll sets it
-//! to `TASK(that task)` for its duration, and everything else is `LOOP`.
-//! When a task becomes ready on its own loop, the wake record takes the
-//! current cause: a channel send inside task 7's poll is "woken by task 7".
+//! (`TIMER`) and I/O events (`IO_READ`/`IO_WRITE`), to `TASK` while it
+//! runs a batch of polls (once per batch, not per poll), and everything
+//! else is `LOOP`. When a task becomes ready on its own loop, the wake
+//! record takes the current cause: a channel send inside task 7's poll is
+//! recorded as "by a task" inside task 7's poll, which readers take as
+//! "woken by task 7".
 //! Wakes from other threads cannot touch the ring; they are recorded when
 //! the loop takes the task in from its injection queue, as `FOREIGN`.
 //!
@@ -27,18 +38,19 @@
 //! Nothing here is `Sync`: a snapshot is taken on the loop's own thread
 //! (`Handle::trace_snapshot` sends the loop a small task that takes it).
 //! What another thread may read at any time is [`LoopActivity`]: which task
-//! the loop is polling and how many polls it has begun, for a watchdog.
+//! the loop is polling and how many polls it has begun, for the stall
+//! watchdog (one relaxed store per poll, one per batch).
 
+use super::record::{cause, kind, outcome, Record, TIME_MASK};
+use super::{cause_code, pack_cause, LoopTrace};
+use crate::task::cell::Header;
+use crate::task::TaskInfo;
+use crate::time::{Clock, Instant};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-
-use super::record::{cause, kind, outcome, Record};
-use super::LoopTrace;
-use crate::task::TaskInfo;
-use crate::time::{Clock, Instant};
 
 /// The most task labels one loop keeps. Beyond it, a named task is labelled
 /// by its spawn site instead (sites are bounded by the program's code): a
@@ -46,12 +58,19 @@ use crate::time::{Clock, Instant};
 /// forever. 4096 is far more distinct names than a timeline can show.
 const MAX_LABELS: usize = 4096;
 
+/// Compiled out: `RUSTFLAGS="--cfg eddy_no_recorder"` empties every hook,
+/// so that the recorder's cost can be measured against a build that has
+/// none (README, "The flight recorder's cost"). Never set otherwise: a
+/// build made with it records nothing and its watchdog sees no polls.
+const COMPILED_OUT: bool = cfg!(eddy_no_recorder);
+
 /// Label 0: the future passed to `block_on` (task 0).
 pub(crate) const BLOCK_ON_LABEL: u32 = 0;
 
-/// What one loop is doing right now, readable from any thread: the hook a
-/// stall watchdog or a task dump builds on. Only the loop writes it, with
-/// one relaxed store when a poll begins and one when it ends.
+/// What one loop is doing right now, readable from any thread: the hook
+/// the stall watchdog (`debug::watchdog`) builds on. Only the loop writes
+/// it, with one relaxed store when a poll begins and one after each batch
+/// of polls.
 ///
 /// A watchdog samples [`polling`](Self::polling) twice, `threshold` apart:
 /// the same non-zero value both times means one poll has run for at least
@@ -60,7 +79,7 @@ pub(crate) const BLOCK_ON_LABEL: u32 = 0;
 #[derive(Debug, Default)]
 pub(crate) struct LoopActivity {
     /// 0 while the loop is between batches of polls; during a poll, a
-    /// number that grows from poll to poll (the recorder's event count) in
+    /// number that grows from poll to poll (the recorder's record count) in
     /// the high half and the task's sequence number + 1 in the low half
     /// (1: the `block_on` future). Between two polls of one batch it still
     /// names the last one, for the few nanoseconds that takes.
@@ -70,7 +89,6 @@ pub(crate) struct LoopActivity {
 impl LoopActivity {
     /// The task being polled when `polling` was read, if any: its sequence
     /// number on the loop (0 for the `block_on` future).
-    #[allow(dead_code)] // For the watchdog and task dump to come.
     pub(crate) fn task_of(polling: u64) -> Option<u32> {
         (polling != 0).then(|| (polling as u32).wrapping_sub(1))
     }
@@ -88,15 +106,17 @@ pub(crate) struct Recorder {
     on: bool,
     /// Records ever written: the next one goes to `written & mask`.
     written: Cell<u64>,
-    /// Loop time, ns since `origin`, as last stamped.
+    /// Loop time, ns since `origin`, as last stamped, already cut to the
+    /// record's 48 bits (one `and` less per record).
     now: Cell<u64>,
     /// The loop clock's zero (tick 0 of its timer wheel).
     origin: Instant,
-    /// Who a wake recorded now is attributed to: the cause in the high
-    /// half, its argument in the low half (one word: one store to set).
-    cause: Cell<u64>,
-    /// Read the clock around every poll, so poll slices have their true
-    /// length (two clock reads per poll).
+    /// The lowest poll outcome whose end is recorded: `READY` (a task's
+    /// last poll) normally, `PENDING` (every poll) when poll times are
+    /// precise. One compare on the busy path decides both.
+    record_ends_from: u8,
+    /// Read the clock at the end of every poll, so poll slices have their
+    /// true length (one clock read per poll).
     precise: bool,
     /// Task names and spawn sites, interned once per task.
     labels: RefCell<Labels>,
@@ -104,7 +124,7 @@ pub(crate) struct Recorder {
     /// many tasks usually does so from one place, and a compare is cheaper
     /// than the hash lookup.
     last_site: Cell<(usize, u32)>,
-    /// What another thread may read about the loop.
+    /// What another thread may read about the loop (the stall watchdog).
     activity: Arc<LoopActivity>,
 }
 
@@ -141,7 +161,7 @@ impl Recorder {
             written: Cell::new(0),
             now: Cell::new(0),
             origin,
-            cause: Cell::new(pack_cause(cause::LOOP, 0)),
+            record_ends_from: if precise { outcome::PENDING } else { outcome::READY },
             precise,
             labels: RefCell::new(Labels {
                 entries: vec![("block_on".into(), "Runtime::block_on".into())],
@@ -161,11 +181,19 @@ impl Recorder {
     /// Sets the time later records carry to what `clock` last read.
     #[inline]
     pub(crate) fn stamp(&self, clock: &Clock) {
-        self.now.set(clock.recent().duration_since(self.origin).as_nanos() as u64);
+        if COMPILED_OUT {
+            return;
+        }
+        let since = clock.recent().duration_since(self.origin);
+        // u64 arithmetic, not `as_nanos`'s u128: this runs after every park.
+        let now = since.as_secs().wrapping_mul(1_000_000_000).wrapping_add(u64::from(since.subsec_nanos()));
+        self.now.set(now & TIME_MASK);
     }
 
     /// Loop time (ns since the clock's zero) as last stamped: what records
     /// carry, and what a task dump's "time since last poll" counts from.
+    /// Modulo 2^48 ns (about 78 hours), as records keep it: the stamp is
+    /// cut once, not once per record.
     #[inline(always)]
     pub(crate) fn loop_time(&self) -> u64 {
         self.now.get()
@@ -174,6 +202,15 @@ impl Recorder {
     /// Appends one event, overwriting the oldest once the ring is full.
     #[inline(always)]
     pub(crate) fn record(&self, kind: u8, sub: u8, a: u32, b: u32) {
+        self.write(Record::stamped(kind, sub, self.now.get(), a, b));
+    }
+
+    /// Appends `record`, overwriting the oldest once the ring is full.
+    #[inline(always)]
+    fn write(&self, record: Record) {
+        if COMPILED_OUT {
+            return;
+        }
         let position = self.written.get();
         self.written.set(position + 1);
         let index = position as usize & self.mask;
@@ -183,14 +220,20 @@ impl Recorder {
         // bounds check cost ~3 instructions per event, a quarter of the
         // recorder's cost in `ping_pong` (callgrind).
         let slot = unsafe { self.ring.get_unchecked(index) };
-        slot.set(Record::new(kind, sub, self.now.get(), a, b));
+        slot.set(record);
     }
 
     // ----- Tasks ------------------------------------------------------------
 
-    /// A task joined the loop; returns its label for later polls.
+    /// A task joins the loop: returns its label (name or spawn site, for
+    /// the side table) and what its first poll will say made it ready
+    /// (spawned, by the task polling now). Nothing is recorded: the spawn
+    /// is told by the task's first poll.
     #[inline]
-    pub(crate) fn spawn(&self, task: u32, info: &TaskInfo) -> u32 {
+    pub(crate) fn spawn(&self, info: &TaskInfo) -> (u32, u64) {
+        if COMPILED_OUT {
+            return (0, 0);
+        }
         // Fast path: an unnamed task from the same place as the last one.
         let site_key = info.location as *const _ as usize;
         let (last_key, last_label) = self.last_site.get();
@@ -201,88 +244,144 @@ impl Recorder {
         } else {
             0
         };
-        self.record(kind::SPAWN, 0, task, label);
-        label
+        (label, pack_cause(cause::SPAWNED, super::wake_cause() as u32))
     }
 
-    /// `task` became ready on this loop, for the current cause.
+    /// The `block_on` future (task 0) became ready on this loop, for the
+    /// current cause. (Tasks carry their wake into their next poll; the
+    /// main future has no header to carry it in.)
     #[inline]
     pub(crate) fn wake(&self, task: u32) {
-        let cause = self.cause.get();
-        // A sync primitive waking from inside a poll: its code, and the
-        // polled task as the argument.
-        let resource = super::waking_resource();
-        let code = if resource != 0 { resource } else { (cause >> 32) as u8 };
-        self.record(kind::WAKE, code, task, cause as u32);
+        if COMPILED_OUT {
+            return;
+        }
+        let cause = super::wake_cause();
+        self.record(kind::WAKE, cause_code(cause), task, cause as u32);
     }
 
-    /// `task` became ready for `cause` (with its argument).
+    /// A task woken (or spawned) from another thread reached the loop:
+    /// recorded, and its next poll says so.
     #[inline]
-    pub(crate) fn wake_for(&self, cause: u8, task: u32, argument: u32) {
-        self.record(kind::WAKE, cause, task, argument);
+    pub(crate) fn injected(&self, header: &Header) {
+        if COMPILED_OUT {
+            return;
+        }
+        let task = header.info.id.seq() as u32;
+        header.set_trace_woken(pack_cause(cause::FOREIGN, 0));
+        self.record(kind::WAKE, cause::FOREIGN, task, 0);
     }
 
     /// Makes `cause` (with `argument`) the cause of the wakes that follow;
     /// returns the previous one, to put back.
     #[inline]
-    pub(crate) fn set_cause(&self, cause: u8, argument: u32) -> (u8, u32) {
-        let previous = self.cause.replace(pack_cause(cause, argument));
-        ((previous >> 32) as u8, previous as u32)
+    pub(crate) fn set_cause(&self, cause: u8, argument: u32) -> u64 {
+        if COMPILED_OUT {
+            return 0;
+        }
+        super::replace_cause(pack_cause(cause, argument))
     }
 
     /// Puts back a cause returned by [`set_cause`](Self::set_cause).
     #[inline]
-    pub(crate) fn restore_cause(&self, previous: (u8, u32)) {
-        self.cause.set(pack_cause(previous.0, previous.1));
+    pub(crate) fn restore_cause(&self, previous: u64) {
+        if COMPILED_OUT {
+            return;
+        }
+        super::replace_cause(previous);
     }
 
-    /// A poll of `task` begins: it becomes the cause of wakes until the
-    /// loop sets another (see [`polls_done`](Self::polls_done)).
+    /// The loop fired `count` timers at `tick`: recorded once for them all,
+    /// and the wakes that follow are the timers' (until `restore_cause`).
+    #[inline]
+    pub(crate) fn timers_fired(&self, count: usize, tick: u64, clock: &Clock) -> u64 {
+        if COMPILED_OUT {
+            return 0;
+        }
+        self.stamp(clock);
+        self.record(kind::TIMERS_FIRED, 0, count as u32, tick as u32);
+        self.set_cause(cause::TIMER, tick as u32)
+    }
+
+    /// A socket (`token`) is ready for `cause` (`IO_READ`/`IO_WRITE`) and
+    /// its waiter is about to be woken: recorded, and the wake is its.
+    #[inline]
+    pub(crate) fn io_ready(&self, cause: u8, token: u32) {
+        if COMPILED_OUT {
+            return;
+        }
+        self.record(kind::IO_READY, cause, token, 0);
+        super::replace_cause(pack_cause(cause, token));
+    }
+
+    /// A timer (`key`, due at `tick`) was cancelled before it fired.
+    #[inline]
+    pub(crate) fn timer_cancelled(&self, key: u32, tick: u64) {
+        if COMPILED_OUT {
+            return;
+        }
+        self.record(kind::TIMER_CANCEL, 0, key, tick as u32);
+    }
+
+    /// A poll of `task` begins; `woken` is what made it ready (its
+    /// header's [`trace_woken`](Header::trace_woken)). The task becomes
+    /// the cause of the wakes it makes.
     #[inline(always)]
-    pub(crate) fn poll_begin(&self, task: u32, label: u32, clock: &Clock) {
-        // The record position numbers the poll for a watchdog: it grows
-        // with every event, recorded or not.
+    pub(crate) fn poll_begin(&self, task: u32, woken: impl FnOnce() -> u64) {
+        if COMPILED_OUT {
+            return;
+        }
+        let woken = woken();
+        // The record position numbers the poll for the watchdog: it grows
+        // with every record, kept or not.
         let position = self.written.get();
         self.activity.polling.store(position << 32 | u64::from(task.wrapping_add(1)), Relaxed);
-        if self.precise {
-            self.stamp_now(clock);
-        }
-        self.cause.set(pack_cause(cause::TASK, task));
-        self.record(kind::POLL_BEGIN, 0, task, label);
+        super::replace_cause(pack_cause(cause::TASK, task));
+        self.write(Record::with_cause(kind::POLL_BEGIN, self.now.get(), task, woken));
     }
 
-    /// The poll of `task` ended with `outcome` (see `record::outcome`).
+    /// The poll of `task` ended with `outcome` (see `record::outcome`);
+    /// `label` gives its label, read only if the end is recorded.
     ///
     /// The busy path records nothing here. A poll that returned `Pending`
     /// ends where the loop's next record of its own begins (the next poll,
-    /// a park, a tick phase): nothing runs in between, and with the cached
+    /// a park, a tick step): nothing runs in between, and with the cached
     /// clock that record carries the same time. So only a task's last poll
     /// (`Ready`, panicked) is recorded, and every poll when precise times
-    /// were asked for. Likewise the task stays the current cause, and
-    /// `LoopActivity` names it, until the loop resets both once per batch
-    /// of polls ([`polls_done`](Self::polls_done)).
+    /// were asked for: then the clock is read here, and the poll that
+    /// follows starts at that time.
     #[inline(always)]
-    pub(crate) fn poll_end(&self, task: u32, outcome: u8, clock: &Clock) {
-        // One branch on the busy path (`|`, not `||`).
-        if (outcome != outcome::PENDING) | self.precise {
-            self.poll_end_recorded(task, outcome, clock);
+    pub(crate) fn poll_end(&self, task: u32, outcome: u8, label: impl FnOnce() -> u32, clock: &Clock) {
+        if COMPILED_OUT {
+            return;
+        }
+        // Inline: every task's last poll comes here (a short-lived task's
+        // only one), and a call cost as much as the record.
+        if outcome >= self.record_ends_from {
+            if self.precise {
+                self.stamp_now(clock);
+            }
+            self.record(kind::POLL_END, outcome, task, label());
         }
     }
 
-    #[cold]
-    fn poll_end_recorded(&self, task: u32, outcome: u8, clock: &Clock) {
-        if self.precise {
-            self.stamp_now(clock);
-        }
-        self.record(kind::POLL_END, outcome, task, 0);
-    }
-
-    /// A batch of polls is over: wakes are the loop's own again, and
-    /// another thread sees the loop between polls.
+    /// A batch of polls is over: the watchdog sees the loop between polls.
+    /// (The cause is left alone: every step of a tick that wakes tasks sets
+    /// its own, so the last poll's task stays the cause, unread.)
     #[inline]
     pub(crate) fn polls_done(&self) {
+        if COMPILED_OUT {
+            return;
+        }
         self.activity.polling.store(0, Relaxed);
-        self.cause.set(pack_cause(cause::LOOP, 0));
+    }
+
+    /// Wakes from now on are the loop's own (shutdown).
+    #[inline]
+    pub(crate) fn loop_wakes(&self) {
+        if COMPILED_OUT {
+            return;
+        }
+        super::replace_cause(pack_cause(cause::LOOP, 0));
     }
 
     #[cold]
@@ -291,13 +390,16 @@ impl Recorder {
         self.stamp(clock);
     }
 
-    /// `task` failed: panicked or was cancelled (the loop calls it for
-    /// those only). Only a cancellation is recorded: a task that panicked
-    /// did so in the poll whose `POLL_END` already says it, as does a task
-    /// that returned.
-    pub(crate) fn finish(&self, task: u32, how: u8) {
+    /// `task` (labelled `label`) failed: panicked or was cancelled (the
+    /// loop calls it for those only). Only a cancellation is recorded: a
+    /// task that panicked did so in the poll whose `POLL_END` already says
+    /// it, as does a task that returned.
+    pub(crate) fn finish(&self, task: u32, label: u32, how: u8) {
+        if COMPILED_OUT {
+            return;
+        }
         if how == outcome::CANCELLED {
-            self.record(kind::FINISH, how, task, 0);
+            self.record(kind::FINISH, how, task, label);
         }
     }
 
@@ -335,9 +437,12 @@ impl Recorder {
     // ----- Reading it back ------------------------------------------------------
 
     /// Copies the ring (oldest event first) and its side tables out.
-    pub(crate) fn snapshot(&self, index: usize, paused: bool) -> LoopTrace {
-        // With recording off `written` still counts (it numbers polls for
-        // `LoopActivity`), and every event is "lost".
+    /// `live` lists the loop's live tasks and their labels: a task
+    /// whose polls are in the ring but whose end is not (it is still
+    /// running) is named from it.
+    pub(crate) fn snapshot(&self, index: usize, paused: bool, live: Vec<(u32, u32)>) -> LoopTrace {
+        // With recording off `written` still counts (the one-slot ring is
+        // written all the same), and every event is "lost".
         let written = self.written.get();
         let kept = if self.on { written.min(self.ring.len() as u64) } else { 0 };
         let records = (written - kept..written)
@@ -348,6 +453,7 @@ impl Recorder {
             index,
             records,
             lost: written - kept,
+            live,
             labels: labels.entries.iter().map(|(name, site)| (name.to_string(), site.to_string())).collect(),
             user_kinds: super::event_names(),
             end: self.now.get(),
@@ -381,12 +487,6 @@ fn zeroed_ring(records: usize) -> Box<[Cell<Record>]> {
     // layout; all-zero bytes are a valid `Cell<Record>` (`Cell` is
     // `repr(transparent)`, `Record` is three integers: `Record::default()`).
     unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(memory, records)) }
-}
-
-/// The current cause as one word.
-#[inline(always)]
-fn pack_cause(cause: u8, argument: u32) -> u64 {
-    u64::from(cause) << 32 | u64::from(argument)
 }
 
 /// Outcome code of a task that failed.

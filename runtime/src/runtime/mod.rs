@@ -32,8 +32,8 @@ pub use builder::Builder;
 pub(crate) use builder::LoopConfig;
 use handle::Driver;
 pub use handle::Handle;
-pub(crate) use stats::{AtPark, LoopCounters};
 pub use stats::LoopStats;
+pub(crate) use stats::{AtPark, LoopCounters};
 
 use crate::context;
 use crate::debug::watchdog::Watchdog;

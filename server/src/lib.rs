@@ -62,6 +62,7 @@ mod body;
 mod conn;
 mod conn_io;
 mod date;
+pub mod debug;
 mod error;
 mod handler;
 mod http_chunked;

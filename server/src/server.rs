@@ -97,6 +97,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// `Limits::shutdown_timeout`. Picked, not tuned.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
+/// The name of every connection's task, as task dumps, the flight
+/// recorder's timeline and the live page show it.
+pub(crate) const CONNECTION_TASK: &str = "eddy-http connection";
+
 /// A running server. Dropping it shuts the server down without running the
 /// cleanup hooks; call [`shutdown`](Server::shutdown) for the full sequence.
 ///
@@ -148,7 +152,7 @@ impl Server {
     ///
     /// # Errors
     /// As [`bind`](Self::bind), and `"loop N cannot listen on ADDR: …"`.
-    pub async fn bind_on(loops: &[Handle], addr: impl ToSocketAddrs, app: App) -> io::Result<Server> {
+    pub async fn bind_on(loops: &[Handle], addr: impl ToSocketAddrs, mut app: App) -> io::Result<Server> {
         let addr = addr
             .to_socket_addrs()
             .map_err(|e| io::Error::new(e.kind(), format!("resolve listen address: {e}")))?
@@ -157,6 +161,7 @@ impl Server {
         if loops.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "no event loop to serve on"));
         }
+        let debug = app.take_debug();
         let app = Arc::new(app.into_inner());
         app.run_startup().await?;
 
@@ -227,6 +232,9 @@ impl Server {
             }
             return Err(error);
         }
+        if let Some((page, token)) = debug {
+            page.start(loops.to_vec(), server.stats.clone(), Some(local_addr), token);
+        }
         log::info!(target: "eddy_http::server", "listening on http://{local_addr} ({} loop(s))", loops.len());
         Ok(server)
     }
@@ -272,8 +280,9 @@ impl Server {
     ///
     /// # Panics
     /// Outside an eddy runtime.
-    pub async fn bind_unix(path: impl AsRef<Path>, app: App) -> io::Result<Server> {
+    pub async fn bind_unix(path: impl AsRef<Path>, mut app: App) -> io::Result<Server> {
         let path = path.as_ref();
+        let debug = app.take_debug();
         let app = Arc::new(app.into_inner());
         app.run_startup().await?;
         let bound = UnixListener::bind(path).and_then(|listener| {
@@ -306,6 +315,9 @@ impl Server {
             stats: stats.clone(),
         };
         let task = eddy::spawn(serve_loop(setup));
+        if let Some((page, token)) = debug {
+            page.start(vec![Handle::current()], vec![stats.clone()], None, token);
+        }
         let endpoint = Endpoint::Unix(path.to_path_buf());
         log::info!(target: "eddy_http::server", "listening on {endpoint} (1 loop)");
         Ok(Server { endpoint, loops: vec![(stop, task)], app, stats: vec![stats] })
@@ -754,7 +766,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
         }
         let connection = Connection::new(io, app.clone(), server.clone(), id);
         let registration = Registration { server: server.clone(), id };
-        let task = eddy::spawn(async move {
+        let task = eddy::task::spawn_named(CONNECTION_TASK, async move {
             let _registration = registration;
             let reason = connection.run().await;
             log::debug!("{peer}: {reason}");

@@ -434,6 +434,11 @@ impl Recorder {
         }
     }
 
+    /// The loop clock's zero, which record times count from.
+    pub(crate) fn origin(&self) -> Instant {
+        self.origin
+    }
+
     /// Loop time now, ns since the loop started (reads `clock`).
     pub(crate) fn loop_time(&self, clock: &Clock) -> u64 {
         clock.now().duration_since(self.origin).as_nanos() as u64

@@ -49,6 +49,9 @@ pub const MAX_WINDOW_RECORDS: usize = 16_384;
 pub struct Window {
     /// The loop's number (as in task ids).
     pub loop_id: u32,
+    /// The loop clock's zero: loop time `t` ns is `origin + t`. Loops of
+    /// one runtime start a little apart; this puts them on one axis.
+    pub origin: Option<crate::time::Instant>,
     /// Loop time when the window was taken, ns since the loop started.
     pub now_ns: u64,
     /// Where the window starts (loop time, ns): `now_ns` minus the span
@@ -158,6 +161,7 @@ pub(crate) fn take(core: &Core, span: Duration) -> Window {
     let task = |seq: u32| TaskId::new(loop_id, u64::from(seq));
     let mut out = Window {
         loop_id,
+        origin: Some(recorder.origin()),
         now_ns: now,
         start_ns: start,
         estimated: !recorder.is_precise(),

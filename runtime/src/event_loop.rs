@@ -548,7 +548,7 @@ impl Core {
     pub(crate) fn spawn<F>(
         &self,
         future: F,
-        name: Option<Box<str>>,
+        name: Option<std::borrow::Cow<'static, str>>,
         location: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where

@@ -766,7 +766,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
         }
         let connection = Connection::new(io, app.clone(), server.clone(), id);
         let registration = Registration { server: server.clone(), id };
-        let task = eddy::task::spawn_named(CONNECTION_TASK, async move {
+        let task = eddy::task::spawn_named_static(CONNECTION_TASK, async move {
             let _registration = registration;
             let reason = connection.run().await;
             log::debug!("{peer}: {reason}");

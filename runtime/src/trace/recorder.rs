@@ -29,6 +29,7 @@
 //! What another thread may read at any time is [`LoopActivity`]: which task
 //! the loop is polling and how many polls it has begun, for a watchdog.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -104,6 +105,9 @@ pub(crate) struct Recorder {
     /// many tasks usually does so from one place, and a compare is cheaper
     /// than the hash lookup.
     last_site: Cell<(usize, u32)>,
+    /// The same for the last task with a static name (`spawn_named_static`):
+    /// the name's address, the site's, and the label.
+    last_static: Cell<(usize, usize, u32)>,
     /// What another thread may read about the loop.
     activity: Arc<LoopActivity>,
 }
@@ -149,6 +153,7 @@ impl Recorder {
                 by_name: HashMap::new(),
             }),
             last_site: Cell::new((0, 0)),
+            last_static: Cell::new((0, 0, 0)),
             activity,
         }
     }
@@ -194,8 +199,14 @@ impl Recorder {
         // Fast path: an unnamed task from the same place as the last one.
         let site_key = info.location as *const _ as usize;
         let (last_key, last_label) = self.last_site.get();
+        let (static_name, static_site, static_label) = self.last_static.get();
         let label = if info.name.is_none() && last_key == site_key {
             last_label
+        } else if matches!(&info.name, Some(Cow::Borrowed(name)) if name.as_ptr() as usize == static_name)
+            && static_site == site_key
+        {
+            // A task with a static name, from the same place as the last one.
+            static_label
         } else if self.on {
             self.intern(info)
         } else {
@@ -309,13 +320,21 @@ impl Recorder {
         let mut labels = self.labels.borrow_mut();
         let site = || format!("{}:{}", info.location.file(), info.location.line()).into_boxed_str();
         if let Some(name) = &info.name {
-            if let Some(&label) = labels.by_name.get(&(name.clone(), site_key)) {
-                return label;
-            }
-            if labels.entries.len() < MAX_LABELS {
-                let label = labels.entries.len() as u32;
-                labels.entries.push((name.clone(), site()));
-                labels.by_name.insert((name.clone(), site_key), label);
+            let key: (Box<str>, usize) = (name.as_ref().into(), site_key);
+            let label = match labels.by_name.get(&key) {
+                Some(&label) => Some(label),
+                None if labels.entries.len() < MAX_LABELS => {
+                    let label = labels.entries.len() as u32;
+                    labels.entries.push((key.0.clone(), site()));
+                    labels.by_name.insert(key, label);
+                    Some(label)
+                }
+                None => None,
+            };
+            if let Some(label) = label {
+                if let Cow::Borrowed(name) = name {
+                    self.last_static.set((name.as_ptr() as usize, site_key, label));
+                }
                 return label;
             }
         }

@@ -415,17 +415,27 @@ impl Core {
             Park::Wait(timeout) => timeout,
         };
         let ready = self.run_queue.borrow().len() as u32;
-        // Loop statistics (`runtime/stats.rs`): published here, once per
-        // real park, never per tick. A park with a timeout has just read
-        // the clock to compute it; the others read it once, next to a
-        // syscall. Stamping the recorder too makes the park's slice start
-        // where the park does, not where the busy stretch before it began.
-        let parked_at = match park {
-            Park::Wait(Some(_)) => self.clock.recent(),
-            _ => self.clock.now(),
-        };
+        // Stamp the park where it begins, not where the busy stretch before
+        // it did (a park with a timeout has just read the clock to compute
+        // it; the others read it once, next to a syscall). The loop
+        // statistics (`runtime/stats.rs`) take their time from that stamp,
+        // and are published here, once per real park, never per tick.
+        if !matches!(park, Park::Wait(Some(_))) {
+            self.clock.now();
+        }
         self.trace.stamp(&self.clock);
-        self.shared.stats.park_begins(self.stats_at_park(), parked_at);
+        let parked_at = self.trace.now_ns();
+        self.shared.stats.park_begins(
+            parked_at,
+            crate::runtime::AtPark {
+                tick: self.ticks.get(),
+                polls: self.polls_since_io.get(),
+                ready,
+                timers: self.timers.borrow().len(),
+                tasks: self.tasks.borrow().len(),
+                sockets: self.reactor.sockets(),
+            },
+        );
         self.trace.record(kind::PARK, park.trace_code(), park.trace_timeout(), ready);
         self.polls_since_io.set(0);
         let mut wakers = self.io_wake_buffer.take();
@@ -437,9 +447,9 @@ impl Core {
         }
         // Time passed while parked: one clock read per park keeps
         // `Instant::recent` (and the next tick's timers) current.
-        let unparked_at = self.clock.now();
-        self.shared.stats.park_ends(unparked_at);
+        self.clock.now();
         self.trace.stamp(&self.clock);
+        self.shared.stats.park_ends(parked_at, self.trace.now_ns());
         self.trace.record(kind::UNPARK, 0, events as u32, self.timers.borrow().len() as u32);
         if let Some(shuffler) = &self.shuffler {
             shuffler.borrow_mut().shuffle(&mut wakers);
@@ -447,18 +457,6 @@ impl Core {
         self.wake_io(&mut wakers);
         self.io_wake_buffer.replace(wakers);
         events
-    }
-
-    /// What the loop statistics publish at a park (see `runtime/stats.rs`).
-    fn stats_at_park(&self) -> crate::runtime::AtPark {
-        crate::runtime::AtPark {
-            tick: self.ticks.get(),
-            polls: self.polls_since_io.get(),
-            ready: self.run_queue.borrow().len(),
-            timers: self.timers.borrow().len(),
-            sockets: self.reactor.sockets(),
-            tasks: self.tasks.borrow().len(),
-        }
     }
 
     /// Step 4c, paused clock, idle loop: declare the loop idle to the

@@ -18,12 +18,16 @@
 //! - the gauges (ready queue, armed timers, registered sockets, live tasks)
 //!   are lengths read there;
 //! - busy time runs from the end of one park to the start of the next, and
-//!   parked time over the park itself, from clock reads the loop makes
-//!   anyway: after every park, and before a park with a timeout (to
-//!   compute it). Only a park without one (no timers: the loop sleeps until
-//!   I/O) or a zero-timeout look (once per `tick_budget` polls of a busy
-//!   loop) reads the clock once more, next to a syscall that costs fifty
-//!   times as much.
+//!   parked time over the park itself, in the flight recorder's stamps:
+//!   the loop reads the clock after every park anyway, and before a park
+//!   with a timeout (to compute it), and stamps the recorder around each
+//!   park so the timeline's parks are exact. Only a park without a timeout
+//!   (no timers: the loop sleeps until I/O) or a zero-timeout look (once
+//!   per `tick_budget` polls of a busy loop) reads the clock once more,
+//!   next to a syscall that costs fifty times as much.
+//!
+//! What that costs was counted (callgrind, `bench/instr`, greeting
+//! keep-alive): see the README's live page section.
 //!
 //! A busy loop still looks at I/O at least once per `tick_budget` (128)
 //! polls, so its figures are never older than that; a parked loop changes
@@ -37,8 +41,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
-
-use crate::time::Instant;
 
 /// One loop's counters and gauges, written by the loop only (see the
 /// module docs). 128-byte aligned: a reader on another core must not make
@@ -66,31 +68,23 @@ pub(crate) struct LoopCounters {
     origin: std::sync::OnceLock<std::time::Instant>,
 }
 
-/// What the loop tells [`LoopCounters::park_begins`] about itself.
+/// What a loop publishes when it parks (see [`LoopCounters::park_begins`]).
 pub(crate) struct AtPark {
     /// Its tick number.
     pub(crate) tick: u64,
-    /// Polls since the last real park.
+    /// Polls since its last real park.
     pub(crate) polls: usize,
-    pub(crate) ready: usize,
+    pub(crate) ready: u32,
     pub(crate) timers: usize,
-    pub(crate) sockets: usize,
     pub(crate) tasks: usize,
+    pub(crate) sockets: usize,
 }
 
 impl LoopCounters {
-    /// Sets the loop clock's zero (once, when the loop is built).
+    /// Sets the loop clock's zero (once, when the loop is built), so a
+    /// reader can tell how long the park in progress has lasted.
     pub(crate) fn set_origin(&self, origin: std::time::Instant) {
         let _ = self.origin.set(origin);
-    }
-
-    /// `now` as ns since the loop clock's zero.
-    #[inline]
-    fn ns(&self, now: Instant) -> u64 {
-        match self.origin.get() {
-            Some(origin) => now.into_std().saturating_duration_since(*origin).as_nanos() as u64,
-            None => 0,
-        }
     }
 
     /// Adds `by` to a counter only this loop writes: a load and a store.
@@ -99,28 +93,25 @@ impl LoopCounters {
         counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
     }
 
-    /// The loop is about to park for real (a syscall), at `now` (a clock
-    /// read it made anyway, or one more next to the syscall): publish what
-    /// it did since the last park and what it holds now.
+    /// The loop is about to park for real (a syscall) at loop time `now`
+    /// (ns, the recorder's stamp): publish what it did since the last park
+    /// (its tick number, the polls since) and what it holds.
     #[inline]
-    pub(crate) fn park_begins(&self, at: AtPark, now: Instant) {
-        let now = self.ns(now);
+    pub(crate) fn park_begins(&self, now: u64, at: AtPark) {
         self.ticks.store(at.tick, Relaxed);
         Self::bump(&self.polls, at.polls as u64);
         Self::bump(&self.busy_ns, now.saturating_sub(self.unparked_at.load(Relaxed)));
-        self.ready.store(at.ready as u64, Relaxed);
+        self.ready.store(u64::from(at.ready), Relaxed);
         self.timers.store(at.timers as u64, Relaxed);
-        self.sockets.store(at.sockets as u64, Relaxed);
         self.tasks.store(at.tasks as u64, Relaxed);
+        self.sockets.store(at.sockets as u64, Relaxed);
         self.parked_since.store(now + 1, Relaxed);
     }
 
-    /// The park is over, at `now` (the clock read the loop makes after
-    /// every park).
+    /// The park that began at loop time `began` ended at `now` (ns, the
+    /// recorder's stamp after the park).
     #[inline]
-    pub(crate) fn park_ends(&self, now: Instant) {
-        let now = self.ns(now);
-        let began = self.parked_since.load(Relaxed).saturating_sub(1);
+    pub(crate) fn park_ends(&self, began: u64, now: u64) {
         Self::bump(&self.parked_ns, now.saturating_sub(began));
         self.parked_since.store(0, Relaxed);
         self.unparked_at.store(now, Relaxed);

@@ -453,6 +453,13 @@ impl Recorder {
         }
     }
 
+    /// Loop time as last stamped, ns since the loop started: the time
+    /// the next record carries.
+    #[inline]
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.now.get()
+    }
+
     /// The loop clock's zero, which record times count from.
     pub(crate) fn origin(&self) -> Instant {
         self.origin

@@ -424,7 +424,7 @@ impl Core {
             self.clock.now();
         }
         self.trace.stamp(&self.clock);
-        let parked_at = self.trace.now_ns();
+        let parked_at = self.trace.loop_time();
         self.shared.stats.park_begins(
             parked_at,
             crate::runtime::AtPark {
@@ -449,7 +449,7 @@ impl Core {
         // `Instant::recent` (and the next tick's timers) current.
         self.clock.now();
         self.trace.stamp(&self.clock);
-        self.shared.stats.park_ends(parked_at, self.trace.now_ns());
+        self.shared.stats.park_ends(parked_at, self.trace.loop_time());
         self.trace.record(kind::UNPARK, 0, events as u32, self.timers.borrow().len() as u32);
         if let Some(shuffler) = &self.shuffler {
             shuffler.borrow_mut().shuffle(&mut wakers);

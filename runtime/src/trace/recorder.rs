@@ -453,20 +453,13 @@ impl Recorder {
         }
     }
 
-    /// Loop time as last stamped, ns since the loop started: the time
-    /// the next record carries.
-    #[inline]
-    pub(crate) fn now_ns(&self) -> u64 {
-        self.now.get()
-    }
-
     /// The loop clock's zero, which record times count from.
     pub(crate) fn origin(&self) -> Instant {
         self.origin
     }
 
     /// Loop time now, ns since the loop started (reads `clock`).
-    pub(crate) fn loop_time(&self, clock: &Clock) -> u64 {
+    pub(crate) fn read_loop_time(&self, clock: &Clock) -> u64 {
         clock.now().duration_since(self.origin).as_nanos() as u64
     }
 

@@ -126,7 +126,7 @@ pub fn window(span: Duration) -> Option<Window> {
 pub(crate) fn take(core: &Core, span: Duration) -> Window {
     let recorder = core.trace();
     let loop_id = core.loop_id();
-    let now = recorder.loop_time(core.clock());
+    let now = recorder.read_loop_time(core.clock());
     let wanted_start = now.saturating_sub(span.as_nanos().min(u128::from(u64::MAX)) as u64);
 
     // The tail, newest first, times unwrapped against `now`.

@@ -420,10 +420,16 @@ impl Core {
         // it; the others read it once, next to a syscall). The loop
         // statistics (`runtime/stats.rs`) take their time from that stamp,
         // and are published here, once per real park, never per tick.
-        if !matches!(park, Park::Wait(Some(_))) {
-            self.clock.now();
+        match park {
+            // The clock was just read to compute the timeout.
+            Park::Wait(Some(_)) => self.trace.stamp(&self.clock),
+            // Paused time has not moved since the last stamp.
+            Park::Paused => {}
+            _ => {
+                self.clock.now();
+                self.trace.stamp(&self.clock);
+            }
         }
-        self.trace.stamp(&self.clock);
         let parked_at = self.trace.loop_time();
         self.shared.stats.park_begins(
             parked_at,

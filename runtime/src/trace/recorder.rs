@@ -199,21 +199,30 @@ impl Recorder {
         // Fast path: an unnamed task from the same place as the last one.
         let site_key = info.location as *const _ as usize;
         let (last_key, last_label) = self.last_site.get();
-        let (static_name, static_site, static_label) = self.last_static.get();
         let label = if info.name.is_none() && last_key == site_key {
             last_label
-        } else if matches!(&info.name, Some(Cow::Borrowed(name)) if name.as_ptr() as usize == static_name)
+        } else {
+            self.label_of(info, site_key)
+        };
+        self.record(kind::SPAWN, 0, task, label);
+        label
+    }
+
+    /// The label of a task that is named, or spawned somewhere new: a
+    /// task with a static name from the same place as the last one takes
+    /// the cached label; others are interned.
+    #[inline]
+    fn label_of(&self, info: &TaskInfo, site_key: usize) -> u32 {
+        let (static_name, static_site, static_label) = self.last_static.get();
+        if matches!(&info.name, Some(Cow::Borrowed(name)) if name.as_ptr() as usize == static_name)
             && static_site == site_key
         {
-            // A task with a static name, from the same place as the last one.
             static_label
         } else if self.on {
             self.intern(info)
         } else {
             0
-        };
-        self.record(kind::SPAWN, 0, task, label);
-        label
+        }
     }
 
     /// `task` became ready on this loop, for the current cause.

@@ -51,7 +51,6 @@
 //! [`Builder::thread_stack_size`](crate::Builder::thread_stack_size).
 //! `runtime/tests/large_futures.rs` pins these figures.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
@@ -136,14 +135,24 @@ impl fmt::Display for TaskId {
 #[derive(Clone)]
 pub(crate) struct TaskInfo {
     pub(crate) id: TaskId,
-    /// Borrowed for [`spawn_named_static`]: no allocation per task.
-    pub(crate) name: Option<Cow<'static, str>>,
+    pub(crate) name: Option<Box<str>>,
+    /// The name given to [`spawn_named_static`]: no allocation per task,
+    /// and (unlike a `Cow` in `name`) nothing for an unnamed task's spawn
+    /// and drop to check.
+    pub(crate) static_name: Option<&'static str>,
     pub(crate) location: &'static Location<'static>,
+}
+
+impl TaskInfo {
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.static_name.or(self.name.as_deref())
+    }
 }
 
 impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
+        match self.name() {
             Some(name) => write!(f, "task {} '{}' (spawned at {})", self.id, name, self.location),
             None => write!(f, "task {} (spawned at {})", self.id, self.location),
         }
@@ -196,9 +205,9 @@ where
 {
     let location = Location::caller();
     if const { should_box::<F>() } {
-        spawn_here("eddy::spawn", Box::pin(future), None, location)
+        spawn_here("eddy::spawn", Box::pin(future), (None, None), location)
     } else {
-        spawn_here("eddy::spawn", future, None, location)
+        spawn_here("eddy::spawn", future, (None, None), location)
     }
 }
 
@@ -219,11 +228,11 @@ where
     F::Output: 'static,
 {
     let location = Location::caller();
-    let name = Some(Cow::Owned(name.into()));
+    let name = Some(name.into().into_boxed_str());
     if const { should_box::<F>() } {
-        spawn_here("eddy::task::spawn_named", Box::pin(future), name, location)
+        spawn_here("eddy::task::spawn_named", Box::pin(future), (name, None), location)
     } else {
-        spawn_here("eddy::task::spawn_named", future, name, location)
+        spawn_here("eddy::task::spawn_named", future, (name, None), location)
     }
 }
 
@@ -246,11 +255,10 @@ where
     F::Output: 'static,
 {
     let location = Location::caller();
-    let name = Some(Cow::Borrowed(name));
     if const { should_box::<F>() } {
-        spawn_here("eddy::task::spawn_named_static", Box::pin(future), name, location)
+        spawn_here("eddy::task::spawn_named_static", Box::pin(future), (None, Some(name)), location)
     } else {
-        spawn_here("eddy::task::spawn_named_static", future, name, location)
+        spawn_here("eddy::task::spawn_named_static", future, (None, Some(name)), location)
     }
 }
 
@@ -259,7 +267,7 @@ where
 pub(crate) fn spawn_here<F>(
     what: &str,
     future: F,
-    name: Option<Cow<'static, str>>,
+    name: (Option<Box<str>>, Option<&'static str>),
     location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
 where

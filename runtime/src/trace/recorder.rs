@@ -29,7 +29,6 @@
 //! What another thread may read at any time is [`LoopActivity`]: which task
 //! the loop is polling and how many polls it has begun, for a watchdog.
 
-use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -199,7 +198,7 @@ impl Recorder {
         // Fast path: an unnamed task from the same place as the last one.
         let site_key = info.location as *const _ as usize;
         let (last_key, last_label) = self.last_site.get();
-        let label = if info.name.is_none() && last_key == site_key {
+        let label = if info.name.is_none() && info.static_name.is_none() && last_key == site_key {
             last_label
         } else {
             self.label_of(info, site_key)
@@ -214,7 +213,7 @@ impl Recorder {
     #[inline]
     fn label_of(&self, info: &TaskInfo, site_key: usize) -> u32 {
         let (static_name, static_site, static_label) = self.last_static.get();
-        if matches!(&info.name, Some(Cow::Borrowed(name)) if name.as_ptr() as usize == static_name)
+        if info.static_name.is_some_and(|name| name.as_ptr() as usize == static_name)
             && static_site == site_key
         {
             static_label
@@ -328,8 +327,8 @@ impl Recorder {
         let site_key = info.location as *const _ as usize;
         let mut labels = self.labels.borrow_mut();
         let site = || format!("{}:{}", info.location.file(), info.location.line()).into_boxed_str();
-        if let Some(name) = &info.name {
-            let key: (Box<str>, usize) = (name.as_ref().into(), site_key);
+        if let Some(name) = info.name() {
+            let key: (Box<str>, usize) = (name.into(), site_key);
             let label = match labels.by_name.get(&key) {
                 Some(&label) => Some(label),
                 None if labels.entries.len() < MAX_LABELS => {
@@ -341,7 +340,7 @@ impl Recorder {
                 None => None,
             };
             if let Some(label) = label {
-                if let Cow::Borrowed(name) = name {
+                if let Some(name) = info.static_name {
                     self.last_static.set((name.as_ptr() as usize, site_key, label));
                 }
                 return label;

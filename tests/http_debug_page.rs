@@ -374,7 +374,11 @@ fn timeline_json_has_polls_parks_and_wakes_on_one_axis() {
         assert!(!l.get("parks").list().is_empty(), "an idle loop parks");
         for park in l.get("parks").list() {
             let [start, duration] = park.list() else { panic!("a park is 2 fields: {park:?}") };
-            assert!(start.num() >= 0.0 && start.num() + duration.num() <= now + 1.0);
+            assert!(
+                start.num() >= 0.0 && start.num() + duration.num() <= now + 1.0,
+                "{park:?} now {now} loop {:?}",
+                l.get("id")
+            );
         }
         for wake in l.get("wakes").list() {
             let [at, cause, task] = wake.list() else { panic!("a wake is 3 fields: {wake:?}") };

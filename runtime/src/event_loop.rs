@@ -552,14 +552,14 @@ impl Core {
     pub(crate) fn spawn<F>(
         &self,
         future: F,
-        (name, static_name): (Option<Box<str>>, Option<&'static str>),
+        name: Option<Box<str>>,
         location: &'static Location<'static>,
     ) -> JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        let info = TaskInfo { id: self.shared.next_task_id(), name, static_name, location };
+        let info = TaskInfo { id: self.shared.next_task_id(), name, location };
         let task = Task::new(future, self.shared.clone(), info);
         let handle = JoinHandle::for_task(task.clone(), self.config.debug);
         let task: Arc<dyn Runnable> = task;

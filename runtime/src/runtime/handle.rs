@@ -289,11 +289,9 @@ impl Handle {
         let on_this_loop =
             context::with_core(|core| Arc::ptr_eq(core.shared(), &self.shared)).unwrap_or(false);
         if on_this_loop {
-            return context::expect_core("eddy::Handle::spawn", |core| {
-                core.spawn(future, (None, None), location)
-            });
+            return context::expect_core("eddy::Handle::spawn", |core| core.spawn(future, None, location));
         }
-        let info = TaskInfo { id: self.shared.next_task_id(), name: None, static_name: None, location };
+        let info = TaskInfo { id: self.shared.next_task_id(), name: None, location };
         let task = Task::new(future, self.shared.clone(), info);
         let handle = JoinHandle::for_task(task.clone(), self.shared.debug);
         if let Err(refused) = self.shared.inject(task.clone()) {

@@ -146,7 +146,7 @@ impl BlockingPool {
         R: Send + 'static,
     {
         let id = TaskId::new(0, self.inner.next_seq.fetch_add(1, Ordering::Relaxed));
-        let info = TaskInfo { id, name: None, static_name: Some("spawn_blocking"), location };
+        let info = TaskInfo { id, name: Some("spawn_blocking".into()), location };
         let (tx, rx) = oneshot::channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let handle = JoinHandle::for_blocking(rx, cancel.clone(), info.clone());

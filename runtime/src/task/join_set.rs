@@ -210,9 +210,9 @@ impl<T> JoinSet<T> {
         // Boxed here if large, like every spawn entry point (see "Large
         // futures and the stack" in `task`).
         let handle = if const { super::should_box::<F>() } {
-            super::spawn_here("eddy::task::JoinSet::spawn", Box::pin(future), (None, None), location)
+            super::spawn_here("eddy::task::JoinSet::spawn", Box::pin(future), None, location)
         } else {
-            super::spawn_here("eddy::task::JoinSet::spawn", future, (None, None), location)
+            super::spawn_here("eddy::task::JoinSet::spawn", future, None, location)
         };
         self.insert(handle)
     }

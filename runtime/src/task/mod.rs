@@ -65,6 +65,7 @@ pub(crate) mod id;
 mod join;
 mod join_set;
 mod local;
+mod named_sites;
 mod state;
 mod yield_now;
 
@@ -78,6 +79,8 @@ pub(crate) use join::panic_message;
 pub use join::{JoinError, JoinHandle};
 pub use join_set::JoinSet;
 pub use local::{AccessError, LocalKey, TaskLocalFuture};
+pub(crate) use named_sites::site_name;
+pub use named_sites::spawn_named_static;
 pub use yield_now::{yield_now, YieldNow};
 
 use crate::event_loop::Core;
@@ -136,17 +139,14 @@ impl fmt::Display for TaskId {
 pub(crate) struct TaskInfo {
     pub(crate) id: TaskId,
     pub(crate) name: Option<Box<str>>,
-    /// The name given to [`spawn_named_static`]: no allocation per task,
-    /// and (unlike a `Cow` in `name`) nothing for an unnamed task's spawn
-    /// and drop to check.
-    pub(crate) static_name: Option<&'static str>,
     pub(crate) location: &'static Location<'static>,
 }
 
 impl TaskInfo {
-    /// The task's name, if it was given one.
+    /// The task's name: the one given to `spawn_named`, or its site's
+    /// (`spawn_named_static`).
     pub(crate) fn name(&self) -> Option<&str> {
-        self.static_name.or(self.name.as_deref())
+        self.name.as_deref().or_else(|| site_name(self.location))
     }
 }
 
@@ -205,9 +205,9 @@ where
 {
     let location = Location::caller();
     if const { should_box::<F>() } {
-        spawn_here("eddy::spawn", Box::pin(future), (None, None), location)
+        spawn_here("eddy::spawn", Box::pin(future), None, location)
     } else {
-        spawn_here("eddy::spawn", future, (None, None), location)
+        spawn_here("eddy::spawn", future, None, location)
     }
 }
 
@@ -230,35 +230,9 @@ where
     let location = Location::caller();
     let name = Some(name.into().into_boxed_str());
     if const { should_box::<F>() } {
-        spawn_here("eddy::task::spawn_named", Box::pin(future), (name, None), location)
+        spawn_here("eddy::task::spawn_named", Box::pin(future), name, location)
     } else {
-        spawn_here("eddy::task::spawn_named", future, (name, None), location)
-    }
-}
-
-/// [`spawn_named`] with a name fixed at compile time, for a task spawned
-/// again and again (a server's connection): the name is neither copied nor
-/// allocated per task, and the flight recorder finds its label without a
-/// lookup.
-///
-/// ```
-/// eddy::run(async {
-///     let handle = eddy::task::spawn_named_static("worker", async { panic!("boom") });
-///     let error = handle.await.unwrap_err();
-///     assert!(error.to_string().contains("'worker'"));
-/// });
-/// ```
-#[track_caller]
-pub fn spawn_named_static<F>(name: &'static str, future: F) -> JoinHandle<F::Output>
-where
-    F: Future + 'static,
-    F::Output: 'static,
-{
-    let location = Location::caller();
-    if const { should_box::<F>() } {
-        spawn_here("eddy::task::spawn_named_static", Box::pin(future), (None, Some(name)), location)
-    } else {
-        spawn_here("eddy::task::spawn_named_static", future, (None, Some(name)), location)
+        spawn_here("eddy::task::spawn_named", future, name, location)
     }
 }
 
@@ -267,7 +241,7 @@ where
 pub(crate) fn spawn_here<F>(
     what: &str,
     future: F,
-    name: (Option<Box<str>>, Option<&'static str>),
+    name: Option<Box<str>>,
     location: &'static Location<'static>,
 ) -> JoinHandle<F::Output>
 where

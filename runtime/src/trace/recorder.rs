@@ -104,9 +104,6 @@ pub(crate) struct Recorder {
     /// many tasks usually does so from one place, and a compare is cheaper
     /// than the hash lookup.
     last_site: Cell<(usize, u32)>,
-    /// The same for the last task with a static name (`spawn_named_static`):
-    /// the name's address, the site's, and the label.
-    last_static: Cell<(usize, usize, u32)>,
     /// What another thread may read about the loop.
     activity: Arc<LoopActivity>,
 }
@@ -152,7 +149,6 @@ impl Recorder {
                 by_name: HashMap::new(),
             }),
             last_site: Cell::new((0, 0)),
-            last_static: Cell::new((0, 0, 0)),
             activity,
         }
     }
@@ -198,30 +194,15 @@ impl Recorder {
         // Fast path: an unnamed task from the same place as the last one.
         let site_key = info.location as *const _ as usize;
         let (last_key, last_label) = self.last_site.get();
-        let label = if info.name.is_none() && info.static_name.is_none() && last_key == site_key {
+        let label = if info.name.is_none() && last_key == site_key {
             last_label
-        } else {
-            self.label_of(info, site_key)
-        };
-        self.record(kind::SPAWN, 0, task, label);
-        label
-    }
-
-    /// The label of a task that is named, or spawned somewhere new: a
-    /// task with a static name from the same place as the last one takes
-    /// the cached label; others are interned.
-    #[inline]
-    fn label_of(&self, info: &TaskInfo, site_key: usize) -> u32 {
-        let (static_name, static_site, static_label) = self.last_static.get();
-        if info.static_name.is_some_and(|name| name.as_ptr() as usize == static_name)
-            && static_site == site_key
-        {
-            static_label
         } else if self.on {
             self.intern(info)
         } else {
             0
-        }
+        };
+        self.record(kind::SPAWN, 0, task, label);
+        label
     }
 
     /// `task` became ready on this loop, for the current cause.
@@ -327,22 +308,14 @@ impl Recorder {
         let site_key = info.location as *const _ as usize;
         let mut labels = self.labels.borrow_mut();
         let site = || format!("{}:{}", info.location.file(), info.location.line()).into_boxed_str();
-        if let Some(name) = info.name() {
-            let key: (Box<str>, usize) = (name.into(), site_key);
-            let label = match labels.by_name.get(&key) {
-                Some(&label) => Some(label),
-                None if labels.entries.len() < MAX_LABELS => {
-                    let label = labels.entries.len() as u32;
-                    labels.entries.push((key.0.clone(), site()));
-                    labels.by_name.insert(key, label);
-                    Some(label)
-                }
-                None => None,
-            };
-            if let Some(label) = label {
-                if let Some(name) = info.static_name {
-                    self.last_static.set((name.as_ptr() as usize, site_key, label));
-                }
+        if let Some(name) = &info.name {
+            if let Some(&label) = labels.by_name.get(&(name.clone(), site_key)) {
+                return label;
+            }
+            if labels.entries.len() < MAX_LABELS {
+                let label = labels.entries.len() as u32;
+                labels.entries.push((name.clone(), site()));
+                labels.by_name.insert((name.clone(), site_key), label);
                 return label;
             }
         }
@@ -350,7 +323,9 @@ impl Recorder {
             Some(&label) => label,
             None => {
                 let label = labels.entries.len() as u32;
-                labels.entries.push((site(), site()));
+                // A site that spawns with a static name shows that name.
+                let name = crate::task::site_name(info.location).map_or_else(site, Box::from);
+                labels.entries.push((name, site()));
                 labels.by_site.insert(site_key, label);
                 label
             }

@@ -187,6 +187,11 @@ pub(crate) fn timeline(
             }
         });
         let at = |t: u64| (i128::from(t) + shift).max(0) as u64;
+        // A span that began before the axis' zero keeps only its part after it.
+        let span = |start: u64, duration: u64| {
+            let (from, to) = (at(start), at(start.saturating_add(duration)));
+            (from, to - from)
+        };
         let _ = write!(
             out,
             ",\"estimated\":{},\"start_ns\":{},\"polls\":[",
@@ -197,7 +202,8 @@ pub(crate) fn timeline(
             if j > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "[{},{},\"{}\",", at(poll.start_ns), poll.duration_ns, poll.task);
+            let (start, duration) = span(poll.start_ns, poll.duration_ns);
+            let _ = write!(out, "[{start},{duration},\"{}\",", poll.task);
             string(out, &poll.name);
             out.push(']');
         }
@@ -206,7 +212,8 @@ pub(crate) fn timeline(
             if j > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "[{},{}]", at(park.start_ns), park.duration_ns);
+            let (start, duration) = span(park.start_ns, park.duration_ns);
+            let _ = write!(out, "[{start},{duration}]");
         }
         out.push_str("],\"wakes\":[");
         for (j, wake) in window.wakes.iter().enumerate() {

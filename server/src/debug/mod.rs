@@ -200,7 +200,7 @@ impl DebugPage {
             Route::Events => {
                 let (mut events, sse) = Sse::channel();
                 let target = target.clone_for_events();
-                eddy::spawn(async move {
+                eddy::task::spawn_named_static("eddy-http live page events", async move {
                     let mut every = eddy::time::interval(EVENT_PERIOD);
                     for round in 0u64.. {
                         every.tick().await;

@@ -26,8 +26,13 @@
 //!   per `tick_budget` polls of a busy loop) reads the clock once more,
 //!   next to a syscall that costs fifty times as much.
 //!
-//! What that costs was counted (callgrind, `bench/instr`, greeting
-//! keep-alive): see the README's live page section.
+//! What that costs, counted with callgrind: on `bench/`'s runtime rows
+//! (`--child SCENARIO eddy`), +0.37 % instructions on `ping_pong` and at
+//! most +0.11 % on the others; on the greeting server's keep-alive load
+//! (`bench/instr`), where every request costs the loop a real park, about
+//! 110 instructions per request (1.9 %), a third of it the clock
+//! subtraction of the park's stamp, which also makes the flight recorder's
+//! parks exact.
 //!
 //! A busy loop still looks at I/O at least once per `tick_budget` (128)
 //! polls, so its figures are never older than that; a parked loop changes
@@ -158,8 +163,10 @@ impl LoopCounters {
 ///     }
 /// }))
 /// .unwrap();
-/// // The worker has parked since (it has nothing to do): its figures are in.
-/// # std::thread::sleep(std::time::Duration::from_millis(20));
+/// // Published when the worker next parks, as it does once it is idle.
+/// while !worker.loop_stats().parked_now {
+///     std::thread::yield_now();
+/// }
 /// let stats = worker.loop_stats();
 /// assert!(stats.polls >= 10, "{stats:?}");
 /// assert!(stats.ticks > 0);

@@ -468,3 +468,35 @@ fn a_server_with_an_explicit_token_requires_it_on_every_path() {
     // The app's own routes are not the page's: no token.
     assert_eq!(fetch(&server, "/").status, 200);
 }
+
+#[test]
+fn a_unix_socket_server_needs_no_token() {
+    use std::io::{Read as _, Write as _};
+    let path = std::env::temp_dir().join(format!("eddy-debug-page-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let reply = eddy::run(async {
+        let server = eddy_http::Server::bind_unix(&path, hello_app().debug_page("/_eddy")).await.unwrap();
+        let client_path = path.clone();
+        let reply = eddy::task::spawn_blocking(move || {
+            let mut stream = std::os::unix::net::UnixStream::connect(&client_path).unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            stream.write_all(get("/_eddy/stats.json").as_bytes()).unwrap();
+            let mut received = Vec::new();
+            loop {
+                if let Some((reply, _)) = parse_reply(&received, false) {
+                    return reply;
+                }
+                let mut chunk = [0u8; 4096];
+                let n = stream.read(&mut chunk).expect("the answer");
+                assert!(n > 0, "closed before the answer");
+                received.extend_from_slice(&chunk[..n]);
+            }
+        })
+        .await
+        .unwrap();
+        server.shutdown().await.unwrap();
+        reply
+    });
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(Json::parse(&reply.body_text()).get("loops").list().len(), 1);
+}

@@ -10,12 +10,21 @@
 //! cargo run --release --example greeting -- --unix /tmp/greeting.sock
 //! curl --unix-socket /tmp/greeting.sock http://x/Alice     # Hello, Alice!
 //! cargo run --release --example greeting -- --trace greeting.json
+//! cargo run --release --example greeting -- --debug-page  # + the live page
+//! open http://127.0.0.1:8080/_eddy
 //! ```
 //!
 //! `--trace PATH` writes the event loops' flight recorder (see `eddy::trace`)
 //! to `PATH` as Chrome Trace Event JSON when the server shuts down: the
 //! last ~65,000 events of each loop, to open in ui.perfetto.dev or
 //! chrome://tracing. (The same as running with `EDDY_TRACE=PATH`.)
+//!
+//! `--debug-page` serves the live page at `/_eddy` (see `eddy_http::debug`):
+//! the event loops at work, the connections, the task table and a
+//! scrolling timeline of the flight recorder, updating live, with JSON
+//! endpoints under `/_eddy/` for scripts. It shows internals: on an address
+//! other than loopback it needs a token, which the server generates and
+//! logs with the page's URL at startup.
 //!
 //! Ctrl-C (or SIGTERM) shuts down gracefully: stop accepting, finish the
 //! requests in flight, then exit.
@@ -36,10 +45,18 @@ struct Options {
     unix: Option<String>,
     /// Write the flight recorder's trace here at shutdown.
     trace: Option<String>,
+    /// Serve the live page at `/_eddy`.
+    debug_page: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { addr: "127.0.0.1:8080".to_string(), workers: 1, unix: None, trace: None };
+    let mut options = Options {
+        addr: "127.0.0.1:8080".to_string(),
+        workers: 1,
+        unix: None,
+        trace: None,
+        debug_page: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -53,6 +70,7 @@ fn parse_args() -> Result<Options, String> {
             "--trace" => {
                 options.trace = Some(args.next().ok_or("--trace needs a file path, e.g. greeting.json")?)
             }
+            "--debug-page" => options.debug_page = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -64,7 +82,7 @@ fn main() -> ExitCode {
     // Library code only logs; the binary decides what is shown. By default:
     // the "listening on" line and anything worse than info.
     env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("warn,eddy_http::server=info"),
+        env_logger::Env::default().default_filter_or("warn,eddy_http::server=info,eddy_http::debug=info"),
     )
     .init();
     let options = match parse_args() {
@@ -73,7 +91,7 @@ fn main() -> ExitCode {
             if !message.is_empty() {
                 eprintln!("greeting: {message}");
             }
-            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N] [--unix PATH] [--trace PATH]");
+            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N] [--unix PATH] [--trace PATH] [--debug-page]");
             return ExitCode::from(2);
         }
     };
@@ -84,7 +102,10 @@ fn main() -> ExitCode {
         std::env::set_var("EDDY_TRACE", path);
         eprintln!("greeting: the trace goes to {path} at shutdown (Ctrl-C)");
     }
-    let app = App::new().get("/", handle).get("/{name}", handle);
+    let mut app = App::new().get("/", handle).get("/{name}", handle);
+    if options.debug_page {
+        app = app.debug_page("/_eddy");
+    }
     let served = match &options.unix {
         Some(path) => eddy_http::run_app_unix(app, path),
         None => eddy_http::run_app_with(app, options.addr.as_str(), options.workers),

@@ -188,6 +188,7 @@ impl Core {
         let poll_times = config.trace.poll_times.unwrap_or(config.debug);
         let trace =
             Recorder::new(config.trace.capacity, poll_times, clock.tick_instant(0), shared.activity.clone());
+        shared.stats.set_origin(clock.tick_instant(0).into_std());
         let watch = config.watchdog.clone().map(|dog| {
             dog.name_loop(index, loop_id, shared.activity.clone());
             (dog, index)
@@ -410,6 +411,33 @@ impl Core {
             Park::Wait(timeout) => timeout,
         };
         let ready = self.run_queue.borrow().len() as u32;
+        // Stamp the park where it begins, not where the busy stretch before
+        // it did (a park with a timeout has just read the clock to compute
+        // it; the others read it once, next to a syscall). The loop
+        // statistics (`runtime/stats.rs`) take their time from that stamp,
+        // and are published here, once per real park, never per tick.
+        match park {
+            // The clock was just read to compute the timeout.
+            Park::Wait(Some(_)) => self.trace.stamp(&self.clock),
+            // Paused time has not moved since the last stamp.
+            Park::Paused => {}
+            _ => {
+                self.clock.now();
+                self.trace.stamp(&self.clock);
+            }
+        }
+        let parked_at = self.trace.loop_time();
+        self.shared.stats.park_begins(
+            parked_at,
+            crate::runtime::AtPark {
+                tick: self.ticks.get(),
+                polls: self.polls_since_io.get(),
+                ready,
+                timers: self.timers.borrow().len(),
+                tasks: self.tasks.borrow().len(),
+                sockets: self.reactor.sockets(),
+            },
+        );
         self.trace.record(kind::PARK, park.trace_code(), park.trace_timeout(), ready);
         self.polls_since_io.set(0);
         let mut wakers = self.io_wake_buffer.take();
@@ -423,6 +451,7 @@ impl Core {
         // `Instant::recent` (and the next tick's timers) current.
         self.clock.now();
         self.trace.stamp(&self.clock);
+        self.shared.stats.park_ends(parked_at, self.trace.loop_time());
         self.trace.record(kind::UNPARK, 0, events as u32, self.timers.borrow().len() as u32);
         if let Some(shuffler) = &self.shuffler {
             shuffler.borrow_mut().shuffle(&mut wakers);

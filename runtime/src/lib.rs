@@ -101,5 +101,5 @@ mod util;
 
 #[doc(hidden)]
 pub use macros::__private;
-pub use runtime::{run, Builder, Handle, Runtime};
+pub use runtime::{run, Builder, Handle, LoopStats, Runtime};
 pub use task::{spawn, JoinError, JoinHandle};

@@ -47,6 +47,9 @@ pub(crate) struct Shared {
     /// Which task the loop is polling, readable from any thread (for a
     /// watchdog or a task dump; see `trace::LoopActivity`).
     pub(crate) activity: Arc<crate::trace::LoopActivity>,
+    /// The loop's statistics, written by the loop when it parks, read by
+    /// anyone (`runtime/stats.rs`).
+    pub(crate) stats: crate::runtime::LoopCounters,
 }
 
 impl Shared {
@@ -61,6 +64,7 @@ impl Shared {
             blocking,
             next_task_seq: AtomicU64::new(1),
             activity: Arc::default(),
+            stats: Default::default(),
         }
     }
 

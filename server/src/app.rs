@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::date::CommonLines;
+use crate::debug::DebugPage;
 use crate::handler::Handler;
 use crate::limits::Limits;
 use crate::method::Method;
@@ -38,6 +39,9 @@ pub struct App {
     cleanup: Vec<Hook>,
     limits: Limits,
     server_name: String,
+    /// The live page, if on (`debug_page`), and its explicit token.
+    debug: Option<Arc<DebugPage>>,
+    debug_token: Option<String>,
 }
 
 impl Default for App {
@@ -55,6 +59,8 @@ impl App {
             cleanup: Vec::new(),
             limits: Limits::default(),
             server_name: "eddy".to_string(),
+            debug: None,
+            debug_token: None,
         }
     }
 
@@ -132,6 +138,60 @@ impl App {
     pub fn server_name(mut self, name: impl Into<String>) -> App {
         self.server_name = name.into();
         self
+    }
+
+    /// Serves the live page under `base` (e.g. `"/_eddy"`): the loops at
+    /// work, the connections, the task table and a scrolling timeline of
+    /// the flight recorder, updating live, with JSON endpoints for scripts
+    /// (see the paths in [`crate::debug`]: `base/stats.json`,
+    /// `base/tasks.json`, `base/timeline.json`, `base/trace.json`,
+    /// `base/events`). Off by default.
+    ///
+    /// **It shows internals.** When the server listens on anything but
+    /// loopback, every path of the page requires a token (`?token=T` or
+    /// the `X-Eddy-Token` header; `401` without): the one given to
+    /// [`debug_page_token`](Self::debug_page_token), or else one
+    /// generated at startup and logged at `warn` with the page's URL. On
+    /// loopback or a Unix socket no token is needed unless one was given.
+    ///
+    /// ```
+    /// use eddy_http::{App, Response, Server};
+    ///
+    /// eddy::run(async {
+    ///     let app = App::new()
+    ///         .get("/", |_req| async { Response::text("hi") })
+    ///         .debug_page("/_eddy");
+    ///     let server = Server::bind("127.0.0.1:0", app).await?;
+    ///     println!("open http://{}/_eddy", server.local_addr());
+    ///     server.shutdown().await
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    /// If `base` is not a path (`/` then segments) or the page's paths
+    /// are already routes, or if called twice.
+    pub fn debug_page(self, base: &str) -> App {
+        assert!(self.debug.is_none(), "App::debug_page called twice");
+        let page = Arc::new(DebugPage::new(base));
+        let mut app = page.install(self);
+        app.debug = Some(page);
+        app
+    }
+
+    /// The token the live page requires (see [`debug_page`](Self::debug_page)),
+    /// on every address, loopback included. Without one, a token is
+    /// generated when the server binds to a non-loopback address.
+    pub fn debug_page_token(mut self, token: impl Into<String>) -> App {
+        self.debug_token = Some(token.into());
+        self
+    }
+
+    /// The live page and its explicit token, for the server to start it
+    /// once bound.
+    pub(crate) fn take_debug(&mut self) -> Option<(Arc<DebugPage>, Option<String>)> {
+        let page = self.debug.take()?;
+        Some((page, self.debug_token.take()))
     }
 
     pub(crate) fn into_inner(self) -> AppInner {

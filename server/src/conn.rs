@@ -331,6 +331,7 @@ impl<S: Transport> Connection<S> {
                 }
             }
             if let Some(reject) = self.io.body.borrow_mut().failed.take() {
+                self.server.stats.refused(&reject);
                 response = rejection(&reject);
                 close = true;
             }
@@ -390,6 +391,7 @@ impl<S: Transport> Connection<S> {
         let bytes = queued + streamed.unwrap_or(0);
         let bytes = bytes.min(u64::from(u32::MAX)) as u32;
         eddy::trace::event(&TRACE_RESPONSE, u32::from(response.status().as_u16()), bytes);
+        self.server.stats.response(response.status().as_u16());
         if let Some(request_line) = meta.access {
             let status = response.status().as_u16();
             let length = streamed.unwrap_or(response.body().len() as u64);
@@ -413,6 +415,7 @@ impl<S: Transport> Connection<S> {
     /// creates the handler's future, or settles the answer.
     fn start(&mut self, head: Head) -> (Meta, Next) {
         self.seq += 1;
+        self.server.stats.request();
         let mut storage = self.scratch.take().unwrap_or_else(pool::take_head);
         {
             let mut input = self.io.input.borrow_mut();
@@ -619,6 +622,9 @@ impl<S: Transport> Connection<S> {
         })
         .await;
         if idle {
+            if io.idle_since.get() != 0 {
+                server.stats.idle(false);
+            }
             io.idle_since.set(0);
         }
         if matches!(woken, Woken::Closing) && !server.is_shutting_down() {
@@ -755,6 +761,11 @@ impl<S: Transport> Connection<S> {
     /// Appends the answer to a refused request (which always closes).
     fn answer_rejection(&mut self, reject: &Reject) {
         log::debug!("{}: refused with {}: {reject:?}", self.io.peer, reject.status());
+        // A refused head is a request too, answered with its status.
+        let stats = &self.server.stats;
+        stats.request();
+        stats.response(reject.status().as_u16());
+        stats.refused(reject);
         // A 408 comes long after the last read; refusals are rare enough to
         // read the clock for each.
         self.app.refresh_common_lines();

@@ -62,6 +62,7 @@ mod body;
 mod conn;
 mod conn_io;
 mod date;
+pub mod debug;
 mod error;
 mod handler;
 mod http_chunked;
@@ -78,6 +79,7 @@ mod server;
 mod signal;
 mod socket;
 pub mod sse;
+mod stats;
 mod status;
 mod stream_body;
 
@@ -101,6 +103,7 @@ pub use method::{Method, UnknownMethod};
 pub use request::Request;
 pub use response::Response;
 pub use server::Server;
+pub use stats::ServerStats;
 pub use status::StatusCode;
 #[doc(hidden)]
 pub use stream_body::max_buffered_while_streaming;

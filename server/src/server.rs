@@ -82,6 +82,7 @@ use slab::Slab;
 use crate::app::{App, AppInner, LoopApp};
 use crate::conn::Connection;
 use crate::conn_io::{ConnIo, Peer, Transport};
+use crate::stats::{LoopHttpStats, ServerStats};
 
 /// After `accept` fails for lack of file descriptors (or memory), wait this
 /// long before trying again, so the loop keeps serving the connections it
@@ -95,6 +96,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// enough that a slow or silent client cannot hold the exit. Capped by
 /// `Limits::shutdown_timeout`. Picked, not tuned.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// The name of every connection's task, as task dumps, the flight
+/// recorder's timeline and the live page show it.
+pub(crate) const CONNECTION_TASK: &str = "eddy-http connection";
 
 /// A running server. Dropping it shuts the server down without running the
 /// cleanup hooks; call [`shutdown`](Server::shutdown) for the full sequence.
@@ -116,6 +121,8 @@ pub struct Server {
     /// Per loop: the signal that stops it and its serving task.
     loops: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
     app: Arc<AppInner>,
+    /// Per serving loop: its statistics block (see `stats.rs`).
+    stats: Vec<Arc<LoopHttpStats>>,
 }
 
 impl Server {
@@ -145,7 +152,7 @@ impl Server {
     ///
     /// # Errors
     /// As [`bind`](Self::bind), and `"loop N cannot listen on ADDR: …"`.
-    pub async fn bind_on(loops: &[Handle], addr: impl ToSocketAddrs, app: App) -> io::Result<Server> {
+    pub async fn bind_on(loops: &[Handle], addr: impl ToSocketAddrs, mut app: App) -> io::Result<Server> {
         let addr = addr
             .to_socket_addrs()
             .map_err(|e| io::Error::new(e.kind(), format!("resolve listen address: {e}")))?
@@ -154,6 +161,7 @@ impl Server {
         if loops.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "no event loop to serve on"));
         }
+        let debug = app.take_debug();
         let app = Arc::new(app.into_inner());
         app.run_startup().await?;
 
@@ -168,6 +176,7 @@ impl Server {
             listeners.push(listener);
         }
         let budget = Arc::new(Budget::new(app.limits.max_connections, loops.len()));
+        let stats: Vec<Arc<LoopHttpStats>> = loops.iter().map(|_| Arc::default()).collect();
         let mut serving = Vec::with_capacity(loops.len());
         let mut ready = Vec::with_capacity(loops.len());
         for (index, (handle, listener)) in loops.iter().zip(listeners).enumerate() {
@@ -175,6 +184,7 @@ impl Server {
             let (listening, listens) = oneshot::channel();
             let app = app.clone();
             let budget = budget.clone();
+            let loop_stats = stats[index].clone();
             let task = handle.spawn_with(move || async move {
                 // Says whether the listener could join this loop's reactor.
                 let (listener, backlog) = match join_tcp(listener) {
@@ -187,7 +197,16 @@ impl Server {
                         return;
                     }
                 };
-                serve_loop(LoopSetup { index, listener, backlog, app, budget, stop: stopped }).await;
+                serve_loop(LoopSetup {
+                    index,
+                    listener,
+                    backlog,
+                    app,
+                    budget,
+                    stop: stopped,
+                    stats: loop_stats,
+                })
+                .await;
             });
             serving.push((stop, task));
             ready.push(listens);
@@ -203,7 +222,7 @@ impl Server {
                 ));
             }
         }
-        let server = Server { endpoint: Endpoint::Tcp(local_addr), loops: serving, app };
+        let server = Server { endpoint: Endpoint::Tcp(local_addr), loops: serving, app, stats };
         if let Some(error) = failure {
             // The startup hooks ran: their cleanup runs too (as aiohttp's
             // `run_app` does when a site fails to start), after the loops
@@ -212,6 +231,9 @@ impl Server {
                 log::error!("after a failed start: {cleanup}");
             }
             return Err(error);
+        }
+        if let Some((page, token)) = debug {
+            page.start(loops.to_vec(), server.stats.clone(), Some(local_addr), token);
         }
         log::info!(target: "eddy_http::server", "listening on http://{local_addr} ({} loop(s))", loops.len());
         Ok(server)
@@ -258,8 +280,9 @@ impl Server {
     ///
     /// # Panics
     /// Outside an eddy runtime.
-    pub async fn bind_unix(path: impl AsRef<Path>, app: App) -> io::Result<Server> {
+    pub async fn bind_unix(path: impl AsRef<Path>, mut app: App) -> io::Result<Server> {
         let path = path.as_ref();
+        let debug = app.take_debug();
         let app = Arc::new(app.into_inner());
         app.run_startup().await?;
         let bound = UnixListener::bind(path).and_then(|listener| {
@@ -281,11 +304,23 @@ impl Server {
         };
         let budget = Arc::new(Budget::new(app.limits.max_connections, 1));
         let (stop, stopped) = oneshot::channel();
-        let setup = LoopSetup { index: 0, listener, backlog, app: app.clone(), budget, stop: stopped };
+        let stats: Arc<LoopHttpStats> = Arc::default();
+        let setup = LoopSetup {
+            index: 0,
+            listener,
+            backlog,
+            app: app.clone(),
+            budget,
+            stop: stopped,
+            stats: stats.clone(),
+        };
         let task = eddy::spawn(serve_loop(setup));
+        if let Some((page, token)) = debug {
+            page.start(vec![Handle::current()], vec![stats.clone()], None, token);
+        }
         let endpoint = Endpoint::Unix(path.to_path_buf());
         log::info!(target: "eddy_http::server", "listening on {endpoint} (1 loop)");
-        Ok(Server { endpoint, loops: vec![(stop, task)], app })
+        Ok(Server { endpoint, loops: vec![(stop, task)], app, stats: vec![stats] })
     }
 
     /// The address the server listens on (with the real port if it was
@@ -297,6 +332,14 @@ impl Server {
             Endpoint::Tcp(addr) => *addr,
             Endpoint::Unix(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
         }
+    }
+
+    /// The server's statistics so far, summed over its loops: connections
+    /// (active, reading, writing, idle, accepted, handled), requests,
+    /// responses by status, refusals by reason (see [`ServerStats`]).
+    /// From any thread, at any time: a few hundred relaxed loads.
+    pub fn stats(&self) -> ServerStats {
+        ServerStats::read(self.stats.iter().map(Arc::as_ref))
     }
 
     /// The socket file, for a server started with
@@ -455,6 +498,8 @@ pub(crate) struct LoopServer {
     budget: Arc<Budget>,
     /// Shutdown, waiting for the last connection to end.
     drain_waiter: Cell<Option<Waker>>,
+    /// This loop's statistics block (see `stats.rs`).
+    pub(crate) stats: Arc<LoopHttpStats>,
 }
 
 #[derive(Default)]
@@ -473,7 +518,7 @@ struct ConnSlot {
 }
 
 impl LoopServer {
-    fn new(budget: Arc<Budget>, grace: Duration) -> LoopServer {
+    fn new(budget: Arc<Budget>, grace: Duration, stats: Arc<LoopHttpStats>) -> LoopServer {
         LoopServer {
             shutting_down: Cell::new(false),
             shutdown_deadline: Cell::new(None),
@@ -482,6 +527,7 @@ impl LoopServer {
             idle_clock: Cell::new(0),
             budget,
             drain_waiter: Cell::new(None),
+            stats,
         }
     }
 
@@ -522,11 +568,13 @@ impl LoopServer {
             // Another loop at the cap may be asking for room.
             if self.budget.take_reclaim_request() {
                 slot.reclaimed = Some(Instant::now() + self.grace);
+                self.stats.reclaimed();
                 return Poll::Ready(());
             }
             let stamp = self.idle_clock.get() + 1;
             self.idle_clock.set(stamp);
             io.idle_since.set(stamp);
+            self.stats.idle(true);
         }
         if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             slot.waker = Some(cx.waker().clone());
@@ -572,6 +620,7 @@ impl LoopServer {
             slot.reclaimed = Some(Instant::now() + self.grace);
             slot.waker.take()
         };
+        self.stats.reclaimed();
         log::debug!("reclaiming an idle connection to make room for a new client");
         if let Some(waker) = waker {
             waker.wake();
@@ -599,6 +648,7 @@ impl LoopServer {
     fn remove(&self, id: usize) {
         let slot = self.conns.borrow_mut().try_remove(id);
         if let Some(slot) = slot {
+            self.stats.closed();
             if !slot.released {
                 self.budget.release();
             }
@@ -687,6 +737,7 @@ struct LoopSetup<L: Listen> {
     app: Arc<AppInner>,
     budget: Arc<Budget>,
     stop: oneshot::Receiver<()>,
+    stats: Arc<LoopHttpStats>,
 }
 
 /// Joins a TCP listener to the current loop, with the second handle used to
@@ -700,13 +751,14 @@ fn join_tcp(listener: std::net::TcpListener) -> io::Result<(TcpListener, std::ne
 
 /// Serves one loop until told to stop, then drains it.
 async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
-    let LoopSetup { index, listener, backlog, app, budget, mut stop } = setup;
+    let LoopSetup { index, listener, backlog, app, budget, mut stop, stats } = setup;
     let limits = app.limits.clone();
     let app = Rc::new(LoopApp::new(app));
-    let server = Rc::new(LoopServer::new(budget.clone(), SHUTDOWN_GRACE.min(limits.shutdown_timeout)));
+    let server = Rc::new(LoopServer::new(budget.clone(), SHUTDOWN_GRACE.min(limits.shutdown_timeout), stats));
     let admit = |stream: L::Stream, peer: Peer| {
         L::configure(&stream, peer);
         let id = server.conns.borrow_mut().insert(ConnSlot::default());
+        server.stats.accepted();
         log::debug!("{peer}: connected");
         let io = Rc::new(ConnIo::new(stream, peer, limits.clone(), server.clone(), id));
         if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
@@ -714,7 +766,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
         }
         let connection = Connection::new(io, app.clone(), server.clone(), id);
         let registration = Registration { server: server.clone(), id };
-        let task = eddy::spawn(async move {
+        let task = eddy::task::spawn_named_static(CONNECTION_TASK, async move {
             let _registration = registration;
             let reason = connection.run().await;
             log::debug!("{peer}: {reason}");

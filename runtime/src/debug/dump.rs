@@ -305,7 +305,7 @@ fn entry(
     }
     TaskEntry {
         id: header.info.id,
-        name: header.info.name.as_deref().map(str::to_owned),
+        name: header.info.name().map(str::to_owned),
         spawned_at: header.info.location,
         state,
         polls: probe.polls(),

@@ -244,6 +244,11 @@ impl Reactor {
         drop(removed);
     }
 
+    /// How many sockets are registered (for loop statistics).
+    pub(crate) fn sockets(&self) -> usize {
+        self.slots.borrow().len()
+    }
+
     /// Calls `f` with the descriptor, direction (true: read) and waker of
     /// every task waiting on a socket (for task dumps; loop thread only).
     pub(crate) fn for_each_waiter(&self, mut f: impl FnMut(RawFd, bool, &Waker)) {

@@ -97,6 +97,14 @@ impl Handle {
         self.shared.loop_id
     }
 
+    /// The loop's statistics: ticks, polls, time busy and parked, and its
+    /// ready queue, timers, sockets and tasks, as of its last park (see
+    /// [`LoopStats`](crate::LoopStats)). From any thread, at any
+    /// time, without disturbing the loop: a few relaxed loads.
+    pub fn loop_stats(&self) -> crate::LoopStats {
+        self.shared.stats.read(self.shared.loop_id)
+    }
+
     /// A [task dump](crate::debug::TaskDump) of this handle's loop: every
     /// live task, its state and statistics, and who holds its waker. Lost
     /// tasks (idle, with nothing able to wake them) are also logged at

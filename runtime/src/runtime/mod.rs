@@ -26,11 +26,14 @@ use std::thread;
 
 mod builder;
 mod handle;
+mod stats;
 
 pub use builder::Builder;
 pub(crate) use builder::LoopConfig;
 use handle::Driver;
 pub use handle::Handle;
+pub use stats::LoopStats;
+pub(crate) use stats::{AtPark, LoopCounters};
 
 use crate::context;
 use crate::debug::watchdog::Watchdog;
@@ -187,6 +190,12 @@ impl Runtime {
     /// If the file cannot be written; the error names the path.
     pub fn write_trace(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.trace_snapshot().write_chrome_json(path)
+    }
+
+    /// Every loop's [statistics](LoopStats), loop 0 first (see
+    /// [`Handle::loop_stats`]).
+    pub fn loop_stats(&self) -> Vec<LoopStats> {
+        self.handles.iter().map(Handle::loop_stats).collect()
     }
 
     /// A [task dump](crate::debug::TaskDump) of every loop, loop 0 first.

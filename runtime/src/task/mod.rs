@@ -65,6 +65,7 @@ pub(crate) mod id;
 mod join;
 mod join_set;
 mod local;
+mod named_sites;
 mod state;
 mod yield_now;
 
@@ -78,6 +79,8 @@ pub(crate) use join::panic_message;
 pub use join::{JoinError, JoinHandle};
 pub use join_set::JoinSet;
 pub use local::{AccessError, LocalKey, TaskLocalFuture};
+pub(crate) use named_sites::site_name;
+pub use named_sites::spawn_named_static;
 pub use yield_now::{yield_now, YieldNow};
 
 use crate::event_loop::Core;
@@ -139,9 +142,17 @@ pub(crate) struct TaskInfo {
     pub(crate) location: &'static Location<'static>,
 }
 
+impl TaskInfo {
+    /// The task's name: the one given to `spawn_named`, or its site's
+    /// (`spawn_named_static`).
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().or_else(|| site_name(self.location))
+    }
+}
+
 impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
+        match self.name() {
             Some(name) => write!(f, "task {} '{}' (spawned at {})", self.id, name, self.location),
             None => write!(f, "task {} (spawned at {})", self.id, self.location),
         }

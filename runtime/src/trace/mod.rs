@@ -93,7 +93,9 @@
 //! - `recorder.rs`: the ring, the task-label side table, the "current
 //!   cause" that attributes each wake, and what other threads may read of a
 //!   loop (for a watchdog);
-//! - `chrome.rs`: the JSON exporter.
+//! - `chrome.rs`: the JSON exporter;
+//! - `window.rs`: a recent window of the ring decoded into polls, parks
+//!   and wakes ([`window`]), for a live timeline.
 //!
 //! The hooks are one-liners in the loop (`event_loop.rs`), the task cell
 //! (`task/cell.rs`) and the reactor.
@@ -107,8 +109,10 @@ use std::sync::Mutex;
 mod chrome;
 pub(crate) mod record;
 mod recorder;
+mod window;
 
 pub(crate) use recorder::{failure_outcome, LoopActivity, Recorder, BLOCK_ON_LABEL};
+pub use window::{window, ParkSpan, PollSpan, Wake, Window, MAX_WINDOW_POLLS, MAX_WINDOW_RECORDS};
 
 /// Default ring size per loop, in bytes: 65,536 events, typically the last
 /// few seconds of a busy server or everything a test does. A megabyte per

@@ -425,7 +425,9 @@ impl Recorder {
             Some(&label) => label,
             None => {
                 let label = labels.entries.len() as u32;
-                labels.entries.push((site(), site()));
+                // A site that spawns with a static name shows that name.
+                let name = crate::task::site_name(info.location).map_or_else(site, Box::from);
+                labels.entries.push((name, site()));
                 labels.by_site.insert(site_key, label);
                 label
             }
@@ -516,5 +518,41 @@ impl Hasher for AddressHasher {
 
     fn write_usize(&mut self, address: usize) {
         self.0 = (address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// What `trace/window.rs` reads: the ring's tail, newest first, without
+/// copying the rest, and the labels it names.
+impl Recorder {
+    /// Calls `f` with the kept records, newest first, until it returns
+    /// false or the kept records run out.
+    pub(crate) fn for_each_recent(&self, mut f: impl FnMut(Record) -> bool) {
+        let written = self.written.get();
+        let kept = if self.on { written.min(self.ring.len() as u64) } else { 0 };
+        for position in (written - kept..written).rev() {
+            if !f(self.ring[position as usize & self.mask].get()) {
+                return;
+            }
+        }
+    }
+
+    /// The loop clock's zero, which record times count from.
+    pub(crate) fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// Loop time now, ns since the loop started (reads `clock`).
+    pub(crate) fn read_loop_time(&self, clock: &Clock) -> u64 {
+        clock.now().duration_since(self.origin).as_nanos() as u64
+    }
+
+    /// The name shown for `label` (a task's name, or its spawn site).
+    pub(crate) fn label_name(&self, label: u32) -> Option<String> {
+        self.labels.borrow().entries.get(label as usize).map(|(name, _)| name.to_string())
+    }
+
+    /// Whether polls are timed with their own clock reads.
+    pub(crate) fn is_precise(&self) -> bool {
+        self.precise
     }
 }

@@ -151,12 +151,23 @@ pub(crate) fn take(core: &Core, span: Duration) -> Window {
         _ => wanted_start,
     };
 
+    // Task -> label: polls carry what woke them, not their label; the
+    // live tasks' labels come from the loop, the ended ones' from their
+    // `POLL_END`/`FINISH` records.
+    let mut labels: HashMap<u32, u32> = core.trace_live_labels().into_iter().collect();
+    labels.insert(0, super::BLOCK_ON_LABEL);
+    for &(_, record) in &tail {
+        if matches!(record.kind(), kind::POLL_END | kind::FINISH) {
+            labels.insert(record.a, record.b);
+        }
+    }
     let mut names: HashMap<u32, String> = HashMap::new();
-    let mut name_of = |label: u32| {
-        names
+    let mut name_of = |task: u32| match labels.get(&task) {
+        Some(&label) => names
             .entry(label)
             .or_insert_with(|| recorder.label_name(label).unwrap_or_else(|| "?".to_string()))
-            .clone()
+            .clone(),
+        None => format!("task {task}"),
     };
     let task = |seq: u32| TaskId::new(loop_id, u64::from(seq));
     let mut out = Window {
@@ -173,6 +184,11 @@ pub(crate) fn take(core: &Core, span: Duration) -> Window {
     // Per wake: the poll it was made in, if any (to place it there once
     // poll times are spread).
     let mut made_in: Vec<Option<usize>> = Vec::new();
+    // Where wakes come from: each task's latest poll, the latest timer
+    // step, each socket's latest readiness.
+    let mut last_poll: HashMap<u32, usize> = HashMap::new();
+    let mut timers_at: Option<u64> = None;
+    let mut ready_at: HashMap<u32, u64> = HashMap::new();
     let close = |open: &mut Option<usize>, polls: &mut Vec<PollSpan>, at: u64| {
         if let Some(index) = open.take() {
             let poll = &mut polls[index];
@@ -181,11 +197,43 @@ pub(crate) fn take(core: &Core, span: Duration) -> Window {
     };
     for &(at, record) in &tail {
         let (a, b) = (record.a, record.b);
+        if phase::of(&record).is_some() {
+            // The loop's own step: a poll still open has ended.
+            close(&mut open, &mut out.polls, at);
+        }
         match record.kind() {
             kind::POLL_BEGIN => {
                 close(&mut open, &mut out.polls, at);
-                out.polls.push(PollSpan { start_ns: at, duration_ns: 0, task: task(a), name: name_of(b) });
+                // The wake this poll answers, placed where its cause was.
+                let sub = record.sub();
+                let wake = match sub {
+                    cause::TASK | cause::CHANNEL | cause::SYNC | cause::SPAWNED => {
+                        let text = match sub {
+                            cause::TASK => format!("task {}", task(b)),
+                            cause::SPAWNED if b == 0 => "spawned".to_string(),
+                            cause::SPAWNED => format!("spawned by task {}", task(b)),
+                            _ => format!("{} (in task {})", cause::name(sub), task(b)),
+                        };
+                        let by = last_poll.get(&b).copied();
+                        let when = by.map_or(at, |index| out.polls[index].start_ns);
+                        Some((when, text, by))
+                    }
+                    cause::TIMER => Some((timers_at.unwrap_or(at), "timer".to_string(), None)),
+                    cause::IO_READ | cause::IO_WRITE => Some((
+                        ready_at.get(&b).copied().unwrap_or(at),
+                        format!("{} (token {b})", cause::name(sub)),
+                        None,
+                    )),
+                    // The loop's own and other threads' wakes are `WAKE` records.
+                    _ => None,
+                };
+                if let Some((when, text, by)) = wake {
+                    made_in.push(by);
+                    out.wakes.push(Wake { at_ns: when.min(at), cause: text, task: task(a) });
+                }
+                out.polls.push(PollSpan { start_ns: at, duration_ns: 0, task: task(a), name: name_of(a) });
                 open = Some(out.polls.len() - 1);
+                last_poll.insert(a, out.polls.len() - 1);
             }
             kind::POLL_END | kind::FINISH => close(&mut open, &mut out.polls, at),
             kind::PARK => {
@@ -198,27 +246,16 @@ pub(crate) fn take(core: &Core, span: Duration) -> Window {
                 let began = parked_at.take().unwrap_or(start);
                 out.parks.push(ParkSpan { start_ns: began, duration_ns: at.saturating_sub(began) });
             }
+            kind::TIMERS_FIRED => timers_at = Some(at),
+            kind::IO_READY => {
+                ready_at.insert(a, at);
+            }
             kind::WAKE => {
                 let sub = record.sub();
-                if phase::of(sub).is_some() {
-                    // The loop's own step: a poll still open has ended.
-                    close(&mut open, &mut out.polls, at);
-                }
                 let text = match sub {
                     cause::TASK => format!("task {}", task(b)),
-                    cause::TIMER => "timer".to_string(),
-                    cause::IO_READ | cause::IO_WRITE => format!("{} (token {b})", cause::name(sub)),
                     cause::CHANNEL | cause::SYNC => format!("{} (in task {})", cause::name(sub), task(b)),
                     other => cause::name(other).to_string(),
-                };
-                made_in.push(open);
-                out.wakes.push(Wake { at_ns: at, cause: text, task: task(a) });
-            }
-            kind::SPAWN => {
-                // A spawn is the new task's first wake, by whoever runs.
-                let text = match open {
-                    Some(index) => format!("spawned by task {}", out.polls[index].task),
-                    None => "spawned".to_string(),
                 };
                 made_in.push(open);
                 out.wakes.push(Wake { at_ns: at, cause: text, task: task(a) });

@@ -1,0 +1,136 @@
+// Opens eddy's live page in headless Chromium and checks that it shows a server at work.
+//
+//   node page.test.js URL SCREENSHOT.png
+//
+// URL is the page (e.g. http://127.0.0.1:PORT/_eddy) of a server that is under load while
+// this runs; run.sh starts both. The page mirrors the figures it shows in `data-*`
+// attributes, so every assertion below compares numbers, never pixels. Each check prints
+// one line; the first failure exits 1 with what was expected and what was seen.
+"use strict";
+
+const { chromium } = require("playwright-core");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+
+const [url, screenshot] = process.argv.slice(2);
+if (!url || !screenshot) {
+  console.error("usage: node page.test.js URL SCREENSHOT.png");
+  process.exit(2);
+}
+// Debian's Chromium; CHROMIUM overrides it for machines that keep it elsewhere.
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+// How long to wait for each thing the page should show: the server sends a sample every
+// 0.5 s, so 15 s is thirty samples late, not a tight race.
+const WAIT_MS = 15000;
+
+function fail(message) {
+  throw new Error(message);
+}
+
+async function main() {
+  // A fresh profile, thrown away afterwards: nothing from an earlier run leaks in.
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "eddy-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    viewport: { width: 1280, height: 1000 },
+    // The machine has no network: keep Chromium from trying to reach it.
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const problems = [];
+  try {
+    const page = context.pages()[0] || (await context.newPage());
+    page.on("pageerror", (e) => problems.push("page error: " + e.message));
+    page.on("console", (m) => { if (m.type() === "error") problems.push("console error: " + m.text()); });
+    const response = await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
+    if (!response || response.status() !== 200) fail(`GET ${url}: status ${response && response.status()}`);
+    console.log(`ok   the page loads (${response.headers()["content-type"]})`);
+
+    // 1. The loop figures move between two samples.
+    await page.waitForFunction(() => +document.body.dataset.statsEvents >= 2, null, { timeout: WAIT_MS })
+      .catch(() => fail("fewer than 2 stats events over the SSE stream in " + WAIT_MS + " ms"));
+    const loops = () => page.$$eval(".loop", (cards) => cards.map((c) => ({
+      id: c.dataset.loopId, ticks: +c.dataset.ticks, polls: +c.dataset.polls,
+      ticksPerS: +c.dataset.ticksPerS, pollsPerS: +c.dataset.pollsPerS,
+    })));
+    const first = await loops();
+    if (!first.length) fail("no loop card on the page");
+    const seen = +(await page.evaluate(() => document.body.dataset.statsEvents));
+    await page.waitForFunction((n) => +document.body.dataset.statsEvents > n, seen, { timeout: WAIT_MS })
+      .catch(() => fail("no new stats event after the first two"));
+    const second = await loops();
+    for (const a of first) {
+      const b = second.find((l) => l.id === a.id);
+      if (!b) fail(`loop ${a.id} disappeared`);
+      if (!(b.ticks > a.ticks && b.polls > a.polls)) {
+        fail(`loop ${a.id} did not move: ticks ${a.ticks} → ${b.ticks}, polls ${a.polls} → ${b.polls}`);
+      }
+      if (!(b.ticksPerS > 0 && b.pollsPerS > 0)) {
+        fail(`loop ${a.id} shows no rate: ${b.ticksPerS} ticks/s, ${b.pollsPerS} polls/s`);
+      }
+      console.log(`ok   loop ${a.id} moves: ticks ${a.ticks} → ${b.ticks}, ${b.ticksPerS} ticks/s, ${b.pollsPerS} polls/s`);
+    }
+    const server = await page.$eval("#server", (s) => ({ requests: +s.dataset.requests, reqPerS: +s.dataset.reqPerS }));
+    if (!(server.requests > 0 && server.reqPerS > 0)) fail(`the server shows no requests: ${JSON.stringify(server)}`);
+    console.log(`ok   the server counts requests: ${server.requests}, ${server.reqPerS} req/s`);
+
+    // 2. The task table lists the connection tasks.
+    await page.waitForFunction(() => [...document.querySelectorAll("#tasks tbody tr")]
+      .some((tr) => /connection/.test(tr.textContent)), null, { timeout: WAIT_MS })
+      .catch(() => fail("the task table lists no connection task"));
+    const table = await page.$eval("#tasks", (t) => ({
+      rows: +t.dataset.rows,
+      connections: [...t.tBodies[0].rows].filter((tr) => /connection/.test(tr.textContent)).length,
+    }));
+    console.log(`ok   the task table lists ${table.rows} tasks, ${table.connections} of them connections`);
+    // Sorting: a click on "polls" orders the column (biggest first), a second click reverses it.
+    const pollsColumn = () => page.$$eval("#tasks tbody tr", (rows) =>
+      rows.map((r) => +r.cells[3].textContent.replace(/[^0-9]/g, "")));
+    await page.click('#tasks th[data-key="busy_ns"]');
+    await page.click('#tasks th[data-key="polls"]');
+    const desc = await pollsColumn();
+    await page.click('#tasks th[data-key="polls"]');
+    const asc = await pollsColumn();
+    const sorted = (xs, cmp) => xs.every((x, i) => i === 0 || cmp(xs[i - 1], x));
+    if (!sorted(desc, (a, b) => a >= b) || !sorted(asc, (a, b) => a <= b)) {
+      fail(`sorting by polls failed: ${desc.slice(0, 5)}… then ${asc.slice(0, 5)}…`);
+    }
+    console.log("ok   the task table sorts by a clicked column, both ways");
+
+    // 3. The timeline drew bars.
+    await page.waitForFunction(() => +document.getElementById("timeline").dataset.bars > 0, null, { timeout: WAIT_MS })
+      .catch(() => fail("the timeline drew no bars"));
+    const timeline = await page.$eval("#timeline", (c) => ({ bars: +c.dataset.bars, parks: +c.dataset.parks }));
+    console.log(`ok   the timeline draws ${timeline.bars} poll bars and ${timeline.parks} parks`);
+    // Hovering a bar names its task: sweep the first lane until the tooltip appears.
+    const box = await (await page.$("#timeline")).boundingBox();
+    let tipText = "";
+    for (let x = box.width - 10; x > 60 && !tipText; x -= 3) {
+      await page.mouse.move(box.x + x, box.y + 17);
+      tipText = await page.$eval("#tip", (t) => (t.style.display === "block" ? t.textContent : ""));
+    }
+    if (!/^task /.test(tipText)) fail("hovering the timeline's first lane showed no poll");
+    console.log("ok   hovering a bar names it: " + tipText.split("\n").join(" | "));
+
+    // The picture for README: hovering, so the wake arrow and the tooltip show.
+    fs.mkdirSync(path.dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: false });
+    console.log(`ok   screenshot in ${screenshot}`);
+    await page.mouse.move(0, 0);
+
+    if (problems.length) fail("the page reported errors:\n  " + problems.join("\n  "));
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => console.log("browser test: passed"),
+  (e) => {
+    console.error("browser test FAILED: " + e.message);
+    process.exit(1);
+  },
+);

@@ -104,17 +104,31 @@ async function main() {
       .catch(() => fail("the timeline drew no bars"));
     const timeline = await page.$eval("#timeline", (c) => ({ bars: +c.dataset.bars, parks: +c.dataset.parks }));
     console.log(`ok   the timeline draws ${timeline.bars} poll bars and ${timeline.parks} parks`);
-    // Hovering a bar names its task: sweep the first lane until the tooltip appears.
+    // Hovering a bar names its task. sweep() moves the pointer along the first lane, right to
+    // left, until the tooltip shows a poll that `want` accepts.
     const box = await (await page.$("#timeline")).boundingBox();
-    let tipText = "";
-    for (let x = box.width - 10; x > 60 && !tipText; x -= 3) {
-      await page.mouse.move(box.x + x, box.y + 17);
-      tipText = await page.$eval("#tip", (t) => (t.style.display === "block" ? t.textContent : ""));
-    }
+    const sweep = async (want) => {
+      for (let x = box.width - 10; x > 60; x -= 3) {
+        await page.mouse.move(box.x + x, box.y + 17);
+        const text = await page.$eval("#tip", (t) => (t.style.display === "block" ? t.textContent : ""));
+        if (text && want(text)) return text;
+      }
+      return "";
+    };
+    const tipText = await sweep(() => true);
     if (!/^task /.test(tipText)) fail("hovering the timeline's first lane showed no poll");
     console.log("ok   hovering a bar names it: " + tipText.split("\n").join(" | "));
+    // The wheel zooms the paused view around the pointer (to see a wake's microseconds).
+    const spanBefore = +(await page.$eval("#timeline", (c) => c.dataset.spanNs));
+    for (let i = 0; i < 8; i++) await page.mouse.wheel(0, -200);
+    await page.waitForFunction((before) => +document.getElementById("timeline").dataset.spanNs < before / 10,
+      spanBefore, { timeout: WAIT_MS }).catch(() => fail("the wheel did not zoom the timeline in"));
+    const spanAfter = +(await page.$eval("#timeline", (c) => c.dataset.spanNs));
+    console.log(`ok   the wheel zooms the timeline: ${spanBefore / 1e6} ms → ${(spanAfter / 1e6).toFixed(1)} ms across`);
 
-    // The picture for README: hovering, so the wake arrow and the tooltip show.
+    // The picture for README: zoomed in, hovering a poll whose wake is in the window if
+    // there is one, so the wake arrow and the tooltip show.
+    if (!(await sweep((t) => /woken by: (?!not)/.test(t)))) await sweep(() => true);
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: false });
     console.log(`ok   screenshot in ${screenshot}`);

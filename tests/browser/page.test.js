@@ -24,6 +24,9 @@ const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 // 0.5 s, so 15 s is thirty samples late, not a tight race.
 const WAIT_MS = 15000;
 
+const t0 = Date.now();
+const elapsed = () => ((Date.now() - t0) / 1000).toFixed(1) + " s";
+
 function fail(message) {
   throw new Error(message);
 }
@@ -46,7 +49,7 @@ async function main() {
     page.on("console", (m) => { if (m.type() === "error") problems.push("console error: " + m.text()); });
     const response = await page.goto(url, { waitUntil: "load", timeout: WAIT_MS });
     if (!response || response.status() !== 200) fail(`GET ${url}: status ${response && response.status()}`);
-    console.log(`ok   the page loads (${response.headers()["content-type"]})`);
+    console.log(`ok   [${elapsed()}] the page loads (${response.headers()["content-type"]})`);
 
     // 1. The loop figures move between two samples.
     await page.waitForFunction(() => +document.body.dataset.statsEvents >= 2, null, { timeout: WAIT_MS })
@@ -70,11 +73,11 @@ async function main() {
       if (!(b.ticksPerS > 0 && b.pollsPerS > 0)) {
         fail(`loop ${a.id} shows no rate: ${b.ticksPerS} ticks/s, ${b.pollsPerS} polls/s`);
       }
-      console.log(`ok   loop ${a.id} moves: ticks ${a.ticks} → ${b.ticks}, ${b.ticksPerS} ticks/s, ${b.pollsPerS} polls/s`);
+      console.log(`ok   [${elapsed()}] loop ${a.id} moves: ticks ${a.ticks} → ${b.ticks}, ${b.ticksPerS} ticks/s, ${b.pollsPerS} polls/s`);
     }
     const server = await page.$eval("#server", (s) => ({ requests: +s.dataset.requests, reqPerS: +s.dataset.reqPerS }));
     if (!(server.requests > 0 && server.reqPerS > 0)) fail(`the server shows no requests: ${JSON.stringify(server)}`);
-    console.log(`ok   the server counts requests: ${server.requests}, ${server.reqPerS} req/s`);
+    console.log(`ok   [${elapsed()}] the server counts requests: ${server.requests}, ${server.reqPerS} req/s`);
 
     // 2. The task table lists the connection tasks.
     await page.waitForFunction(() => [...document.querySelectorAll("#tasks tbody tr")]
@@ -84,7 +87,7 @@ async function main() {
       rows: +t.dataset.rows,
       connections: [...t.tBodies[0].rows].filter((tr) => /connection/.test(tr.textContent)).length,
     }));
-    console.log(`ok   the task table lists ${table.rows} tasks, ${table.connections} of them connections`);
+    console.log(`ok   [${elapsed()}] the task table lists ${table.rows} tasks, ${table.connections} of them connections`);
     // Sorting: a click on "polls" orders the column (biggest first), a second click reverses it.
     const pollsColumn = () => page.$$eval("#tasks tbody tr", (rows) =>
       rows.map((r) => +r.cells[3].textContent.replace(/[^0-9]/g, "")));
@@ -97,41 +100,58 @@ async function main() {
     if (!sorted(desc, (a, b) => a >= b) || !sorted(asc, (a, b) => a <= b)) {
       fail(`sorting by polls failed: ${desc.slice(0, 5)}… then ${asc.slice(0, 5)}…`);
     }
-    console.log("ok   the task table sorts by a clicked column, both ways");
+    console.log(`ok   [${elapsed()}] ` + "the task table sorts by a clicked column, both ways");
 
     // 3. The timeline drew bars.
     await page.waitForFunction(() => +document.getElementById("timeline").dataset.bars > 0, null, { timeout: WAIT_MS })
       .catch(() => fail("the timeline drew no bars"));
     const timeline = await page.$eval("#timeline", (c) => ({ bars: +c.dataset.bars, parks: +c.dataset.parks }));
-    console.log(`ok   the timeline draws ${timeline.bars} poll bars and ${timeline.parks} parks`);
-    // Hovering a bar names its task. sweep() moves the pointer along the first lane, right to
-    // left, until the tooltip shows a poll that `want` accepts.
+    console.log(`ok   [${elapsed()}] the timeline draws ${timeline.bars} poll bars and ${timeline.parks} parks`);
+    // Hovering a bar names its task. sweep() moves a pointer along the first lane, right to
+    // left, until the tooltip shows a poll whose text matches `want`: inside the page (one
+    // round trip, not hundreds), then with Playwright's real pointer at the place it found.
     const box = await (await page.$("#timeline")).boundingBox();
-    const sweep = async (want) => {
-      for (let x = box.width - 10; x > 60; x -= 3) {
-        await page.mouse.move(box.x + x, box.y + 17);
-        const text = await page.$eval("#tip", (t) => (t.style.display === "block" ? t.textContent : ""));
-        if (text && want(text)) return text;
-      }
-      return "";
+    const sweep = async (want, from = box.width - 10) => {
+      const x = await page.evaluate(([box, want, from]) => {
+        const canvas = document.getElementById("timeline"), tip = document.getElementById("tip");
+        for (let x = box.x + from; x > box.x + 60; x -= 1) {
+          canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: x, clientY: box.y + 17, bubbles: true }));
+          if (tip.style.display === "block" && new RegExp(want).test(tip.textContent)) return x;
+        }
+        return null;
+      }, [box, want, from]);
+      if (x === null) return { x: null, text: "" };
+      await page.mouse.move(x, box.y + 17);
+      return { x, text: await page.$eval("#tip", (t) => (t.style.display === "block" ? t.textContent : "")) };
     };
-    const tipText = await sweep(() => true);
+    const middle = { x: box.x + box.width * 0.6, y: box.y + 17 };
+    await page.mouse.move(middle.x, middle.y); // pauses the view
+    const found = await sweep("^task ");
+    const tipText = found.text;
     if (!/^task /.test(tipText)) fail("hovering the timeline's first lane showed no poll");
-    console.log("ok   hovering a bar names it: " + tipText.split("\n").join(" | "));
+    console.log(`ok   [${elapsed()}] ` + "hovering a bar names it: " + tipText.split("\n").join(" | "));
     // The wheel zooms the paused view around the pointer (to see a wake's microseconds).
+    // Around the bar found, so the zoomed view has polls in it.
     const spanBefore = +(await page.$eval("#timeline", (c) => c.dataset.spanNs));
     for (let i = 0; i < 8; i++) await page.mouse.wheel(0, -200);
     await page.waitForFunction((before) => +document.getElementById("timeline").dataset.spanNs < before / 10,
       spanBefore, { timeout: WAIT_MS }).catch(() => fail("the wheel did not zoom the timeline in"));
     const spanAfter = +(await page.$eval("#timeline", (c) => c.dataset.spanNs));
-    console.log(`ok   the wheel zooms the timeline: ${spanBefore / 1e6} ms → ${(spanAfter / 1e6).toFixed(1)} ms across`);
+    console.log(`ok   [${elapsed()}] the wheel zooms the timeline: ${spanBefore / 1e6} ms → ${(spanAfter / 1e6).toFixed(1)} ms across`);
 
-    // The picture for README: zoomed in, hovering a poll whose wake is in the window if
-    // there is one, so the wake arrow and the tooltip show.
-    if (!(await sweep((t) => /woken by: (?!not)/.test(t)))) await sweep(() => true);
+    // The picture for README: zoomed in to a few milliseconds, where single polls and the
+    // parks between them show, hovering a poll whose wake is in the window if there is one,
+    // so the wake arrow and the tooltip show.
+    for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -200);
+    await page.waitForFunction(() => +document.getElementById("timeline").dataset.spanNs < 5e6, null,
+      { timeout: WAIT_MS }).catch(() => fail("the wheel did not zoom the timeline in to 5 ms"));
+    const from = Math.min(box.width - 10, found.x - box.x + 300);
+    for (const want of ["woken by: (?!not).*\\n.*[µm]s before", "woken by: (?!not)", "^task "]) {
+      if ((await sweep(want, from)).text) break;
+    }
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: false });
-    console.log(`ok   screenshot in ${screenshot}`);
+    console.log(`ok   [${elapsed()}] screenshot in ${screenshot}`);
     await page.mouse.move(0, 0);
 
     if (problems.length) fail("the page reported errors:\n  " + problems.join("\n  "));

@@ -14,7 +14,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
-say() { echo "browser test: $*"; }
+say() { echo "browser test [${SECONDS}s]: $*"; }
 die() { echo "browser test FAILED: $*" >&2; exit 1; }
 
 # ---- What it needs ------------------------------------------------------------------------
@@ -41,6 +41,7 @@ cargo build --quiet --example greeting || die "cargo build --example greeting fa
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 greeting="$target_dir/debug/examples/greeting"
 [ -x "$greeting" ] || die "no greeting binary at $greeting"
+say "built $greeting"
 
 work="$(mktemp -d /tmp/eddy-browser.XXXXXX)"
 pids=()
@@ -57,7 +58,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Port 0: the kernel picks a free port, and the server's "listening on" line says which.
-RUST_LOG="warn,eddy_http::server=info" "$greeting" --debug-page --addr 127.0.0.1:0 >"$work/server.log" 2>&1 &
+RUST_LOG="warn,eddy_http::server=info" "$greeting" --debug-page --addr 127.0.0.1:0 --workers 2 >"$work/server.log" 2>&1 &
 server_pid=$!
 pids+=("$server_pid")
 addr=""
@@ -88,3 +89,4 @@ fi
 shot="${SCREENSHOT:-$root/docs/debug-page.png}"
 CHROMIUM="$chromium" timeout 90 node "$here/page.test.js" "http://$addr/_eddy" "$shot" \
   || { echo "--- server log (last lines):" >&2; tail -20 "$work/server.log" >&2; die "see the line above"; }
+say "done; stopping what it started"

@@ -1,24 +1,33 @@
 #!/usr/bin/env python3
 """What the live page costs the server: CPU time per request with and without a viewer.
 
-    python3 tests/browser/cost.py [--rounds 5] [--seconds 6]
+    python3 tests/browser/cost.py [--rounds 6] [--seconds 5] [--viewer-seconds 300]
 
-Not part of CI (it builds in release and runs for about two minutes). It starts two
-release greeting servers on CPU 0, one plain and one with `--debug-page`, and runs
-bench/http's keep-alive load (wrk, one thread, 64 connections, CPU 1) at them in
-alternating rounds of three configurations:
+Not part of CI: it builds the greeting example in release and runs for about two minutes.
+It starts two release greeting servers on CPU 0, one plain and one with `--debug-page`,
+and loads them like bench/http's keep-alive scenario (wrk, one thread, 64 connections,
+on CPU 1). It measures the page's cost two ways.
 
-  plain     the greeting server without the page
-  idle      the page on, nobody watching
-  viewer    the page on, one viewer connected to /_eddy/events
+1. Alternating runs, as the issue asks: in each round, three wrk runs of the same length,
+   `plain` (no page), `idle` (page on, nobody watching) and `viewer` (one viewer connected
+   to /_eddy/events); CPU per request is the server's utime + stime over the run
+   (/proc/PID/stat) divided by the requests wrk completed. Medians of the rounds, and of
+   the per-round ratios (a round's runs are seconds apart, so a ratio cancels the drift
+   between rounds). On a shared 2-core VM a run drifts by 10-20 %, more than the effect.
 
-The viewer is `curl -N` reading the event stream (on CPU 1, beside wrk): it asks the
-server for exactly what the page asks for (the page's JSON requests are the same
-endpoints, and its drawing happens in the browser), so it is a fair stand-in for the
-page's server-side cost. CPU per request is the server's utime + stime over the measured
-run (/proc/PID/stat) divided by the requests wrk completed; alternating the three in each
-round spreads the VM's drift over all of them, and the figure is the median of the
-rounds. Only processes this script started are signalled, by PID.
+2. The viewer's work, counted directly: what one second of a viewer asks of the server
+   (per the page's contract: stats and a 1 s timeline twice, the task table once),
+   repeated `--viewer-seconds` times back to back right after a load burst, so that every
+   timeline is a loaded one, cut at the recorder window's bound (its 4,000 newest polls).
+   CPU per viewer-second, divided by the CPU per second the server spends under the
+   keep-alive load, is the rise in CPU per request a viewer causes. The burst's timeline
+   is asked for with ?ms=10000 so it reaches back into the load; each is an HTTP request
+   (a few µs more than an SSE event), so this figure errs high.
+
+The viewer in (1) is `curl -N` reading the event stream (on CPU 1, beside wrk): it asks
+the server for exactly what the page asks for (the page draws in the browser), so it is a
+fair stand-in for the page's server-side cost. Only processes this script started are
+signalled, by PID.
 """
 
 import argparse
@@ -84,18 +93,48 @@ def wrk(port: int, seconds: int) -> int:
     return int(found.group(1))
 
 
-def measure(proc: subprocess.Popen, port: int, seconds: int) -> float:
-    """Server CPU microseconds per request over one wrk run."""
-    before = cpu_ticks(proc.pid)
+def measure(proc: subprocess.Popen, port: int, seconds: int) -> tuple[float, float]:
+    """One wrk run: (server CPU µs per request, server CPU seconds per second)."""
+    before, start = cpu_ticks(proc.pid), time.monotonic()
     requests = wrk(port, seconds)
-    after = cpu_ticks(proc.pid)
-    return (after - before) / CLK_TCK * 1e6 / requests
+    after, took = cpu_ticks(proc.pid), time.monotonic() - start
+    cpu = (after - before) / CLK_TCK
+    return cpu * 1e6 / requests, cpu / took
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 5 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def viewer_seconds(port: int, count: int) -> tuple[int, int]:
+    """Asks for `count` viewer-seconds of events as plain requests, on one keep-alive
+    connection; returns (requests, bytes received)."""
+    base = f'http://127.0.0.1:{port}/_eddy'
+    one_second = [f'{base}/stats.json', f'{base}/timeline.json?ms=10000',
+                  f'{base}/stats.json', f'{base}/timeline.json?ms=10000', f'{base}/tasks.json']
+    urls = one_second * count
+    args = [arg for url in urls for arg in ('-o', '/dev/null', url)]
+    out = subprocess.run(['taskset', '-c', '1', 'curl', '-s', '-w', '%{http_code} %{size_download}\\n', *args],
+                         capture_output=True, text=True)
+    codes = [line.split() for line in out.stdout.splitlines()]
+    if out.returncode != 0 or len(codes) != len(urls) or any(code != '200' for code, _ in codes):
+        fail(f'the viewer-seconds requests failed: curl exit {out.returncode}, '
+             f'{sum(1 for code, _ in codes if code == "200")} of {len(urls)} answered 200')
+    return len(urls), sum(int(size) for _, size in codes)
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--rounds', type=int, default=5)
-    p.add_argument('--seconds', type=int, default=6, help='length of each measured wrk run')
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    p.add_argument('--rounds', type=int, default=6)
+    p.add_argument('--seconds', type=int, default=5, help='length of each measured wrk run')
+    p.add_argument('--viewer-seconds', type=int, default=300, help='viewer-seconds counted in (2)')
     args = p.parse_args()
     for tool in ('wrk', 'curl', 'taskset'):
         if shutil.which(tool) is None:
@@ -108,6 +147,8 @@ def main() -> None:
     logs.mkdir(exist_ok=True)
 
     started: list[subprocess.Popen] = []
+    results: dict[str, list[float]] = {'plain': [], 'idle': [], 'viewer': []}
+    load_cpu: list[float] = []  # the paged server's CPU seconds per second under load
     try:
         plain, plain_port = start_server(binary, [], logs / 'plain.log')
         started.append(plain)
@@ -116,39 +157,48 @@ def main() -> None:
         # Warm both up (page cache, allocator, branch predictors) before anything counts.
         wrk(plain_port, 2)
         wrk(paged_port, 2)
-        results: dict[str, list[float]] = {'plain': [], 'idle': [], 'viewer': []}
+        print(f'(1) alternating runs, {args.rounds} rounds of {args.seconds} s each', flush=True)
         for round_no in range(args.rounds):
-            results['plain'].append(measure(plain, plain_port, args.seconds))
-            results['idle'].append(measure(paged, paged_port, args.seconds))
+            results['plain'].append(measure(plain, plain_port, args.seconds)[0])
+            per_request, cpu_per_s = measure(paged, paged_port, args.seconds)
+            results['idle'].append(per_request)
+            load_cpu.append(cpu_per_s)
             viewer = subprocess.Popen(['taskset', '-c', '1', 'curl', '-sN', '-o', '/dev/null',
                                        f'http://127.0.0.1:{paged_port}/_eddy/events'])
             started.append(viewer)
             time.sleep(1)  # connected and past the first burst of events
             if viewer.poll() is not None:
                 fail('the viewer (curl -N /_eddy/events) exited at once: is the page on?')
-            results['viewer'].append(measure(paged, paged_port, args.seconds))
-            viewer.send_signal(signal.SIGTERM)
-            viewer.wait()
+            results['viewer'].append(measure(paged, paged_port, args.seconds)[0])
+            stop(viewer)
             started.remove(viewer)
-            print(f'round {round_no + 1}: ' + ', '.join(f'{k} {v[-1]:.2f} µs/req' for k, v in results.items()),
+            print(f'  round {round_no + 1}: ' + ', '.join(f'{k} {v[-1]:.2f} µs/req' for k, v in results.items()),
                   flush=True)
+
+        print(f'(2) {args.viewer_seconds} viewer-seconds of requests right after a 3 s load burst', flush=True)
+        wrk(paged_port, 3)
+        before = cpu_ticks(paged.pid)
+        requests, received = viewer_seconds(paged_port, args.viewer_seconds)
+        viewer_ticks = cpu_ticks(paged.pid) - before
     finally:
         for proc in started:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc)
 
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f'\nserver CPU per request, median of {args.rounds} rounds of {args.seconds} s '
-          f'(wrk -t1 -c{CONNECTIONS} keep-alive):')
+    paired = lambda a, b: statistics.median(x / y for x, y in zip(results[a], results[b]))
+    print(f'\n(1) server CPU per request, median of {args.rounds} rounds (wrk -t1 -c{CONNECTIONS} keep-alive):')
     for k, v in med.items():
         print(f'  {k:7} {v:.3f} µs   (rounds: {", ".join(f"{x:.2f}" for x in results[k])})')
-    print(f'  page on, nobody watching: {100 * (med["idle"] / med["plain"] - 1):+.1f} % against plain')
-    print(f'  one viewer:               {100 * (med["viewer"] / med["idle"] - 1):+.1f} % against nobody watching')
+    print(f'  page on, nobody watching: {100 * (med["idle"] / med["plain"] - 1):+.1f} % against plain '
+          f'(median of ratios {100 * (paired("idle", "plain") - 1):+.1f} %)')
+    print(f'  one viewer:               {100 * (med["viewer"] / med["idle"] - 1):+.1f} % against nobody watching '
+          f'(median of ratios {100 * (paired("viewer", "idle") - 1):+.1f} %)')
+    per_viewer_second = viewer_ticks / CLK_TCK / args.viewer_seconds
+    load = statistics.median(load_cpu)
+    print(f'(2) one viewer-second ({requests // args.viewer_seconds} requests, '
+          f'{received / args.viewer_seconds / 1e3:.0f} kB of JSON) costs the server {per_viewer_second * 1e3:.2f} ms CPU;')
+    print(f'    under the load it spends {load * 1e3:.0f} ms CPU per second, so one viewer raises CPU per request '
+          f'by {100 * per_viewer_second / load:.2f} %')
 
 
 if __name__ == '__main__':

@@ -139,15 +139,37 @@ async function main() {
     const spanAfter = +(await page.$eval("#timeline", (c) => c.dataset.spanNs));
     console.log(`ok   [${elapsed()}] the wheel zooms the timeline: ${spanBefore / 1e6} ms → ${(spanAfter / 1e6).toFixed(1)} ms across`);
 
-    // The picture for README: zoomed in to a few milliseconds, where single polls and the
-    // parks between them show, hovering a poll whose wake is in the window if there is one,
-    // so the wake arrow and the tooltip show.
-    for (let i = 0; i < 6; i++) await page.mouse.wheel(0, -200);
-    await page.waitForFunction(() => +document.getElementById("timeline").dataset.spanNs < 5e6, null,
-      { timeout: WAIT_MS }).catch(() => fail("the wheel did not zoom the timeline in to 5 ms"));
-    const from = Math.min(box.width - 10, found.x - box.x + 300);
-    for (const want of ["woken by: (?!not).*\\n.*[µm]s before", "woken by: (?!not)", "^task "]) {
-      if ((await sweep(want, from)).text) break;
+    // The picture for README: a fresh view, paused with the pointer on the lane labels, then
+    // zoomed in to a few milliseconds around a poll of the busiest loop that a wake in the
+    // window caused (the page's own view() and findWake() choose it, so the picture does not
+    // depend on where a sweep lands), hovered so its tooltip and wake arrow show.
+    await page.mouse.move(0, 0); // off the canvas: the view goes live again
+    await page.waitForTimeout(1200); // two more samples
+    await page.mouse.move(box.x + 10, box.y + 17);
+    const target = await page.evaluate(() => {
+      const v = view(), span = v.end - v.start, ids = [...tl.loops.keys()].sort((a, b) => a - b);
+      let busiest = null;
+      for (const id of ids) {
+        const inView = tl.loops.get(id).polls.filter((p) => p[0] > v.start + span * 0.2 && p[0] < v.end - span * 0.2);
+        if (!busiest || inView.length > busiest.polls.length) busiest = { id, polls: inView };
+      }
+      if (!busiest || !busiest.polls.length) return null;
+      const caused = busiest.polls.filter((p) => {
+        const cause = findWake(busiest.id, p);
+        return cause && p[0] - cause.wake[0] > 0;
+      });
+      const poll = (caused.length ? caused : busiest.polls)[0];
+      const r = document.getElementById("timeline").getBoundingClientRect();
+      return { x: r.left + LABEL_W + ((poll[0] + poll[1] / 2 - v.start) / span) * (r.width - LABEL_W),
+               y: r.top + laneY(busiest.id) + LANE_H / 2 };
+    });
+    if (target) {
+      await page.mouse.move(target.x, target.y);
+      for (let i = 0; i < 14; i++) await page.mouse.wheel(0, -200);
+      await page.waitForFunction(() => +document.getElementById("timeline").dataset.spanNs < 5e6, null,
+        { timeout: WAIT_MS }).catch(() => fail("the wheel did not zoom the timeline in to 5 ms"));
+      await page.mouse.move(target.x + 1, target.y); // a mousemove, so the tooltip follows the zoom
+      await page.mouse.move(target.x, target.y);
     }
     fs.mkdirSync(path.dirname(screenshot), { recursive: true });
     await page.screenshot({ path: screenshot, fullPage: false });

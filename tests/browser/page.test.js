@@ -6,6 +6,12 @@
 // this runs; run.sh starts both. The page mirrors the figures it shows in `data-*`
 // attributes, so every assertion below compares numbers, never pixels. Each check prints
 // one line; the first failure exits 1 with what was expected and what was seen.
+//
+// The checks, in order: (1) the loop figures and the request count move between two
+// samples; (2) the task table lists the connection tasks and sorts by a clicked column;
+// (3) the timeline draws bars, hovering one names its task and wake, the wheel zooms;
+// then the screenshot; (4) a ?token= in the page's URL reaches the event stream and the
+// links. A page error or console error anywhere fails the run.
 "use strict";
 
 const { chromium } = require("playwright-core");
@@ -175,6 +181,24 @@ async function main() {
     await page.screenshot({ path: screenshot, fullPage: false });
     console.log(`ok   [${elapsed()}] screenshot in ${screenshot}`);
     await page.mouse.move(0, 0);
+
+    // 4. The token: a page opened with ?token=T passes T on to the event stream and to every
+    // link, as a server off loopback requires. (This server is on loopback and ignores it;
+    // the check is what the page asks for.)
+    const tokenPage = await context.newPage();
+    const asked = [];
+    tokenPage.on("request", (r) => asked.push(r.url()));
+    await tokenPage.goto(url + "?token=t%26k", { waitUntil: "load", timeout: WAIT_MS });
+    await tokenPage.waitForFunction(() => +document.body.dataset.statsEvents >= 1, null, { timeout: WAIT_MS })
+      .catch(() => fail("the page opened with ?token= got no stats event"));
+    const events = asked.filter((u) => u.includes("/events"));
+    if (!events.length || !events.every((u) => u.endsWith("/_eddy/events?token=t%26k"))) {
+      fail(`the event stream was asked for without the token: ${events.join(", ") || "(never)"}`);
+    }
+    const links = await tokenPage.$$eval("header nav a", (as) => as.map((a) => a.href));
+    if (!links.every((h) => h.endsWith("?token=t%26k"))) fail(`a link lacks the token: ${links.join(", ")}`);
+    console.log(`ok   [${elapsed()}] ?token= is passed on to the event stream and the ${links.length} links`);
+    await tokenPage.close();
 
     if (problems.length) fail("the page reported errors:\n  " + problems.join("\n  "));
   } finally {

@@ -80,23 +80,23 @@ def start_server(binary: Path, extra: list[str], log: Path) -> tuple[subprocess.
     return proc, port
 
 
-def wrk(port: int, seconds: int) -> int:
+def wrk(port: int, seconds: int, label: str = 'warm-up') -> int:
     """One keep-alive wrk run; returns the requests it completed."""
     cmd = ['timeout', str(seconds + 30), 'taskset', '-c', '1', 'wrk', '-t1', f'-c{CONNECTIONS}',
            f'-d{seconds}s', f'http://127.0.0.1:{port}/bench']
     out = subprocess.run(cmd, capture_output=True, text=True)
     found = re.search(r'(\d+) requests in', out.stdout)
     if out.returncode != 0 or not found:
-        fail(f'wrk failed ({out.returncode}): {out.stdout}{out.stderr}')
+        fail(f'{label}: wrk failed ({out.returncode}): {out.stdout}{out.stderr}')
     if 'Non-2xx' in out.stdout or 'Socket errors' in out.stdout:
-        fail(f'wrk saw errors: {out.stdout}')
+        fail(f'{label}: wrk saw errors: {out.stdout}')
     return int(found.group(1))
 
 
-def measure(proc: subprocess.Popen, port: int, seconds: int) -> tuple[float, float]:
+def measure(proc: subprocess.Popen, port: int, seconds: int, label: str) -> tuple[float, float]:
     """One wrk run: (server CPU µs per request, server CPU seconds per second)."""
     before, start = cpu_ticks(proc.pid), time.monotonic()
-    requests = wrk(port, seconds)
+    requests = wrk(port, seconds, label)
     after, took = cpu_ticks(proc.pid), time.monotonic() - start
     cpu = (after - before) / CLK_TCK
     return cpu * 1e6 / requests, cpu / took
@@ -159,8 +159,8 @@ def main() -> None:
         wrk(paged_port, 2)
         print(f'(1) alternating runs, {args.rounds} rounds of {args.seconds} s each', flush=True)
         for round_no in range(args.rounds):
-            results['plain'].append(measure(plain, plain_port, args.seconds)[0])
-            per_request, cpu_per_s = measure(paged, paged_port, args.seconds)
+            results['plain'].append(measure(plain, plain_port, args.seconds, 'plain')[0])
+            per_request, cpu_per_s = measure(paged, paged_port, args.seconds, 'idle')
             results['idle'].append(per_request)
             load_cpu.append(cpu_per_s)
             viewer = subprocess.Popen(['taskset', '-c', '1', 'curl', '-sN', '-o', '/dev/null',
@@ -169,7 +169,7 @@ def main() -> None:
             time.sleep(1)  # connected and past the first burst of events
             if viewer.poll() is not None:
                 fail('the viewer (curl -N /_eddy/events) exited at once: is the page on?')
-            results['viewer'].append(measure(paged, paged_port, args.seconds)[0])
+            results['viewer'].append(measure(paged, paged_port, args.seconds, 'viewer')[0])
             stop(viewer)
             started.remove(viewer)
             print(f'  round {round_no + 1}: ' + ', '.join(f'{k} {v[-1]:.2f} µs/req' for k, v in results.items()),

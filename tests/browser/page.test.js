@@ -27,7 +27,7 @@ if (!url || !screenshot) {
 // Debian's Chromium; CHROMIUM overrides it for machines that keep it elsewhere.
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 // How long to wait for each thing the page should show: the server sends a sample every
-// 0.5 s, so 15 s is thirty samples late, not a tight race.
+// 0.5 s (the timeline every second), so 15 s is fifteen timelines late, not a tight race.
 const WAIT_MS = 15000;
 
 const t0 = Date.now();

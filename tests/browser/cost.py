@@ -16,7 +16,7 @@ on CPU 1). It measures the page's cost two ways.
    between rounds). On a shared 2-core VM a run drifts by 10-20 %, more than the effect.
 
 2. The viewer's work, counted directly: what one second of a viewer asks of the server
-   (per the page's contract: stats and a 1 s timeline twice, the task table once),
+   (what /events sends: stats twice, a 1 s timeline and the task table once),
    repeated `--viewer-seconds` times back to back right after a load burst, so that every
    timeline is a loaded one, cut at the recorder window's bound (its 4,000 newest polls).
    CPU per viewer-second, divided by the CPU per second the server spends under the
@@ -117,8 +117,8 @@ def viewer_seconds(port: int, count: int) -> tuple[int, int]:
     """Asks for `count` viewer-seconds of events as plain requests, on one keep-alive
     connection; returns (requests, bytes received)."""
     base = f'http://127.0.0.1:{port}/_eddy'
-    one_second = [f'{base}/stats.json', f'{base}/timeline.json?ms=10000',
-                  f'{base}/stats.json', f'{base}/timeline.json?ms=10000', f'{base}/tasks.json']
+    one_second = [f'{base}/stats.json', f'{base}/stats.json', f'{base}/timeline.json?ms=10000',
+                  f'{base}/tasks.json']
     urls = one_second * count
     args = [arg for url in urls for arg in ('-o', '/dev/null', url)]
     out = subprocess.run(['taskset', '-c', '1', 'curl', '-s', '-w', '%{http_code} %{size_download}\\n', *args],

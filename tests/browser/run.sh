@@ -76,9 +76,9 @@ say "greeting server (pid $server_pid) on $addr"
 # has it, else a shell loop of curl processes. Modest on purpose: the page has to show work,
 # and the browser shares the machine's cores with it.
 if command -v wrk >/dev/null; then
-  wrk -t1 -c4 -d120s "http://$addr/Alice" >"$work/load.log" 2>&1 &
+  wrk -t1 -c8 -d120s "http://$addr/Alice" >"$work/load.log" 2>&1 &
   pids+=("$!")
-  say "load: wrk -t1 -c4 (pid $!)"
+  say "load: wrk -t1 -c8 (pid $!)"
 else
   (while :; do curl -s -o /dev/null "http://$addr/Alice" "http://$addr/Bob" "http://$addr/" || true; done) &
   pids+=("$!")

@@ -33,6 +33,12 @@ pub(crate) struct Resource<H> {
     /// Names of the parameters, in order of appearance.
     pub(crate) param_names: Vec<Box<str>>,
     handlers: Vec<(Method, H)>,
+    /// How many `/` a matching path has (1 for `/` and `/{name}`, 2 for
+    /// `/a/{b}`): a path with another count is skipped without looking at
+    /// its segments.
+    slashes: usize,
+    /// The methods in `handlers`, one bit each ([`Method::bit`]).
+    methods: u16,
 }
 
 /// Where each parameter's value sits in the path, in pattern order.
@@ -91,13 +97,16 @@ impl<H> Router<H> {
                 resource.pattern
             );
             resource.handlers.push((method, handler));
+            resource.methods |= method.bit();
             return;
         }
         self.resources.push(Resource {
             pattern: pattern.into(),
+            slashes: segments.len().max(1),
             segments,
             param_names,
             handlers: vec![(method, handler)],
+            methods: method.bit(),
         });
     }
 
@@ -120,16 +129,20 @@ impl<H> Router<H> {
             return Routed::Asterisk { allowed: with_implied_head(allowed) };
         }
         let path = if path.is_empty() { &b"/"[..] } else { path };
+        let slashes = path.iter().filter(|&&b| b == b'/').count();
         let mut best: Option<(usize, ParamSpans, u64)> = None;
         let mut allowed = 0u16;
         // Rank every matching resource; keep the most specific one that has
         // a handler for the method. Resources are few, so a scan is cheap
-        // and allocation-free.
+        // and allocation-free; one with another number of segments is
+        // passed over on a comparison.
         for (index, resource) in self.resources.iter().enumerate() {
+            if resource.slashes != slashes {
+                continue;
+            }
             let Some((params, rank)) = match_segments(&resource.segments, path) else { continue };
-            let methods = resource.handlers.iter().fold(0, |set, (m, _)| set | m.bit());
-            allowed |= methods;
-            if resource.handler_for(method).is_none() {
+            allowed |= resource.methods;
+            if !resource.answers(method) {
                 continue;
             }
             if best.as_ref().is_none_or(|(_, _, best_rank)| rank > *best_rank) {
@@ -137,10 +150,11 @@ impl<H> Router<H> {
             }
         }
         match best {
-            Some((resource, params, _)) => {
-                let handler = self.resources[resource].handler_for(method).expect("checked above");
-                Routed::Found { resource, handler, params }
-            }
+            Some((resource, params, _)) => match self.resources[resource].handler_for(method) {
+                Some(handler) => Routed::Found { resource, handler, params },
+                // `answers` said it has one.
+                None => Routed::NotFound,
+            },
             None if allowed != 0 => Routed::MethodNotAllowed { allowed: with_implied_head(allowed) },
             None => Routed::NotFound,
         }
@@ -148,6 +162,12 @@ impl<H> Router<H> {
 }
 
 impl<H> Resource<H> {
+    /// Whether there is a handler for `method` (HEAD: or GET).
+    fn answers(&self, method: Method) -> bool {
+        let wanted = if method == Method::Head { Method::Head.bit() | Method::Get.bit() } else { method.bit() };
+        self.methods & wanted != 0
+    }
+
     /// The handler for `method`; HEAD falls back to GET.
     fn handler_for(&self, method: Method) -> Option<&H> {
         let find = |wanted: Method| self.handlers.iter().find(|(m, _)| *m == wanted).map(|(_, h)| h);
@@ -184,10 +204,15 @@ fn match_segments(segments: &[Segment], path: &[u8]) -> Option<(ParamSpans, u64)
         return rest.is_empty().then_some((params, 0));
     }
     let mut rank = 0u64;
-    let mut offset = 1; // where the current segment starts in `path`
-    let mut values = rest.split(|&b| b == b'/');
+    // Where the current segment starts in `path`; one past the end once
+    // every segment of the path has been used.
+    let mut at = 1;
     for (i, segment) in segments.iter().enumerate() {
-        let value = values.next()?;
+        if at > path.len() {
+            return None;
+        }
+        let end = path[at..].iter().position(|&b| b == b'/').map_or(path.len(), |p| at + p);
+        let value = &path[at..end];
         match segment {
             Segment::Static(text) if value == text.as_bytes() => {
                 if i < 64 {
@@ -195,15 +220,15 @@ fn match_segments(segments: &[Segment], path: &[u8]) -> Option<(ParamSpans, u64)
                 }
             }
             Segment::Param if !value.is_empty() => {
-                params.spans[params.len] = (offset as u32, (offset + value.len()) as u32);
+                params.spans[params.len] = (at as u32, end as u32);
                 params.len += 1;
             }
             _ => return None,
         }
-        offset += value.len() + 1;
+        at = end + 1;
     }
     // Every segment of the path must have been used.
-    values.next().is_none().then_some((params, rank))
+    (at == path.len() + 1).then_some((params, rank))
 }
 
 fn parse_pattern(pattern: &str) -> (Vec<Segment>, Vec<Box<str>>) {

@@ -506,7 +506,7 @@ impl<S: Transport> Connection<S> {
     /// 500).
     async fn run_handler(&mut self, mut future: HandlerFuture, method: Method) -> Option<Response> {
         let mut poll = |cx: &mut std::task::Context<'_>| {
-            panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
+            panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(cx)))
         };
         match poll_fn(|cx| Poll::Ready(poll(cx))).await {
             Ok(Poll::Ready(response)) => return Some(response),

@@ -70,7 +70,7 @@ use crate::percent;
 use crate::pool::{self, HeadStorage, Span};
 use crate::request::{Parts, Request};
 use crate::response::{Response, WriteMeta};
-use crate::router::{allow_header, Routed};
+use crate::router::{allow_header, ParamSpans, Routed};
 use crate::server::LoopServer;
 use crate::stream_body::{note_buffered, StreamBody, STREAM_HIGH_WATER};
 
@@ -452,8 +452,11 @@ impl<S: Transport> Connection<S> {
             Next::Answer(response, close)
         };
         let app = self.app.clone();
-        let next = match app.inner.router.route(head.method, storage.target[path.range()].as_bytes()) {
-            Routed::Found { resource, handler, params } => {
+        let mut params = ParamSpans::default();
+        let routed =
+            app.inner.router.route(head.method, storage.target[path.range()].as_bytes(), &mut params);
+        let next = match routed {
+            Routed::Found { resource, handler } => {
                 match decode_params(&mut storage, path, &params.spans[..params.len]) {
                     Err(reject) => {
                         pool::give_head(storage);

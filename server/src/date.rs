@@ -53,7 +53,6 @@ fn at(recent: Instant) -> Cached {
     })
 }
 
-
 /// Formats seconds since the Unix epoch as an IMF-fixdate.
 pub(crate) fn format_imf_fixdate(unix_seconds: u64) -> [u8; DATE_LEN] {
     const WEEKDAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];

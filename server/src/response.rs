@@ -42,7 +42,10 @@ enum Payload {
     Full(Cow<'static, [u8]>),
     /// A short body held in the response itself ([`Response::text_parts`]):
     /// no allocation to build it, none to free.
-    Inline { len: u8, bytes: [u8; INLINE_BODY] },
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_BODY],
+    },
     Stream(StreamBody),
 }
 
@@ -491,7 +494,10 @@ mod tests {
             let parts = written(&Response::text_parts(&["Hello, ", name, "!"]), false, false);
             let formatted = written(&Response::text(format!("Hello, {name}!")), false, false);
             assert_eq!(parts, formatted, "{name:?}");
-            assert_eq!(Response::text_parts(&["Hello, ", name, "!"]).body(), format!("Hello, {name}!").as_bytes());
+            assert_eq!(
+                Response::text_parts(&["Hello, ", name, "!"]).body(),
+                format!("Hello, {name}!").as_bytes()
+            );
         }
         assert_eq!(Response::text_parts(&[]).body(), b"");
         let head_only = written(&Response::text_parts(&["abc"]), true, false);

@@ -33,10 +33,6 @@ pub(crate) struct Resource<H> {
     /// Names of the parameters, in order of appearance.
     pub(crate) param_names: Vec<Box<str>>,
     handlers: Vec<(Method, H)>,
-    /// How many `/` a matching path has (1 for `/` and `/{name}`, 2 for
-    /// `/a/{b}`): a path with another count is skipped without looking at
-    /// its segments.
-    slashes: usize,
     /// The methods in `handlers`, one bit each ([`Method::bit`]).
     methods: u16,
 }
@@ -102,7 +98,6 @@ impl<H> Router<H> {
         }
         self.resources.push(Resource {
             pattern: pattern.into(),
-            slashes: segments.len().max(1),
             segments,
             param_names,
             handlers: vec![(method, handler)],
@@ -131,19 +126,15 @@ impl<H> Router<H> {
             return Routed::Asterisk { allowed: with_implied_head(allowed) };
         }
         let path = if path.is_empty() { &b"/"[..] } else { path };
-        let slashes = path.iter().filter(|&&b| b == b'/').count();
+        let Some(split) = SplitPath::of(path) else { return self.route_long(method, path, params) };
         let mut best: Option<(usize, u64)> = None;
         let mut allowed = 0u16;
         // Rank every matching resource; keep the most specific one that has
         // a handler for the method. Resources are few, so a scan is cheap
-        // and allocation-free; one with another number of segments is
-        // passed over on a comparison. Ranking records no parameters: only
-        // the winner's are recorded, once it is known.
+        // and allocation-free: the path was split once, and a resource
+        // with another number of segments is passed over on a comparison.
         for (index, resource) in self.resources.iter().enumerate() {
-            if resource.slashes != slashes {
-                continue;
-            }
-            let Some(rank) = match_segments(&resource.segments, path, None) else { continue };
+            let Some(rank) = split.rank(&resource.segments, path) else { continue };
             allowed |= resource.methods;
             if !resource.answers(method) {
                 continue;
@@ -155,16 +146,121 @@ impl<H> Router<H> {
         match best {
             Some((index, _)) => {
                 let resource = &self.resources[index];
-                params.len = 0;
-                let _ = match_segments(&resource.segments, path, Some(params));
-                match resource.handler_for(method) {
-                    Some(handler) => Routed::Found { resource: index, handler },
-                    // `answers` said it has one.
-                    None => Routed::NotFound,
-                }
+                split.record(&resource.segments, params);
+                self.found(index, method, allowed)
             }
-            None if allowed != 0 => Routed::MethodNotAllowed { allowed: with_implied_head(allowed) },
-            None => Routed::NotFound,
+            None => self.not_found(allowed),
+        }
+    }
+
+    /// [`route`](Self::route) for a path of more than [`SPLIT_SEGMENTS`]
+    /// segments: each resource matched against the path on its own.
+    fn route_long(&self, method: Method, path: &[u8], params: &mut ParamSpans) -> Routed<'_, H> {
+        let mut best: Option<(usize, u64)> = None;
+        let mut allowed = 0u16;
+        for (index, resource) in self.resources.iter().enumerate() {
+            let Some(rank) = match_segments(&resource.segments, path, None) else { continue };
+            allowed |= resource.methods;
+            if resource.answers(method) && best.is_none_or(|(_, best_rank)| rank > best_rank) {
+                best = Some((index, rank));
+            }
+        }
+        match best {
+            Some((index, _)) => {
+                params.len = 0;
+                let _ = match_segments(&self.resources[index].segments, path, Some(params));
+                self.found(index, method, allowed)
+            }
+            None => self.not_found(allowed),
+        }
+    }
+
+    fn found(&self, index: usize, method: Method, allowed: u16) -> Routed<'_, H> {
+        match self.resources[index].handler_for(method) {
+            Some(handler) => Routed::Found { resource: index, handler },
+            // `answers` said it has one.
+            None => self.not_found(allowed),
+        }
+    }
+
+    fn not_found(&self, allowed: u16) -> Routed<'_, H> {
+        if allowed != 0 {
+            Routed::MethodNotAllowed { allowed: with_implied_head(allowed) }
+        } else {
+            Routed::NotFound
+        }
+    }
+}
+
+/// Most segments a path is split into on the stack; a longer path (rare)
+/// is matched resource by resource instead.
+const SPLIT_SEGMENTS: usize = 16;
+
+/// A path split once at its `/`s: where each segment starts and ends.
+struct SplitPath {
+    bounds: [(u32, u32); SPLIT_SEGMENTS],
+    len: usize,
+}
+
+impl SplitPath {
+    /// Splits `path`, which starts with `/` (anything else matches no
+    /// pattern: an empty split). `None` if it has too many segments.
+    fn of(path: &[u8]) -> Option<SplitPath> {
+        let mut split = SplitPath { bounds: [(0, 0); SPLIT_SEGMENTS], len: 0 };
+        if path.first() != Some(&b'/') {
+            return Some(split);
+        }
+        let mut start = 1;
+        for (at, &byte) in path.iter().enumerate().skip(1) {
+            if byte == b'/' {
+                *split.bounds.get_mut(split.len)? = (start as u32, at as u32);
+                split.len += 1;
+                start = at + 1;
+            }
+        }
+        *split.bounds.get_mut(split.len)? = (start as u32, path.len() as u32);
+        split.len += 1;
+        Some(split)
+    }
+
+    fn segments(&self) -> &[(u32, u32)] {
+        &self.bounds[..self.len]
+    }
+
+    /// The rank (see [`match_segments`]) of pattern `segments` against
+    /// this path, or `None` if it does not match.
+    fn rank(&self, segments: &[Segment], path: &[u8]) -> Option<u64> {
+        let values = self.segments();
+        if segments.is_empty() {
+            // `/`: one empty segment.
+            return matches!(values, [(start, end)] if start == end).then_some(0);
+        }
+        if segments.len() != values.len() {
+            return None;
+        }
+        let mut rank = 0u64;
+        for (i, (segment, &(start, end))) in segments.iter().zip(values).enumerate() {
+            match segment {
+                Segment::Static(text) if &path[start as usize..end as usize] == text.as_bytes() => {
+                    if i < 64 {
+                        rank |= 1 << (63 - i);
+                    }
+                }
+                Segment::Param if start != end => {}
+                _ => return None,
+            }
+        }
+        Some(rank)
+    }
+
+    /// Records where the parameters of matching pattern `segments` are.
+    fn record(&self, segments: &[Segment], params: &mut ParamSpans) {
+        params.len = 0;
+        for (segment, &bounds) in segments.iter().zip(self.segments()) {
+            if matches!(segment, Segment::Param) {
+                params.spans[params.len] = bounds;
+                params.len += 1;
+            }
         }
     }
 }
@@ -345,6 +441,28 @@ mod tests {
             Routed::MethodNotAllowed { allowed } => assert_eq!(allow_header(allowed), "GET, HEAD"),
             _ => panic!("expected 405"),
         }
+    }
+
+    #[test]
+    fn a_path_too_long_to_split_on_the_stack_routes_the_same() {
+        let mut router = router();
+        let many = format!("/{}", ["s"; SPLIT_SEGMENTS].join("/"));
+        router.add(Method::Get, &format!("{many}/{{last}}"), "long");
+        let path = format!("{many}/end");
+        let (handler, spans) = found(route(&router, Method::Get, path.as_bytes()));
+        assert_eq!((handler, spans), ("long", vec![(path.len() as u32 - 3, path.len() as u32)]));
+        assert!(matches!(route(&router, Method::Get, format!("{many}/").as_bytes()).0, Routed::NotFound));
+        assert!(matches!(route(&router, Method::Post, path.as_bytes()).0, Routed::MethodNotAllowed { .. }));
+    }
+
+    #[test]
+    fn a_trailing_slash_is_a_segment_of_its_own() {
+        let mut router = router();
+        router.add(Method::Get, "/dir/", "dir");
+        assert_eq!(found(route(&router, Method::Get, b"/dir/")).0, "dir");
+        assert_eq!(found(route(&router, Method::Get, b"/dir")).0, "greet");
+        assert!(matches!(route(&router, Method::Get, b"/dir//").0, Routed::NotFound));
+        assert!(matches!(route(&router, Method::Get, b"relative").0, Routed::NotFound));
     }
 
     #[test]

@@ -206,75 +206,65 @@ static CLASS: [u8; 256] = {
 /// short lines, then the bare-LF scan it needs after it) was ~640
 /// instructions for a 45-byte head under callgrind.
 fn split_plain<'b>(buf: &'b [u8], slots: usize, headers: &mut Vec<(Span, Span)>) -> Option<RequestLine<'b>> {
-    let class = |at: usize| buf.get(at).map_or(0, |&b| CLASS[usize::from(b)]);
     // Method: a token, then one space.
-    let mut at = 0;
-    while class(at) & TCHAR != 0 {
-        at += 1;
-    }
-    if at == 0 || buf.get(at) != Some(&b' ') {
+    let method_end = run(buf, 0, TCHAR);
+    if method_end == 0 || buf.get(method_end) != Some(&b' ') {
         return None;
     }
-    let method_end = at;
     // Target: visible ASCII, then one space.
-    let target_start = at + 1;
-    at = target_start;
-    while class(at) & TARGET != 0 {
-        at += 1;
-    }
-    if at == target_start || buf.get(at) != Some(&b' ') {
+    let target_start = method_end + 1;
+    let target_end = run(buf, target_start, TARGET);
+    if target_end == target_start || buf.get(target_end) != Some(&b' ') {
         return None;
     }
-    let target_end = at;
-    let version = match buf.get(at + 1..at + 11)? {
+    let version = match buf.get(target_end + 1..target_end + 11)? {
         b"HTTP/1.1\r\n" => Version::Http11,
         b"HTTP/1.0\r\n" => Version::Http10,
         _ => return None,
     };
-    at += 11;
+    let mut at = target_end + 11;
     // Fields, until the empty line.
     loop {
-        if buf.get(at) == Some(&b'\r') {
-            if buf.get(at + 1) != Some(&b'\n') {
-                return None;
-            }
-            break;
+        match buf.get(at..at + 2)? {
+            b"\r\n" => break,
+            [b'\r', _] => return None,
+            _ => {}
         }
-        let name_start = at;
-        while class(at) & TCHAR != 0 {
-            at += 1;
-        }
-        if at == name_start || buf.get(at) != Some(&b':') || headers.len() == slots {
+        let name_end = run(buf, at, TCHAR);
+        if name_end == at || buf.get(name_end) != Some(&b':') || headers.len() == slots {
             return None;
         }
-        let name = Span::of(name_start, at);
-        at += 1;
-        while matches!(buf.get(at), Some(b' ' | b'\t')) {
-            at += 1;
-        }
-        let value_start = at;
-        // The last byte that is not space or tab, plus one.
-        let mut value_end = at;
-        while class(at) & VALUE != 0 {
-            if !matches!(buf[at], b' ' | b'\t') {
-                value_end = at + 1;
-            }
-            at += 1;
-        }
-        if value_end == value_start || buf.get(at..at + 2) != Some(b"\r\n") {
+        let name = Span::of(at, name_end);
+        let value_end = run(buf, name_end + 1, VALUE);
+        if buf.get(value_end..value_end + 2) != Some(b"\r\n") {
             return None;
         }
-        headers.push((name, Span::of(value_start, value_end)));
-        at += 2;
+        // Without the whitespace around it; an empty value is left to
+        // httparse, which places it differently.
+        let value = &buf[name_end + 1..value_end];
+        let first = value.iter().position(|&b| b != b' ' && b != b'\t')?;
+        let last = value.iter().rposition(|&b| b != b' ' && b != b'\t')?;
+        headers.push((name, Span::of(name_end + 1 + first, name_end + 2 + last)));
+        at = value_end + 2;
     }
-    // All ASCII, checked above: these are valid UTF-8.
-    let text = |start: usize, end: usize| std::str::from_utf8(&buf[start..end]).ok();
-    Some(RequestLine {
-        len: at + 2,
-        method: text(0, method_end)?,
-        target: text(target_start, target_end)?,
-        version,
-    })
+    // SAFETY: the method is tchar bytes and the target visible ASCII
+    // (checked above against `CLASS`): both are ASCII, so valid UTF-8.
+    // Checking again cost ~100 instructions per request under callgrind.
+    let (method, target) = unsafe {
+        (
+            std::str::from_utf8_unchecked(&buf[..method_end]),
+            std::str::from_utf8_unchecked(&buf[target_start..target_end]),
+        )
+    };
+    Some(RequestLine { len: at + 2, method, target, version })
+}
+
+/// Where the run of bytes of `class` that starts at `from` ends (the
+/// index of the first byte not in it, or the end of `buf`).
+#[inline]
+fn run(buf: &[u8], from: usize, class: u8) -> usize {
+    let rest = buf.get(from..).unwrap_or_default();
+    from + rest.iter().position(|&b| CLASS[usize::from(b)] & class == 0).unwrap_or(rest.len())
 }
 
 /// Splits a head with httparse, recording header positions in `headers`;

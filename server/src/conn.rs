@@ -62,7 +62,7 @@ use crate::app::LoopApp;
 use crate::body::Body;
 use crate::conn_io::{self, BodyFraming, BodyState, ConnIo, Continue, Transport};
 use crate::error::Reject;
-use crate::handler::HandlerFuture;
+use crate::handler::{HandlerFuture, Recycled};
 use crate::http_chunked::ChunkedDecoder;
 use crate::http_parse::{parse_head, Framing, Head, Parsed};
 use crate::method::Method;
@@ -151,16 +151,17 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// Serves requests until the connection ends; returns why, for the
-    /// debug log.
-    pub(crate) async fn run(mut self) -> &'static str {
+    /// Serves requests until the connection ends, and says why in the
+    /// debug log. By reference: the caller's task owns the connection
+    /// (see `serve_loop`), so it is stored once in the task's future.
+    pub(crate) async fn run(&mut self) {
         // The client's port (0 over a Unix socket).
         let port = self.io.peer.socket_addr().map_or(0, |addr| addr.port());
         eddy::trace::event(&TRACE_ACCEPTED, self.id as u32, u32::from(port));
         let reason = self.serve().await;
         self.release_buffers();
         eddy::trace::event(&TRACE_CLOSED, self.id as u32, self.seq as u32);
-        reason
+        log::debug!("{}: {reason}", self.io.peer);
     }
 
     async fn serve(&mut self) -> &'static str {
@@ -181,7 +182,10 @@ impl<S: Transport> Connection<S> {
             match parsed {
                 Parsed::Complete(head) => {
                     self.head_started = None;
-                    if self.handle(head).await {
+                    // In a recycled block: the per-request state is most of
+                    // the connection's future, and an idle connection (the
+                    // usual kind) should not keep room for it.
+                    if Recycled::new(self.handle(head)).await {
                         let linger = self.is_closing();
                         return self.close("closed after the response", linger).await;
                     }
@@ -422,7 +426,7 @@ impl<S: Transport> Connection<S> {
         let framing = match head.framing {
             Framing::None => BodyFraming::Done,
             Framing::Length(length) => BodyFraming::Length(length),
-            Framing::Chunked => BodyFraming::Chunked(ChunkedDecoder::new(&self.app.inner.limits)),
+            Framing::Chunked => BodyFraming::Chunked(Box::new(ChunkedDecoder::new(&self.app.inner.limits))),
         };
         let expects_continue = head.expect_continue && !matches!(framing, BodyFraming::Done);
         *self.io.body.borrow_mut() = BodyState {

@@ -234,7 +234,7 @@ pub(crate) struct ConnIo<S: ?Sized = dyn Transport> {
     pub(crate) input: RefCell<Input>,
     pub(crate) body: RefCell<BodyState>,
     /// The loop's server state, to hear that this connection is closing.
-    server: Rc<LoopServer>,
+    pub(crate) server: Rc<LoopServer>,
     /// This connection's slot in `server`.
     pub(crate) id: usize,
     /// While the connection waits for a request: when that began, as a

@@ -726,7 +726,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
         // before, its peer address for the log line) then sat there twice,
         // 160 bytes more per connection for nothing.
         let task = eddy::spawn(async move {
-            let mut connection = Connection::new(io, app, registration.server.clone(), id);
+            let mut connection = Connection::new(io, app);
             connection.run().await;
             drop(connection);
             drop(registration);

@@ -184,7 +184,9 @@ impl<S: Transport> Connection<S> {
                     }
                 }
                 Parsed::Rejected(reject) => {
-                    self.answer_rejection(&reject);
+                    // Dropped before the await, so that it takes no room
+                    // in the connection's future.
+                    self.answer_rejection(&{ reject });
                     return self.close("request refused", true).await;
                 }
                 Parsed::Partial => {

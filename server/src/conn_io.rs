@@ -120,8 +120,9 @@ pub(crate) enum BodyFraming {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Continue {
     NotExpected,
-    /// The client waits for `100 Continue`; this many bytes of it are out.
-    Owed(usize),
+    /// The client waits for `100 Continue`; this many bytes of it are out
+    /// (fewer than its 25: a `u8` keeps the body state small).
+    Owed(u8),
     Sent,
 }
 
@@ -472,10 +473,14 @@ impl<S: Transport + ?Sized> ConnIo<S> {
             let Continue::Owed(written) = self.body.borrow().expect else {
                 return Poll::Ready(Ok(()));
             };
-            let n = std::task::ready!(self.stream.poll_write(cx, &CONTINUE[written..]))?;
-            let written = written + n;
-            self.body.borrow_mut().expect =
-                if written == CONTINUE.len() { Continue::Sent } else { Continue::Owed(written) };
+            let n = std::task::ready!(self.stream.poll_write(cx, &CONTINUE[usize::from(written)..]))?;
+            let written = usize::from(written) + n;
+            self.body.borrow_mut().expect = if written >= CONTINUE.len() {
+                Continue::Sent
+            } else {
+                // Below `CONTINUE.len()`, so it fits.
+                Continue::Owed(written as u8)
+            };
         }
     }
 

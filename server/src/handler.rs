@@ -16,8 +16,9 @@
 //! (and an alignment the blocks have) is written into a block taken from
 //! this loop's free list for its size class, and the block goes back to
 //! that list when the future is dropped (completed, or cancelled with its
-//! connection). Taking and giving back are a thread-local `Vec` pop and
-//! push. The lists are per thread (one per loop), hold at most
+//! connection). Taking and giving back are a pop and a push on a
+//! thread-local list threaded through the free blocks. The lists are per
+//! thread (one per loop), freed when the thread exits, and hold at most
 //! [`MAX_POOLED`] blocks per class (more are freed), and a larger or
 //! over-aligned future is boxed as before. A `HandlerFuture` is not
 //! `Send`, so it is dropped on the thread whose list its block came from
@@ -29,7 +30,7 @@
 //! of room for a request it was not serving.
 
 use std::alloc::{self, Layout};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr::NonNull;
@@ -54,9 +55,39 @@ const BLOCK_ALIGN: usize = 16;
 /// with 64 handlers waiting at once; picked, not tuned.
 const MAX_POOLED: usize = 64;
 
+// Per size class, a free list threaded through the free blocks themselves
+// (each holds the address of the next in its first word) and its length.
+// Plain `Cell`s with constant initialisers: reaching them is one
+// thread-pointer-relative load, with none of the lazy-initialisation and
+// destructor-registration checks (and the `RefCell` flag) a
+// `RefCell<Vec<_>>` pays on every access, ~20 instructions per take or
+// give under callgrind.
 thread_local! {
-    static FREE_BLOCKS: RefCell<[Vec<NonNull<u8>>; BLOCK_CLASSES]> =
-        const { RefCell::new([const { Vec::new() }; BLOCK_CLASSES]) };
+    static FREE_HEADS: [Cell<*mut u8>; BLOCK_CLASSES] =
+        const { [const { Cell::new(std::ptr::null_mut()) }; BLOCK_CLASSES] };
+    static FREE_COUNTS: [Cell<usize>; BLOCK_CLASSES] = const { [const { Cell::new(0) }; BLOCK_CLASSES] };
+    /// Set once this thread's lists have been freed (the thread is
+    /// exiting): blocks given back later are freed at once.
+    static LISTS_FREED: Cell<bool> = const { Cell::new(false) };
+    /// Frees the lists when the thread exits. Touched when a block is
+    /// first allocated on the thread, which registers its destructor.
+    static RELEASER: Releaser = const { Releaser };
+}
+
+/// Frees this thread's free lists at thread exit.
+struct Releaser;
+
+impl Drop for Releaser {
+    fn drop(&mut self) {
+        let _ = LISTS_FREED.try_with(|freed| freed.set(true));
+        for class in 0..BLOCK_CLASSES {
+            while let Some(block) = pop_block(class) {
+                // SAFETY: a listed block was allocated by `take_block` with
+                // this layout, and the list held the only reference to it.
+                unsafe { alloc::dealloc(block.as_ptr(), block_layout(class)) };
+            }
+        }
+    }
 }
 
 /// The size class for a future of `layout`, if a block can hold it.
@@ -73,10 +104,23 @@ fn block_layout(class: usize) -> Layout {
     Layout::from_size_align((class + 1) * BLOCK, BLOCK_ALIGN).unwrap_or(Layout::new::<[u128; 32]>())
 }
 
+/// Takes the first block off this thread's list for `class`.
+fn pop_block(class: usize) -> Option<NonNull<u8>> {
+    let head = NonNull::new(FREE_HEADS.with(|heads| heads[class].get()))?;
+    // SAFETY: a listed block is free memory of at least 64 bytes, aligned
+    // to 16, whose first word `give_block` set to the next block.
+    let next = unsafe { head.as_ptr().cast::<*mut u8>().read() };
+    FREE_HEADS.with(|heads| heads[class].set(next));
+    FREE_COUNTS.with(|counts| counts[class].set(counts[class].get() - 1));
+    Some(head)
+}
+
 /// A block of `class`, from this loop's free list or newly allocated.
 fn take_block(class: usize) -> NonNull<u8> {
-    let pooled = FREE_BLOCKS.try_with(|lists| lists.borrow_mut()[class].pop()).ok().flatten();
-    pooled.unwrap_or_else(|| {
+    pop_block(class).unwrap_or_else(|| {
+        // Registers the list's destructor on this thread (a no-op after
+        // the first time).
+        RELEASER.with(|_| {});
         let layout = block_layout(class);
         // SAFETY: the layout's size is at least 64, never zero.
         let raw = unsafe { alloc::alloc(layout) };
@@ -87,23 +131,19 @@ fn take_block(class: usize) -> NonNull<u8> {
 /// Returns a block of `class` (its future already dropped) to this loop's
 /// free list, or frees it if the list is full or the thread is exiting.
 fn give_block(class: usize, block: NonNull<u8>) {
-    let pooled = FREE_BLOCKS
-        .try_with(|lists| {
-            let mut lists = lists.borrow_mut();
-            let list = &mut lists[class];
-            if list.len() < MAX_POOLED {
-                list.push(block);
-                true
-            } else {
-                false
-            }
-        })
-        .unwrap_or(false);
-    if !pooled {
+    let count = FREE_COUNTS.with(|counts| counts[class].get());
+    if count >= MAX_POOLED || LISTS_FREED.with(Cell::get) {
         // SAFETY: the block was allocated by `take_block` with this very
         // layout, and nothing refers to it any more.
         unsafe { alloc::dealloc(block.as_ptr(), block_layout(class)) };
+        return;
     }
+    let head = FREE_HEADS.with(|heads| heads[class].get());
+    // SAFETY: the block is free, at least 64 bytes and 16-aligned: its
+    // first word can hold the list's next pointer.
+    unsafe { block.as_ptr().cast::<*mut u8>().write(head) };
+    FREE_HEADS.with(|heads| heads[class].set(block.as_ptr()));
+    FREE_COUNTS.with(|counts| counts[class].set(count + 1));
 }
 
 /// `class` value of a future that was boxed rather than put in a block.
@@ -333,7 +373,7 @@ mod tests {
         assert_eq!(value, 6);
         drop(future);
         assert_eq!(drops.get(), 1);
-        assert_eq!(FREE_BLOCKS.with(|lists| lists.borrow()[class].last().copied()), Some(block));
+        assert_eq!(FREE_HEADS.with(|heads| heads[class].get()), block.as_ptr());
         assert_eq!(borrowed, 6);
     }
 
@@ -343,7 +383,7 @@ mod tests {
             (0..MAX_POOLED + 10).map(|_| HandlerFuture::new(async { Response::text("x") })).collect();
         let class = futures[0].class;
         drop(futures);
-        let pooled = FREE_BLOCKS.with(|lists| lists.borrow()[class].len());
+        let pooled = FREE_COUNTS.with(|counts| counts[class].get());
         assert_eq!(pooled, MAX_POOLED);
     }
 }

@@ -771,7 +771,20 @@ impl<S: Transport> Connection<S> {
     /// `linger`, after a refusal or when closing a connection the client
     /// did not ask to close), half-closes and lingers first, so those bytes
     /// do not turn the close into a reset that destroys the answer.
-    async fn close(&mut self, reason: &'static str, linger: bool) -> &'static str {
+    ///
+    /// In a recycled block: it runs once per connection, and held inline
+    /// in the connection's future its state was the largest thing an idle
+    /// connection kept room for.
+    fn close(
+        &mut self,
+        reason: &'static str,
+        linger: bool,
+    ) -> Recycled<impl Future<Output = &'static str> + '_> {
+        Recycled::new(self.close_now(reason, linger))
+    }
+
+    /// The body of [`close`](Self::close).
+    async fn close_now(&mut self, reason: &'static str, linger: bool) -> &'static str {
         let flushed = self.flush().await;
         let unread = self.io.input.borrow().has_pending() || !self.io.body_done();
         if flushed && (unread || linger) {

@@ -58,7 +58,6 @@ use std::time::Duration;
 use eddy::time::{sleep_until, Instant, Sleep};
 use eddy::trace::EventKind;
 
-use crate::app::LoopApp;
 use crate::body::Body;
 use crate::conn_io::{self, BodyFraming, BodyState, ConnIo, Continue, Transport};
 use crate::error::Reject;
@@ -97,8 +96,10 @@ enum Woken {
 /// A connection being served, over the stream `S` (TCP or Unix; generic,
 /// so each is compiled for its own stream with no dispatch per call).
 pub(crate) struct Connection<S: Transport> {
+    /// The socket, input and body state; also the way to the loop's
+    /// server state and app (`io.server.app`), kept there once per loop
+    /// rather than in every connection.
     io: Rc<ConnIo<S>>,
-    app: Rc<LoopApp>,
     /// Answers not yet written; a pooled buffer while in use.
     out: Vec<u8>,
     /// Header positions for the head being parsed, then the request's copy.
@@ -127,10 +128,9 @@ static TRACE_RESPONSE: EventKind = EventKind::new("http response written|status|
 static TRACE_CLOSED: EventKind = EventKind::new("http connection closed|conn|requests");
 
 impl<S: Transport> Connection<S> {
-    pub(crate) fn new(io: Rc<ConnIo<S>>, app: Rc<LoopApp>) -> Connection<S> {
+    pub(crate) fn new(io: Rc<ConnIo<S>>) -> Connection<S> {
         Connection {
             io,
-            app,
             out: Vec::new(),
             scratch: None,
             timer: sleep_until(Instant::recent()),
@@ -146,18 +146,18 @@ impl<S: Transport> Connection<S> {
     /// (see `serve_loop`), so it is stored once in the task's future.
     pub(crate) async fn run(&mut self) {
         // The client's port (0 over a Unix socket).
-        let port = self.io.peer.socket_addr().map_or(0, |addr| addr.port());
+        let port = self.io.peer().socket_addr().map_or(0, |addr| addr.port());
         eddy::trace::event(&TRACE_ACCEPTED, self.io.id as u32, u32::from(port));
         let reason = self.serve().await;
         self.release_buffers();
         eddy::trace::event(&TRACE_CLOSED, self.io.id as u32, self.seq as u32);
-        log::debug!("{}: {reason}", self.io.peer);
+        log::debug!("{}: {reason}", self.io.peer());
     }
 
     async fn serve(&mut self) -> &'static str {
         // By reference through our own `Rc`: a copy of the limits would sit
         // in every connection's future.
-        let app = self.app.clone();
+        let app = self.io.server.app.clone();
         let limits = &app.inner.limits;
         loop {
             let parsed = {
@@ -266,9 +266,9 @@ impl<S: Transport> Connection<S> {
                     // would have no deadline and miss shutdown. Then go
                     // back and wait again, now for real.
                     match poll_fn(|cx| Poll::Ready(self.io.poll_fill(cx))).await {
-                        Poll::Ready(Ok(_)) => self.app.refresh_common_lines(),
+                        Poll::Ready(Ok(_)) => self.io.server.app.refresh_common_lines(),
                         Poll::Ready(Err(error)) => {
-                            log::debug!("{}: read failed: {error}", self.io.peer);
+                            log::debug!("{}: read failed: {error}", self.io.peer());
                             return "read failed";
                         }
                         Poll::Pending => {}
@@ -305,7 +305,7 @@ impl<S: Transport> Connection<S> {
                 Some(response) if response.status().as_u16() < 200 => {
                     log::error!(
                         "{}: a handler answered with {}, not a final status; answered 500",
-                        self.io.peer,
+                        self.io.peer(),
                         response.status()
                     );
                     refuse(&Reject::HandlerPanicked, meta.close)
@@ -359,8 +359,8 @@ impl<S: Transport> Connection<S> {
         response.write_to(
             &mut self.out,
             &WriteMeta {
-                common: &self.app.common.borrow(),
-                server: &self.app.inner.server_name,
+                common: &self.io.server.app.common.borrow(),
+                server: &self.io.server.app.inner.server_name,
                 head_only,
                 close,
                 keep_alive_10: meta.keep_alive_10 && !close,
@@ -395,7 +395,7 @@ impl<S: Transport> Connection<S> {
         if let Some(request_line) = meta.access {
             let status = response.status().as_u16();
             let length = streamed.unwrap_or(response.body().len() as u64);
-            log::info!(target: "eddy_http::access", "{} {request_line} {status} {length}", self.io.peer);
+            log::info!(target: "eddy_http::access", "{} {request_line} {status} {length}", self.io.peer());
         }
         if drain_later {
             // The answer is ready: it goes now, and the rest of the body is
@@ -424,7 +424,9 @@ impl<S: Transport> Connection<S> {
         let framing = match head.framing {
             Framing::None => BodyFraming::Done,
             Framing::Length(length) => BodyFraming::Length(length),
-            Framing::Chunked => BodyFraming::Chunked(Box::new(ChunkedDecoder::new(&self.app.inner.limits))),
+            Framing::Chunked => {
+                BodyFraming::Chunked(Box::new(ChunkedDecoder::new(&self.io.server.app.inner.limits)))
+            }
         };
         let expects_continue = head.expect_continue && !matches!(framing, BodyFraming::Done);
         *self.io.body.borrow_mut() = BodyState {
@@ -453,7 +455,7 @@ impl<S: Transport> Connection<S> {
             let (response, close) = refuse(&reject, head.close);
             Next::Answer(response, close)
         };
-        let app = self.app.clone();
+        let app = self.io.server.app.clone();
         let mut params = ParamSpans::default();
         let routed =
             app.inner.router.route(head.method, storage.target[path.range()].as_bytes(), &mut params);
@@ -529,7 +531,7 @@ impl<S: Transport> Connection<S> {
         .await;
         // The handler waited, maybe for seconds: date its answer now, not
         // at the read that brought the request.
-        self.app.refresh_common_lines();
+        self.io.server.app.refresh_common_lines();
         match outcome {
             Ok(response) => Some(response),
             Err(payload) => self.handler_panicked(method, payload.as_ref()),
@@ -542,7 +544,7 @@ impl<S: Transport> Connection<S> {
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(non-string panic payload)");
-        log::error!("{}: handler for a {method} request panicked: {message}; answered 500", self.io.peer);
+        log::error!("{}: handler for a {method} request panicked: {message}; answered 500", self.io.peer());
         None
     }
 
@@ -554,7 +556,7 @@ impl<S: Transport> Connection<S> {
                 Ok(0) => return true,
                 Ok(_) => {}
                 Err(error) => {
-                    log::debug!("{}: could not drain an unread request body: {error}", self.io.peer);
+                    log::debug!("{}: could not drain an unread request body: {error}", self.io.peer());
                     return false;
                 }
             }
@@ -567,7 +569,7 @@ impl<S: Transport> Connection<S> {
     fn last_read(&mut self) -> Result<bool, &'static str> {
         match self.io.fill_now() {
             Ok(Some(_)) => {
-                self.app.refresh_common_lines();
+                self.io.server.app.refresh_common_lines();
                 Ok(true)
             }
             Ok(None) => {
@@ -575,7 +577,7 @@ impl<S: Transport> Connection<S> {
                 Ok(false)
             }
             Err(error) => {
-                log::debug!("{}: read failed: {error}", self.io.peer);
+                log::debug!("{}: read failed: {error}", self.io.peer());
                 Err("read failed")
             }
         }
@@ -633,7 +635,7 @@ impl<S: Transport> Connection<S> {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    log::debug!("{}: write failed: {error}", self.io.peer);
+                    log::debug!("{}: write failed: {error}", self.io.peer());
                     self.out.clear();
                     return false;
                 }
@@ -651,14 +653,14 @@ impl<S: Transport> Connection<S> {
     /// Writes `out[written..]`, waiting for room, within the I/O timeout.
     async fn write_rest(&self, written: usize) -> bool {
         let rest = conn_io::write_all(&self.io.stream, &self.out[written..]);
-        match eddy::time::timeout(self.app.inner.limits.io_timeout, rest).await {
+        match eddy::time::timeout(self.io.server.app.inner.limits.io_timeout, rest).await {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
-                log::debug!("{}: write failed: {error}", self.io.peer);
+                log::debug!("{}: write failed: {error}", self.io.peer());
                 false
             }
             Err(_) => {
-                log::debug!("{}: client did not read its response in time", self.io.peer);
+                log::debug!("{}: client did not read its response in time", self.io.peer());
                 false
             }
         }
@@ -725,16 +727,16 @@ impl<S: Transport> Connection<S> {
                     let end =
                         if matches!(step, Step::End) { StreamEnd::Complete } else { StreamEnd::Closing };
                     if matches!(end, StreamEnd::Closing) {
-                        log::debug!("{}: streamed response ended by the server closing", self.io.peer);
+                        log::debug!("{}: streamed response ended by the server closing", self.io.peer());
                     }
                     return (end, sent);
                 }
                 Step::Failed(why) => {
-                    log::error!("{}: streamed response aborted: {why}", self.io.peer);
+                    log::error!("{}: streamed response aborted: {why}", self.io.peer());
                     return (StreamEnd::Aborted, sent);
                 }
                 Step::ClientGone(why) => {
-                    log::debug!("{}: client left during a streamed response: {why}", self.io.peer);
+                    log::debug!("{}: client left during a streamed response: {why}", self.io.peer());
                     self.out.clear();
                     return (StreamEnd::Aborted, sent);
                 }
@@ -744,18 +746,18 @@ impl<S: Transport> Connection<S> {
 
     /// Appends the answer to a refused request (which always closes).
     fn answer_rejection(&mut self, reject: &Reject) {
-        log::debug!("{}: refused with {}: {reject:?}", self.io.peer, reject.status());
+        log::debug!("{}: refused with {}: {reject:?}", self.io.peer(), reject.status());
         // A 408 comes long after the last read; refusals are rare enough to
         // read the clock for each.
-        self.app.refresh_common_lines();
+        self.io.server.app.refresh_common_lines();
         if self.out.capacity() == 0 {
             self.out = pool::take_write_buffer();
         }
         rejection(reject).write_to(
             &mut self.out,
             &WriteMeta {
-                common: &self.app.common.borrow(),
-                server: &self.app.inner.server_name,
+                common: &self.io.server.app.common.borrow(),
+                server: &self.io.server.app.inner.server_name,
                 // No body for HEAD, whatever the status (RFC 9110 §9.3.2);
                 // the refused request is still at the start of the input.
                 head_only: crate::http_parse::announces_head(self.io.input.borrow().pending()),
@@ -808,8 +810,9 @@ impl<S: Transport> Connection<S> {
             while discarded < LINGER_BYTES {
                 {
                     let mut input = io.input.borrow_mut();
-                    discarded += input.end - input.start;
-                    input.start = input.end;
+                    let pending = input.pending().len();
+                    discarded += pending;
+                    input.consume(pending);
                 }
                 match poll_fn(|cx| io.poll_fill(cx)).await {
                     Ok(0) | Err(_) => return,

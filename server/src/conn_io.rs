@@ -55,36 +55,54 @@ pub(crate) struct Input {
     /// Borrowed from the loop's pool while there is something in it; an
     /// empty `Vec` (no allocation) while the connection is idle.
     pub(crate) buf: Vec<u8>,
-    pub(crate) start: usize,
-    pub(crate) end: usize,
+    /// Where the unconsumed bytes start and end in `buf`. `u32`s: a read
+    /// buffer is a few KiB (see `Limits::read_buffer_size`), and two
+    /// `usize`s made every connection 16 bytes larger.
+    start: u32,
+    end: u32,
     /// The client closed its sending side.
     pub(crate) eof: bool,
 }
 
 impl Input {
+    pub(crate) fn new() -> Input {
+        Input { buf: Vec::new(), start: 0, end: 0, eof: false }
+    }
+
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start as usize..self.end as usize]
     }
 
     pub(crate) fn consume(&mut self, n: usize) {
-        self.start += n;
+        self.start += n as u32;
     }
 
     pub(crate) fn has_pending(&self) -> bool {
         self.start < self.end
     }
 
+    /// The free part of the buffer, to read into; then [`filled`](Self::filled).
+    pub(crate) fn spare(&mut self) -> &mut [u8] {
+        &mut self.buf[self.end as usize..]
+    }
+
+    /// `n` more bytes were read into [`spare`](Self::spare).
+    pub(crate) fn filled(&mut self, n: usize) {
+        self.end += n as u32;
+    }
+
     /// Makes room at the end: borrows a buffer if there is none, slides
     /// unconsumed bytes to the front.
     pub(crate) fn make_room(&mut self, size: usize) {
         if self.buf.is_empty() {
-            self.buf = pool::take_read_buffer(size);
+            // Positions are u32: a buffer is never allowed past that.
+            self.buf = pool::take_read_buffer(size.min(u32::MAX as usize));
         }
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-        } else if self.end == self.buf.len() && self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
+        } else if self.end as usize == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start as usize..self.end as usize, 0);
             self.end -= self.start;
             self.start = 0;
         }
@@ -92,7 +110,7 @@ impl Input {
 
     /// Whether the buffer is full of unconsumed bytes.
     pub(crate) fn is_full(&self) -> bool {
-        !self.buf.is_empty() && self.start == 0 && self.end == self.buf.len()
+        !self.buf.is_empty() && self.start == 0 && self.end as usize == self.buf.len()
     }
 
     /// Gives the buffer back to the loop if nothing in it is pending.
@@ -228,12 +246,40 @@ impl std::fmt::Display for Peer {
     }
 }
 
+/// [`Peer`] as a connection keeps it: 16 bytes instead of 32 (an IPv4
+/// address inline, the rarer, larger IPv6 one boxed), in every
+/// connection for its whole life, for a value read only by log lines and
+/// `Request::peer_addr`.
+enum PeerAddr {
+    V4([u8; 4], u16),
+    V6(Box<std::net::SocketAddrV6>),
+    Unix,
+}
+
+impl PeerAddr {
+    fn of(peer: Peer) -> PeerAddr {
+        match peer {
+            Peer::Tcp(SocketAddr::V4(addr)) => PeerAddr::V4(addr.ip().octets(), addr.port()),
+            Peer::Tcp(SocketAddr::V6(addr)) => PeerAddr::V6(Box::new(addr)),
+            Peer::Unix => PeerAddr::Unix,
+        }
+    }
+
+    fn peer(&self) -> Peer {
+        match self {
+            PeerAddr::V4(ip, port) => Peer::Tcp(SocketAddr::from((*ip, *port))),
+            PeerAddr::V6(addr) => Peer::Tcp(SocketAddr::V6(**addr)),
+            PeerAddr::Unix => Peer::Unix,
+        }
+    }
+}
+
 /// A connection's socket, input and body state. `S` is the stream: a
 /// concrete one for the connection task, `dyn Transport` for a `Body`
 /// (see the module docs); it is the last field so that the one unsizes to
 /// the other.
 pub(crate) struct ConnIo<S: ?Sized = dyn Transport> {
-    pub(crate) peer: Peer,
+    peer: PeerAddr,
     pub(crate) input: RefCell<Input>,
     pub(crate) body: RefCell<BodyState>,
     /// The loop's server state, to hear that this connection is closing.
@@ -252,11 +298,11 @@ impl<S: Transport> ConnIo<S> {
     pub(crate) fn new(stream: S, peer: Peer, server: Rc<LoopServer>, id: usize) -> ConnIo<S> {
         ConnIo {
             stream,
-            peer,
+            peer: PeerAddr::of(peer),
             server,
             id,
             idle_since: Cell::new(0),
-            input: RefCell::new(Input { buf: Vec::new(), start: 0, end: 0, eof: false }),
+            input: RefCell::new(Input::new()),
             body: RefCell::new(BodyState {
                 seq: 0,
                 framing: BodyFraming::Done,
@@ -270,6 +316,11 @@ impl<S: Transport> ConnIo<S> {
 }
 
 impl<S: Transport + ?Sized> ConnIo<S> {
+    /// Who is at the other end.
+    pub(crate) fn peer(&self) -> Peer {
+        self.peer.peer()
+    }
+
     /// The app's limits (kept once per loop, in its server state).
     pub(crate) fn limits(&self) -> &Limits {
         &self.server.limits
@@ -317,7 +368,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
                 Poll::Ready(Ok(0)) => return Poll::Ready(true),
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(error)) => {
-                    log::debug!("{}: could not drain an unread request body: {error}", self.peer);
+                    log::debug!("{}: could not drain an unread request body: {error}", self.peer());
                     return Poll::Ready(false);
                 }
                 Poll::Pending => return Poll::Pending,
@@ -349,9 +400,8 @@ impl<S: Transport + ?Sized> ConnIo<S> {
             // head); reaching here would read zero bytes and look like EOF.
             return Poll::Ready(Err(io::Error::other("input buffer full")));
         }
-        let end = input.end;
-        let n = std::task::ready!(self.stream.poll_read(cx, &mut input.buf[end..]))?;
-        input.end += n;
+        let n = std::task::ready!(self.stream.poll_read(cx, input.spare()))?;
+        input.filled(n);
         if n == 0 {
             input.eof = true;
         }
@@ -367,11 +417,10 @@ impl<S: Transport + ?Sized> ConnIo<S> {
         if input.is_full() {
             return Err(io::Error::other("input buffer full"));
         }
-        let end = input.end;
         loop {
-            match crate::socket::read_now(self.stream.as_fd(), &mut input.buf[end..]) {
+            match crate::socket::read_now(self.stream.as_fd(), input.spare()) {
                 Ok(n) => {
-                    input.end += n;
+                    input.filled(n);
                     input.eof |= n == 0;
                     return Ok(Some(n));
                 }
@@ -508,5 +557,22 @@ fn body_error(reject: &Reject) -> BodyError {
         Reject::RequestTimeout => BodyError::TimedOut,
         Reject::BadRequest(why) => BodyError::Malformed(why),
         _ => BodyError::Malformed("request refused"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_peer_address_gives_back_exactly_the_one_accepted() {
+        let v6: SocketAddr = "[2001:db8::1]:8080".parse().unwrap();
+        for peer in [Peer::Tcp("127.0.0.1:40000".parse().unwrap()), Peer::Tcp(v6), Peer::Unix] {
+            assert_eq!(PeerAddr::of(peer).peer().socket_addr(), peer.socket_addr());
+        }
+        let flow = std::net::SocketAddrV6::new("::1".parse().unwrap(), 1, 7, 9);
+        let kept = PeerAddr::of(Peer::Tcp(SocketAddr::V6(flow))).peer().socket_addr();
+        assert_eq!(kept, Some(SocketAddr::V6(flow)), "flow info and scope survive");
+        assert_eq!(std::mem::size_of::<PeerAddr>(), 16);
     }
 }

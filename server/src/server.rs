@@ -460,6 +460,8 @@ pub(crate) struct LoopServer {
     /// The app's limits, one copy per loop for its connections to read
     /// (a copy in each connection was 120 of its bytes).
     pub(crate) limits: Limits,
+    /// This loop's view of the app, for its connections.
+    pub(crate) app: Rc<LoopApp>,
 }
 
 #[derive(Default)]
@@ -481,7 +483,7 @@ struct ConnSlot {
 }
 
 impl LoopServer {
-    fn new(budget: Arc<Budget>, grace: Duration, limits: Limits) -> LoopServer {
+    fn new(budget: Arc<Budget>, grace: Duration, limits: Limits, app: Rc<LoopApp>) -> LoopServer {
         LoopServer {
             shutting_down: Cell::new(false),
             shutdown_deadline: Cell::new(None),
@@ -491,6 +493,7 @@ impl LoopServer {
             budget,
             drain_waiter: Cell::new(None),
             limits,
+            app,
         }
     }
 
@@ -621,15 +624,14 @@ impl LoopServer {
 }
 
 /// Unregisters a connection when its task ends, however it ends (an abort
-/// drops the task's future, and this with it).
-struct Registration {
-    server: Rc<LoopServer>,
-    id: usize,
-}
+/// drops the task's future, and this with it). Holds the connection's
+/// `ConnIo`, which knows its server and slot, and which the task builds
+/// its connection from: the task then captures this one pointer.
+struct Registration<S: Transport>(Rc<ConnIo<S>>);
 
-impl Drop for Registration {
+impl<S: Transport> Drop for Registration<S> {
     fn drop(&mut self) {
-        self.server.remove(self.id);
+        self.0.server.remove(self.0.id);
     }
 }
 
@@ -713,7 +715,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
     let limits = app.limits.clone();
     let app = Rc::new(LoopApp::new(app));
     let grace = SHUTDOWN_GRACE.min(limits.shutdown_timeout);
-    let server = Rc::new(LoopServer::new(budget.clone(), grace, limits.clone()));
+    let server = Rc::new(LoopServer::new(budget.clone(), grace, limits.clone(), app.clone()));
     let admit = |stream: L::Stream, peer: Peer| {
         L::configure(&stream, peer);
         let id = server.conns.borrow_mut().insert(ConnSlot::default());
@@ -722,15 +724,14 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
         if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
             slot.io = Some(Rc::downgrade(&io) as Weak<ConnIo>);
         }
-        let registration = Registration { server: server.clone(), id };
-        let app = app.clone();
+        let registration = Registration(io);
         // The connection is built inside the task, not captured by it: a
         // captured value keeps its own place in the task's future beside
         // the copy the running code works on, and the connection (and,
         // before, its peer address for the log line) then sat there twice,
         // 160 bytes more per connection for nothing.
         let task = eddy::spawn(async move {
-            let mut connection = Connection::new(io, app);
+            let mut connection = Connection::new(registration.0.clone());
             connection.run().await;
             drop(connection);
             drop(registration);

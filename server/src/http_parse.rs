@@ -192,6 +192,9 @@ static CLASS: [u8; 256] = {
     table
 };
 
+const HTTP_1_1: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP_1_0: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+
 /// Splits a head of the plain shape: `METHOD SP target SP HTTP/1.x CRLF`,
 /// then `name: value CRLF` lines, then CRLF, where the method and names
 /// are tokens, the target visible ASCII, the values visible ASCII, space
@@ -217,9 +220,13 @@ fn split_plain<'b>(buf: &'b [u8], slots: usize, headers: &mut Vec<(Span, Span)>)
     if target_end == target_start || buf.get(target_end) != Some(&b' ') {
         return None;
     }
-    let version = match buf.get(target_end + 1..target_end + 11)? {
-        b"HTTP/1.1\r\n" => Version::Http11,
-        b"HTTP/1.0\r\n" => Version::Http10,
+    // `HTTP/1.` and the digit and CRLF, compared as two words rather than
+    // a 10-byte slice against each literal.
+    let line_end: &[u8; 10] = buf.get(target_end + 1..target_end + 11)?.try_into().ok()?;
+    let (word, rest) = line_end.split_at(8);
+    let version = match (u64::from_le_bytes(word.try_into().ok()?), rest) {
+        (HTTP_1_1, b"\r\n") => Version::Http11,
+        (HTTP_1_0, b"\r\n") => Version::Http10,
         _ => return None,
     };
     let mut at = target_end + 11;

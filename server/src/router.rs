@@ -126,7 +126,11 @@ impl<H> Router<H> {
             return Routed::Asterisk { allowed: with_implied_head(allowed) };
         }
         let path = if path.is_empty() { &b"/"[..] } else { path };
-        let Some(split) = SplitPath::of(path) else { return self.route_long(method, path, params) };
+        // Filled in place: returned by value, its 136 bytes were copied.
+        let mut split = SplitPath { bounds: [(0, 0); SPLIT_SEGMENTS], len: 0 };
+        if !split.fill(path) {
+            return self.route_long(method, path, params);
+        }
         let mut best: Option<(usize, u64)> = None;
         let mut allowed = 0u16;
         // Rank every matching resource; keep the most specific one that has
@@ -204,23 +208,25 @@ struct SplitPath {
 
 impl SplitPath {
     /// Splits `path`, which starts with `/` (anything else matches no
-    /// pattern: an empty split). `None` if it has too many segments.
-    fn of(path: &[u8]) -> Option<SplitPath> {
-        let mut split = SplitPath { bounds: [(0, 0); SPLIT_SEGMENTS], len: 0 };
+    /// pattern: an empty split), into this empty split. False if it has
+    /// too many segments.
+    fn fill(&mut self, path: &[u8]) -> bool {
         if path.first() != Some(&b'/') {
-            return Some(split);
+            return true;
         }
         let mut start = 1;
         for (at, &byte) in path.iter().enumerate().skip(1) {
             if byte == b'/' {
-                *split.bounds.get_mut(split.len)? = (start as u32, at as u32);
-                split.len += 1;
+                let Some(bounds) = self.bounds.get_mut(self.len) else { return false };
+                *bounds = (start as u32, at as u32);
+                self.len += 1;
                 start = at + 1;
             }
         }
-        *split.bounds.get_mut(split.len)? = (start as u32, path.len() as u32);
-        split.len += 1;
-        Some(split)
+        let Some(bounds) = self.bounds.get_mut(self.len) else { return false };
+        *bounds = (start as u32, path.len() as u32);
+        self.len += 1;
+        true
     }
 
     fn segments(&self) -> &[(u32, u32)] {

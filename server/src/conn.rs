@@ -172,10 +172,11 @@ impl<S: Transport> Connection<S> {
             match parsed {
                 Parsed::Complete(head) => {
                     self.head_started = None;
-                    // In a recycled block: the per-request state is most of
-                    // the connection's future, and an idle connection (the
-                    // usual kind) should not keep room for it.
-                    if Recycled::new(self.handle(head)).await {
+                    let close = match self.answer(head) {
+                        Ok(close) => close,
+                        Err(later) => later.await,
+                    };
+                    if close {
                         let linger = self.is_closing();
                         return self.close("closed after the response", linger).await;
                     }
@@ -278,43 +279,161 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// Answers one request; returns whether the connection must close.
+    /// Answers one request: at once, or as a future for the rest. That
+    /// future is in a recycled block: the state of a request that waits
+    /// is most of what a connection's future would hold, and an idle
+    /// connection (the usual kind) should keep no room for it. (Matched on
+    /// directly in `serve`, the `Answered` value, as a temporary, took room
+    /// in the connection's future.)
+    fn answer(&mut self, head: Head) -> Result<bool, Recycled<impl Future<Output = bool> + '_>> {
+        match self.answer_now(head) {
+            Answered::Now(close) => Ok(close),
+            Answered::Later(later) => Err(Recycled::new(self.answer_later(later))),
+        }
+    }
+
+    /// Answers one request as far as that needs no waiting: the usual
+    /// case (no `100-continue`, a handler that answers when first polled,
+    /// no body left to wait for, no streamed body) is answered here
+    /// completely, with no future at all. Anything that must wait goes on
+    /// in [`answer_later`](Self::answer_later), from where this stopped.
     ///
-    /// Split in two: `start` does everything that needs no waiting
-    /// (consume the head, set up the body, route, build the request, create
-    /// the handler's future), and this function awaits only the handler, the
-    /// rest of the body, and a write. What lives across those awaits is all
-    /// that a connection's future has to hold, and that future is copied into
-    /// its task and allocated for every connection: keeping it small is most
-    /// of what makes a new connection cheap.
-    async fn handle(&mut self, head: Head) -> bool {
+    /// Synchronous, so it has no context to poll with: the handler's first
+    /// poll and the look at an unread body use a no-op waker. That is
+    /// sound because nothing waits on what they register: a handler that
+    /// is not ready is polled again, with the task's waker, by
+    /// `answer_later` before the connection waits for it, and an unread
+    /// body is read on there with the task's waker too. (As one `async fn`,
+    /// this path cost a block for its state, a 400-byte copy into it, and
+    /// the state machine's own moves: ~200 instructions per request.)
+    fn answer_now(&mut self, head: Head) -> Answered {
         let (meta, next) = self.start(head);
         eddy::trace::event(&TRACE_HEAD, self.io.id as u32, self.seq as u32);
         if meta.expects_continue {
-            // `100 Continue` goes straight to the socket when the handler
-            // first reads the body: the answers to earlier pipelined
-            // requests must be out before it, or the client would take it
-            // for theirs. (A failed flush shows again at the next write.)
-            let _ = self.flush().await;
+            return Answered::Later(Later::Start(meta, next));
         }
-        let (mut response, mut close) = match next {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let (response, close) = match next {
             Next::Answer(response, close) => (response, close),
-            Next::Handler(future) => match self.run_handler(future, meta.method).await {
-                // A 1xx is not a final answer: the client would wait for
-                // another one forever.
-                Some(response) if response.status().as_u16() < 200 => {
-                    log::error!(
-                        "{}: a handler answered with {}, not a final status; answered 500",
-                        self.io.peer(),
-                        response.status()
-                    );
-                    refuse(&Reject::HandlerPanicked, meta.close)
-                }
-                Some(response) => (response, meta.close),
-                None => refuse(&Reject::HandlerPanicked, meta.close),
+            Next::Handler(mut future) => match poll_handler(&mut future, &mut cx) {
+                Poll::Pending => return Answered::Later(Later::Waiting(meta, future)),
+                Poll::Ready(outcome) => self.judge(outcome, &meta),
             },
         };
+        let concluded = self.conclude(&meta, response, close, &mut cx);
+        if concluded.streaming || concluded.drain_later {
+            return Answered::Later(Later::Finish(meta, concluded));
+        }
+        self.log_answer(meta.access, &concluded.response, concluded.queued, None);
+        Answered::Now(concluded.close)
+    }
 
+    /// Goes on answering a request from where [`answer_now`](Self::answer_now)
+    /// stopped; returns whether the connection must close.
+    ///
+    /// What lives across these awaits is held in a recycled block (see
+    /// `serve`), not in the connection's future: an idle connection keeps no
+    /// room for it.
+    async fn answer_later(&mut self, later: Later) -> bool {
+        let (meta, concluded) = match later {
+            Later::Finish(meta, concluded) => (meta, concluded),
+            Later::Start(meta, next) => {
+                // `100 Continue` goes straight to the socket when the
+                // handler first reads the body: the answers to earlier
+                // pipelined requests must be out before it, or the client
+                // would take it for theirs. (A failed flush shows again at
+                // the next write.)
+                let _ = self.flush().await;
+                let answer = match next {
+                    Next::Answer(response, close) => (response, close),
+                    Next::Handler(future) => self.run_handler(future, &meta, false).await,
+                };
+                let concluded = self.conclude_later(&meta, answer).await;
+                (meta, concluded)
+            }
+            Later::Waiting(meta, future) => {
+                let answer = self.run_handler(future, &meta, true).await;
+                let concluded = self.conclude_later(&meta, answer).await;
+                (meta, concluded)
+            }
+        };
+        let Concluded { response, mut close, mut drain_later, streaming, queued } = concluded;
+        // Only a streamed answer pays for any of this (a plain one's cost
+        // per request was checked unchanged with callgrind).
+        let mut streamed = None;
+        let mut response = response;
+        if let Some(body) = streaming.then(|| response.take_stream()).flatten() {
+            // Boxed: rare next to plain answers, and its state would
+            // otherwise sit in every request's state.
+            let (end, sent) = Box::pin(self.stream_body(body, !meta.http10)).await;
+            streamed = Some(sent);
+            match end {
+                StreamEnd::Complete => {}
+                // The final chunk is out; the connection closes after it.
+                StreamEnd::Closing => close = true,
+                StreamEnd::Aborted => {
+                    close = true;
+                    drain_later = false;
+                }
+            }
+        }
+        self.log_answer(meta.access, &response, queued, streamed);
+        if drain_later {
+            // The answer is ready: it goes now, and the rest of the body is
+            // read and discarded after it. If that fails, the connection
+            // closes (its answer is out already). Boxed for the same reason
+            // as `write_rest`: rare, and big.
+            if !self.flush().await {
+                return true;
+            }
+            close = !Box::pin(self.drain_body()).await;
+        }
+        close
+    }
+
+    /// [`conclude`](Self::conclude) with the task's own context.
+    async fn conclude_later(&mut self, meta: &Meta, answer: (Response, bool)) -> Concluded {
+        let mut answer = Some(answer);
+        poll_fn(|cx| match answer.take() {
+            Some((response, close)) => Poll::Ready(self.conclude(meta, response, close, cx)),
+            // Ready at the first poll: never polled again.
+            None => Poll::Pending,
+        })
+        .await
+    }
+
+    /// What a handler's outcome answers: a panic or a 1xx becomes a 500.
+    fn judge(&self, outcome: HandlerOutcome, meta: &Meta) -> (Response, bool) {
+        match outcome {
+            // A 1xx is not a final answer: the client would wait for
+            // another one forever.
+            Ok(response) if response.status().as_u16() < 200 => {
+                log::error!(
+                    "{}: a handler answered with {}, not a final status; answered 500",
+                    self.io.peer(),
+                    response.status()
+                );
+                refuse(&Reject::HandlerPanicked, meta.close)
+            }
+            Ok(response) => (response, meta.close),
+            Err(payload) => {
+                self.handler_panicked(meta.method, payload.as_ref());
+                refuse(&Reject::HandlerPanicked, meta.close)
+            }
+        }
+    }
+
+    /// Everything between knowing the response and sending it that needs
+    /// no waiting: what of the body is here is discarded, the connection's
+    /// fate settled, and the head (and a plain body) written into the
+    /// output.
+    fn conclude(
+        &mut self,
+        meta: &Meta,
+        mut response: Response,
+        mut close: bool,
+        cx: &mut std::task::Context<'_>,
+    ) -> Concluded {
         // Whatever the handler left of the body must go before the next
         // request can be parsed. What is already here goes now; if more
         // must come, the answer does not wait for it (`drain_later`).
@@ -326,8 +445,7 @@ impl<S: Transport> Connection<S> {
                 // will not send the body, so the connection cannot continue.
                 close = true;
             } else if !close {
-                let seq = self.seq;
-                match poll_fn(|cx| Poll::Ready(self.io.poll_drain(seq, cx))).await {
+                match self.io.poll_drain(self.seq, cx) {
                     Poll::Ready(drained) => close = !drained,
                     Poll::Pending => drain_later = true,
                 }
@@ -368,46 +486,22 @@ impl<S: Transport> Connection<S> {
             },
         );
         let queued = (self.out.len() - queued_before) as u64;
-        // Only a streamed answer pays for any of this (a plain one's cost
-        // per request was checked unchanged with callgrind).
-        let mut streamed = None;
-        if let Some(body) = streaming.then(|| response.take_stream()).flatten() {
-            // Boxed: rare next to plain answers, and its state would
-            // otherwise sit in every connection's future.
-            let (end, sent) = Box::pin(self.stream_body(body, !meta.http10)).await;
-            streamed = Some(sent);
-            match end {
-                StreamEnd::Complete => {}
-                // The final chunk is out; the connection closes after it.
-                StreamEnd::Closing => close = true,
-                StreamEnd::Aborted => {
-                    close = true;
-                    drain_later = false;
-                }
-            }
-        }
-        // For the flight recorder: the head (and a plain body) went into
-        // the output buffer, which goes out with the batch; a streamed
-        // body's bytes are counted by `stream_body`.
+        Concluded { response, close, drain_later, streaming, queued }
+    }
+
+    /// The flight-recorder event and the access log line for an answer.
+    /// The head (and a plain body) went into the output buffer, which goes
+    /// out with the batch; a streamed body's bytes are counted by
+    /// `stream_body`.
+    fn log_answer(&self, access: Option<String>, response: &Response, queued: u64, streamed: Option<u64>) {
         let bytes = queued + streamed.unwrap_or(0);
         let bytes = bytes.min(u64::from(u32::MAX)) as u32;
         eddy::trace::event(&TRACE_RESPONSE, u32::from(response.status().as_u16()), bytes);
-        if let Some(request_line) = meta.access {
+        if let Some(request_line) = access {
             let status = response.status().as_u16();
             let length = streamed.unwrap_or(response.body().len() as u64);
             log::info!(target: "eddy_http::access", "{} {request_line} {status} {length}", self.io.peer());
         }
-        if drain_later {
-            // The answer is ready: it goes now, and the rest of the body is
-            // read and discarded after it. If that fails, the connection
-            // closes (its answer is out already). Boxed for the same reason
-            // as `write_rest`: rare, and big.
-            if !self.flush().await {
-                return true;
-            }
-            close = !Box::pin(self.drain_body()).await;
-        }
-        close
     }
 
     /// The part of answering a request that needs no waiting: consumes the
@@ -508,44 +602,39 @@ impl<S: Transport> Connection<S> {
         (meta, next)
     }
 
-    /// Runs a handler's future, polling it once in place first: most answer
-    /// at once, and then nothing else happens. A panic becomes `None` (a
-    /// 500).
-    async fn run_handler(&mut self, mut future: HandlerFuture, method: Method) -> Option<Response> {
-        let mut poll = |cx: &mut std::task::Context<'_>| {
-            panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut future).poll(cx)))
-        };
-        match poll_fn(|cx| Poll::Ready(poll(cx))).await {
-            Ok(Poll::Ready(response)) => return Some(response),
-            Ok(Poll::Pending) => {}
-            Err(payload) => return self.handler_panicked(method, payload.as_ref()),
+    /// Runs a handler's future to its answer. `polled`: it was polled
+    /// once already (by `answer_now`, and was not ready); otherwise it is
+    /// polled once in place first, since most answer at once. Either way,
+    /// before the connection waits for it, the answers before it are
+    /// written out, and it is polled with the task's waker.
+    async fn run_handler(
+        &mut self,
+        mut future: HandlerFuture,
+        meta: &Meta,
+        polled: bool,
+    ) -> (Response, bool) {
+        if !polled {
+            if let Poll::Ready(outcome) = poll_fn(|cx| Poll::Ready(poll_handler(&mut future, cx))).await {
+                return self.judge(outcome, meta);
+            }
         }
         // The handler waits: the answers before it should not. A failed
         // flush will show again at the next one, which closes.
         let _ = self.flush().await;
-        let outcome = poll_fn(|cx| match poll(cx) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        })
-        .await;
+        let outcome = poll_fn(|cx| poll_handler(&mut future, cx)).await;
         // The handler waited, maybe for seconds: date its answer now, not
         // at the read that brought the request.
         self.io.server.app.refresh_common_lines();
-        match outcome {
-            Ok(response) => Some(response),
-            Err(payload) => self.handler_panicked(method, payload.as_ref()),
-        }
+        self.judge(outcome, meta)
     }
 
-    fn handler_panicked(&self, method: Method, payload: &(dyn std::any::Any + Send)) -> Option<Response> {
+    fn handler_panicked(&self, method: Method, payload: &(dyn std::any::Any + Send)) {
         let message = payload
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(non-string panic payload)");
         log::error!("{}: handler for a {method} request panicked: {message}; answered 500", self.io.peer());
-        None
     }
 
     /// Reads and discards the rest of the current body, within the body's
@@ -943,6 +1032,50 @@ enum Next {
     Handler(HandlerFuture),
     /// The answer, already settled, and whether to close after it.
     Answer(Response, bool),
+}
+
+/// How far [`Connection::answer_now`] got.
+enum Answered {
+    /// Answered; whether the connection must close.
+    Now(bool),
+    /// Something must be waited for: go on from here.
+    Later(Later),
+}
+
+/// Where [`Connection::answer_later`] takes over.
+enum Later {
+    /// Nothing done yet but routing: `100-continue` wants a flush first.
+    Start(Meta, Next),
+    /// The handler was polled once and is not ready.
+    Waiting(Meta, HandlerFuture),
+    /// Answered into the output; a streamed body or an unread request
+    /// body remains.
+    Finish(Meta, Concluded),
+}
+
+/// A response settled and written into the output (see
+/// [`Connection::conclude`]).
+struct Concluded {
+    response: Response,
+    close: bool,
+    /// More of the request body must be read and discarded after the answer.
+    drain_later: bool,
+    /// The response's body is streamed after its head.
+    streaming: bool,
+    /// Bytes of the answer already in the output.
+    queued: u64,
+}
+
+/// A handler's answer, or the payload of its panic.
+type HandlerOutcome = Result<Response, Box<dyn std::any::Any + Send>>;
+
+/// Polls a handler's future once, catching a panic.
+fn poll_handler(future: &mut HandlerFuture, cx: &mut std::task::Context<'_>) -> Poll<HandlerOutcome> {
+    match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *future).poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+        Err(payload) => Poll::Ready(Err(payload)),
+    }
 }
 
 /// What answering a request still needs to know once its head is gone.

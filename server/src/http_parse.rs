@@ -216,7 +216,7 @@ fn split_plain<'b>(buf: &'b [u8], slots: usize, headers: &mut Vec<(Span, Span)>)
     }
     // Target: visible ASCII, then one space.
     let target_start = method_end + 1;
-    let target_end = run(buf, target_start, TARGET);
+    let target_end = run_visible(buf, target_start, b'!');
     if target_end == target_start || buf.get(target_end) != Some(&b' ') {
         return None;
     }
@@ -242,7 +242,7 @@ fn split_plain<'b>(buf: &'b [u8], slots: usize, headers: &mut Vec<(Span, Span)>)
             return None;
         }
         let name = Span::of(at, name_end);
-        let value_end = run(buf, name_end + 1, VALUE);
+        let value_end = run_value(buf, name_end + 1);
         if buf.get(value_end..value_end + 2) != Some(b"\r\n") {
             return None;
         }
@@ -264,6 +264,54 @@ fn split_plain<'b>(buf: &'b [u8], slots: usize, headers: &mut Vec<(Span, Span)>)
         )
     };
     Some(RequestLine { len: at + 2, method, target, version })
+}
+
+/// A byte of ones in every lane, and the lanes' high bits.
+const LANES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// Where the run of bytes in `low..=b'~'` that starts at `from` ends: the
+/// target (`low` = `!`) and header values (`low` = space) are scanned
+/// eight bytes at a time, ~1.5 instructions a byte where a table lookup per
+/// byte was ~7.
+///
+/// Per 8-byte word (little-endian, so the first byte is the lowest lane):
+/// a lane below `low` sets its high bit in `word - low·LANES` (and not in
+/// `word`), a lane above `~` in `word + (127 - '~')·LANES` or in `word`
+/// itself. Borrows and carries only run from a flagged lane upwards, so
+/// the lowest flagged lane is always the first byte out of range.
+#[inline]
+fn run_visible(buf: &[u8], from: usize, low: u8) -> usize {
+    let mut at = from;
+    while let Some(chunk) = buf.get(at..at + 8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
+        let word = u64::from_le_bytes(bytes);
+        let below = word.wrapping_sub(LANES * u64::from(low)) & !word & HIGHS;
+        let above = (word.wrapping_add(LANES * u64::from(127 - b'~')) | word) & HIGHS;
+        let out = below | above;
+        if out != 0 {
+            return at + (out.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + buf
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .position(|&b| !(low..=b'~').contains(&b))
+        .unwrap_or(buf.len() - at)
+}
+
+/// Where a header value's run of bytes (visible ASCII, space, tab) that
+/// starts at `from` ends.
+#[inline]
+fn run_value(buf: &[u8], from: usize) -> usize {
+    let mut at = run_visible(buf, from, b' ');
+    // A tab is rare in a value: step over it and go on by words.
+    while buf.get(at) == Some(&b'\t') {
+        at = run_visible(buf, at + 1, b' ');
+    }
+    at
 }
 
 /// Where the run of bytes of `class` that starts at `from` ends (the
@@ -786,6 +834,35 @@ mod tests {
         let mut fields = Vec::new();
         assert!(split_plain(plain, 100, &mut fields).is_some(), "the plain head itself");
         assert!(split_plain(plain, 1, &mut Vec::new()).is_none(), "more fields than slots go to httparse");
+    }
+
+    /// The word-at-a-time scans stop exactly where a byte-at-a-time scan
+    /// against the class table does, for every byte value at every
+    /// position of runs of every length around the word size.
+    #[test]
+    fn the_word_scans_stop_where_the_byte_scan_does() {
+        for len in 0..20 {
+            for at in 0..=len {
+                for stop in 0..=255u8 {
+                    let mut buf = vec![b'a'; len];
+                    buf.extend_from_slice(b"zz");
+                    if at < len {
+                        buf[at] = stop;
+                    }
+                    // A second odd byte after it: only the first may count.
+                    if at + 2 < len && stop % 3 == 0 {
+                        buf[at + 2] = stop.wrapping_add(128);
+                    }
+                    assert_eq!(run_visible(&buf, 0, b'!'), run(&buf, 0, TARGET), "{buf:?}");
+                    assert_eq!(run_value(&buf, 0), run(&buf, 0, VALUE), "{buf:?}");
+                    assert_eq!(
+                        run_value(&buf, 1.min(buf.len())),
+                        run(&buf, 1.min(buf.len()), VALUE),
+                        "{buf:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -191,7 +191,11 @@ impl<S: Transport> Connection<S> {
                     return self.close("request refused", true).await;
                 }
                 Parsed::Partial => {
-                    if !self.flush().await {
+                    let flushed = match self.flush_now() {
+                        Some(ok) => ok,
+                        None => self.flush_rest().await,
+                    };
+                    if !flushed {
                         return "write failed or timed out";
                     }
                     let (pending, eof) = {
@@ -711,11 +715,18 @@ impl<S: Transport> Connection<S> {
     /// Writes out the pending answers. False if the client is gone or does
     /// not read them within the I/O timeout.
     async fn flush(&mut self) -> bool {
-        if self.out.is_empty() {
-            return true;
+        match self.flush_now() {
+            Some(ok) => ok,
+            None => self.flush_rest().await,
         }
-        // Usually the socket takes it all at once: try that before paying
-        // for a timeout (a clock read and a timer).
+    }
+
+    /// Writes what the socket takes now: `Some(ok)` when that settled it
+    /// (all written, or the write failed), `None` when the socket is full
+    /// and the rest (left in `out`) must wait: [`flush_rest`](Self::flush_rest).
+    /// Usually the socket takes it all at once, so this is all a request
+    /// pays: `serve` calls it directly, not through an `async fn`.
+    fn flush_now(&mut self) -> Option<bool> {
         let mut written = 0;
         while written < self.out.len() {
             match self.io.stream.try_write(&self.out[written..]) {
@@ -726,15 +737,24 @@ impl<S: Transport> Connection<S> {
                 Err(error) => {
                     log::debug!("{}: write failed: {error}", self.io.peer());
                     self.out.clear();
-                    return false;
+                    return Some(false);
                 }
             }
         }
-        // The rest waits for a slow reader. Boxed (allocated only when a
-        // socket is full): inline, its timer and write state would sit in
-        // every connection's future, which is copied into its task at spawn
-        // and allocated per connection.
-        let ok = written == self.out.len() || Box::pin(self.write_rest(written)).await;
+        if written == self.out.len() {
+            self.out.clear();
+            return Some(true);
+        }
+        // Rare (a slow reader): keep only what is left.
+        self.out.drain(..written);
+        None
+    }
+
+    /// Writes the rest of `out`, waiting for a slow reader. Boxed (allocated
+    /// only when a socket is full): inline, its timer and write state would
+    /// sit in every connection's future.
+    async fn flush_rest(&mut self) -> bool {
+        let ok = Box::pin(self.write_rest(0)).await;
         self.out.clear();
         ok
     }
@@ -1116,7 +1136,15 @@ fn decode_params(head: &mut HeadStorage, path: Span, spans: &[(u32, u32)]) -> Re
     let HeadStorage { target, params, decoded, .. } = head;
     for &(start, end) in spans {
         let raw = Span { start: path.start + start, end: path.start + end };
-        match percent::decode(&target[raw.range()], false) {
+        let text = &target[raw.range()];
+        // Nothing to decode (the usual case): record where it is. A plain
+        // loop: parameters are short, and `contains` calls `memchr`, which
+        // costs more than it saves on a few bytes.
+        if !text.bytes().any(|b| b == b'%') {
+            params.push((false, raw));
+            continue;
+        }
+        match percent::decode(text, false) {
             Some(Cow::Borrowed(_)) => params.push((false, raw)),
             Some(Cow::Owned(text)) => {
                 let at = decoded.len();

@@ -407,6 +407,7 @@ impl<S: Transport> Connection<S> {
     }
 
     /// What a handler's outcome answers: a panic or a 1xx becomes a 500.
+    #[inline(always)]
     fn judge(&self, outcome: HandlerOutcome, meta: &Meta) -> (Response, bool) {
         match outcome {
             // A 1xx is not a final answer: the client would wait for
@@ -1132,6 +1133,7 @@ impl Deadline {
 /// Records the route parameters in `head`, percent-decoded (`spans` are
 /// relative to the path, which is at `path` in the target); a malformed
 /// escape or invalid UTF-8 is the client's error.
+#[inline(always)]
 fn decode_params(head: &mut HeadStorage, path: Span, spans: &[(u32, u32)]) -> Result<(), Reject> {
     let HeadStorage { target, params, decoded, .. } = head;
     for &(start, end) in spans {

@@ -432,6 +432,7 @@ impl<S: Transport> Connection<S> {
     /// no waiting: what of the body is here is discarded, the connection's
     /// fate settled, and the head (and a plain body) written into the
     /// output.
+    #[inline(always)]
     fn conclude(
         &mut self,
         meta: &Meta,
@@ -498,6 +499,7 @@ impl<S: Transport> Connection<S> {
     /// The head (and a plain body) went into the output buffer, which goes
     /// out with the batch; a streamed body's bytes are counted by
     /// `stream_body`.
+    #[inline(always)]
     fn log_answer(&self, access: Option<String>, response: &Response, queued: u64, streamed: Option<u64>) {
         let bytes = queued + streamed.unwrap_or(0);
         let bytes = bytes.min(u64::from(u32::MAX)) as u32;

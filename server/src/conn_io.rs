@@ -93,6 +93,7 @@ impl Input {
 
     /// Makes room at the end: borrows a buffer if there is none, slides
     /// unconsumed bytes to the front.
+    #[inline(always)]
     pub(crate) fn make_room(&mut self, size: usize) {
         if self.buf.is_empty() {
             // Positions are u32: a buffer is never allowed past that.

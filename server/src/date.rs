@@ -117,11 +117,18 @@ impl CommonLines {
     }
 
     /// Brings the date up to date (from this loop's cache: no clock read).
+    /// The check is inlined into every read; the rebuild, once a second,
+    /// is not.
+    #[inline(always)]
     pub(crate) fn refresh(&mut self, server: &str) {
         let recent = Instant::recent();
-        if self.current.covers(recent) {
-            return;
+        if !self.current.covers(recent) {
+            self.rebuild(recent, server);
         }
+    }
+
+    #[inline(never)]
+    fn rebuild(&mut self, recent: Instant, server: &str) {
         let current = at(recent);
         let changed = current.text != self.current.text || self.lines.is_empty();
         self.current = current;

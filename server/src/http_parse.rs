@@ -283,7 +283,7 @@ const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 /// `word`), a lane above `~` in `word + (127 - '~')·LANES` or in `word`
 /// itself. Borrows and carries only run from a flagged lane upwards, so
 /// the lowest flagged lane is always the first byte out of range.
-#[inline]
+#[inline(always)]
 fn run_visible(buf: &[u8], from: usize, low: u8) -> usize {
     let mut at = from;
     while let Some(chunk) = buf.get(at..at + 8) {

@@ -729,6 +729,7 @@ impl<S: Transport> Connection<S> {
     /// and the rest (left in `out`) must wait: [`flush_rest`](Self::flush_rest).
     /// Usually the socket takes it all at once, so this is all a request
     /// pays: `serve` calls it directly, not through an `async fn`.
+    #[inline(always)]
     fn flush_now(&mut self) -> Option<bool> {
         let mut written = 0;
         while written < self.out.len() {

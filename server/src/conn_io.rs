@@ -115,6 +115,7 @@ impl Input {
     }
 
     /// Gives the buffer back to the loop if nothing in it is pending.
+    #[inline]
     pub(crate) fn release_if_drained(&mut self) {
         if self.start == self.end && !self.buf.is_empty() {
             pool::give_read_buffer(std::mem::take(&mut self.buf));

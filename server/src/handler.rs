@@ -105,6 +105,7 @@ fn block_layout(class: usize) -> Layout {
 }
 
 /// Takes the first block off this thread's list for `class`.
+#[inline]
 fn pop_block(class: usize) -> Option<NonNull<u8>> {
     let head = NonNull::new(FREE_HEADS.with(|heads| heads[class].get()))?;
     // SAFETY: a listed block is free memory of at least 64 bytes, aligned
@@ -116,6 +117,7 @@ fn pop_block(class: usize) -> Option<NonNull<u8>> {
 }
 
 /// A block of `class`, from this loop's free list or newly allocated.
+#[inline]
 fn take_block(class: usize) -> NonNull<u8> {
     pop_block(class).unwrap_or_else(|| {
         // Registers the list's destructor on this thread (a no-op after
@@ -130,6 +132,7 @@ fn take_block(class: usize) -> NonNull<u8> {
 
 /// Returns a block of `class` (its future already dropped) to this loop's
 /// free list, or frees it if the list is full or the thread is exiting.
+#[inline]
 fn give_block(class: usize, block: NonNull<u8>) {
     let count = FREE_COUNTS.with(|counts| counts[class].get());
     if count >= MAX_POOLED || LISTS_FREED.with(Cell::get) {

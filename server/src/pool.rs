@@ -158,6 +158,7 @@ fn into_box(head: *mut HeadStorage) -> Box<HeadStorage> {
 /// buffers keep their length (and old contents, which are only ever
 /// overwritten by reads), so taking one does not zero 16 KiB again: that
 /// `memset` was 2.6% of the server's CPU in keep-alive profiles.
+#[inline]
 pub(crate) fn take_read_buffer(len: usize) -> Vec<u8> {
     let mut buffer = READS.with(Stack::pop).map(into_vec).unwrap_or_default();
     buffer.resize(len, 0);
@@ -165,21 +166,25 @@ pub(crate) fn take_read_buffer(len: usize) -> Vec<u8> {
 }
 
 /// Returns a read buffer to this loop's pool.
+#[inline]
 pub(crate) fn give_read_buffer(buffer: Vec<u8>) {
     give(&READS, buffer);
 }
 
 /// An empty buffer, to write answers into.
+#[inline]
 pub(crate) fn take_write_buffer() -> Vec<u8> {
     WRITES.with(Stack::pop).map(into_vec).unwrap_or_default()
 }
 
 /// Returns a write buffer to this loop's pool, emptied.
+#[inline]
 pub(crate) fn give_write_buffer(mut buffer: Vec<u8>) {
     buffer.clear();
     give(&WRITES, buffer);
 }
 
+#[inline]
 fn give(pool: &'static std::thread::LocalKey<Stack<RawBuffer>>, buffer: Vec<u8>) {
     if buffer.capacity() == 0 || buffer.capacity() > MAX_POOLED_CAPACITY || RELEASED.with(Cell::get) {
         return;
@@ -196,11 +201,13 @@ fn give(pool: &'static std::thread::LocalKey<Stack<RawBuffer>>, buffer: Vec<u8>)
 }
 
 /// Empty head storage.
+#[inline]
 pub(crate) fn take_head() -> Box<HeadStorage> {
     HEADS.with(Stack::pop).map(into_box).unwrap_or_default()
 }
 
 /// Returns head storage to this loop's pool.
+#[inline]
 pub(crate) fn give_head(mut head: Box<HeadStorage>) {
     if head.bytes.capacity() > MAX_POOLED_CAPACITY
         || head.target.capacity() > MAX_POOLED_CAPACITY

@@ -943,6 +943,7 @@ impl<S: Transport> Connection<S> {
     }
 
     /// Returns every pooled buffer the connection is not using.
+    #[inline(always)]
     fn release_buffers(&mut self) {
         self.io.input.borrow_mut().release_if_drained();
         if self.out.is_empty() && self.out.capacity() > 0 {

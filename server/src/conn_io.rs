@@ -394,6 +394,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     }
 
     /// Reads more bytes into the input buffer. `Ok(0)` means EOF.
+    #[inline]
     pub(crate) fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut input = self.input.borrow_mut();
         input.make_room(self.limits().read_buffer_size());

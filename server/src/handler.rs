@@ -285,6 +285,7 @@ where
     Fut: Future + 'static,
     Fut::Output: Into<Response>,
 {
+    #[inline]
     fn call(&self, request: Request) -> HandlerFuture {
         let future = self(request);
         HandlerFuture::new(async move { future.await.into() })

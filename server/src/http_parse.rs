@@ -94,6 +94,7 @@ pub(crate) enum Parsed {
 /// written for it; anything else (or anything it is unsure of) by
 /// httparse, whose answer on the plain shape is the same, and whose bare-LF
 /// leniency is then refused here.
+#[inline]
 pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
     out.target.clear();
     out.headers.clear();

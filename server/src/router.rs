@@ -120,6 +120,7 @@ impl<H> Router<H> {
     /// the found route's parameters are in `path` goes into `params` (by
     /// reference: returned by value, the spans were copied three times on
     /// their way out, a tenth of routing's cost).
+    #[inline]
     pub(crate) fn route(&self, method: Method, path: &[u8], params: &mut ParamSpans) -> Routed<'_, H> {
         if path == b"*" {
             let allowed = self.resources.iter().fold(0, |set, r| set | r.methods);

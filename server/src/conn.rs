@@ -141,20 +141,29 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// Serves requests until the connection ends, and says why in the
-    /// debug log. By reference: the caller's task owns the connection
-    /// (see `serve_loop`), so it is stored once in the task's future.
-    pub(crate) async fn run(&mut self) {
+    /// Marks the start of the connection on the flight recorder. The
+    /// connection's task calls this, then awaits [`serve`](Self::serve)
+    /// itself, then [`ended`](Self::ended): no `run` future wrapping
+    /// `serve`, which kept its own two copies of the `&mut self` (16 bytes
+    /// of every connection, idle or not).
+    pub(crate) fn started(&self) {
         // The client's port (0 over a Unix socket).
         let port = self.io.peer().socket_addr().map_or(0, |addr| addr.port());
         eddy::trace::event(&TRACE_ACCEPTED, self.io.id as u32, u32::from(port));
-        let reason = self.serve().await;
+    }
+
+    /// Gives back the buffers, marks the end on the flight recorder and
+    /// says why it ended in the debug log.
+    pub(crate) fn ended(&mut self, reason: &'static str) {
         self.release_buffers();
         eddy::trace::event(&TRACE_CLOSED, self.io.id as u32, self.seq as u32);
         log::debug!("{}: {reason}", self.io.peer());
     }
 
-    async fn serve(&mut self) -> &'static str {
+    /// Serves requests until the connection ends; returns why. By
+    /// reference: the caller's task owns the connection (see
+    /// `serve_loop`), so it is stored once in the task's future.
+    pub(crate) async fn serve(&mut self) -> &'static str {
         // By reference through our own `Rc`: a copy of the limits would sit
         // in every connection's future.
         let app = self.io.server.app.clone();

@@ -732,7 +732,9 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
         // 160 bytes more per connection for nothing.
         let task = eddy::spawn(async move {
             let mut connection = Connection::new(registration.0.clone());
-            connection.run().await;
+            connection.started();
+            let reason = connection.serve().await;
+            connection.ended(reason);
             drop(connection);
             drop(registration);
         });

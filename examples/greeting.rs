@@ -35,7 +35,9 @@ use eddy_http::{App, Request, Response};
 
 async fn handle(req: Request) -> Response {
     let name = req.param("name").unwrap_or("Anonymous");
-    Response::text(format!("Hello, {name}!"))
+    // `format!("Hello, {name}!")` would do, at ten times the cost: pieces
+    // are copied, and a short body stays inside the response.
+    Response::text_parts(&["Hello, ", name, "!"])
 }
 
 struct Options {

@@ -26,6 +26,25 @@ fn app() -> App {
                 format!("slow {n}")
             }
         })
+        .get("/woken/{n}", |req: Request| {
+            let n = req.param("n").unwrap_or_default().to_string();
+            async move {
+                // Woken exactly once, by another task, after the server's
+                // first look at this handler: the server must be waiting
+                // with the task's own waker by then.
+                let (wake, woken) = eddy::sync::oneshot::channel();
+                eddy::spawn(async move {
+                    for _ in 0..3 {
+                        eddy::task::yield_now().await;
+                    }
+                    let _ = wake.send(());
+                });
+                match woken.await {
+                    Ok(()) => format!("woken {n}"),
+                    Err(_) => "never woken".to_string(),
+                }
+            }
+        })
         .post("/echo", |mut req: Request| async move {
             match req.bytes().await {
                 Ok(body) => Response::bytes(body),
@@ -209,4 +228,17 @@ fn the_answers_before_a_waiting_handler_go_out_without_waiting_for_it() {
     release.send(()).unwrap();
     assert_eq!(client.response().text(), ok("waited"));
     assert_eq!(client.response().text(), ok("response after"));
+}
+
+#[test]
+fn a_handler_woken_once_by_another_task_is_answered_in_its_place() {
+    let server = TestServer::start(app());
+    let mut client = server.client();
+    client.send(format!("{}{}{}", get("/a"), get("/woken/b"), get("/c")));
+    for expected in ["response a", "woken b", "response c"] {
+        assert_eq!(client.response().text(), ok(expected));
+    }
+    // And alone on its connection, with nothing before or after it.
+    client.send(get("/woken/d"));
+    assert_eq!(client.response().text(), ok("woken d"));
 }

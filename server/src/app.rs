@@ -260,6 +260,7 @@ impl LoopApp {
 
     /// Brings the `Date` line up to date (a cache check; the date itself
     /// changes once a second).
+    #[inline]
     pub(crate) fn refresh_common_lines(&self) {
         self.common.borrow_mut().refresh(&self.inner.server_name);
     }

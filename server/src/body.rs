@@ -49,7 +49,7 @@ impl Body {
 
     /// The client's address, if the body belongs to a TCP connection.
     pub(crate) fn peer(&self) -> Option<std::net::SocketAddr> {
-        self.conn.as_ref().and_then(|conn| conn.peer.socket_addr())
+        self.conn.as_ref().and_then(|conn| conn.peer().socket_addr())
     }
 
     /// The declared length (`Content-Length`), if there is one; `None` for a

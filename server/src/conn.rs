@@ -58,11 +58,10 @@ use std::time::Duration;
 use eddy::time::{sleep_until, Instant, Sleep};
 use eddy::trace::EventKind;
 
-use crate::app::LoopApp;
 use crate::body::Body;
 use crate::conn_io::{self, BodyFraming, BodyState, ConnIo, Continue, Transport};
 use crate::error::Reject;
-use crate::handler::HandlerFuture;
+use crate::handler::{HandlerFuture, Recycled};
 use crate::http_chunked::ChunkedDecoder;
 use crate::http_parse::{parse_head, Framing, Head, Parsed};
 use crate::method::Method;
@@ -70,7 +69,7 @@ use crate::percent;
 use crate::pool::{self, HeadStorage, Span};
 use crate::request::{Parts, Request};
 use crate::response::{Response, WriteMeta};
-use crate::router::{allow_header, Routed};
+use crate::router::{allow_header, ParamSpans, Routed};
 use crate::server::LoopServer;
 use crate::stream_body::{note_buffered, StreamBody, STREAM_HIGH_WATER};
 
@@ -97,11 +96,10 @@ enum Woken {
 /// A connection being served, over the stream `S` (TCP or Unix; generic,
 /// so each is compiled for its own stream with no dispatch per call).
 pub(crate) struct Connection<S: Transport> {
+    /// The socket, input and body state; also the way to the loop's
+    /// server state and app (`io.server.app`), kept there once per loop
+    /// rather than in every connection.
     io: Rc<ConnIo<S>>,
-    app: Rc<LoopApp>,
-    server: Rc<LoopServer>,
-    /// The connection's slot in its loop's server state.
-    id: usize,
     /// Answers not yet written; a pooled buffer while in use.
     out: Vec<u8>,
     /// Header positions for the head being parsed, then the request's copy.
@@ -130,17 +128,9 @@ static TRACE_RESPONSE: EventKind = EventKind::new("http response written|status|
 static TRACE_CLOSED: EventKind = EventKind::new("http connection closed|conn|requests");
 
 impl<S: Transport> Connection<S> {
-    pub(crate) fn new(
-        io: Rc<ConnIo<S>>,
-        app: Rc<LoopApp>,
-        server: Rc<LoopServer>,
-        id: usize,
-    ) -> Connection<S> {
+    pub(crate) fn new(io: Rc<ConnIo<S>>) -> Connection<S> {
         Connection {
             io,
-            app,
-            server,
-            id,
             out: Vec::new(),
             scratch: None,
             timer: sleep_until(Instant::recent()),
@@ -151,22 +141,32 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// Serves requests until the connection ends; returns why, for the
-    /// debug log.
-    pub(crate) async fn run(mut self) -> &'static str {
+    /// Marks the start of the connection on the flight recorder. The
+    /// connection's task calls this, then awaits [`serve`](Self::serve)
+    /// itself, then [`ended`](Self::ended): no `run` future wrapping
+    /// `serve`, which kept its own two copies of the `&mut self` (16 bytes
+    /// of every connection, idle or not).
+    pub(crate) fn started(&self) {
         // The client's port (0 over a Unix socket).
-        let port = self.io.peer.socket_addr().map_or(0, |addr| addr.port());
-        eddy::trace::event(&TRACE_ACCEPTED, self.id as u32, u32::from(port));
-        let reason = self.serve().await;
-        self.release_buffers();
-        eddy::trace::event(&TRACE_CLOSED, self.id as u32, self.seq as u32);
-        reason
+        let port = self.io.peer().socket_addr().map_or(0, |addr| addr.port());
+        eddy::trace::event(&TRACE_ACCEPTED, self.io.id as u32, u32::from(port));
     }
 
-    async fn serve(&mut self) -> &'static str {
+    /// Gives back the buffers, marks the end on the flight recorder and
+    /// says why it ended in the debug log.
+    pub(crate) fn ended(&mut self, reason: &'static str) {
+        self.release_buffers();
+        eddy::trace::event(&TRACE_CLOSED, self.io.id as u32, self.seq as u32);
+        log::debug!("{}: {reason}", self.io.peer());
+    }
+
+    /// Serves requests until the connection ends; returns why. By
+    /// reference: the caller's task owns the connection (see
+    /// `serve_loop`), so it is stored once in the task's future.
+    pub(crate) async fn serve(&mut self) -> &'static str {
         // By reference through our own `Rc`: a copy of the limits would sit
         // in every connection's future.
-        let app = self.app.clone();
+        let app = self.io.server.app.clone();
         let limits = &app.inner.limits;
         loop {
             let parsed = {
@@ -181,7 +181,11 @@ impl<S: Transport> Connection<S> {
             match parsed {
                 Parsed::Complete(head) => {
                     self.head_started = None;
-                    if self.handle(head).await {
+                    let close = match self.answer(head) {
+                        Ok(close) => close,
+                        Err(later) => later.await,
+                    };
+                    if close {
                         let linger = self.is_closing();
                         return self.close("closed after the response", linger).await;
                     }
@@ -190,11 +194,17 @@ impl<S: Transport> Connection<S> {
                     }
                 }
                 Parsed::Rejected(reject) => {
-                    self.answer_rejection(&reject);
+                    // Dropped before the await, so that it takes no room
+                    // in the connection's future.
+                    self.answer_rejection(&{ reject });
                     return self.close("request refused", true).await;
                 }
                 Parsed::Partial => {
-                    if !self.flush().await {
+                    let flushed = match self.flush_now() {
+                        Some(ok) => ok,
+                        None => self.flush_rest().await,
+                    };
+                    if !flushed {
                         return "write failed or timed out";
                     }
                     let (pending, eof) = {
@@ -208,7 +218,11 @@ impl<S: Transport> Connection<S> {
                     // Past the grace, a client still sending (pipelining
                     // without end) is not read from any more.
                     let graced = closing
-                        && self.server.closing_deadline(self.id).is_some_and(|grace| Instant::now() >= grace);
+                        && self
+                            .io
+                            .server
+                            .closing_deadline(self.io.id)
+                            .is_some_and(|grace| Instant::now() >= grace);
                     if graced && !pending {
                         return self.close("closed: the closing grace is over", true).await;
                     }
@@ -240,7 +254,9 @@ impl<S: Transport> Connection<S> {
                         None if self.seq == 0 => Deadline::In(limits.head_timeout),
                         None => Deadline::In(limits.keep_alive),
                     };
-                    if let Some(grace) = closing.then(|| self.server.closing_deadline(self.id)).flatten() {
+                    if let Some(grace) =
+                        closing.then(|| self.io.server.closing_deadline(self.io.id)).flatten()
+                    {
                         deadline = Deadline::At(deadline.instant().min(grace));
                     }
                     match self.wait_for_input(deadline, !pending, closing).await {
@@ -264,9 +280,9 @@ impl<S: Transport> Connection<S> {
                     // would have no deadline and miss shutdown. Then go
                     // back and wait again, now for real.
                     match poll_fn(|cx| Poll::Ready(self.io.poll_fill(cx))).await {
-                        Poll::Ready(Ok(_)) => self.app.refresh_common_lines(),
+                        Poll::Ready(Ok(_)) => self.io.server.app.refresh_common_lines(),
                         Poll::Ready(Err(error)) => {
-                            log::debug!("{}: read failed: {error}", self.io.peer);
+                            log::debug!("{}: read failed: {error}", self.io.peer());
                             return "read failed";
                         }
                         Poll::Pending => {}
@@ -276,43 +292,163 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// Answers one request; returns whether the connection must close.
-    ///
-    /// Split in two: `start` does everything that needs no waiting
-    /// (consume the head, set up the body, route, build the request, create
-    /// the handler's future), and this function awaits only the handler, the
-    /// rest of the body, and a write. What lives across those awaits is all
-    /// that a connection's future has to hold, and that future is copied into
-    /// its task and allocated for every connection: keeping it small is most
-    /// of what makes a new connection cheap.
-    async fn handle(&mut self, head: Head) -> bool {
-        let (meta, next) = self.start(head);
-        eddy::trace::event(&TRACE_HEAD, self.id as u32, self.seq as u32);
-        if meta.expects_continue {
-            // `100 Continue` goes straight to the socket when the handler
-            // first reads the body: the answers to earlier pipelined
-            // requests must be out before it, or the client would take it
-            // for theirs. (A failed flush shows again at the next write.)
-            let _ = self.flush().await;
+    /// Answers one request: at once, or as a future for the rest. That
+    /// future is in a recycled block: the state of a request that waits
+    /// is most of what a connection's future would hold, and an idle
+    /// connection (the usual kind) should keep no room for it. (Matched on
+    /// directly in `serve`, the `Answered` value, as a temporary, took room
+    /// in the connection's future.)
+    fn answer(&mut self, head: Head) -> Result<bool, Recycled<impl Future<Output = bool> + '_>> {
+        match self.answer_now(head) {
+            Answered::Now(close) => Ok(close),
+            Answered::Later(later) => Err(Recycled::new(self.answer_later(later))),
         }
-        let (mut response, mut close) = match next {
+    }
+
+    /// Answers one request as far as that needs no waiting: the usual
+    /// case (no `100-continue`, a handler that answers when first polled,
+    /// no body left to wait for, no streamed body) is answered here
+    /// completely, with no future at all. Anything that must wait goes on
+    /// in [`answer_later`](Self::answer_later), from where this stopped.
+    ///
+    /// Synchronous, so it has no context to poll with: the handler's first
+    /// poll and the look at an unread body use a no-op waker. That is
+    /// sound because nothing waits on what they register: a handler that
+    /// is not ready is polled again, with the task's waker, by
+    /// `answer_later` before the connection waits for it, and an unread
+    /// body is read on there with the task's waker too. (As one `async fn`,
+    /// this path cost a block for its state, a 400-byte copy into it, and
+    /// the state machine's own moves: ~200 instructions per request.)
+    fn answer_now(&mut self, head: Head) -> Answered {
+        let (meta, next) = self.start(head);
+        eddy::trace::event(&TRACE_HEAD, self.io.id as u32, self.seq as u32);
+        if meta.expects_continue {
+            return Answered::Later(Later::Start(meta, next));
+        }
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let (response, close) = match next {
             Next::Answer(response, close) => (response, close),
-            Next::Handler(future) => match self.run_handler(future, meta.method).await {
-                // A 1xx is not a final answer: the client would wait for
-                // another one forever.
-                Some(response) if response.status().as_u16() < 200 => {
-                    log::error!(
-                        "{}: a handler answered with {}, not a final status; answered 500",
-                        self.io.peer,
-                        response.status()
-                    );
-                    refuse(&Reject::HandlerPanicked, meta.close)
-                }
-                Some(response) => (response, meta.close),
-                None => refuse(&Reject::HandlerPanicked, meta.close),
+            Next::Handler(mut future) => match poll_handler(&mut future, &mut cx) {
+                Poll::Pending => return Answered::Later(Later::Waiting(meta, future)),
+                Poll::Ready(outcome) => self.judge(outcome, &meta),
             },
         };
+        let concluded = self.conclude(&meta, response, close, &mut cx);
+        if concluded.streaming || concluded.drain_later {
+            return Answered::Later(Later::Finish(meta, concluded));
+        }
+        self.log_answer(meta.access, &concluded.response, concluded.queued, None);
+        Answered::Now(concluded.close)
+    }
 
+    /// Goes on answering a request from where [`answer_now`](Self::answer_now)
+    /// stopped; returns whether the connection must close.
+    ///
+    /// What lives across these awaits is held in a recycled block (see
+    /// `serve`), not in the connection's future: an idle connection keeps no
+    /// room for it.
+    async fn answer_later(&mut self, later: Later) -> bool {
+        let (meta, concluded) = match later {
+            Later::Finish(meta, concluded) => (meta, concluded),
+            Later::Start(meta, next) => {
+                // `100 Continue` goes straight to the socket when the
+                // handler first reads the body: the answers to earlier
+                // pipelined requests must be out before it, or the client
+                // would take it for theirs. (A failed flush shows again at
+                // the next write.)
+                let _ = self.flush().await;
+                let answer = match next {
+                    Next::Answer(response, close) => (response, close),
+                    Next::Handler(future) => self.run_handler(future, &meta, false).await,
+                };
+                let concluded = self.conclude_later(&meta, answer).await;
+                (meta, concluded)
+            }
+            Later::Waiting(meta, future) => {
+                let answer = self.run_handler(future, &meta, true).await;
+                let concluded = self.conclude_later(&meta, answer).await;
+                (meta, concluded)
+            }
+        };
+        let Concluded { response, mut close, mut drain_later, streaming, queued } = concluded;
+        // Only a streamed answer pays for any of this (a plain one's cost
+        // per request was checked unchanged with callgrind).
+        let mut streamed = None;
+        let mut response = response;
+        if let Some(body) = streaming.then(|| response.take_stream()).flatten() {
+            // Boxed: rare next to plain answers, and its state would
+            // otherwise sit in every request's state.
+            let (end, sent) = Box::pin(self.stream_body(body, !meta.http10)).await;
+            streamed = Some(sent);
+            match end {
+                StreamEnd::Complete => {}
+                // The final chunk is out; the connection closes after it.
+                StreamEnd::Closing => close = true,
+                StreamEnd::Aborted => {
+                    close = true;
+                    drain_later = false;
+                }
+            }
+        }
+        self.log_answer(meta.access, &response, queued, streamed);
+        if drain_later {
+            // The answer is ready: it goes now, and the rest of the body is
+            // read and discarded after it. If that fails, the connection
+            // closes (its answer is out already). Boxed for the same reason
+            // as `write_rest`: rare, and big.
+            if !self.flush().await {
+                return true;
+            }
+            close = !Box::pin(self.drain_body()).await;
+        }
+        close
+    }
+
+    /// [`conclude`](Self::conclude) with the task's own context.
+    async fn conclude_later(&mut self, meta: &Meta, answer: (Response, bool)) -> Concluded {
+        let mut answer = Some(answer);
+        poll_fn(|cx| match answer.take() {
+            Some((response, close)) => Poll::Ready(self.conclude(meta, response, close, cx)),
+            // Ready at the first poll: never polled again.
+            None => Poll::Pending,
+        })
+        .await
+    }
+
+    /// What a handler's outcome answers: a panic or a 1xx becomes a 500.
+    #[inline(always)]
+    fn judge(&self, outcome: HandlerOutcome, meta: &Meta) -> (Response, bool) {
+        match outcome {
+            // A 1xx is not a final answer: the client would wait for
+            // another one forever.
+            Ok(response) if response.status().as_u16() < 200 => {
+                log::error!(
+                    "{}: a handler answered with {}, not a final status; answered 500",
+                    self.io.peer(),
+                    response.status()
+                );
+                refuse(&Reject::HandlerPanicked, meta.close)
+            }
+            Ok(response) => (response, meta.close),
+            Err(payload) => {
+                self.handler_panicked(meta.method, payload.as_ref());
+                refuse(&Reject::HandlerPanicked, meta.close)
+            }
+        }
+    }
+
+    /// Everything between knowing the response and sending it that needs
+    /// no waiting: what of the body is here is discarded, the connection's
+    /// fate settled, and the head (and a plain body) written into the
+    /// output.
+    #[inline(always)]
+    fn conclude(
+        &mut self,
+        meta: &Meta,
+        mut response: Response,
+        mut close: bool,
+        cx: &mut std::task::Context<'_>,
+    ) -> Concluded {
         // Whatever the handler left of the body must go before the next
         // request can be parsed. What is already here goes now; if more
         // must come, the answer does not wait for it (`drain_later`).
@@ -324,14 +460,13 @@ impl<S: Transport> Connection<S> {
                 // will not send the body, so the connection cannot continue.
                 close = true;
             } else if !close {
-                let seq = self.seq;
-                match poll_fn(|cx| Poll::Ready(self.io.poll_drain(seq, cx))).await {
+                match self.io.poll_drain(self.seq, cx) {
                     Poll::Ready(drained) => close = !drained,
                     Poll::Pending => drain_later = true,
                 }
             }
             if let Some(reject) = self.io.body.borrow_mut().failed.take() {
-                self.server.stats.refused(&reject);
+                self.io.server.stats.refused(&reject);
                 response = rejection(&reject);
                 close = true;
             }
@@ -358,8 +493,8 @@ impl<S: Transport> Connection<S> {
         response.write_to(
             &mut self.out,
             &WriteMeta {
-                common: &self.app.common.borrow(),
-                server: &self.app.inner.server_name,
+                common: &self.io.server.app.common.borrow(),
+                server: &self.io.server.app.inner.server_name,
                 head_only,
                 close,
                 keep_alive_10: meta.keep_alive_10 && !close,
@@ -367,47 +502,24 @@ impl<S: Transport> Connection<S> {
             },
         );
         let queued = (self.out.len() - queued_before) as u64;
-        // Only a streamed answer pays for any of this (a plain one's cost
-        // per request was checked unchanged with callgrind).
-        let mut streamed = None;
-        if let Some(body) = streaming.then(|| response.take_stream()).flatten() {
-            // Boxed: rare next to plain answers, and its state would
-            // otherwise sit in every connection's future.
-            let (end, sent) = Box::pin(self.stream_body(body, !meta.http10)).await;
-            streamed = Some(sent);
-            match end {
-                StreamEnd::Complete => {}
-                // The final chunk is out; the connection closes after it.
-                StreamEnd::Closing => close = true,
-                StreamEnd::Aborted => {
-                    close = true;
-                    drain_later = false;
-                }
-            }
-        }
-        // For the flight recorder: the head (and a plain body) went into
-        // the output buffer, which goes out with the batch; a streamed
-        // body's bytes are counted by `stream_body`.
+        Concluded { response, close, drain_later, streaming, queued }
+    }
+
+    /// The flight-recorder event and the access log line for an answer.
+    /// The head (and a plain body) went into the output buffer, which goes
+    /// out with the batch; a streamed body's bytes are counted by
+    /// `stream_body`.
+    #[inline(always)]
+    fn log_answer(&self, access: Option<String>, response: &Response, queued: u64, streamed: Option<u64>) {
         let bytes = queued + streamed.unwrap_or(0);
         let bytes = bytes.min(u64::from(u32::MAX)) as u32;
         eddy::trace::event(&TRACE_RESPONSE, u32::from(response.status().as_u16()), bytes);
-        self.server.stats.response(response.status().as_u16());
-        if let Some(request_line) = meta.access {
+        self.io.server.stats.response(response.status().as_u16());
+        if let Some(request_line) = access {
             let status = response.status().as_u16();
             let length = streamed.unwrap_or(response.body().len() as u64);
-            log::info!(target: "eddy_http::access", "{} {request_line} {status} {length}", self.io.peer);
+            log::info!(target: "eddy_http::access", "{} {request_line} {status} {length}", self.io.peer());
         }
-        if drain_later {
-            // The answer is ready: it goes now, and the rest of the body is
-            // read and discarded after it. If that fails, the connection
-            // closes (its answer is out already). Boxed for the same reason
-            // as `write_rest`: rare, and big.
-            if !self.flush().await {
-                return true;
-            }
-            close = !Box::pin(self.drain_body()).await;
-        }
-        close
     }
 
     /// The part of answering a request that needs no waiting: consumes the
@@ -415,7 +527,7 @@ impl<S: Transport> Connection<S> {
     /// creates the handler's future, or settles the answer.
     fn start(&mut self, head: Head) -> (Meta, Next) {
         self.seq += 1;
-        self.server.stats.request();
+        self.io.server.stats.request();
         let mut storage = self.scratch.take().unwrap_or_else(pool::take_head);
         {
             let mut input = self.io.input.borrow_mut();
@@ -425,7 +537,9 @@ impl<S: Transport> Connection<S> {
         let framing = match head.framing {
             Framing::None => BodyFraming::Done,
             Framing::Length(length) => BodyFraming::Length(length),
-            Framing::Chunked => BodyFraming::Chunked(ChunkedDecoder::new(&self.app.inner.limits)),
+            Framing::Chunked => {
+                BodyFraming::Chunked(Box::new(ChunkedDecoder::new(&self.io.server.app.inner.limits)))
+            }
         };
         let expects_continue = head.expect_continue && !matches!(framing, BodyFraming::Done);
         *self.io.body.borrow_mut() = BodyState {
@@ -454,9 +568,12 @@ impl<S: Transport> Connection<S> {
             let (response, close) = refuse(&reject, head.close);
             Next::Answer(response, close)
         };
-        let app = self.app.clone();
-        let next = match app.inner.router.route(head.method, storage.target[path.range()].as_bytes()) {
-            Routed::Found { resource, handler, params } => {
+        let app = self.io.server.app.clone();
+        let mut params = ParamSpans::default();
+        let routed =
+            app.inner.router.route(head.method, storage.target[path.range()].as_bytes(), &mut params);
+        let next = match routed {
+            Routed::Found { resource, handler } => {
                 match decode_params(&mut storage, path, &params.spans[..params.len]) {
                     Err(reject) => {
                         pool::give_head(storage);
@@ -504,44 +621,39 @@ impl<S: Transport> Connection<S> {
         (meta, next)
     }
 
-    /// Runs a handler's future, polling it once in place first: most answer
-    /// at once, and then nothing else happens. A panic becomes `None` (a
-    /// 500).
-    async fn run_handler(&mut self, mut future: HandlerFuture, method: Method) -> Option<Response> {
-        let mut poll = |cx: &mut std::task::Context<'_>| {
-            panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)))
-        };
-        match poll_fn(|cx| Poll::Ready(poll(cx))).await {
-            Ok(Poll::Ready(response)) => return Some(response),
-            Ok(Poll::Pending) => {}
-            Err(payload) => return self.handler_panicked(method, payload.as_ref()),
+    /// Runs a handler's future to its answer. `polled`: it was polled
+    /// once already (by `answer_now`, and was not ready); otherwise it is
+    /// polled once in place first, since most answer at once. Either way,
+    /// before the connection waits for it, the answers before it are
+    /// written out, and it is polled with the task's waker.
+    async fn run_handler(
+        &mut self,
+        mut future: HandlerFuture,
+        meta: &Meta,
+        polled: bool,
+    ) -> (Response, bool) {
+        if !polled {
+            if let Poll::Ready(outcome) = poll_fn(|cx| Poll::Ready(poll_handler(&mut future, cx))).await {
+                return self.judge(outcome, meta);
+            }
         }
         // The handler waits: the answers before it should not. A failed
         // flush will show again at the next one, which closes.
         let _ = self.flush().await;
-        let outcome = poll_fn(|cx| match poll(cx) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
-            Err(payload) => Poll::Ready(Err(payload)),
-        })
-        .await;
+        let outcome = poll_fn(|cx| poll_handler(&mut future, cx)).await;
         // The handler waited, maybe for seconds: date its answer now, not
         // at the read that brought the request.
-        self.app.refresh_common_lines();
-        match outcome {
-            Ok(response) => Some(response),
-            Err(payload) => self.handler_panicked(method, payload.as_ref()),
-        }
+        self.io.server.app.refresh_common_lines();
+        self.judge(outcome, meta)
     }
 
-    fn handler_panicked(&self, method: Method, payload: &(dyn std::any::Any + Send)) -> Option<Response> {
+    fn handler_panicked(&self, method: Method, payload: &(dyn std::any::Any + Send)) {
         let message = payload
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("(non-string panic payload)");
-        log::error!("{}: handler for a {method} request panicked: {message}; answered 500", self.io.peer);
-        None
+        log::error!("{}: handler for a {method} request panicked: {message}; answered 500", self.io.peer());
     }
 
     /// Reads and discards the rest of the current body, within the body's
@@ -552,7 +664,7 @@ impl<S: Transport> Connection<S> {
                 Ok(0) => return true,
                 Ok(_) => {}
                 Err(error) => {
-                    log::debug!("{}: could not drain an unread request body: {error}", self.io.peer);
+                    log::debug!("{}: could not drain an unread request body: {error}", self.io.peer());
                     return false;
                 }
             }
@@ -565,7 +677,7 @@ impl<S: Transport> Connection<S> {
     fn last_read(&mut self) -> Result<bool, &'static str> {
         match self.io.fill_now() {
             Ok(Some(_)) => {
-                self.app.refresh_common_lines();
+                self.io.server.app.refresh_common_lines();
                 Ok(true)
             }
             Ok(None) => {
@@ -573,7 +685,7 @@ impl<S: Transport> Connection<S> {
                 Ok(false)
             }
             Err(error) => {
-                log::debug!("{}: read failed: {error}", self.io.peer);
+                log::debug!("{}: read failed: {error}", self.io.peer());
                 Err("read failed")
             }
         }
@@ -582,65 +694,58 @@ impl<S: Transport> Connection<S> {
     /// Whether this connection is closing: the server shuts down, or it was
     /// reclaimed.
     fn is_closing(&self) -> bool {
-        self.reclaimed || self.server.is_shutting_down()
+        self.reclaimed || self.io.server.is_shutting_down()
     }
 
     /// Waits for input, up to the deadline, or (unless `closing` already)
     /// until the connection starts closing. `idle`: between requests, so
     /// the connection may be reclaimed.
-    async fn wait_for_input(&mut self, deadline: Deadline, idle: bool, closing: bool) -> Woken {
-        let mut wanted = None;
+    ///
+    /// A function returning a `poll_fn`, not an `async fn`: this wait is
+    /// where an idle connection sits, so its size is the connection's size
+    /// at rest, and as an `async fn` it kept its arguments twice (as
+    /// arguments and as the closure's captures), 160 bytes against ~70.
+    fn wait_for_input(
+        &mut self,
+        mut deadline: Deadline,
+        idle: bool,
+        closing: bool,
+    ) -> impl Future<Output = Woken> + '_ {
         // Borrowed, not cloned: this runs once per request on a keep-alive
         // connection, and two reference counts each way showed up.
-        let (io, server, timer) = (&self.io, &self.server, &mut self.timer);
-        let woken = poll_fn(|cx| {
-            // Input first: a connection with a request in its socket is not
-            // idle, and must not be picked to make room.
-            if io.stream.poll_read_ready(cx).is_ready() {
-                return Poll::Ready(Woken::Readable);
-            }
-            if !closing && server.poll_closing(io, idle, cx).is_ready() {
-                return Poll::Ready(Woken::Closing);
-            }
-            // Only a wait that blocks needs a deadline, and re-arming the
-            // timer for every request would cost two wheel operations each.
-            // So a timer already armed for an *earlier* deadline is kept: it
-            // fires early, the deadline is checked, and only then is it
-            // re-armed. A keep-alive connection touches the wheel about once
-            // per keep-alive period instead of once per request.
-            let wanted = *wanted.get_or_insert_with(|| deadline.instant());
-            if timer.deadline() > wanted {
-                timer.reset(wanted);
-            }
-            loop {
-                match Pin::new(&mut *timer).poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(()) if Instant::now() >= wanted => return Poll::Ready(Woken::TimedOut),
-                    Poll::Ready(()) => timer.reset(wanted),
+        let (io, server, timer, reclaimed) =
+            (&self.io, &self.io.server, &mut self.timer, &mut self.reclaimed);
+        poll_fn(move |cx| {
+            let woken = std::task::ready!(poll_wait(io, server, timer, &mut deadline, idle, closing, cx));
+            if idle {
+                if io.idle_since.get() != 0 {
+                    server.stats.idle(false);
                 }
+                io.idle_since.set(0);
             }
+            if matches!(woken, Woken::Closing) && !server.is_shutting_down() {
+                *reclaimed = true;
+            }
+            Poll::Ready(woken)
         })
-        .await;
-        if idle {
-            if io.idle_since.get() != 0 {
-                server.stats.idle(false);
-            }
-            io.idle_since.set(0);
-        }
-        if matches!(woken, Woken::Closing) && !server.is_shutting_down() {
-            self.reclaimed = true;
-        }
-        woken
     }
 
     /// Writes out the pending answers. False if the client is gone or does
     /// not read them within the I/O timeout.
     async fn flush(&mut self) -> bool {
-        if self.out.is_empty() {
-            return true;
+        match self.flush_now() {
+            Some(ok) => ok,
+            None => self.flush_rest().await,
         }
-        // Usually the socket takes it all at once: try that before paying
-        // for a timeout (a clock read and a timer).
+    }
+
+    /// Writes what the socket takes now: `Some(ok)` when that settled it
+    /// (all written, or the write failed), `None` when the socket is full
+    /// and the rest (left in `out`) must wait: [`flush_rest`](Self::flush_rest).
+    /// Usually the socket takes it all at once, so this is all a request
+    /// pays: `serve` calls it directly, not through an `async fn`.
+    #[inline(always)]
+    fn flush_now(&mut self) -> Option<bool> {
         let mut written = 0;
         while written < self.out.len() {
             match self.io.stream.try_write(&self.out[written..]) {
@@ -649,17 +754,26 @@ impl<S: Transport> Connection<S> {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    log::debug!("{}: write failed: {error}", self.io.peer);
+                    log::debug!("{}: write failed: {error}", self.io.peer());
                     self.out.clear();
-                    return false;
+                    return Some(false);
                 }
             }
         }
-        // The rest waits for a slow reader. Boxed (allocated only when a
-        // socket is full): inline, its timer and write state would sit in
-        // every connection's future, which is copied into its task at spawn
-        // and allocated per connection.
-        let ok = written == self.out.len() || Box::pin(self.write_rest(written)).await;
+        if written == self.out.len() {
+            self.out.clear();
+            return Some(true);
+        }
+        // Rare (a slow reader): keep only what is left.
+        self.out.drain(..written);
+        None
+    }
+
+    /// Writes the rest of `out`, waiting for a slow reader. Boxed (allocated
+    /// only when a socket is full): inline, its timer and write state would
+    /// sit in every connection's future.
+    async fn flush_rest(&mut self) -> bool {
+        let ok = Box::pin(self.write_rest(0)).await;
         self.out.clear();
         ok
     }
@@ -667,14 +781,14 @@ impl<S: Transport> Connection<S> {
     /// Writes `out[written..]`, waiting for room, within the I/O timeout.
     async fn write_rest(&self, written: usize) -> bool {
         let rest = conn_io::write_all(&self.io.stream, &self.out[written..]);
-        match eddy::time::timeout(self.app.inner.limits.io_timeout, rest).await {
+        match eddy::time::timeout(self.io.server.app.inner.limits.io_timeout, rest).await {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
-                log::debug!("{}: write failed: {error}", self.io.peer);
+                log::debug!("{}: write failed: {error}", self.io.peer());
                 false
             }
             Err(_) => {
-                log::debug!("{}: client did not read its response in time", self.io.peer);
+                log::debug!("{}: client did not read its response in time", self.io.peer());
                 false
             }
         }
@@ -694,7 +808,7 @@ impl<S: Transport> Connection<S> {
             if self.out.len() >= STREAM_HIGH_WATER && !self.flush().await {
                 return (StreamEnd::Aborted, sent);
             }
-            let (io, server, out) = (&self.io, &self.server, &mut self.out);
+            let (io, server, out) = (&self.io, &self.io.server, &mut self.out);
             let step = poll_fn(|cx| {
                 if server.poll_closing(io, false, cx).is_ready() {
                     return Poll::Ready(Step::Closing);
@@ -741,16 +855,16 @@ impl<S: Transport> Connection<S> {
                     let end =
                         if matches!(step, Step::End) { StreamEnd::Complete } else { StreamEnd::Closing };
                     if matches!(end, StreamEnd::Closing) {
-                        log::debug!("{}: streamed response ended by the server closing", self.io.peer);
+                        log::debug!("{}: streamed response ended by the server closing", self.io.peer());
                     }
                     return (end, sent);
                 }
                 Step::Failed(why) => {
-                    log::error!("{}: streamed response aborted: {why}", self.io.peer);
+                    log::error!("{}: streamed response aborted: {why}", self.io.peer());
                     return (StreamEnd::Aborted, sent);
                 }
                 Step::ClientGone(why) => {
-                    log::debug!("{}: client left during a streamed response: {why}", self.io.peer);
+                    log::debug!("{}: client left during a streamed response: {why}", self.io.peer());
                     self.out.clear();
                     return (StreamEnd::Aborted, sent);
                 }
@@ -760,23 +874,23 @@ impl<S: Transport> Connection<S> {
 
     /// Appends the answer to a refused request (which always closes).
     fn answer_rejection(&mut self, reject: &Reject) {
-        log::debug!("{}: refused with {}: {reject:?}", self.io.peer, reject.status());
+        log::debug!("{}: refused with {}: {reject:?}", self.io.peer(), reject.status());
         // A refused head is a request too, answered with its status.
-        let stats = &self.server.stats;
+        let stats = &self.io.server.stats;
         stats.request();
         stats.response(reject.status().as_u16());
         stats.refused(reject);
         // A 408 comes long after the last read; refusals are rare enough to
         // read the clock for each.
-        self.app.refresh_common_lines();
+        self.io.server.app.refresh_common_lines();
         if self.out.capacity() == 0 {
             self.out = pool::take_write_buffer();
         }
         rejection(reject).write_to(
             &mut self.out,
             &WriteMeta {
-                common: &self.app.common.borrow(),
-                server: &self.app.inner.server_name,
+                common: &self.io.server.app.common.borrow(),
+                server: &self.io.server.app.inner.server_name,
                 // No body for HEAD, whatever the status (RFC 9110 §9.3.2);
                 // the refused request is still at the start of the input.
                 head_only: crate::http_parse::announces_head(self.io.input.borrow().pending()),
@@ -792,7 +906,20 @@ impl<S: Transport> Connection<S> {
     /// `linger`, after a refusal or when closing a connection the client
     /// did not ask to close), half-closes and lingers first, so those bytes
     /// do not turn the close into a reset that destroys the answer.
-    async fn close(&mut self, reason: &'static str, linger: bool) -> &'static str {
+    ///
+    /// In a recycled block: it runs once per connection, and held inline
+    /// in the connection's future its state was the largest thing an idle
+    /// connection kept room for.
+    fn close(
+        &mut self,
+        reason: &'static str,
+        linger: bool,
+    ) -> Recycled<impl Future<Output = &'static str> + '_> {
+        Recycled::new(self.close_now(reason, linger))
+    }
+
+    /// The body of [`close`](Self::close).
+    async fn close_now(&mut self, reason: &'static str, linger: bool) -> &'static str {
         let flushed = self.flush().await;
         let unread = self.io.input.borrow().has_pending() || !self.io.body_done();
         if flushed && (unread || linger) {
@@ -800,7 +927,7 @@ impl<S: Transport> Connection<S> {
             // answer and EOF, and keep reading until it stops. Answered,
             // the connection no longer needs its slot under the cap.
             let _ = self.io.stream.shutdown_std(Shutdown::Write);
-            self.server.release_early(self.id);
+            self.io.server.release_early(self.io.id);
             Box::pin(self.linger()).await;
         }
         // Otherwise dropping the stream closes it: with nothing unread, the
@@ -816,8 +943,9 @@ impl<S: Transport> Connection<S> {
             while discarded < LINGER_BYTES {
                 {
                     let mut input = io.input.borrow_mut();
-                    discarded += input.end - input.start;
-                    input.start = input.end;
+                    let pending = input.pending().len();
+                    discarded += pending;
+                    input.consume(pending);
                 }
                 match poll_fn(|cx| io.poll_fill(cx)).await {
                     Ok(0) | Err(_) => return,
@@ -828,13 +956,14 @@ impl<S: Transport> Connection<S> {
         // Closing, the server is waiting: the grace bounds this too.
         let now = Instant::now();
         let mut until = now + LINGER_TIME;
-        if let Some(grace) = self.server.closing_deadline(self.id) {
+        if let Some(grace) = self.io.server.closing_deadline(self.io.id) {
             until = until.min(grace);
         }
         let _ = eddy::time::timeout(until.duration_since(now), discard).await;
     }
 
     /// Returns every pooled buffer the connection is not using.
+    #[inline(always)]
     fn release_buffers(&mut self) {
         self.io.input.borrow_mut().release_if_drained();
         if self.out.is_empty() && self.out.capacity() > 0 {
@@ -842,6 +971,45 @@ impl<S: Transport> Connection<S> {
         }
         if let Some(scratch) = self.scratch.take() {
             pool::give_head(scratch);
+        }
+    }
+}
+
+/// One look at what [`Connection::wait_for_input`] waits for. `deadline`
+/// becomes `At` on the first look that blocks.
+fn poll_wait<S: Transport>(
+    io: &ConnIo<S>,
+    server: &LoopServer,
+    timer: &mut Sleep,
+    deadline: &mut Deadline,
+    idle: bool,
+    closing: bool,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Woken> {
+    // Input first: a connection with a request in its socket is not
+    // idle, and must not be picked to make room.
+    if io.stream.poll_read_ready(cx).is_ready() {
+        return Poll::Ready(Woken::Readable);
+    }
+    if !closing && server.poll_closing(io, idle, cx).is_ready() {
+        return Poll::Ready(Woken::Closing);
+    }
+    // Only a wait that blocks needs a deadline, and re-arming the timer
+    // for every request would cost two wheel operations each. So a timer
+    // already armed for an *earlier* deadline is kept: it fires early, the
+    // deadline is checked, and only then is it re-armed. A keep-alive
+    // connection touches the wheel about once per keep-alive period
+    // instead of once per request.
+    let wanted = deadline.instant();
+    *deadline = Deadline::At(wanted);
+    if timer.deadline() > wanted {
+        timer.reset(wanted);
+    }
+    loop {
+        match Pin::new(&mut *timer).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(()) if Instant::now() >= wanted => return Poll::Ready(Woken::TimedOut),
+            Poll::Ready(()) => timer.reset(wanted),
         }
     }
 }
@@ -911,6 +1079,50 @@ enum Next {
     Answer(Response, bool),
 }
 
+/// How far [`Connection::answer_now`] got.
+enum Answered {
+    /// Answered; whether the connection must close.
+    Now(bool),
+    /// Something must be waited for: go on from here.
+    Later(Later),
+}
+
+/// Where [`Connection::answer_later`] takes over.
+enum Later {
+    /// Nothing done yet but routing: `100-continue` wants a flush first.
+    Start(Meta, Next),
+    /// The handler was polled once and is not ready.
+    Waiting(Meta, HandlerFuture),
+    /// Answered into the output; a streamed body or an unread request
+    /// body remains.
+    Finish(Meta, Concluded),
+}
+
+/// A response settled and written into the output (see
+/// [`Connection::conclude`]).
+struct Concluded {
+    response: Response,
+    close: bool,
+    /// More of the request body must be read and discarded after the answer.
+    drain_later: bool,
+    /// The response's body is streamed after its head.
+    streaming: bool,
+    /// Bytes of the answer already in the output.
+    queued: u64,
+}
+
+/// A handler's answer, or the payload of its panic.
+type HandlerOutcome = Result<Response, Box<dyn std::any::Any + Send>>;
+
+/// Polls a handler's future once, catching a panic.
+fn poll_handler(future: &mut HandlerFuture, cx: &mut std::task::Context<'_>) -> Poll<HandlerOutcome> {
+    match panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *future).poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
+        Err(payload) => Poll::Ready(Err(payload)),
+    }
+}
+
 /// What answering a request still needs to know once its head is gone.
 struct Meta {
     method: Method,
@@ -945,11 +1157,20 @@ impl Deadline {
 /// Records the route parameters in `head`, percent-decoded (`spans` are
 /// relative to the path, which is at `path` in the target); a malformed
 /// escape or invalid UTF-8 is the client's error.
+#[inline(always)]
 fn decode_params(head: &mut HeadStorage, path: Span, spans: &[(u32, u32)]) -> Result<(), Reject> {
     let HeadStorage { target, params, decoded, .. } = head;
     for &(start, end) in spans {
         let raw = Span { start: path.start + start, end: path.start + end };
-        match percent::decode(&target[raw.range()], false) {
+        let text = &target[raw.range()];
+        // Nothing to decode (the usual case): record where it is. A plain
+        // loop: parameters are short, and `contains` calls `memchr`, which
+        // costs more than it saves on a few bytes.
+        if !text.bytes().any(|b| b == b'%') {
+            params.push((false, raw));
+            continue;
+        }
+        match percent::decode(text, false) {
             Some(Cow::Borrowed(_)) => params.push((false, raw)),
             Some(Cow::Owned(text)) => {
                 let at = decoded.len();

@@ -55,36 +55,55 @@ pub(crate) struct Input {
     /// Borrowed from the loop's pool while there is something in it; an
     /// empty `Vec` (no allocation) while the connection is idle.
     pub(crate) buf: Vec<u8>,
-    pub(crate) start: usize,
-    pub(crate) end: usize,
+    /// Where the unconsumed bytes start and end in `buf`. `u32`s: a read
+    /// buffer is a few KiB (see `Limits::read_buffer_size`), and two
+    /// `usize`s made every connection 16 bytes larger.
+    start: u32,
+    end: u32,
     /// The client closed its sending side.
     pub(crate) eof: bool,
 }
 
 impl Input {
+    pub(crate) fn new() -> Input {
+        Input { buf: Vec::new(), start: 0, end: 0, eof: false }
+    }
+
     pub(crate) fn pending(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.start as usize..self.end as usize]
     }
 
     pub(crate) fn consume(&mut self, n: usize) {
-        self.start += n;
+        self.start += n as u32;
     }
 
     pub(crate) fn has_pending(&self) -> bool {
         self.start < self.end
     }
 
+    /// The free part of the buffer, to read into; then [`filled`](Self::filled).
+    pub(crate) fn spare(&mut self) -> &mut [u8] {
+        &mut self.buf[self.end as usize..]
+    }
+
+    /// `n` more bytes were read into [`spare`](Self::spare).
+    pub(crate) fn filled(&mut self, n: usize) {
+        self.end += n as u32;
+    }
+
     /// Makes room at the end: borrows a buffer if there is none, slides
     /// unconsumed bytes to the front.
+    #[inline(always)]
     pub(crate) fn make_room(&mut self, size: usize) {
         if self.buf.is_empty() {
-            self.buf = pool::take_read_buffer(size);
+            // Positions are u32: a buffer is never allowed past that.
+            self.buf = pool::take_read_buffer(size.min(u32::MAX as usize));
         }
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-        } else if self.end == self.buf.len() && self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
+        } else if self.end as usize == self.buf.len() && self.start > 0 {
+            self.buf.copy_within(self.start as usize..self.end as usize, 0);
             self.end -= self.start;
             self.start = 0;
         }
@@ -92,10 +111,11 @@ impl Input {
 
     /// Whether the buffer is full of unconsumed bytes.
     pub(crate) fn is_full(&self) -> bool {
-        !self.buf.is_empty() && self.start == 0 && self.end == self.buf.len()
+        !self.buf.is_empty() && self.start == 0 && self.end as usize == self.buf.len()
     }
 
     /// Gives the buffer back to the loop if nothing in it is pending.
+    #[inline]
     pub(crate) fn release_if_drained(&mut self) {
         if self.start == self.end && !self.buf.is_empty() {
             pool::give_read_buffer(std::mem::take(&mut self.buf));
@@ -111,15 +131,18 @@ pub(crate) enum BodyFraming {
     Done,
     /// This many bytes still to come.
     Length(u64),
-    Chunked(ChunkedDecoder),
+    /// Boxed (allocated per chunked request, which is rare): inline, its
+    /// 56 bytes sat in every connection, idle or not.
+    Chunked(Box<ChunkedDecoder>),
 }
 
 /// Progress of `Expect: 100-continue`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Continue {
     NotExpected,
-    /// The client waits for `100 Continue`; this many bytes of it are out.
-    Owed(usize),
+    /// The client waits for `100 Continue`; this many bytes of it are out
+    /// (fewer than its 25: a `u8` keeps the body state small).
+    Owed(u8),
     Sent,
 }
 
@@ -133,7 +156,9 @@ pub(crate) struct BodyState {
     pub(crate) expect: Continue,
     /// The framing broke (too large, malformed): the connection must answer
     /// with this and close, whatever the handler says.
-    pub(crate) failed: Option<Reject>,
+    ///
+    /// Boxed: rare, and inline its 24 bytes sat in every connection.
+    pub(crate) failed: Option<Box<Reject>>,
     /// When the whole body must have arrived (`body_timeout` from its first
     /// read); `None` until then.
     pub(crate) deadline: Option<Instant>,
@@ -223,17 +248,44 @@ impl std::fmt::Display for Peer {
     }
 }
 
+/// [`Peer`] as a connection keeps it: 16 bytes instead of 32 (an IPv4
+/// address inline, the rarer, larger IPv6 one boxed), in every
+/// connection for its whole life, for a value read only by log lines and
+/// `Request::peer_addr`.
+enum PeerAddr {
+    V4([u8; 4], u16),
+    V6(Box<std::net::SocketAddrV6>),
+    Unix,
+}
+
+impl PeerAddr {
+    fn of(peer: Peer) -> PeerAddr {
+        match peer {
+            Peer::Tcp(SocketAddr::V4(addr)) => PeerAddr::V4(addr.ip().octets(), addr.port()),
+            Peer::Tcp(SocketAddr::V6(addr)) => PeerAddr::V6(Box::new(addr)),
+            Peer::Unix => PeerAddr::Unix,
+        }
+    }
+
+    fn peer(&self) -> Peer {
+        match self {
+            PeerAddr::V4(ip, port) => Peer::Tcp(SocketAddr::from((*ip, *port))),
+            PeerAddr::V6(addr) => Peer::Tcp(SocketAddr::V6(**addr)),
+            PeerAddr::Unix => Peer::Unix,
+        }
+    }
+}
+
 /// A connection's socket, input and body state. `S` is the stream: a
 /// concrete one for the connection task, `dyn Transport` for a `Body`
 /// (see the module docs); it is the last field so that the one unsizes to
 /// the other.
 pub(crate) struct ConnIo<S: ?Sized = dyn Transport> {
-    pub(crate) peer: Peer,
-    pub(crate) limits: Limits,
+    peer: PeerAddr,
     pub(crate) input: RefCell<Input>,
     pub(crate) body: RefCell<BodyState>,
     /// The loop's server state, to hear that this connection is closing.
-    server: Rc<LoopServer>,
+    pub(crate) server: Rc<LoopServer>,
     /// This connection's slot in `server`.
     pub(crate) id: usize,
     /// While the connection waits for a request: when that began, as a
@@ -245,15 +297,14 @@ pub(crate) struct ConnIo<S: ?Sized = dyn Transport> {
 }
 
 impl<S: Transport> ConnIo<S> {
-    pub(crate) fn new(stream: S, peer: Peer, limits: Limits, server: Rc<LoopServer>, id: usize) -> ConnIo<S> {
+    pub(crate) fn new(stream: S, peer: Peer, server: Rc<LoopServer>, id: usize) -> ConnIo<S> {
         ConnIo {
             stream,
-            peer,
-            limits,
+            peer: PeerAddr::of(peer),
             server,
             id,
             idle_since: Cell::new(0),
-            input: RefCell::new(Input { buf: Vec::new(), start: 0, end: 0, eof: false }),
+            input: RefCell::new(Input::new()),
             body: RefCell::new(BodyState {
                 seq: 0,
                 framing: BodyFraming::Done,
@@ -267,6 +318,16 @@ impl<S: Transport> ConnIo<S> {
 }
 
 impl<S: Transport + ?Sized> ConnIo<S> {
+    /// Who is at the other end.
+    pub(crate) fn peer(&self) -> Peer {
+        self.peer.peer()
+    }
+
+    /// The app's limits (kept once per loop, in its server state).
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.server.limits
+    }
+
     /// Reads up to `max` bytes of request `seq`'s body into `deliver`,
     /// waiting within the body's deadlines (see the module docs). On a
     /// timeout the body is failed with `408`: the connection answers that
@@ -277,7 +338,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
         max: usize,
         deliver: &mut dyn FnMut(&[u8]),
     ) -> Result<usize, BodyError> {
-        let per_read = Instant::now() + self.limits.io_timeout;
+        let per_read = Instant::now() + self.limits().io_timeout;
         let mut timer = None;
         poll_fn(|cx| {
             if let Poll::Ready(result) = self.poll_body(seq, cx, max, deliver) {
@@ -309,7 +370,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
                 Poll::Ready(Ok(0)) => return Poll::Ready(true),
                 Poll::Ready(Ok(_)) => {}
                 Poll::Ready(Err(error)) => {
-                    log::debug!("{}: could not drain an unread request body: {error}", self.peer);
+                    log::debug!("{}: could not drain an unread request body: {error}", self.peer());
                     return Poll::Ready(false);
                 }
                 Poll::Pending => return Poll::Pending,
@@ -320,8 +381,11 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     /// The earliest of `per_read`, the whole body's deadline (started now if
     /// this is the body's first wait) and the closing grace.
     fn body_deadline(&self, per_read: Instant) -> Instant {
-        let total =
-            *self.body.borrow_mut().deadline.get_or_insert_with(|| Instant::now() + self.limits.body_timeout);
+        let total = *self
+            .body
+            .borrow_mut()
+            .deadline
+            .get_or_insert_with(|| Instant::now() + self.limits().body_timeout);
         let deadline = per_read.min(total);
         match self.server.closing_deadline(self.id) {
             Some(closing) => deadline.min(closing),
@@ -330,17 +394,17 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     }
 
     /// Reads more bytes into the input buffer. `Ok(0)` means EOF.
+    #[inline]
     pub(crate) fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut input = self.input.borrow_mut();
-        input.make_room(self.limits.read_buffer_size());
+        input.make_room(self.limits().read_buffer_size());
         if input.is_full() {
             // Callers check for a full buffer first (it means a too-large
             // head); reaching here would read zero bytes and look like EOF.
             return Poll::Ready(Err(io::Error::other("input buffer full")));
         }
-        let end = input.end;
-        let n = std::task::ready!(self.stream.poll_read(cx, &mut input.buf[end..]))?;
-        input.end += n;
+        let n = std::task::ready!(self.stream.poll_read(cx, input.spare()))?;
+        input.filled(n);
         if n == 0 {
             input.eof = true;
         }
@@ -352,15 +416,14 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     /// that nothing is there.
     pub(crate) fn fill_now(&self) -> io::Result<Option<usize>> {
         let mut input = self.input.borrow_mut();
-        input.make_room(self.limits.read_buffer_size());
+        input.make_room(self.limits().read_buffer_size());
         if input.is_full() {
             return Err(io::Error::other("input buffer full"));
         }
-        let end = input.end;
         loop {
-            match crate::socket::read_now(self.stream.as_fd(), &mut input.buf[end..]) {
+            match crate::socket::read_now(self.stream.as_fd(), input.spare()) {
                 Ok(n) => {
-                    input.end += n;
+                    input.filled(n);
                     input.eof |= n == 0;
                     return Ok(Some(n));
                 }
@@ -430,7 +493,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
             BodyFraming::Chunked(decoder) => match decoder.decode(pending, max) {
                 Ok((consumed, data)) => (consumed, data.unwrap_or(0..0)),
                 Err(error) => {
-                    body.failed = Some(Reject::BadRequest(error.describe()));
+                    body.failed = Some(Box::new(Reject::BadRequest(error.describe())));
                     return Some(Err(BodyError::Malformed(error.describe())));
                 }
             },
@@ -441,8 +504,8 @@ impl<S: Transport + ?Sized> ConnIo<S> {
             BodyFraming::Done => true,
         };
         body.received += data.len() as u64;
-        if body.received > self.limits.max_body {
-            body.failed = Some(Reject::PayloadTooLarge);
+        if body.received > self.limits().max_body {
+            body.failed = Some(Box::new(Reject::PayloadTooLarge));
             return Some(Err(BodyError::TooLarge));
         }
         if !data.is_empty() {
@@ -464,10 +527,14 @@ impl<S: Transport + ?Sized> ConnIo<S> {
             let Continue::Owed(written) = self.body.borrow().expect else {
                 return Poll::Ready(Ok(()));
             };
-            let n = std::task::ready!(self.stream.poll_write(cx, &CONTINUE[written..]))?;
-            let written = written + n;
-            self.body.borrow_mut().expect =
-                if written == CONTINUE.len() { Continue::Sent } else { Continue::Owed(written) };
+            let n = std::task::ready!(self.stream.poll_write(cx, &CONTINUE[usize::from(written)..]))?;
+            let written = usize::from(written) + n;
+            self.body.borrow_mut().expect = if written >= CONTINUE.len() {
+                Continue::Sent
+            } else {
+                // Below `CONTINUE.len()`, so it fits.
+                Continue::Owed(written as u8)
+            };
         }
     }
 
@@ -477,7 +544,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     pub(crate) fn fail_body(&self, seq: u64, reject: Reject) {
         let mut body = self.body.borrow_mut();
         if body.seq == seq && body.failed.is_none() {
-            body.failed = Some(reject);
+            body.failed = Some(Box::new(reject));
         }
     }
 
@@ -493,5 +560,22 @@ fn body_error(reject: &Reject) -> BodyError {
         Reject::RequestTimeout => BodyError::TimedOut,
         Reject::BadRequest(why) => BodyError::Malformed(why),
         _ => BodyError::Malformed("request refused"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_peer_address_gives_back_exactly_the_one_accepted() {
+        let v6: SocketAddr = "[2001:db8::1]:8080".parse().unwrap();
+        for peer in [Peer::Tcp("127.0.0.1:40000".parse().unwrap()), Peer::Tcp(v6), Peer::Unix] {
+            assert_eq!(PeerAddr::of(peer).peer().socket_addr(), peer.socket_addr());
+        }
+        let flow = std::net::SocketAddrV6::new("::1".parse().unwrap(), 1, 7, 9);
+        let kept = PeerAddr::of(Peer::Tcp(SocketAddr::V6(flow))).peer().socket_addr();
+        assert_eq!(kept, Some(SocketAddr::V6(flow)), "flow info and scope survive");
+        assert_eq!(std::mem::size_of::<PeerAddr>(), 16);
     }
 }

@@ -11,7 +11,7 @@
 
 /// `TCHAR[b]` is whether byte `b` is an RFC 9110 `tchar`:
 /// `"!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`.
-static TCHAR: [bool; 256] = {
+pub(crate) static TCHAR: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;
     while byte < 256 {

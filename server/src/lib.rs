@@ -96,7 +96,7 @@ use std::path::Path;
 pub use app::App;
 pub use body::Body;
 pub use error::BodyError;
-pub use handler::Handler;
+pub use handler::{Handler, HandlerFuture};
 pub use http_parse::Version;
 pub use limits::Limits;
 pub use method::{Method, UnknownMethod};

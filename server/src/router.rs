@@ -33,6 +33,8 @@ pub(crate) struct Resource<H> {
     /// Names of the parameters, in order of appearance.
     pub(crate) param_names: Vec<Box<str>>,
     handlers: Vec<(Method, H)>,
+    /// The methods in `handlers`, one bit each ([`Method::bit`]).
+    methods: u16,
 }
 
 /// Where each parameter's value sits in the path, in pattern order.
@@ -44,10 +46,10 @@ pub(crate) struct ParamSpans {
 
 /// The outcome of routing one request.
 pub(crate) enum Routed<'r, H> {
+    /// The parameters' positions are in the `ParamSpans` given to `route`.
     Found {
         resource: usize,
         handler: &'r H,
-        params: ParamSpans,
     },
     /// The path exists but not for this method: the methods it has.
     MethodNotAllowed {
@@ -91,6 +93,7 @@ impl<H> Router<H> {
                 resource.pattern
             );
             resource.handlers.push((method, handler));
+            resource.methods |= method.bit();
             return;
         }
         self.resources.push(Resource {
@@ -98,6 +101,7 @@ impl<H> Router<H> {
             segments,
             param_names,
             handlers: vec![(method, handler)],
+            methods: method.bit(),
         });
     }
 
@@ -112,42 +116,174 @@ impl<H> Router<H> {
 
     /// Routes `method` on `path` (the raw path, without the query). An
     /// empty path (from `http://host`) is `/`; the path `*` (which the
-    /// parser lets through only for OPTIONS) is the server itself.
-    pub(crate) fn route(&self, method: Method, path: &[u8]) -> Routed<'_, H> {
+    /// parser lets through only for OPTIONS) is the server itself. Where
+    /// the found route's parameters are in `path` goes into `params` (by
+    /// reference: returned by value, the spans were copied three times on
+    /// their way out, a tenth of routing's cost).
+    #[inline]
+    pub(crate) fn route(&self, method: Method, path: &[u8], params: &mut ParamSpans) -> Routed<'_, H> {
         if path == b"*" {
-            let allowed =
-                self.resources.iter().flat_map(|r| &r.handlers).fold(0, |set, (m, _)| set | m.bit());
+            let allowed = self.resources.iter().fold(0, |set, r| set | r.methods);
             return Routed::Asterisk { allowed: with_implied_head(allowed) };
         }
         let path = if path.is_empty() { &b"/"[..] } else { path };
-        let mut best: Option<(usize, ParamSpans, u64)> = None;
+        // Filled in place: returned by value, its 136 bytes were copied.
+        let mut split = SplitPath { bounds: [(0, 0); SPLIT_SEGMENTS], len: 0 };
+        if !split.fill(path) {
+            return self.route_long(method, path, params);
+        }
+        let mut best: Option<(usize, u64)> = None;
         let mut allowed = 0u16;
         // Rank every matching resource; keep the most specific one that has
         // a handler for the method. Resources are few, so a scan is cheap
-        // and allocation-free.
+        // and allocation-free: the path was split once, and a resource
+        // with another number of segments is passed over on a comparison.
         for (index, resource) in self.resources.iter().enumerate() {
-            let Some((params, rank)) = match_segments(&resource.segments, path) else { continue };
-            let methods = resource.handlers.iter().fold(0, |set, (m, _)| set | m.bit());
-            allowed |= methods;
-            if resource.handler_for(method).is_none() {
+            let Some(rank) = split.rank(&resource.segments, path) else { continue };
+            allowed |= resource.methods;
+            if !resource.answers(method) {
                 continue;
             }
-            if best.as_ref().is_none_or(|(_, _, best_rank)| rank > *best_rank) {
-                best = Some((index, params, rank));
+            if best.is_none_or(|(_, best_rank)| rank > best_rank) {
+                best = Some((index, rank));
             }
         }
         match best {
-            Some((resource, params, _)) => {
-                let handler = self.resources[resource].handler_for(method).expect("checked above");
-                Routed::Found { resource, handler, params }
+            Some((index, _)) => {
+                let resource = &self.resources[index];
+                split.record(&resource.segments, params);
+                self.found(index, method, allowed)
             }
-            None if allowed != 0 => Routed::MethodNotAllowed { allowed: with_implied_head(allowed) },
-            None => Routed::NotFound,
+            None => self.not_found(allowed),
+        }
+    }
+
+    /// [`route`](Self::route) for a path of more than [`SPLIT_SEGMENTS`]
+    /// segments: each resource matched against the path on its own.
+    fn route_long(&self, method: Method, path: &[u8], params: &mut ParamSpans) -> Routed<'_, H> {
+        let mut best: Option<(usize, u64)> = None;
+        let mut allowed = 0u16;
+        for (index, resource) in self.resources.iter().enumerate() {
+            let Some(rank) = match_segments(&resource.segments, path, None) else { continue };
+            allowed |= resource.methods;
+            if resource.answers(method) && best.is_none_or(|(_, best_rank)| rank > best_rank) {
+                best = Some((index, rank));
+            }
+        }
+        match best {
+            Some((index, _)) => {
+                params.len = 0;
+                let _ = match_segments(&self.resources[index].segments, path, Some(params));
+                self.found(index, method, allowed)
+            }
+            None => self.not_found(allowed),
+        }
+    }
+
+    fn found(&self, index: usize, method: Method, allowed: u16) -> Routed<'_, H> {
+        match self.resources[index].handler_for(method) {
+            Some(handler) => Routed::Found { resource: index, handler },
+            // `answers` said it has one.
+            None => self.not_found(allowed),
+        }
+    }
+
+    fn not_found(&self, allowed: u16) -> Routed<'_, H> {
+        if allowed != 0 {
+            Routed::MethodNotAllowed { allowed: with_implied_head(allowed) }
+        } else {
+            Routed::NotFound
+        }
+    }
+}
+
+/// Most segments a path is split into on the stack; a longer path (rare)
+/// is matched resource by resource instead.
+const SPLIT_SEGMENTS: usize = 16;
+
+/// A path split once at its `/`s: where each segment starts and ends.
+struct SplitPath {
+    bounds: [(u32, u32); SPLIT_SEGMENTS],
+    len: usize,
+}
+
+impl SplitPath {
+    /// Splits `path`, which starts with `/` (anything else matches no
+    /// pattern: an empty split), into this empty split. False if it has
+    /// too many segments.
+    fn fill(&mut self, path: &[u8]) -> bool {
+        if path.first() != Some(&b'/') {
+            return true;
+        }
+        let mut start = 1;
+        for (at, &byte) in path.iter().enumerate().skip(1) {
+            if byte == b'/' {
+                let Some(bounds) = self.bounds.get_mut(self.len) else { return false };
+                *bounds = (start as u32, at as u32);
+                self.len += 1;
+                start = at + 1;
+            }
+        }
+        let Some(bounds) = self.bounds.get_mut(self.len) else { return false };
+        *bounds = (start as u32, path.len() as u32);
+        self.len += 1;
+        true
+    }
+
+    #[inline(always)]
+    fn segments(&self) -> &[(u32, u32)] {
+        &self.bounds[..self.len]
+    }
+
+    /// The rank (see [`match_segments`]) of pattern `segments` against
+    /// this path, or `None` if it does not match. Inlined: called once per
+    /// resource, and as a call its register saves and restores were half
+    /// its cost.
+    #[inline(always)]
+    fn rank(&self, segments: &[Segment], path: &[u8]) -> Option<u64> {
+        let values = self.segments();
+        if segments.is_empty() {
+            // `/`: one empty segment.
+            return matches!(values, [(start, end)] if start == end).then_some(0);
+        }
+        if segments.len() != values.len() {
+            return None;
+        }
+        let mut rank = 0u64;
+        for (i, (segment, &(start, end))) in segments.iter().zip(values).enumerate() {
+            match segment {
+                Segment::Static(text) if &path[start as usize..end as usize] == text.as_bytes() => {
+                    if i < 64 {
+                        rank |= 1 << (63 - i);
+                    }
+                }
+                Segment::Param if start != end => {}
+                _ => return None,
+            }
+        }
+        Some(rank)
+    }
+
+    /// Records where the parameters of matching pattern `segments` are.
+    fn record(&self, segments: &[Segment], params: &mut ParamSpans) {
+        params.len = 0;
+        for (segment, &bounds) in segments.iter().zip(self.segments()) {
+            if matches!(segment, Segment::Param) {
+                params.spans[params.len] = bounds;
+                params.len += 1;
+            }
         }
     }
 }
 
 impl<H> Resource<H> {
+    /// Whether there is a handler for `method` (HEAD: or GET).
+    fn answers(&self, method: Method) -> bool {
+        let wanted =
+            if method == Method::Head { Method::Head.bit() | Method::Get.bit() } else { method.bit() };
+        self.methods & wanted != 0
+    }
+
     /// The handler for `method`; HEAD falls back to GET.
     fn handler_for(&self, method: Method) -> Option<&H> {
         let find = |wanted: Method| self.handlers.iter().find(|(m, _)| *m == wanted).map(|(_, h)| h);
@@ -174,20 +310,26 @@ pub(crate) fn asterisk_response(allowed: u16) -> crate::Response {
     crate::Response::empty(crate::StatusCode::OK).with_header("Allow", allow_header(allowed))
 }
 
-/// Matches a path against pattern segments. Returns the parameter spans and
-/// a rank: one bit per segment, set for a static match, most significant
-/// first, so "static beats parameter at the first difference" is `>`.
-fn match_segments(segments: &[Segment], path: &[u8]) -> Option<(ParamSpans, u64)> {
+/// Matches a path against pattern segments. Returns a rank: one bit per
+/// segment, set for a static match, most significant first, so "static
+/// beats parameter at the first difference" is `>`. Records where each
+/// parameter's value is in `path` if given `params` (emptied by the
+/// caller).
+fn match_segments(segments: &[Segment], path: &[u8], mut params: Option<&mut ParamSpans>) -> Option<u64> {
     let rest = path.strip_prefix(b"/")?;
-    let mut params = ParamSpans::default();
     if segments.is_empty() {
-        return rest.is_empty().then_some((params, 0));
+        return rest.is_empty().then_some(0);
     }
     let mut rank = 0u64;
-    let mut offset = 1; // where the current segment starts in `path`
-    let mut values = rest.split(|&b| b == b'/');
+    // Where the current segment starts in `path`; one past the end once
+    // every segment of the path has been used.
+    let mut at = 1;
     for (i, segment) in segments.iter().enumerate() {
-        let value = values.next()?;
+        if at > path.len() {
+            return None;
+        }
+        let end = path[at..].iter().position(|&b| b == b'/').map_or(path.len(), |p| at + p);
+        let value = &path[at..end];
         match segment {
             Segment::Static(text) if value == text.as_bytes() => {
                 if i < 64 {
@@ -195,15 +337,17 @@ fn match_segments(segments: &[Segment], path: &[u8]) -> Option<(ParamSpans, u64)
                 }
             }
             Segment::Param if !value.is_empty() => {
-                params.spans[params.len] = (offset as u32, (offset + value.len()) as u32);
-                params.len += 1;
+                if let Some(params) = params.as_deref_mut() {
+                    params.spans[params.len] = (at as u32, end as u32);
+                    params.len += 1;
+                }
             }
             _ => return None,
         }
-        offset += value.len() + 1;
+        at = end + 1;
     }
     // Every segment of the path must have been used.
-    values.next().is_none().then_some((params, rank))
+    (at == path.len() + 1).then_some(rank)
 }
 
 fn parse_pattern(pattern: &str) -> (Vec<Segment>, Vec<Box<str>>) {
@@ -248,9 +392,20 @@ mod tests {
         router
     }
 
-    fn found(routed: Routed<'_, &'static str>) -> (&'static str, Vec<(u32, u32)>) {
+    /// Routes with fresh parameter spans.
+    fn route<'r>(
+        router: &'r Router<&'static str>,
+        method: Method,
+        path: &[u8],
+    ) -> (Routed<'r, &'static str>, ParamSpans) {
+        let mut params = ParamSpans::default();
+        let routed = router.route(method, path, &mut params);
+        (routed, params)
+    }
+
+    fn found((routed, params): (Routed<'_, &'static str>, ParamSpans)) -> (&'static str, Vec<(u32, u32)>) {
         match routed {
-            Routed::Found { handler, params, .. } => (*handler, params.spans[..params.len].to_vec()),
+            Routed::Found { handler, .. } => (*handler, params.spans[..params.len].to_vec()),
             Routed::MethodNotAllowed { allowed } => panic!("405, allowed {}", allow_header(allowed)),
             Routed::NotFound => panic!("404"),
             Routed::Asterisk { .. } => panic!("asterisk"),
@@ -260,8 +415,8 @@ mod tests {
     #[test]
     fn an_empty_path_is_the_root_and_the_asterisk_lists_every_method() {
         let router = router();
-        assert_eq!(found(router.route(Method::Get, b"")).0, "root");
-        match router.route(Method::Options, b"*") {
+        assert_eq!(found(route(&router, Method::Get, b"")).0, "root");
+        match route(&router, Method::Options, b"*").0 {
             Routed::Asterisk { allowed } => assert_eq!(allow_header(allowed), "GET, HEAD, POST"),
             _ => panic!("expected the asterisk"),
         }
@@ -270,15 +425,15 @@ mod tests {
     #[test]
     fn static_segments_beat_parameters_whatever_the_order() {
         let router = router();
-        assert_eq!(found(router.route(Method::Get, b"/")).0, "root");
-        assert_eq!(found(router.route(Method::Get, b"/about")).0, "about");
-        assert_eq!(found(router.route(Method::Get, b"/alice")), ("greet", vec![(1, 6)]));
+        assert_eq!(found(route(&router, Method::Get, b"/")).0, "root");
+        assert_eq!(found(route(&router, Method::Get, b"/about")).0, "about");
+        assert_eq!(found(route(&router, Method::Get, b"/alice")), ("greet", vec![(1, 6)]));
     }
 
     #[test]
     fn parameters_record_where_their_values_are() {
         let router = router();
-        let (handler, spans) = found(router.route(Method::Get, b"/items/42/tags/red"));
+        let (handler, spans) = found(route(&router, Method::Get, b"/items/42/tags/red"));
         assert_eq!(handler, "tag");
         assert_eq!(spans, vec![(7, 9), (15, 18)]);
     }
@@ -286,22 +441,44 @@ mod tests {
     #[test]
     fn unknown_paths_and_wrong_methods() {
         let router = router();
-        assert!(matches!(router.route(Method::Get, b"/a/b"), Routed::NotFound));
-        assert!(matches!(router.route(Method::Get, b"/alice/"), Routed::NotFound));
-        assert!(matches!(router.route(Method::Get, b"//"), Routed::NotFound));
-        match router.route(Method::Get, b"/items/1") {
+        assert!(matches!(route(&router, Method::Get, b"/a/b").0, Routed::NotFound));
+        assert!(matches!(route(&router, Method::Get, b"/alice/").0, Routed::NotFound));
+        assert!(matches!(route(&router, Method::Get, b"//").0, Routed::NotFound));
+        match route(&router, Method::Get, b"/items/1").0 {
             Routed::MethodNotAllowed { allowed } => assert_eq!(allow_header(allowed), "POST"),
             _ => panic!("expected 405"),
         }
-        match router.route(Method::Delete, b"/about") {
+        match route(&router, Method::Delete, b"/about").0 {
             Routed::MethodNotAllowed { allowed } => assert_eq!(allow_header(allowed), "GET, HEAD"),
             _ => panic!("expected 405"),
         }
     }
 
     #[test]
+    fn a_path_too_long_to_split_on_the_stack_routes_the_same() {
+        let mut router = router();
+        let many = format!("/{}", ["s"; SPLIT_SEGMENTS].join("/"));
+        router.add(Method::Get, &format!("{many}/{{last}}"), "long");
+        let path = format!("{many}/end");
+        let (handler, spans) = found(route(&router, Method::Get, path.as_bytes()));
+        assert_eq!((handler, spans), ("long", vec![(path.len() as u32 - 3, path.len() as u32)]));
+        assert!(matches!(route(&router, Method::Get, format!("{many}/").as_bytes()).0, Routed::NotFound));
+        assert!(matches!(route(&router, Method::Post, path.as_bytes()).0, Routed::MethodNotAllowed { .. }));
+    }
+
+    #[test]
+    fn a_trailing_slash_is_a_segment_of_its_own() {
+        let mut router = router();
+        router.add(Method::Get, "/dir/", "dir");
+        assert_eq!(found(route(&router, Method::Get, b"/dir/")).0, "dir");
+        assert_eq!(found(route(&router, Method::Get, b"/dir")).0, "greet");
+        assert!(matches!(route(&router, Method::Get, b"/dir//").0, Routed::NotFound));
+        assert!(matches!(route(&router, Method::Get, b"relative").0, Routed::NotFound));
+    }
+
+    #[test]
     fn head_is_served_by_get() {
-        assert_eq!(found(router().route(Method::Head, b"/bob")).0, "greet");
+        assert_eq!(found(route(&router(), Method::Head, b"/bob")).0, "greet");
     }
 
     #[test]

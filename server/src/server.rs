@@ -75,6 +75,7 @@ use std::time::Duration;
 
 use eddy::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use eddy::sync::oneshot;
+use eddy::task::AbortHandle;
 use eddy::time::Instant;
 use eddy::{Handle, JoinHandle};
 use slab::Slab;
@@ -82,6 +83,7 @@ use slab::Slab;
 use crate::app::{App, AppInner, LoopApp};
 use crate::conn::Connection;
 use crate::conn_io::{ConnIo, Peer, Transport};
+use crate::limits::Limits;
 use crate::stats::{LoopHttpStats, ServerStats};
 
 /// After `accept` fails for lack of file descriptors (or memory), wait this
@@ -500,12 +502,20 @@ pub(crate) struct LoopServer {
     drain_waiter: Cell<Option<Waker>>,
     /// This loop's statistics block (see `stats.rs`).
     pub(crate) stats: Arc<LoopHttpStats>,
+    /// The app's limits, one copy per loop for its connections to read
+    /// (a copy in each connection was 120 of its bytes).
+    pub(crate) limits: Limits,
+    /// This loop's view of the app, for its connections.
+    pub(crate) app: Rc<LoopApp>,
 }
 
 #[derive(Default)]
 struct ConnSlot {
     waker: Option<Waker>,
-    task: Option<JoinHandle<()>>,
+    /// To abort the task at the shutdown deadline. An `AbortHandle`, not
+    /// the `JoinHandle` (the task is detached): 24 bytes against 64, in
+    /// every connection's slot.
+    task: Option<AbortHandle>,
     /// The connection's shared state, where it says whether (since when)
     /// it is idle: a `Cell` it sets without touching this slab, since it
     /// goes idle and busy again once per request. `None` only while the
@@ -518,7 +528,13 @@ struct ConnSlot {
 }
 
 impl LoopServer {
-    fn new(budget: Arc<Budget>, grace: Duration, stats: Arc<LoopHttpStats>) -> LoopServer {
+    fn new(
+        budget: Arc<Budget>,
+        grace: Duration,
+        limits: Limits,
+        app: Rc<LoopApp>,
+        stats: Arc<LoopHttpStats>,
+    ) -> LoopServer {
         LoopServer {
             shutting_down: Cell::new(false),
             shutdown_deadline: Cell::new(None),
@@ -527,6 +543,8 @@ impl LoopServer {
             idle_clock: Cell::new(0),
             budget,
             drain_waiter: Cell::new(None),
+            limits,
+            app,
             stats,
         }
     }
@@ -662,15 +680,14 @@ impl LoopServer {
 }
 
 /// Unregisters a connection when its task ends, however it ends (an abort
-/// drops the task's future, and this with it).
-struct Registration {
-    server: Rc<LoopServer>,
-    id: usize,
-}
+/// drops the task's future, and this with it). Holds the connection's
+/// `ConnIo`, which knows its server and slot, and which the task builds
+/// its connection from: the task then captures this one pointer.
+struct Registration<S: Transport>(Rc<ConnIo<S>>);
 
-impl Drop for Registration {
+impl<S: Transport> Drop for Registration<S> {
     fn drop(&mut self) {
-        self.server.remove(self.id);
+        self.0.server.remove(self.0.id);
     }
 }
 
@@ -754,25 +771,33 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
     let LoopSetup { index, listener, backlog, app, budget, mut stop, stats } = setup;
     let limits = app.limits.clone();
     let app = Rc::new(LoopApp::new(app));
-    let server = Rc::new(LoopServer::new(budget.clone(), SHUTDOWN_GRACE.min(limits.shutdown_timeout), stats));
+    let grace = SHUTDOWN_GRACE.min(limits.shutdown_timeout);
+    let server = Rc::new(LoopServer::new(budget.clone(), grace, limits.clone(), app.clone(), stats));
     let admit = |stream: L::Stream, peer: Peer| {
         L::configure(&stream, peer);
         let id = server.conns.borrow_mut().insert(ConnSlot::default());
         server.stats.accepted();
         log::debug!("{peer}: connected");
-        let io = Rc::new(ConnIo::new(stream, peer, limits.clone(), server.clone(), id));
+        let io = Rc::new(ConnIo::new(stream, peer, server.clone(), id));
         if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
             slot.io = Some(Rc::downgrade(&io) as Weak<ConnIo>);
         }
-        let connection = Connection::new(io, app.clone(), server.clone(), id);
-        let registration = Registration { server: server.clone(), id };
+        let registration = Registration(io);
+        // The connection is built inside the task, not captured by it: a
+        // captured value keeps its own place in the task's future beside
+        // the copy the running code works on, and the connection (and,
+        // before, its peer address for the log line) then sat there twice,
+        // 160 bytes more per connection for nothing.
         let task = eddy::task::spawn_named_static(CONNECTION_TASK, async move {
-            let _registration = registration;
-            let reason = connection.run().await;
-            log::debug!("{peer}: {reason}");
+            let mut connection = Connection::new(registration.0.clone());
+            connection.started();
+            let reason = connection.serve().await;
+            connection.ended(reason);
+            drop(connection);
+            drop(registration);
         });
         if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
-            slot.task = Some(task);
+            slot.task = Some(task.abort_handle());
         }
     };
 
@@ -863,22 +888,26 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
     if open > 0 {
         log::info!(target: "eddy_http::server", "waiting for {open} connection(s) to finish");
     }
-    let drained = poll_fn(|cx| {
-        if server.conns.borrow().is_empty() {
-            return Poll::Ready(());
-        }
-        server.drain_waiter.set(Some(cx.waker().clone()));
-        Poll::Pending
-    });
+    let drained = || {
+        poll_fn(|cx| {
+            if server.conns.borrow().is_empty() {
+                return Poll::Ready(());
+            }
+            server.drain_waiter.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+    };
     let shutdown_timeout = limits.shutdown_timeout;
-    if eddy::time::timeout(shutdown_timeout, drained).await.is_err() {
-        let tasks: Vec<JoinHandle<()>> =
+    if eddy::time::timeout(shutdown_timeout, drained()).await.is_err() {
+        let tasks: Vec<AbortHandle> =
             server.conns.borrow_mut().iter_mut().filter_map(|(_, slot)| slot.task.take()).collect();
         log::warn!("{} connection(s) still busy after {shutdown_timeout:?}; closing them", tasks.len());
-        for task in tasks {
+        for task in &tasks {
             task.abort();
-            let _ = task.await;
         }
+        // An aborted task drops its future when the loop next runs it,
+        // and with it its registration, which empties the slab.
+        drained().await;
     }
 }
 

@@ -557,7 +557,7 @@ impl Core {
     {
         let info = TaskInfo { id: self.shared.next_task_id(), name, location };
         let task = Task::new(future, self.shared.clone(), info);
-        let handle = JoinHandle::for_task(task.clone(), self.config.debug);
+        let handle = JoinHandle::for_task(task.clone());
         let task: Arc<dyn Runnable> = task;
         if self.closing.get() {
             task.shutdown(self);

@@ -371,7 +371,7 @@ pub(crate) trait JoinTarget<T>: Send + Sync {
     fn poll_join(&self, waker: &Waker) -> Poll<Result<T, JoinError>>;
     fn abort(self: Arc<Self>);
     fn is_finished(&self) -> bool;
-    fn drop_join_handle(&self, debug: bool);
+    fn drop_join_handle(&self);
     fn info(&self) -> &TaskInfo;
     /// The same task as a run-queue entry, for an `AbortHandle`, which
     /// must not know the output type.
@@ -406,12 +406,12 @@ impl<F: Future + 'static> JoinTarget<F::Output> for Task<F> {
         self.header.state.load().is_complete()
     }
 
-    fn drop_join_handle(&self, debug: bool) {
+    fn drop_join_handle(&self) {
         if self.header.state.drop_join_interest().is_complete() {
             // SAFETY: rule 2: COMPLETE observed (AcqRel above) while we still
             // held JOIN_INTEREST, so the loop left the output to us.
             let output = unsafe { self.take_output() };
-            discard_output(output, &self.header.info, debug);
+            discard_output(output, &self.header.info, self.header.owner.debug);
         }
     }
 

@@ -353,8 +353,7 @@ impl<F: Future + 'static> ArcWake for Task<F> {
     fn wake(self: Arc<Self>) {
         if self.header.state.schedule() {
             self.header.set_trace_woken(crate::trace::wake_cause());
-            let owner = self.header.owner.clone();
-            owner.schedule(self);
+            Shared::schedule_on_owner(self);
         }
     }
 

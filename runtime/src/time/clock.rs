@@ -400,7 +400,17 @@ impl Clock {
 
     pub(crate) fn now(&self) -> Instant {
         self.refresh();
-        let now = self.paused_at.get().unwrap_or_else(|| std::time::Instant::now() + self.offset.get());
+        let now = self.paused_at.get().unwrap_or_else(|| {
+            // A clock that was never paused has no offset: skip the add
+            // (a carry-normalising timespec addition on every read).
+            let offset = self.offset.get();
+            let os = std::time::Instant::now();
+            if offset.is_zero() {
+                os
+            } else {
+                os + offset
+            }
+        });
         self.recent.set(now);
         Instant(now)
     }

@@ -401,8 +401,7 @@ impl Core {
         // Step 3 just read the clock (it always does when a timer is
         // armed), and nothing has run since: a second read would cost a
         // clock_gettime and tell nothing new.
-        let now = self.clock.recent();
-        Park::Wait(Some(self.clock.tick_instant(next).duration_since(now)))
+        Park::Wait(Some(self.clock.recent_until_tick(next)))
     }
 
     /// Step 4b: park in epoll_wait and wake the tasks whose I/O is ready.

@@ -353,6 +353,30 @@ mod tests {
     }
 
     #[test]
+    fn the_remembered_next_deadline_follows_every_insert_and_removal() {
+        let mut wheel = Wheel::new();
+        let far = wheel.insert(5000, noop_waker());
+        let first = wheel.next_deadline().expect("a timer is armed");
+        assert!(first <= 5000);
+        // Ticks with nothing due leave the answer as it was.
+        for now in [1, 10, 100, first - 1] {
+            assert_eq!(fire_all(&mut wheel, now), 0);
+            assert_eq!(wheel.next_deadline(), Some(first));
+        }
+        // An earlier timer is seen at once, and forgotten once removed.
+        let near = wheel.insert(70, noop_waker());
+        let with_near = wheel.next_deadline().expect("two timers are armed");
+        assert!(with_near <= 70);
+        wheel.remove(near);
+        assert_eq!(wheel.next_deadline(), Some(first));
+        // Firing still happens at the deadline, not before.
+        assert_eq!(fire_all(&mut wheel, 4999), 0);
+        assert!(!wheel.poll_fired(far, &noop_waker()));
+        assert_eq!(fire_all(&mut wheel, 5000), 1);
+        assert_eq!(wheel.next_deadline(), None);
+    }
+
+    #[test]
     fn removed_timers_never_fire_and_free_their_slot() {
         let mut wheel = Wheel::new();
         let a = wheel.insert(10, noop_waker());

@@ -303,7 +303,10 @@ impl Core {
         // 4. Park until there is something to do, collecting I/O wakeups.
         let park = self.plan_park(main_woken.load(Ordering::Acquire));
         let parked_at = log::log_enabled!(log::Level::Trace).then(std::time::Instant::now);
-        let events = self.park(park);
+        // A skipped park is the busy path of every tick with tasks ready:
+        // tested here, so it costs no call into `park` (~25 instructions
+        // of frame per tick in `ping_pong`-like loads, callgrind).
+        let events = if matches!(park, Park::Skip) { 0 } else { self.park(park) };
 
         if let Some(parked_at) = parked_at {
             // A skipped park made no syscall: timing it would only time this
@@ -613,6 +616,7 @@ impl Core {
     }
 
     /// Queues a ready task. Loop thread only.
+    #[inline]
     pub(crate) fn push_ready(&self, task: Arc<dyn Runnable>) {
         self.run_queue.borrow_mut().push_back(task);
     }

@@ -94,7 +94,11 @@ impl Shared {
     /// header: a wake needs no clone of the owner's `Arc` (an atomic
     /// increment and decrement per wake) to keep it alive while the task
     /// moves into the queue; only a wake from another thread takes one.
-    pub(crate) fn schedule_on_owner(task: Arc<dyn Runnable>) {
+    ///
+    /// Generic and inlined into each task type's `wake`, so the header is
+    /// read directly rather than through the `dyn Runnable` vtable.
+    #[inline]
+    pub(crate) fn schedule_on_owner<T: Runnable>(task: Arc<T>) {
         let mut task = Some(task);
         crate::context::with_core(|core| {
             if let Some(task) = task.take_if(|task| Arc::ptr_eq(core.shared(), &task.header().owner)) {

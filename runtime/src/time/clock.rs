@@ -506,6 +506,11 @@ impl Clock {
         round_up_millis(deadline.0.saturating_duration_since(self.origin))
     }
 
+    /// The wheel tick [`recent`](Self::recent) falls in: rounded down.
+    pub(crate) fn recent_tick(&self) -> u64 {
+        self.recent_nanos() / NANOS_PER_TICK
+    }
+
     /// The wheel tick the clock is in now: rounded down.
     pub(crate) fn now_tick(&self) -> u64 {
         self.now();

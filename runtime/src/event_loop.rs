@@ -560,9 +560,16 @@ impl Core {
     }
 
     /// [`wake_all`](Self::wake_all) for any item that carries a waker.
+    /// Reversed, then popped from the back: the batch is woken in order
+    /// with no `Drain` to drop (whose bookkeeping cost ~25 instructions
+    /// per batch, more than a wake; callgrind, keep-alive requests).
     fn wake_each<T>(&self, items: &mut Vec<T>, source: &str, mut wake: impl FnMut(T)) {
-        let mut rest = items.drain(..);
-        while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| rest.by_ref().for_each(&mut wake))) {
+        items.reverse();
+        while let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| {
+            while let Some(item) = items.pop() {
+                wake(item);
+            }
+        })) {
             log::error!(
                 "loop {}: a waker released by {source} panicked in wake() (its task may never run again; \
                  the other wakers of the batch were still woken): {}",

@@ -308,14 +308,15 @@ impl Reactor {
                 ready |= ERROR;
             }
             slot.readiness.set(slot.readiness.get() | ready);
-            for direction in [Direction::Read, Direction::Write] {
-                if ready & direction.mask() != 0 {
-                    let cause = match direction {
-                        Direction::Read => cause::IO_READ,
-                        Direction::Write => cause::IO_WRITE,
-                    };
-                    let token = event.token().0 as u32;
-                    wake.extend(slot.waiter(direction).take().map(|waker| (waker, cause, token)));
+            let token = event.token().0 as u32;
+            if ready & Direction::Read.mask() != 0 {
+                if let Some(waker) = slot.reader.take() {
+                    wake.push((waker, cause::IO_READ, token));
+                }
+            }
+            if ready & Direction::Write.mask() != 0 {
+                if let Some(waker) = slot.writer.take() {
+                    wake.push((waker, cause::IO_WRITE, token));
                 }
             }
         }

@@ -90,6 +90,28 @@ impl Shared {
         }
     }
 
+    /// [`schedule`](Self::schedule) onto the task's own loop, found in its
+    /// header: a wake needs no clone of the owner's `Arc` (an atomic
+    /// increment and decrement per wake) to keep it alive while the task
+    /// moves into the queue; only a wake from another thread takes one.
+    ///
+    /// Generic and inlined into each task type's `wake`, so the header is
+    /// read directly rather than through the `dyn Runnable` vtable.
+    #[inline]
+    pub(crate) fn schedule_on_owner<T: Runnable>(task: Arc<T>) {
+        let mut task = Some(task);
+        crate::context::with_core(|core| {
+            if let Some(task) = task.take_if(|task| Arc::ptr_eq(core.shared(), &task.header().owner)) {
+                core.push_ready(task);
+            }
+        });
+        if let Some(task) = task {
+            let owner = task.header().owner.clone();
+            // Refused only after shutdown; the task is dropped with the Arc.
+            let _ = owner.inject(task);
+        }
+    }
+
     /// Queues a task from another thread and makes sure the loop notices.
     /// Gives the task back if the loop has shut down.
     pub(crate) fn inject(&self, task: Arc<dyn Runnable>) -> Result<(), Arc<dyn Runnable>> {

@@ -100,6 +100,7 @@ pub(crate) enum Direction {
 impl Direction {
     /// The readiness bits that let an operation in this direction proceed
     /// (possibly only to report EOF or an error).
+    #[inline]
     fn mask(self) -> u8 {
         match self {
             Direction::Read => READABLE | READ_CLOSED | ERROR,
@@ -137,6 +138,7 @@ impl IoSlot {
     }
 
     /// Whether `direction` may proceed as far as we know.
+    #[inline]
     pub(crate) fn is_ready(&self, direction: Direction) -> bool {
         self.readiness.get() & direction.mask() != 0
     }
@@ -160,6 +162,7 @@ impl IoSlot {
     /// The last operation returned `WouldBlock`: forget everything this
     /// direction knew (even "closed" and "error": an operation that would
     /// block proves neither is pending) until the next edge.
+    #[inline]
     pub(crate) fn clear_ready(&self, direction: Direction) {
         self.readiness.set(self.readiness.get() & !direction.mask());
     }
@@ -167,6 +170,7 @@ impl IoSlot {
     /// The last operation was short: the kernel buffer is drained for now,
     /// but a close or error already reported is final and must stay, or a
     /// FIN that arrived with the last bytes would never be seen again.
+    #[inline]
     pub(crate) fn clear_drained(&self, direction: Direction) {
         let drained = match direction {
             Direction::Read => READABLE,
@@ -304,14 +308,15 @@ impl Reactor {
                 ready |= ERROR;
             }
             slot.readiness.set(slot.readiness.get() | ready);
-            for direction in [Direction::Read, Direction::Write] {
-                if ready & direction.mask() != 0 {
-                    let cause = match direction {
-                        Direction::Read => cause::IO_READ,
-                        Direction::Write => cause::IO_WRITE,
-                    };
-                    let token = event.token().0 as u32;
-                    wake.extend(slot.waiter(direction).take().map(|waker| (waker, cause, token)));
+            let token = event.token().0 as u32;
+            if ready & Direction::Read.mask() != 0 {
+                if let Some(waker) = slot.reader.take() {
+                    wake.push((waker, cause::IO_READ, token));
+                }
+            }
+            if ready & Direction::Write.mask() != 0 {
+                if let Some(waker) = slot.writer.take() {
+                    wake.push((waker, cause::IO_WRITE, token));
                 }
             }
         }

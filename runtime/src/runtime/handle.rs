@@ -293,7 +293,7 @@ impl Handle {
         }
         let info = TaskInfo { id: self.shared.next_task_id(), name: None, location };
         let task = Task::new(future, self.shared.clone(), info);
-        let handle = JoinHandle::for_task(task.clone(), self.shared.debug);
+        let handle = JoinHandle::for_task(task.clone());
         if let Err(refused) = self.shared.inject(task.clone()) {
             drop(refused);
             task.cancel_unsent();

@@ -46,7 +46,7 @@ use std::cell::UnsafeCell;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
@@ -77,8 +77,9 @@ pub(crate) struct Header {
     join_waker: AtomicWaker,
     /// Index in the owning loop's task list (so completion removes it in
     /// O(1)). Only the owning loop reads or writes it; atomic only because
-    /// the header must be `Sync`.
-    slot: AtomicUsize,
+    /// the header must be `Sync`. 32 bits, beside `trace_label`: the two
+    /// share one word of every task cell (no loop holds 4 billion tasks).
+    slot: AtomicU32,
     /// Id, name and spawn location, for logs and `JoinError`.
     pub(crate) info: TaskInfo,
     /// The task's label in its loop's trace (name or spawn site, interned
@@ -121,7 +122,10 @@ impl Header {
 
     /// The task's index in its loop's task list, or [`NO_SLOT`].
     pub(crate) fn slot(&self) -> usize {
-        self.slot.load(Relaxed)
+        match self.slot.load(Relaxed) {
+            UNSLOTTED => NO_SLOT,
+            slot => slot as usize,
+        }
     }
 }
 
@@ -138,6 +142,9 @@ struct Stage<F: Future> {
 /// `Handle` from another thread and still travelling).
 pub(crate) const NO_SLOT: usize = usize::MAX;
 
+/// [`NO_SLOT`] as stored in the header's 32 bits.
+const UNSLOTTED: u32 = u32::MAX;
+
 // SAFETY: see "Why the unsafe is sound" in the module docs: the only part that
 // may be `!Send`/`!Sync` is the stage, and it is only ever accessed from one
 // thread at a time by the rules stated there.
@@ -152,7 +159,7 @@ impl<F: Future + 'static> Task<F> {
                 state: State::new(),
                 owner,
                 join_waker: AtomicWaker::new(),
-                slot: AtomicUsize::new(NO_SLOT),
+                slot: AtomicU32::new(UNSLOTTED),
                 info,
                 trace_label: AtomicU32::new(0),
                 trace_woken: AtomicU64::new(0),
@@ -189,7 +196,7 @@ impl<F: Future + 'static> Task<F> {
         // SAFETY: rule 1 still holds: COMPLETE is published just below.
         unsafe { *self.stage.output.get() = Some(result) };
         let before = self.header.state.complete();
-        core.release_task(self.header.slot.load(Relaxed), self);
+        core.release_task(self.header.slot(), self);
         if before.has_join_interest() {
             wake_joiner(&self.header);
         } else {
@@ -286,6 +293,9 @@ impl<F: Future + 'static> Runnable for Task<F> {
     }
 
     fn set_slot(&self, slot: usize) {
+        // Each live task holds a slab entry and a cell of 100+ bytes, so a
+        // loop runs out of memory long before 4 billion of them.
+        let slot = u32::try_from(slot).expect("eddy: more than 4 billion live tasks on one loop");
         self.header.slot.store(slot, Relaxed);
     }
 
@@ -353,8 +363,7 @@ impl<F: Future + 'static> ArcWake for Task<F> {
     fn wake(self: Arc<Self>) {
         if self.header.state.schedule() {
             self.header.set_trace_woken(crate::trace::wake_cause());
-            let owner = self.header.owner.clone();
-            owner.schedule(self);
+            Shared::schedule_on_owner(self);
         }
     }
 
@@ -371,7 +380,7 @@ pub(crate) trait JoinTarget<T>: Send + Sync {
     fn poll_join(&self, waker: &Waker) -> Poll<Result<T, JoinError>>;
     fn abort(self: Arc<Self>);
     fn is_finished(&self) -> bool;
-    fn drop_join_handle(&self, debug: bool);
+    fn drop_join_handle(&self);
     fn info(&self) -> &TaskInfo;
     /// The same task as a run-queue entry, for an `AbortHandle`, which
     /// must not know the output type.
@@ -406,12 +415,12 @@ impl<F: Future + 'static> JoinTarget<F::Output> for Task<F> {
         self.header.state.load().is_complete()
     }
 
-    fn drop_join_handle(&self, debug: bool) {
+    fn drop_join_handle(&self) {
         if self.header.state.drop_join_interest().is_complete() {
             // SAFETY: rule 2: COMPLETE observed (AcqRel above) while we still
             // held JOIN_INTEREST, so the loop left the output to us.
             let output = unsafe { self.take_output() };
-            discard_output(output, &self.header.info, debug);
+            discard_output(output, &self.header.info, self.header.owner.debug);
         }
     }
 

@@ -42,6 +42,9 @@ use std::time::Duration;
 use crate::shared::Shared;
 use crate::task::BlockingPool;
 
+/// A wheel tick (one millisecond) in nanoseconds.
+const NANOS_PER_TICK: u64 = 1_000_000;
+
 /// A measurement of the current loop's clock: `std::time::Instant` that
 /// follows a paused clock.
 ///
@@ -344,6 +347,11 @@ pub(crate) struct Clock {
     offset: Cell<Duration>,
     /// The last value `now` returned (see [`Instant::recent`]).
     recent: Cell<std::time::Instant>,
+    /// `recent` as nanoseconds since `origin`, once someone asked for it
+    /// (the wheel's tick, the trace's timestamp, the park timeout): one
+    /// timespec subtraction per clock read instead of one per use, and
+    /// none for a read nobody converts.
+    recent_nanos: Cell<Option<u64>>,
     /// Mirrors this loop's `LoopSlot::idle`, so waking up costs a lock only
     /// when the loop had declared itself idle.
     marked_idle: Cell<bool>,
@@ -391,6 +399,7 @@ impl Clock {
             paused_at: Cell::new(None),
             offset: Cell::new(Duration::ZERO),
             recent: Cell::new(runtime.origin),
+            recent_nanos: Cell::new(Some(0)),
             marked_idle: Cell::new(true),
             busy_ticks: Cell::new(0),
         };
@@ -400,13 +409,49 @@ impl Clock {
 
     pub(crate) fn now(&self) -> Instant {
         self.refresh();
-        let now = self.paused_at.get().unwrap_or_else(|| std::time::Instant::now() + self.offset.get());
-        self.recent.set(now);
+        let now = self.paused_at.get().unwrap_or_else(|| {
+            // A clock that was never paused has no offset: skip the add
+            // (a carry-normalising timespec addition on every read).
+            let offset = self.offset.get();
+            let os = std::time::Instant::now();
+            if offset.is_zero() {
+                os
+            } else {
+                os + offset
+            }
+        });
+        self.set_recent(now);
         Instant(now)
     }
 
     pub(crate) fn recent(&self) -> Instant {
         Instant(self.recent.get())
+    }
+
+    fn set_recent(&self, now: std::time::Instant) {
+        self.recent.set(now);
+        self.recent_nanos.set(None);
+    }
+
+    /// [`recent`](Self::recent) as nanoseconds since the clock's origin
+    /// (tick 0 of the wheel, time 0 of the trace).
+    #[inline]
+    pub(crate) fn recent_nanos(&self) -> u64 {
+        match self.recent_nanos.get() {
+            Some(nanos) => nanos,
+            None => {
+                let nanos = self.recent.get().saturating_duration_since(self.origin).as_nanos() as u64;
+                self.recent_nanos.set(Some(nanos));
+                nanos
+            }
+        }
+    }
+
+    /// How long from [`recent`](Self::recent) until wheel tick `tick`
+    /// begins (zero if it has). The park timeout, without building an
+    /// `Instant` for the tick.
+    pub(crate) fn recent_until_tick(&self, tick: u64) -> Duration {
+        Duration::from_nanos(tick.saturating_mul(NANOS_PER_TICK).saturating_sub(self.recent_nanos()))
     }
 
     pub(crate) fn is_paused(&self) -> bool {
@@ -461,9 +506,15 @@ impl Clock {
         round_up_millis(deadline.0.saturating_duration_since(self.origin))
     }
 
+    /// The wheel tick [`recent`](Self::recent) falls in: rounded down.
+    pub(crate) fn recent_tick(&self) -> u64 {
+        self.recent_nanos() / NANOS_PER_TICK
+    }
+
     /// The wheel tick the clock is in now: rounded down.
     pub(crate) fn now_tick(&self) -> u64 {
-        self.now().0.saturating_duration_since(self.origin).as_millis() as u64
+        self.now();
+        self.recent_nanos() / NANOS_PER_TICK
     }
 
     /// The instant at which tick `tick` begins.
@@ -667,7 +718,7 @@ impl Clock {
         self.paused_at.set(state.paused_at);
         self.offset.set(state.offset);
         if let Some(paused_at) = state.paused_at {
-            self.recent.set(paused_at);
+            self.set_recent(paused_at);
         }
     }
 }

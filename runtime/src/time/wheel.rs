@@ -27,7 +27,20 @@
 //! be simpler but cancels in O(n) (or needs lazy deletion, which keeps every
 //! cancelled timer's memory until its deadline: bad for a server whose read
 //! timeouts are almost always cancelled).
+//!
+//! # The next deadline, remembered
+//!
+//! The loop asks for the next deadline twice a tick (to fire what is due,
+//! then to plan how long to park), while the wheel itself changes only
+//! when a timer is filed or unlinked. So the answer of the last scan is
+//! kept until one of those happens: a tick on which no timer is due, the
+//! common case for a server whose keep-alive deadlines lie seconds ahead,
+//! costs a comparison instead of a scan. Such a tick also leaves `elapsed`
+//! where it was: a wheel that was not advanced is exactly as valid as one
+//! that was (a timer filed against an older `elapsed` only sits in a
+//! coarser slot, and is re-filed when that slot comes due).
 
+use std::cell::Cell;
 use std::task::Waker;
 
 use slab::Slab;
@@ -58,6 +71,10 @@ pub(crate) struct Wheel {
     elapsed: u64,
     levels: [Level; LEVELS],
     entries: Slab<Entry>,
+    /// What [`next_deadline`](Self::next_deadline) would answer, if known:
+    /// set by a scan, forgotten whenever a timer is filed or unlinked (see
+    /// "The next deadline, remembered").
+    next: Cell<Option<Option<u64>>>,
 }
 
 struct Level {
@@ -86,7 +103,12 @@ enum Place {
 impl Wheel {
     pub(crate) fn new() -> Wheel {
         let level = || Level { occupied: 0, head: [NIL; SLOTS], tail: [NIL; SLOTS] };
-        Wheel { elapsed: 0, levels: std::array::from_fn(|_| level()), entries: Slab::new() }
+        Wheel {
+            elapsed: 0,
+            levels: std::array::from_fn(|_| level()),
+            entries: Slab::new(),
+            next: Cell::new(None),
+        }
     }
 
     /// Whether no timer exists at all (armed, or fired and not yet removed).
@@ -150,13 +172,23 @@ impl Wheel {
 
     /// The earliest tick at which some timer is due, if any.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        self.next_due_slot().map(|due| due.deadline)
+        if let Some(known) = self.next.get() {
+            return known;
+        }
+        let next = self.next_due_slot().map(|due| due.deadline);
+        self.next.set(Some(next));
+        next
     }
 
     /// Fires every timer due at or before tick `now`, in deadline order
     /// (first-armed first within one millisecond), pushing their wakers onto
     /// `fired`. Returns how many fired.
     pub(crate) fn advance(&mut self, now: u64, fired: &mut Vec<Waker>) -> usize {
+        // Nothing due: leave the wheel as it is (see "The next deadline,
+        // remembered"), so the answer stays known.
+        if self.next_deadline().is_none_or(|next| next > now) {
+            return 0;
+        }
         let mut count = 0;
         while let Some(due) = self.next_due_slot() {
             if due.deadline > now {
@@ -186,11 +218,14 @@ impl Wheel {
             }
         }
         self.elapsed = self.elapsed.max(now);
+        // `next_due_slot` counts from `elapsed`, which just moved.
+        self.next.set(None);
         count
     }
 
     /// Files an armed timer into the slot its deadline belongs to now.
     fn file(&mut self, key: TimerKey) {
+        self.next.set(None);
         let when = self.entries[key.0 as usize].when;
         let level = level_for(self.elapsed, when);
         let slot = slot_for(when, level);
@@ -212,6 +247,7 @@ impl Wheel {
 
     /// Takes a filed timer out of its slot's list.
     fn unlink(&mut self, key: TimerKey) {
+        self.next.set(None);
         let (prev, next, place) = {
             let entry = &self.entries[key.0 as usize];
             (entry.prev, entry.next, entry.place)
@@ -314,6 +350,30 @@ mod tests {
             assert_eq!(fire_all(&mut wheel, deadline), 1, "deadline {deadline} did not fire");
             assert!(wheel.poll_fired(key, &noop_waker()));
         }
+    }
+
+    #[test]
+    fn the_remembered_next_deadline_follows_every_insert_and_removal() {
+        let mut wheel = Wheel::new();
+        let far = wheel.insert(5000, noop_waker());
+        let first = wheel.next_deadline().expect("a timer is armed");
+        assert!(first <= 5000);
+        // Ticks with nothing due leave the answer as it was.
+        for now in [1, 10, 100, first - 1] {
+            assert_eq!(fire_all(&mut wheel, now), 0);
+            assert_eq!(wheel.next_deadline(), Some(first));
+        }
+        // An earlier timer is seen at once, and forgotten once removed.
+        let near = wheel.insert(70, noop_waker());
+        let with_near = wheel.next_deadline().expect("two timers are armed");
+        assert!(with_near <= 70);
+        wheel.remove(near);
+        assert_eq!(wheel.next_deadline(), Some(first));
+        // Firing still happens at the deadline, not before.
+        assert_eq!(fire_all(&mut wheel, 4999), 0);
+        assert!(!wheel.poll_fired(far, &noop_waker()));
+        assert_eq!(fire_all(&mut wheel, 5000), 1);
+        assert_eq!(wheel.next_deadline(), None);
     }
 
     #[test]

@@ -52,7 +52,8 @@ struct AcceptedPeers(std::sync::Mutex<HashSet<String>>);
 
 impl log::Log for AcceptedPeers {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.target() == "eddy_http::server" && metadata.level() <= log::Level::Debug
+        matches!(metadata.target(), "eddy_http::server" | "eddy_http::server::serve")
+            && metadata.level() <= log::Level::Debug
     }
 
     fn log(&self, record: &log::Record<'_>) {

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io;
 
-use crate::status::StatusCode;
+use crate::http::status::StatusCode;
 
 /// Why the server refuses a request on its own, before (or instead of) a
 /// handler answering it.

@@ -5,9 +5,9 @@
 
 use std::ops::Range;
 
-use crate::http_parse::{self, Parsed};
-use crate::limits::Limits;
-use crate::pool::HeadStorage;
+use crate::http::parse::{self as http_parse, Parsed};
+use crate::server::limits::Limits;
+use crate::server::pool::HeadStorage;
 
 /// How a parsed head frames its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +70,11 @@ pub fn announces_head(buf: &[u8]) -> bool {
 
 /// The chunked decoder, with the default [`Limits`].
 #[derive(Debug)]
-pub struct ChunkedDecoder(crate::http_chunked::ChunkedDecoder);
+pub struct ChunkedDecoder(crate::http::chunked::ChunkedDecoder);
 
 impl Default for ChunkedDecoder {
     fn default() -> ChunkedDecoder {
-        ChunkedDecoder(crate::http_chunked::ChunkedDecoder::new(&Limits::default()))
+        ChunkedDecoder(crate::http::chunked::ChunkedDecoder::new(&Limits::default()))
     }
 }
 

@@ -18,13 +18,13 @@
 //!
 //! | piece | file |
 //! |---|---|
-//! | [`App`]: routes, hooks, limits | `app.rs`, `router.rs` |
-//! | [`Request`], [`Body`], [`Response`] | `request.rs`, `body.rs`, `response.rs` |
-//! | streamed bodies ([`Response::stream`], [`Response::channel`]), [`sse`] | `stream_body.rs`, `sse.rs` |
-//! | one connection's read–parse–answer–write loop | `conn.rs`, `conn_io.rs` |
-//! | request heads and their RFC 9112 checks | `http_parse.rs`, `http_chunked.rs` |
-//! | [`Server`]: listeners per loop, graceful shutdown | `server.rs`, `socket.rs` |
-//! | [`run_app`]: serve until SIGINT/SIGTERM | `lib.rs`, `signal.rs` |
+//! | [`App`]: routes, hooks, limits | `app/application.rs`, `app/router.rs` |
+//! | [`Request`], [`Body`], [`Response`] | `app/request.rs`, `app/body.rs`, `app/response.rs` |
+//! | streamed bodies ([`Response::stream`], [`Response::channel`]), [`sse`] | `app/stream_body.rs`, `app/sse.rs` |
+//! | one connection's read–parse–answer–write loop | `server/conn.rs`, `server/conn_io.rs` |
+//! | request heads and their RFC 9112 checks | `http/parse.rs`, `http/chunked.rs` |
+//! | [`Server`]: listeners per loop, graceful shutdown | `server/serve.rs`, `server/socket.rs` |
+//! | [`run_app`]: serve until SIGINT/SIGTERM | `lib.rs`, `server/signal.rs` |
 //!
 //! ## What the server guarantees
 //!
@@ -58,30 +58,13 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod app;
-mod body;
-mod conn;
-mod conn_io;
-mod date;
 pub mod debug;
 mod error;
-mod handler;
-mod http_chunked;
-mod http_parse;
-mod http_token;
-mod limits;
-mod method;
-mod percent;
-mod pool;
-mod request;
-mod response;
-mod router;
+mod http;
 mod server;
-mod signal;
-mod socket;
-pub mod sse;
-mod stats;
-mod status;
-mod stream_body;
+
+#[doc(inline)]
+pub use app::sse;
 
 /// Wire-protocol internals for the `cargo fuzz` targets in `fuzz/`; not API.
 #[doc(hidden)]
@@ -93,21 +76,21 @@ use std::io;
 use std::net::ToSocketAddrs;
 use std::path::Path;
 
-pub use app::App;
-pub use body::Body;
-pub use error::BodyError;
-pub use handler::{Handler, HandlerFuture};
-pub use http_parse::Version;
-pub use limits::Limits;
-pub use method::{Method, UnknownMethod};
-pub use request::Request;
-pub use response::Response;
-pub use server::Server;
-pub use stats::ServerStats;
-pub use status::StatusCode;
+pub use app::application::App;
+pub use app::body::Body;
+pub use app::handler::{Handler, HandlerFuture};
+pub use app::request::Request;
+pub use app::response::Response;
 #[doc(hidden)]
-pub use stream_body::max_buffered_while_streaming;
-pub use stream_body::{BodyClosed, BodySender, Stream, CHANNEL_CAPACITY, STREAM_HIGH_WATER};
+pub use app::stream_body::max_buffered_while_streaming;
+pub use app::stream_body::{BodyClosed, BodySender, Stream, CHANNEL_CAPACITY, STREAM_HIGH_WATER};
+pub use error::BodyError;
+pub use http::method::{Method, UnknownMethod};
+pub use http::parse::Version;
+pub use http::status::StatusCode;
+pub use server::limits::Limits;
+pub use server::serve::Server;
+pub use server::stats::ServerStats;
 
 /// Serves `app` on `addr` on one event loop until SIGINT or SIGTERM, then
 /// shuts down gracefully. aiohttp's `web.run_app`.
@@ -170,7 +153,7 @@ fn serve_until_signal(
     bind: impl Future<Output = io::Result<Server>>,
 ) -> io::Result<()> {
     runtime.block_on(async {
-        let signals = signal::ShutdownSignals::listen()?;
+        let signals = server::signal::ShutdownSignals::listen()?;
         let server = bind.await?;
         signals.first().await;
         server.shutdown().await

@@ -12,7 +12,7 @@ use eddy::task::TaskId;
 use eddy::trace::Window;
 use eddy::LoopStats;
 
-use crate::stats::ServerStats;
+use crate::server::stats::ServerStats;
 
 /// `s` as a JSON string literal, escaped, appended to `out`.
 ///

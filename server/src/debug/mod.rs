@@ -32,7 +32,7 @@
 //! # What it costs
 //!
 //! Nobody watching: nothing. The loop and server counters are kept
-//! anyway (a relaxed store per event, see `stats.rs` and
+//! anyway (a relaxed store per event, see `server/stats.rs` and
 //! `eddy::LoopStats`), and nothing else runs until a request comes. Each
 //! request does bounded work: a timeline holds at most
 //! [`eddy::trace::MAX_WINDOW_POLLS`] polls per loop, read from the ring's
@@ -51,11 +51,11 @@ use std::time::Duration;
 use eddy::time::Instant;
 use eddy::Handle;
 
-use crate::request::Request;
-use crate::response::Response;
-use crate::sse::{Event, Sse};
-use crate::stats::{LoopHttpStats, ServerStats};
-use crate::status::StatusCode;
+use crate::app::request::Request;
+use crate::app::response::Response;
+use crate::app::sse::{Event, Sse};
+use crate::http::status::StatusCode;
+use crate::server::stats::{LoopHttpStats, ServerStats};
 
 pub(crate) use token::decide_token;
 

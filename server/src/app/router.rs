@@ -14,7 +14,7 @@
 //! match has no handler for the method, the next best is tried, as aiohttp
 //! does; if none has one, the answer is 405 with the union of their methods.
 
-use crate::method::Method;
+use crate::http::method::Method;
 
 /// Most parameters in one pattern. The spans live inline in the request,
 /// so this bounds its size; 8 is far more than routes use in practice.

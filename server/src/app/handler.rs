@@ -36,8 +36,8 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
-use crate::request::Request;
-use crate::response::Response;
+use crate::app::request::Request;
+use crate::app::response::Response;
 
 /// Block sizes are multiples of this: one cache line. A greeting handler's
 /// future (its `Request` plus the wrapper's state) takes two.

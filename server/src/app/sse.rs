@@ -49,9 +49,9 @@ use std::time::Duration;
 
 use eddy::time::{Interval, MissedTickBehavior};
 
-use crate::request::Request;
-use crate::response::Response;
-use crate::stream_body::{self, BodyClosed, BodySender, ChunkSource, Stream, StreamBody};
+use crate::app::request::Request;
+use crate::app::response::Response;
+use crate::app::stream_body::{self, BodyClosed, BodySender, ChunkSource, Stream, StreamBody};
 
 /// One event: `event:`, `id:`, `retry:` and `data:` fields, or a comment.
 ///

@@ -41,10 +41,10 @@ use eddy::net::{TcpStream, UnixStream};
 use eddy::time::{sleep_until, Instant};
 
 use crate::error::{BodyError, Reject};
-use crate::http_chunked::ChunkedDecoder;
-use crate::limits::Limits;
-use crate::pool;
-use crate::server::LoopServer;
+use crate::http::chunked::ChunkedDecoder;
+use crate::server::limits::Limits;
+use crate::server::pool;
+use crate::server::serve::LoopServer;
 
 /// What goes out before the body is read when the client sent
 /// `Expect: 100-continue`.
@@ -412,7 +412,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     }
 
     /// Reads what the socket holds now into the input buffer, with a real
-    /// read (see [`crate::socket::read_now`]): `Some(0)` means EOF, `None`
+    /// read (see [`crate::server::socket::read_now`]): `Some(0)` means EOF, `None`
     /// that nothing is there.
     pub(crate) fn fill_now(&self) -> io::Result<Option<usize>> {
         let mut input = self.input.borrow_mut();
@@ -421,7 +421,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
             return Err(io::Error::other("input buffer full"));
         }
         loop {
-            match crate::socket::read_now(self.stream.as_fd(), input.spare()) {
+            match crate::server::socket::read_now(self.stream.as_fd(), input.spare()) {
                 Ok(n) => {
                     input.filled(n);
                     input.eof |= n == 0;

@@ -58,20 +58,20 @@ use std::time::Duration;
 use eddy::time::{sleep_until, Instant, Sleep};
 use eddy::trace::EventKind;
 
-use crate::body::Body;
-use crate::conn_io::{self, BodyFraming, BodyState, ConnIo, Continue, Transport};
+use crate::app::body::Body;
+use crate::app::handler::{HandlerFuture, Recycled};
+use crate::app::percent;
+use crate::app::request::{Parts, Request};
+use crate::app::response::{Response, WriteMeta};
+use crate::app::router::{allow_header, ParamSpans, Routed};
+use crate::app::stream_body::{note_buffered, StreamBody, STREAM_HIGH_WATER};
 use crate::error::Reject;
-use crate::handler::{HandlerFuture, Recycled};
-use crate::http_chunked::ChunkedDecoder;
-use crate::http_parse::{parse_head, Framing, Head, Parsed};
-use crate::method::Method;
-use crate::percent;
-use crate::pool::{self, HeadStorage, Span};
-use crate::request::{Parts, Request};
-use crate::response::{Response, WriteMeta};
-use crate::router::{allow_header, ParamSpans, Routed};
-use crate::server::LoopServer;
-use crate::stream_body::{note_buffered, StreamBody, STREAM_HIGH_WATER};
+use crate::http::chunked::ChunkedDecoder;
+use crate::http::method::Method;
+use crate::http::parse::{parse_head, Framing, Head, Parsed};
+use crate::server::conn_io::{self, BodyFraming, BodyState, ConnIo, Continue, Transport};
+use crate::server::pool::{self, HeadStorage, Span};
+use crate::server::serve::LoopServer;
 
 /// Output beyond this is written before parsing more requests, bounding a
 /// connection's memory under deep pipelining. 64 KiB holds hundreds of
@@ -558,7 +558,7 @@ impl<S: Transport> Connection<S> {
             method: head.method,
             close: head.close,
             keep_alive_10: head.keep_alive_10,
-            http10: head.version == crate::http_parse::Version::Http10,
+            http10: head.version == crate::http::parse::Version::Http10,
             expects_continue,
             access: self
                 .access_log
@@ -615,7 +615,7 @@ impl<S: Transport> Connection<S> {
             }
             Routed::Asterisk { allowed } => {
                 pool::give_head(storage);
-                Next::Answer(crate::router::asterisk_response(allowed), head.close)
+                Next::Answer(crate::app::router::asterisk_response(allowed), head.close)
             }
         };
         (meta, next)
@@ -794,7 +794,7 @@ impl<S: Transport> Connection<S> {
         }
     }
 
-    /// Sends a streamed body after its head (see `stream_body.rs`): polls
+    /// Sends a streamed body after its head (see `app/stream_body.rs`): polls
     /// the producer while the output holds less than `STREAM_HIGH_WATER`,
     /// writes the output out whenever it reaches that mark or the producer
     /// has nothing ready, and meanwhile watches the client (EOF or an
@@ -893,7 +893,7 @@ impl<S: Transport> Connection<S> {
                 server: &self.io.server.app.inner.server_name,
                 // No body for HEAD, whatever the status (RFC 9110 §9.3.2);
                 // the refused request is still at the start of the input.
-                head_only: crate::http_parse::announces_head(self.io.input.borrow().pending()),
+                head_only: crate::http::parse::announces_head(self.io.input.borrow().pending()),
                 close: true,
                 keep_alive_10: false,
                 http10: false,

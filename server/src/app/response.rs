@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
-use crate::status::StatusCode;
-use crate::stream_body::{self, BodySender, FromStream, Stream, StreamBody};
+use crate::app::stream_body::{self, BodySender, FromStream, Stream, StreamBody};
+use crate::http::status::StatusCode;
 
 /// An HTTP response. Build one with a constructor and the `with_*` methods:
 ///
@@ -354,7 +354,7 @@ const TEXT_PLAIN_LINE: &[u8] = b"Content-Type: text/plain; charset=utf-8\r\n";
 /// What the connection knows that the response does not.
 pub(crate) struct WriteMeta<'a> {
     /// `Server` and `Date` lines, ready to copy.
-    pub(crate) common: &'a crate::date::CommonLines,
+    pub(crate) common: &'a crate::http::date::CommonLines,
     pub(crate) server: &'a str,
     pub(crate) head_only: bool,
     pub(crate) close: bool,
@@ -368,7 +368,7 @@ const FRAMING_HEADERS: [&str; 3] = ["content-length", "transfer-encoding", "conn
 
 /// A header field name: an RFC 9110 token.
 fn valid_name(name: &str) -> bool {
-    crate::http_token::is_token(name.as_bytes())
+    crate::http::token::is_token(name.as_bytes())
 }
 
 /// A header field value: no control characters but tab.
@@ -448,7 +448,7 @@ mod tests {
 
     fn written(response: &Response, head_only: bool, close: bool) -> String {
         let mut out = Vec::new();
-        let common = crate::date::CommonLines::new("eddy");
+        let common = crate::http::date::CommonLines::new("eddy");
         let meta = WriteMeta {
             common: &common,
             server: "eddy",

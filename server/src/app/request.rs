@@ -11,11 +11,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-use crate::app::LoopApp;
-use crate::body::Body;
-use crate::http_parse::Version;
-use crate::method::Method;
-use crate::pool::{self, HeadStorage, Span};
+use crate::app::application::LoopApp;
+use crate::app::body::Body;
+use crate::http::method::Method;
+use crate::http::parse::Version;
+use crate::server::pool::{self, HeadStorage, Span};
 
 /// An HTTP request. aiohttp's `web.Request`.
 pub struct Request {
@@ -82,8 +82,8 @@ impl Request {
     /// If `raw` is not a complete, valid request head.
     pub fn for_test(raw: &str) -> Request {
         let mut head = pool::take_head();
-        let parsed = crate::http_parse::parse_head(raw.as_bytes(), &crate::Limits::default(), &mut head);
-        let crate::http_parse::Parsed::Complete(parsed) = parsed else {
+        let parsed = crate::http::parse::parse_head(raw.as_bytes(), &crate::Limits::default(), &mut head);
+        let crate::http::parse::Parsed::Complete(parsed) = parsed else {
             panic!("Request::for_test: not a complete, valid request head: {raw:?}");
         };
         head.bytes.extend_from_slice(&raw.as_bytes()[..parsed.len]);
@@ -144,8 +144,8 @@ impl Request {
         let query = self.query()?;
         query.split('&').find_map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = crate::percent::decode(key, true)?;
-            (key == name).then(|| crate::percent::decode(value, true)).flatten()
+            let key = crate::app::percent::decode(key, true)?;
+            (key == name).then(|| crate::app::percent::decode(value, true)).flatten()
         })
     }
 

@@ -33,8 +33,8 @@
 
 use std::ops::Range;
 
-use crate::http_token::is_tchar;
-use crate::limits::Limits;
+use crate::http::token::is_tchar;
+use crate::server::limits::Limits;
 
 /// Most chunk-extension bytes accepted over one body. Nothing uses
 /// extensions in practice; the bound only keeps a client from sending

@@ -20,10 +20,10 @@
 use std::mem::MaybeUninit;
 
 use crate::error::Reject;
-use crate::http_token::{is_host, is_token};
-use crate::limits::{Limits, HEADER_ARRAY};
-use crate::method::Method;
-use crate::pool::{HeadStorage, Span};
+use crate::http::method::Method;
+use crate::http::token::{is_host, is_token};
+use crate::server::limits::{Limits, HEADER_ARRAY};
+use crate::server::pool::{HeadStorage, Span};
 
 /// HTTP/1.0 or HTTP/1.1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,7 +178,7 @@ static CLASS: [u8; 256] = {
     while byte < 256 {
         let b = byte as u8;
         let mut class = 0;
-        if crate::http_token::TCHAR[byte] {
+        if crate::http::token::TCHAR[byte] {
             class |= TCHAR;
         }
         if b >= b'!' && b <= b'~' {

@@ -7,12 +7,12 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::date::CommonLines;
+use crate::app::handler::Handler;
+use crate::app::router::Router;
 use crate::debug::DebugPage;
-use crate::handler::Handler;
-use crate::limits::Limits;
-use crate::method::Method;
-use crate::router::Router;
+use crate::http::date::CommonLines;
+use crate::http::method::Method;
+use crate::server::limits::Limits;
 
 type HookFuture = Pin<Box<dyn Future<Output = io::Result<()>>>>;
 type Hook = Box<dyn Fn() -> HookFuture + Send + Sync>;

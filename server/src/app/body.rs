@@ -9,8 +9,8 @@
 use std::fmt;
 use std::rc::Rc;
 
-use crate::conn_io::ConnIo;
 use crate::error::BodyError;
+use crate::server::conn_io::ConnIo;
 
 /// The body of one request. See the module docs.
 ///

@@ -80,11 +80,11 @@ use eddy::time::Instant;
 use eddy::{Handle, JoinHandle};
 use slab::Slab;
 
-use crate::app::{App, AppInner, LoopApp};
-use crate::conn::Connection;
-use crate::conn_io::{ConnIo, Peer, Transport};
-use crate::limits::Limits;
-use crate::stats::{LoopHttpStats, ServerStats};
+use crate::app::application::{App, AppInner, LoopApp};
+use crate::server::conn::Connection;
+use crate::server::conn_io::{ConnIo, Peer, Transport};
+use crate::server::limits::Limits;
+use crate::server::stats::{LoopHttpStats, ServerStats};
 
 /// After `accept` fails for lack of file descriptors (or memory), wait this
 /// long before trying again, so the loop keeps serving the connections it
@@ -123,7 +123,7 @@ pub struct Server {
     /// Per loop: the signal that stops it and its serving task.
     loops: Vec<(oneshot::Sender<()>, JoinHandle<()>)>,
     app: Arc<AppInner>,
-    /// Per serving loop: its statistics block (see `stats.rs`).
+    /// Per serving loop: its statistics block (see `server/stats.rs`).
     stats: Vec<Arc<LoopHttpStats>>,
 }
 
@@ -172,7 +172,7 @@ impl Server {
         let mut listeners = Vec::with_capacity(loops.len());
         let mut local_addr = addr;
         for (index, _) in loops.iter().enumerate() {
-            let listener = crate::socket::listen(local_addr, loops.len() > 1)
+            let listener = crate::server::socket::listen(local_addr, loops.len() > 1)
                 .map_err(|e| io::Error::new(e.kind(), format!("loop {index}: {e}")))?;
             local_addr = listener.local_addr()?;
             listeners.push(listener);
@@ -500,7 +500,7 @@ pub(crate) struct LoopServer {
     budget: Arc<Budget>,
     /// Shutdown, waiting for the last connection to end.
     drain_waiter: Cell<Option<Waker>>,
-    /// This loop's statistics block (see `stats.rs`).
+    /// This loop's statistics block (see `server/stats.rs`).
     pub(crate) stats: Arc<LoopHttpStats>,
     /// The app's limits, one copy per loop for its connections to read
     /// (a copy in each connection was 120 of its bytes).

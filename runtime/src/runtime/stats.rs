@@ -30,9 +30,11 @@
 //! (`--child SCENARIO eddy`), +0.37 % instructions on `ping_pong` and at
 //! most +0.11 % on the others; on the greeting server's keep-alive load
 //! (`bench/instr`), where every request costs the loop a real park, about
-//! 110 instructions per request (1.9 %), a third of it the clock
-//! subtraction of the park's stamp, which also makes the flight recorder's
-//! parks exact.
+//! 110 instructions per request (1.9 %) when they came, a third of it the
+//! clock subtraction of the park's stamp (which also makes the flight
+//! recorder's parks exact). That subtraction is gone: stamps now take the
+//! clock's cached nanoseconds (`Clock::recent_nanos`), which the park's
+//! timeout has just computed.
 //!
 //! A busy loop still looks at I/O at least once per `tick_budget` (128)
 //! polls, so its figures are never older than that; a parked loop changes

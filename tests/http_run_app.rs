@@ -38,10 +38,38 @@ const CLEANED: &str = "child: cleanup ran";
 /// How long a test waits for the other side; never reached when passing.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A port nothing listens on right now (the kernel just handed it out).
+/// A port nothing listens on right now, from *below* the kernel's
+/// ephemeral range. The test probes the port with `connect` until
+/// `run_app` listens, and a connect to a local port that nobody listens on
+/// can pick that very port as its own source port (TCP's simultaneous
+/// open: the socket connects to itself) and so hold it: `run_app`'s bind
+/// then fails with `AddrInUse`. A port the kernel never hands out as a
+/// source port cannot be taken that way. (This failed about one run in
+/// six once `run_app` took longer to start under a parallel test.)
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    // Spread the start by process id so parallel runs of this binary
+    // rarely try the same ports first.
+    let span = u32::from(low.saturating_sub(10_000)).max(1);
+    let first = 10_000 + (std::process::id() % span) as u16;
+    (first..low)
+        .chain(10_000..first)
+        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
+
+/// Held by the two tests that run a server in this process or spawn a
+/// child: they must not overlap. With the child spawned (fork and exec)
+/// while the in-process `run_app` was starting, about one run in 20 lost
+/// the in-process client's connection: the listener's accept queue empty,
+/// no accepted socket in the process, the loop parked in `epoll_wait` with
+/// no timeout (seen with gdb and /proc on 2026-11-30). The cause is not
+/// found yet; until it is, the two run one after the other, and the
+/// overlap is written down as an open bug rather than left to luck.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn send_signal(pid: libc::pid_t, signal: libc::c_int) {
     // SAFETY: kill only sends a signal.
@@ -51,6 +79,7 @@ fn send_signal(pid: libc::pid_t, signal: libc::c_int) {
 
 #[test]
 fn sigterm_finishes_the_request_in_flight_runs_cleanup_and_returns() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let port = free_port();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let (started_tx, started) = mpsc::channel::<()>();
@@ -126,6 +155,7 @@ fn child_serves_until_signalled() {
 
 #[test]
 fn a_second_signal_exits_at_once_without_the_cleanup_hooks() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let path = std::env::temp_dir().join(format!("eddy-run-app-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let mut child = Command::new(std::env::current_exe().unwrap())

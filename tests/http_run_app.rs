@@ -62,13 +62,16 @@ fn free_port() -> u16 {
 }
 
 /// Held by the two tests that run a server in this process or spawn a
-/// child: they must not overlap. With the child spawned (fork and exec)
-/// while the in-process `run_app` was starting, about one run in 20 lost
-/// the in-process client's connection: the listener's accept queue empty,
-/// no accepted socket in the process, the loop parked in `epoll_wait` with
-/// no timeout (seen with gdb and /proc on 2026-11-30). The cause is not
-/// found yet; until it is, the two run one after the other, and the
-/// overlap is written down as an open bug rather than left to luck.
+/// child: they must not overlap. A child is spawned by fork, then exec:
+/// between the two, the child holds a copy of every descriptor of this
+/// process, among them `free_port`'s short-lived listener if the fork
+/// lands while it exists. That listener then outlives its drop, still
+/// listening on the port, until the exec closes it: the other test's
+/// probing `connect` succeeds against it, its request goes into that
+/// listener's queue, and the exec resets it (the client's socket was
+/// found closed, created before `run_app`'s own listener, with the loop
+/// rightly waiting for a connection that never came: about one run in 20).
+/// Serializing the two keeps the fork away from this test's ports.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn send_signal(pid: libc::pid_t, signal: libc::c_int) {

@@ -2,33 +2,15 @@
 //! quiet when off. Log lines are captured by a small in-memory logger; each
 //! test looks only for lines naming its own task.
 
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-static LINES: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+mod log_capture;
 
-struct Capture;
+use log_capture::lines_mentioning;
 
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        LINES.lock().unwrap().push((record.level(), record.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
+/// Every test here reads log lines up to this level.
 fn capture_logs() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        log::set_boxed_logger(Box::new(Capture)).unwrap();
-        log::set_max_level(log::LevelFilter::Debug);
-    });
-}
-
-fn lines_mentioning(needle: &str) -> Vec<(log::Level, String)> {
-    LINES.lock().unwrap().iter().filter(|(_, line)| line.contains(needle)).cloned().collect()
+    log_capture::capture_logs(log::LevelFilter::Debug);
 }
 
 /// A debug-mode runtime that calls any poll longer than `slow` slow.
@@ -163,7 +145,7 @@ fn eddy_run_in_debug_mode_reports_a_slow_main_future_at_the_run_call_site() {
         // The poll's end is reported once, naming `main`; debug mode's stall
         // watchdog (100 ms) may also have caught it while it ran.
         let reported_once = |lines: Vec<(log::Level, String)>| {
-            let Some(((_, last), during)) = lines.split_last() else { panic!("{:?}", LINES.lock().unwrap()) };
+            let Some(((_, last), during)) = lines.split_last() else { panic!("{:?}", lines_mentioning("")) };
             assert!(last.starts_with("main ") && last.contains("in one poll"), "{lines:?}");
             assert!(
                 during.len() <= 1 && during.iter().all(|(_, line)| line.starts_with("stall: main")),

@@ -9,7 +9,7 @@
 
 use std::future::{pending, poll_fn, Future};
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -17,30 +17,13 @@ use eddy::debug::{Holder, Interest, TaskDump, TaskEntry, TaskState};
 use eddy::task::{spawn_named, yield_now};
 use eddy::Handle;
 
-static LINES: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+mod log_capture;
 
-struct Capture;
+use log_capture::lines_mentioning;
 
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        LINES.lock().unwrap().push((record.level(), record.args().to_string()));
-    }
-    fn flush(&self) {}
-}
-
+/// Every test here reads log lines up to this level.
 fn capture_logs() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        log::set_boxed_logger(Box::new(Capture)).unwrap();
-        log::set_max_level(log::LevelFilter::Warn);
-    });
-}
-
-fn lines_mentioning(needle: &str) -> Vec<(log::Level, String)> {
-    LINES.lock().unwrap().iter().filter(|(_, line)| line.contains(needle)).cloned().collect()
+    log_capture::capture_logs(log::LevelFilter::Warn);
 }
 
 /// The entry of the task named `name` in a fresh dump of the current loop.

@@ -1,4 +1,5 @@
-//! The `Date` header, formatted at most once a second per loop.
+//! The `Date` header, formatted at most once a second per loop, and the
+//! head lines every response starts with, kept rendered with it.
 //!
 //! Every response carries `Date` (RFC 9110 §6.6.1), and formatting a date
 //! is a few hundred nanoseconds of arithmetic: too much to repeat per
@@ -94,9 +95,51 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// The `Server` and `Date` lines every response starts with, kept ready as
-/// one block per connection and rebuilt only when the date changes (once a
-/// second), so writing them is one copy instead of six.
+/// The content types the constructors of `Response` set, whose whole `200`
+/// head up to the `Content-Length` digits [`CommonLines`] keeps rendered.
+/// Anything else a response says is written piece by piece.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum KnownType {
+    /// `Response::text`, `text_parts`, and the bodies of refusals.
+    TextPlain,
+    /// `Response::html`.
+    TextHtml,
+    /// `Response::bytes` and streamed bodies.
+    OctetStream,
+    /// The usual type of an API's answers.
+    Json,
+}
+
+impl KnownType {
+    /// Every known type, in the order of the rendered heads.
+    pub(crate) const ALL: [KnownType; 4] =
+        [KnownType::TextPlain, KnownType::TextHtml, KnownType::OctetStream, KnownType::Json];
+
+    /// The header value.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            KnownType::TextPlain => "text/plain; charset=utf-8",
+            KnownType::TextHtml => "text/html; charset=utf-8",
+            KnownType::OctetStream => "application/octet-stream",
+            KnownType::Json => "application/json",
+        }
+    }
+
+    /// The known type spelled exactly `value`, if there is one.
+    pub(crate) fn find(value: &str) -> Option<KnownType> {
+        KnownType::ALL.into_iter().find(|known| known.as_str() == value)
+    }
+}
+
+/// The lines every response starts with, kept rendered per loop and rebuilt
+/// only when the date changes (once a second), so writing them is one copy
+/// instead of six:
+///
+/// - `Server` and `Date`, for any response;
+/// - for a `200` with a [`KnownType`], the whole head up to the
+///   `Content-Length` digits (`HTTP/1.1 200 OK`, `Server`, `Date`,
+///   `Content-Type`, `Content-Length: `), so the answer to a typical
+///   request is this block, the digits, the blank line and the body.
 pub(crate) struct CommonLines {
     /// The date in `lines`, and the loop-clock span in which it is current:
     /// checking the span is two comparisons, where comparing the text
@@ -104,6 +147,8 @@ pub(crate) struct CommonLines {
     /// per request.
     current: Cached,
     lines: Vec<u8>,
+    /// One head per [`KnownType`], in the order of [`KnownType::ALL`].
+    ok_heads: [Vec<u8>; KnownType::ALL.len()],
 }
 
 impl CommonLines {
@@ -111,7 +156,7 @@ impl CommonLines {
         let recent = Instant::recent();
         // An empty span: the first `refresh` fills the lines.
         let current = Cached { from: recent, until: recent, text: [0; DATE_LEN] };
-        let mut common = CommonLines { current, lines: Vec::new() };
+        let mut common = CommonLines { current, lines: Vec::new(), ok_heads: Default::default() };
         common.refresh(server);
         common
     }
@@ -142,6 +187,14 @@ impl CommonLines {
         self.lines.extend_from_slice(b"\r\nDate: ");
         self.lines.extend_from_slice(&date);
         self.lines.extend_from_slice(b"\r\n");
+        for (head, known) in self.ok_heads.iter_mut().zip(KnownType::ALL) {
+            head.clear();
+            head.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+            head.extend_from_slice(&self.lines);
+            head.extend_from_slice(b"Content-Type: ");
+            head.extend_from_slice(known.as_str().as_bytes());
+            head.extend_from_slice(b"\r\nContent-Length: ");
+        }
     }
 
     /// `Server: ...\r\nDate: ...\r\n`.
@@ -153,11 +206,18 @@ impl CommonLines {
     pub(crate) fn date(&self) -> &[u8] {
         &self.current.text
     }
+
+    /// `HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\nContent-Type:
+    /// ...\r\nContent-Length: `, for a `200` of type `known`.
+    #[inline(always)]
+    pub(crate) fn ok_head(&self, known: KnownType) -> &[u8] {
+        &self.ok_heads[known as usize]
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::format_imf_fixdate;
+    use super::*;
 
     #[test]
     fn formats_known_dates() {
@@ -165,5 +225,21 @@ mod tests {
         assert_eq!(&format_imf_fixdate(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(&format_imf_fixdate(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(&format_imf_fixdate(1_795_000_000), b"Wed, 18 Nov 2026 11:06:40 GMT");
+    }
+
+    #[test]
+    fn an_ok_head_is_the_status_line_the_common_lines_and_the_type() {
+        let common = CommonLines::new("eddy");
+        for known in KnownType::ALL {
+            let mut expected = b"HTTP/1.1 200 OK\r\n".to_vec();
+            expected.extend_from_slice(common.lines());
+            expected.extend_from_slice(
+                format!("Content-Type: {}\r\nContent-Length: ", known.as_str()).as_bytes(),
+            );
+            assert_eq!(common.ok_head(known), expected, "{known:?}");
+            assert_eq!(KnownType::find(known.as_str()), Some(known));
+        }
+        assert!(common.lines().starts_with(b"Server: eddy\r\nDate: "));
+        assert_eq!(KnownType::find("text/plain"), None);
     }
 }

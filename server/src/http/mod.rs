@@ -14,8 +14,10 @@
 //! | `token.rs` | Byte classes of the wire protocol. |
 //! | `method.rs` | Request methods. |
 //! | `status.rs` | HTTP status codes and their reason phrases. |
-//! | `date.rs` | The `Date` header, formatted at most once a second per loop. |
+//! | `date.rs` | The `Date` header, formatted at most once a second per loop, and the head lines every answer starts with, kept rendered. |
+//! | `append.rs` | Appending a response head to the output with one capacity check: all the `unsafe` of response writing. |
 
+pub(crate) mod append;
 pub(crate) mod chunked;
 pub(crate) mod date;
 pub(crate) mod method;

@@ -30,6 +30,16 @@ macro_rules! status_codes {
                     _ => "",
                 }
             }
+
+            /// The whole status line (`HTTP/1.1 404 Not Found\r\n`) of a
+            /// code with a reason phrase, rendered when compiling: one copy
+            /// instead of five pieces.
+            pub(crate) fn status_line(self) -> Option<&'static [u8]> {
+                match self.0 {
+                    $($code => Some(concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n").as_bytes()),)+
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -105,5 +115,24 @@ impl fmt::Display for StatusCode {
 impl fmt::Debug for StatusCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "StatusCode({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rendered_status_line_is_the_version_the_digits_and_the_reason() {
+        for code in 100..=999 {
+            let status = StatusCode(code);
+            match status.status_line() {
+                Some(line) => {
+                    assert_eq!(line, format!("HTTP/1.1 {code} {}\r\n", status.reason()).as_bytes())
+                }
+                None => assert_eq!(status.reason(), "", "{code} has a reason but no line"),
+            }
+        }
+        assert_eq!(StatusCode::OK.status_line(), Some(&b"HTTP/1.1 200 OK\r\n"[..]));
     }
 }

@@ -6,7 +6,7 @@
 //! [`Response::write_to`]: the loop's rendered head up to the
 //! `Content-Length` digits ([`CommonLines::ok_head`]), the digits, the blank
 //! line and the body, appended under one capacity check
-//! ([`Appender`]). Everything else (other statuses, custom types and
+//! ([`append_response`]). Everything else (other statuses, custom types and
 //! headers, streamed bodies) takes the general path, which writes the same
 //! bytes the same way piece by piece. Such a response is also small (48
 //! bytes, moved a few times between handler and connection) and frees
@@ -19,7 +19,7 @@ use std::io;
 use std::mem::ManuallyDrop;
 
 use crate::app::stream_body::{self, BodySender, FromStream, Stream, StreamBody};
-use crate::http::append::{Appender, MAX_DIGITS};
+use crate::http::append::{append_decimal, append_response, Body, Ending};
 use crate::http::date::{CommonLines, KnownType};
 use crate::http::status::StatusCode;
 
@@ -115,9 +115,6 @@ impl Payload {
 /// `Payload` at 32 (the size of its other variants plus the tag), so a
 /// response moves no more bytes than before; a greeting fits.
 const INLINE_BODY: usize = 30;
-
-/// The longest end of a head after the `Content-Length` digits.
-const LONGEST_TAIL: usize = b"\r\nConnection: keep-alive\r\n\r\n".len();
 
 impl Response {
     /// An empty response with `status`.
@@ -364,28 +361,25 @@ impl Response {
             (&*self.extra, self.status, self.content_type)
         {
             let head = meta.common.ok_head(known);
+            let ending = if meta.close {
+                Ending::Close
+            } else if meta.keep_alive_10 {
+                Ending::KeepAlive
+            } else {
+                Ending::Open
+            };
             match &*self.body {
                 Payload::Inline { len, bytes } => {
                     let len = usize::from(*len);
-                    let mut out = Appender::new(out, head.len() + MAX_DIGITS + LONGEST_TAIL + INLINE_BODY);
-                    out.put(head);
-                    out.put_decimal(len as u64);
-                    put_tail(&mut out, meta);
-                    if !meta.head_only {
-                        // The whole array, a copy of known size: no `memcpy`
-                        // call for the few bytes of a short body.
-                        out.put_prefix(bytes, len);
-                    }
-                    return;
+                    // The whole array, a copy of known size: no `memcpy`
+                    // call for the few bytes of a short body.
+                    let body = if meta.head_only { Body::Omitted } else { Body::Short(bytes, len) };
+                    return append_response(out, head, len as u64, ending, body);
                 }
                 Payload::Full(body) => {
-                    let sent = if meta.head_only { 0 } else { body.len() };
-                    let mut out = Appender::new(out, head.len() + MAX_DIGITS + LONGEST_TAIL + sent);
-                    out.put(head);
-                    out.put_decimal(body.len() as u64);
-                    put_tail(&mut out, meta);
-                    out.put(&body[..sent]);
-                    return;
+                    let length = body.len() as u64;
+                    let body = if meta.head_only { Body::Omitted } else { Body::Bytes(body) };
+                    return append_response::<0>(out, head, length, ending, body);
                 }
                 Payload::Stream(_) => {}
             }
@@ -432,10 +426,9 @@ impl Response {
         if sends_body {
             match &*self.body {
                 Payload::Full(_) | Payload::Inline { .. } => {
-                    let mut out = Appender::new(out, b"Content-Length: \r\n".len() + MAX_DIGITS);
-                    out.put(b"Content-Length: ");
-                    out.put_decimal(self.body().len() as u64);
-                    out.put(b"\r\n");
+                    out.extend_from_slice(b"Content-Length: ");
+                    append_decimal(out, self.body().len() as u64);
+                    out.extend_from_slice(b"\r\n");
                 }
                 // HTTP/1.0 has no chunked coding: the body ends with the
                 // connection (the caller closes it).
@@ -459,21 +452,6 @@ impl Response {
 
     fn has_header(&self, name: &str) -> bool {
         self.headers().iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
-    }
-}
-
-/// Ends a head after its `Content-Length` digits: the connection's fate,
-/// if it must be said, and the blank line. Each branch is a copy of known
-/// size (a store or two), where one copy of a chosen slice would be a
-/// `memcpy` call.
-#[inline(always)]
-fn put_tail(out: &mut Appender<'_>, meta: &WriteMeta<'_>) {
-    if meta.close {
-        out.put(b"\r\nConnection: close\r\n\r\n");
-    } else if meta.keep_alive_10 {
-        out.put(b"\r\nConnection: keep-alive\r\n\r\n");
-    } else {
-        out.put(b"\r\n\r\n");
     }
 }
 
@@ -753,5 +731,42 @@ mod tests {
             copy_short(&mut dst, &src[..n]);
             assert_eq!(dst, &src[..n], "{n}");
         }
+    }
+
+    /// The hand-written drop frees exactly what a response owns: a
+    /// streamed body once, whether or not it was taken out first, and the
+    /// boxed rarer parts.
+    #[test]
+    fn dropping_a_response_drops_what_it_owns_once() {
+        use std::cell::Cell;
+        use std::pin::Pin;
+        use std::rc::Rc;
+        use std::task::{Context, Poll};
+
+        struct Counted(Rc<Cell<u32>>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+        impl Stream for Counted {
+            type Item = io::Result<Vec<u8>>;
+            fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+                Poll::Ready(None)
+            }
+        }
+
+        let drops = Rc::new(Cell::new(0));
+        drop(Response::stream(Counted(drops.clone())).with_header("X-Owned", format!("{}", 1)));
+        assert_eq!(drops.get(), 1);
+
+        let mut response =
+            Response::stream(Counted(drops.clone())).with_content_type(String::from("text/csv"));
+        let stream = response.take_stream();
+        assert!(stream.is_some() && !response.is_stream());
+        drop(response);
+        assert_eq!(drops.get(), 1, "the taken stream is the caller's now");
+        drop(stream);
+        assert_eq!(drops.get(), 2);
     }
 }

@@ -1,52 +1,31 @@
-//! `Appender`: writes a response head (and a short body) into the output
-//! buffer with one capacity check for the whole of it, instead of one per
-//! piece.
+//! `append_response`: writes a whole response whose head is one rendered
+//! block (and whose body is in memory) into the output buffer, with one
+//! capacity check for all of it instead of one per piece.
 //!
 //! Writing a head is most of a pipelined server's own work, and most of
 //! that work was not the bytes: each `Vec::extend_from_slice` loads the
 //! length and capacity, checks them, copies, and stores the length back,
-//! for every piece of a head made of six or seven. An `Appender` reserves
-//! room for the whole response once, keeps the write position in a
-//! register, and stores the length once when it is dropped. Measured under
-//! callgrind, this and the pre-rendered head blocks of
-//! [`CommonLines`](crate::http::date::CommonLines) took writing the greeting
-//! response from ~250 instructions to ~60.
+//! for every piece of a head made of six or seven. Here the head up to the
+//! `Content-Length` digits comes rendered
+//! ([`CommonLines::ok_head`](crate::http::date::CommonLines::ok_head)), and
+//! the rest (digits, the ending, the body) is written after one reservation,
+//! with the length stored once. Measured under callgrind, writing the
+//! greeting's response went from ~250 instructions to ~60.
 //!
-//! This file is all the `unsafe` of response writing, with one invariant:
-//! **`at` never exceeds the vector's capacity, and the bytes before `at`
-//! are initialised.** Every write checks its length against the room left
-//! (a comparison of registers; the growth path is out of line and,
-//! when the caller reserved right, never taken), so no caller's arithmetic
-//! can break the invariant: a wrong reservation costs a reallocation, never
-//! memory safety.
+//! This file is all the `unsafe` of response writing, in one function whose
+//! reservation and writes sit side by side: it reserves what it will write,
+//! counting the over-copies, before writing anything.
 //!
-//! Two writes copy more bytes than they keep, so that the copy has a size
-//! known when compiling and becomes a few register moves instead of a
-//! `memcpy` call: [`Appender::put_prefix`] (a short inline body, copied
-//! whole from its fixed-size array) and [`Appender::put_decimal`] (built
-//! on it). The bytes past the kept ones lie in the spare capacity and are
-//! overwritten or never counted.
+//! Two pieces are copied with more bytes than they keep, so that each copy
+//! has a size known when compiling and becomes a few register moves instead
+//! of a `memcpy` call: the digits of a long `Content-Length` (from a
+//! [`MAX_DIGITS`] array) and a short body kept inline in the response (its
+//! whole fixed-size array). The bytes past the kept ones lie in the spare
+//! capacity and are never counted.
 
 use std::ptr;
 
-/// Appends bytes to a `Vec<u8>` within room reserved up front; the
-/// vector's length is updated once, on drop. See the module docs.
-///
-/// Its fields are plain values (the buffer's address, the write position
-/// and the capacity) so that they live in registers while a head is
-/// written: nothing of it is reloaded from the vector between pieces.
-pub(crate) struct Appender<'a> {
-    out: &'a mut Vec<u8>,
-    /// The vector's buffer (changes only in `grow`).
-    buf: *mut u8,
-    /// Where the next byte goes: the vector's real length, kept here until
-    /// the drop stores it.
-    at: usize,
-    /// The vector's capacity: `at` never passes it.
-    cap: usize,
-}
-
-/// `"00"` to `"99"`: two digits per lookup, so a Content-Length costs a
+/// `"00"` to `"99"`: two digits per lookup, so a `Content-Length` costs a
 /// division and a load per two digits instead of one per digit.
 const DIGIT_PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819\
@@ -55,84 +34,123 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-/// The most digits a `u64` has: the room [`Appender::put_decimal`] needs.
-pub(crate) const MAX_DIGITS: usize = 20;
+/// The most digits a `u64` has.
+const MAX_DIGITS: usize = 20;
 
-impl<'a> Appender<'a> {
-    /// An appender onto `out`, with room for `reserve` bytes: what the
-    /// caller will write, counting the over-copies (see the module docs).
-    #[inline(always)]
-    pub(crate) fn new(out: &'a mut Vec<u8>, reserve: usize) -> Appender<'a> {
-        out.reserve(reserve);
-        Appender { buf: out.as_mut_ptr(), at: out.len(), cap: out.capacity(), out }
-    }
+/// How a head ends after its `Content-Length` digits: what the connection
+/// must say about itself, then the blank line.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Ending {
+    /// HTTP/1.1 staying open: nothing to say.
+    Open,
+    /// `Connection: close`.
+    Close,
+    /// An HTTP/1.0 client that asked to keep the connection open:
+    /// `Connection: keep-alive`.
+    KeepAlive,
+}
 
-    /// Appends `bytes`.
-    #[inline(always)]
-    pub(crate) fn put(&mut self, bytes: &[u8]) {
-        self.make_room(bytes.len());
-        // SAFETY: `make_room` left at least `bytes.len()` bytes of capacity
-        // at `at`; `bytes` is a shared borrow, so it cannot lie in the
-        // vector's spare capacity, which only `self.out` can reach.
-        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), self.buf.add(self.at), bytes.len()) };
-        self.at += bytes.len();
-    }
+impl Ending {
+    const OPEN: &'static [u8; 4] = b"\r\n\r\n";
+    const CLOSE: &'static [u8; 23] = b"\r\nConnection: close\r\n\r\n";
+    const KEEP_ALIVE: &'static [u8; 28] = b"\r\nConnection: keep-alive\r\n\r\n";
+    /// The longest ending.
+    const MAX: usize = Ending::KEEP_ALIVE.len();
+}
 
-    /// Appends the first `len` bytes of `bytes` (all of them if `len` is
-    /// larger) by copying the whole array: a copy of a size known when
-    /// compiling, with no `memcpy` call. Needs room for all `N` bytes.
-    #[inline(always)]
-    pub(crate) fn put_prefix<const N: usize>(&mut self, bytes: &[u8; N], len: usize) {
-        self.make_room(N);
-        // SAFETY: as in `put`: room for `N` bytes at `at` was just made, and
-        // `bytes` cannot overlap the spare capacity.
-        unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), self.buf.add(self.at), N) };
-        // Only the first `len` count; the rest stay in the spare capacity.
-        self.at += len.min(N);
-    }
+/// The body that follows the head.
+pub(crate) enum Body<'a, const N: usize> {
+    /// None (a HEAD request).
+    Omitted,
+    /// The first `len` bytes of an array (a body kept inside the response),
+    /// copied as the whole array.
+    Short(&'a [u8; N], usize),
+    /// Any body in memory.
+    Bytes(&'a [u8]),
+}
 
-    /// Appends `n` in decimal, without the formatting machinery (which cost
-    /// as much as the rest of the head): one or two digits directly, more
-    /// out of line. Needs room for [`MAX_DIGITS`] bytes.
-    #[inline(always)]
-    pub(crate) fn put_decimal(&mut self, n: u64) {
-        if n < 10 {
-            self.put_prefix(&[b'0' + n as u8], 1);
-        } else if n < 100 {
-            let pair = n as usize * 2;
-            self.put_prefix(&[DIGIT_PAIRS[pair], DIGIT_PAIRS[pair + 1]], 2);
+/// Appends to `out` a response made of `head` (rendered up to the
+/// `Content-Length` digits), `length` in decimal, `ending` and `body`.
+#[inline(always)]
+pub(crate) fn append_response<const N: usize>(
+    out: &mut Vec<u8>,
+    head: &[u8],
+    length: u64,
+    ending: Ending,
+    body: Body<'_, N>,
+) {
+    let body_room = match body {
+        Body::Omitted => 0,
+        Body::Short(..) => N,
+        Body::Bytes(bytes) => bytes.len(),
+    };
+    // `head` and a `Bytes` body are live allocations, so their lengths
+    // together are far below `usize::MAX` (an address space is at most
+    // 2^57 bytes): this cannot wrap.
+    let room = head.len() + MAX_DIGITS + Ending::MAX + body_room;
+    out.reserve(room);
+    let start = out.len();
+    // SAFETY: `reserve` left capacity for `room` bytes after `start`, and
+    // the copies below write, in order, at most `head.len()`, `MAX_DIGITS`,
+    // `Ending::MAX` and `body_room` bytes, each at the end of what the
+    // previous ones kept: never past `start + room`. The sources are shared
+    // borrows (and constants), so none can overlap the spare capacity of
+    // `out`, which is borrowed mutably. The length is set last, to what was
+    // written; every byte below it was written here or was there before.
+    unsafe {
+        let base = out.as_mut_ptr().add(start);
+        ptr::copy_nonoverlapping(head.as_ptr(), base, head.len());
+        let mut at = head.len();
+        if length < 10 {
+            *base.add(at) = b'0' + length as u8;
+            at += 1;
+        } else if length < 100 {
+            ptr::copy_nonoverlapping(DIGIT_PAIRS.as_ptr().add(length as usize * 2), base.add(at), 2);
+            at += 2;
         } else {
-            let (digits, count) = long_decimal(n);
-            self.put_prefix(&digits, count);
+            let (digits, count) = long_decimal(length);
+            ptr::copy_nonoverlapping(digits.as_ptr(), base.add(at), MAX_DIGITS);
+            at += count;
         }
-    }
-
-    /// Makes room for `len` more bytes: a comparison when the caller
-    /// reserved enough, a reallocation when it did not.
-    #[inline(always)]
-    fn make_room(&mut self, len: usize) {
-        if len > self.cap - self.at {
-            (self.buf, self.cap) = grow(self.out, self.at, len);
+        // Each ending a copy of its own constant size: a store or two.
+        match ending {
+            Ending::Open => {
+                ptr::copy_nonoverlapping(Ending::OPEN.as_ptr(), base.add(at), Ending::OPEN.len());
+                at += Ending::OPEN.len();
+            }
+            Ending::Close => {
+                ptr::copy_nonoverlapping(Ending::CLOSE.as_ptr(), base.add(at), Ending::CLOSE.len());
+                at += Ending::CLOSE.len();
+            }
+            Ending::KeepAlive => {
+                ptr::copy_nonoverlapping(Ending::KEEP_ALIVE.as_ptr(), base.add(at), Ending::KEEP_ALIVE.len());
+                at += Ending::KEEP_ALIVE.len();
+            }
         }
+        match body {
+            Body::Omitted => {}
+            Body::Short(bytes, len) => {
+                ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(at), N);
+                at += len.min(N);
+            }
+            Body::Bytes(bytes) => {
+                ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(at), bytes.len());
+                at += bytes.len();
+            }
+        }
+        out.set_len(start + at);
     }
 }
 
-/// Gives `out` the length `at` (what was written so far) and room for `len`
-/// more; returns the buffer's new address and capacity. A free function,
-/// so that the appender's fields stay in registers on the path where this
-/// is never called.
-#[cold]
-#[inline(never)]
-fn grow(out: &mut Vec<u8>, at: usize, len: usize) -> (*mut u8, usize) {
-    // SAFETY: the invariant: `at` is within the capacity, and every byte
-    // before it was written by the appender (or was there before).
-    unsafe { out.set_len(at) };
-    out.reserve(len);
-    (out.as_mut_ptr(), out.capacity())
+/// Appends `n` in decimal, without the formatting machinery.
+pub(crate) fn append_decimal(out: &mut Vec<u8>, n: u64) {
+    let (digits, count) = long_decimal(n);
+    out.extend_from_slice(&digits[..count]);
 }
 
 /// The decimal digits of `n` at the start of the array, and how many
 /// there are: counted first, then written from the last, two at a time.
+/// Out of line: the common lengths (one or two digits) never come here.
 #[inline(never)]
 fn long_decimal(mut n: u64) -> ([u8; MAX_DIGITS], usize) {
     let mut count = 1;
@@ -156,67 +174,53 @@ fn long_decimal(mut n: u64) -> ([u8; MAX_DIGITS], usize) {
     (digits, count)
 }
 
-impl Drop for Appender<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        // SAFETY: as in `grow`.
-        unsafe { self.out.set_len(self.at) };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn appended(reserve: usize, write: impl FnOnce(&mut Appender<'_>)) -> Vec<u8> {
+    fn appended(length: u64, ending: Ending, body: Body<'_, 8>) -> String {
         let mut out = b"before|".to_vec();
-        write(&mut Appender::new(&mut out, reserve));
-        out
+        append_response(&mut out, b"HEAD:", length, ending, body);
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
-    fn pieces_follow_what_was_in_the_buffer() {
-        let out = appended(64, |a| {
-            a.put(b"HTTP/1.1 ");
-            a.put(b"");
-            a.put(b"200 OK");
-        });
-        assert_eq!(out, b"before|HTTP/1.1 200 OK");
+    fn the_pieces_follow_what_was_in_the_buffer_in_order() {
+        assert_eq!(appended(3, Ending::Open, Body::Bytes(b"abc")), "before|HEAD:3\r\n\r\nabc");
+        assert_eq!(appended(3, Ending::Close, Body::Omitted), "before|HEAD:3\r\nConnection: close\r\n\r\n");
+        assert_eq!(
+            appended(0, Ending::KeepAlive, Body::Bytes(b"")),
+            "before|HEAD:0\r\nConnection: keep-alive\r\n\r\n"
+        );
     }
 
     #[test]
-    fn a_prefix_keeps_only_its_length() {
-        let out = appended(64, |a| {
-            a.put_prefix(b"Hello, bench!\0\0\0", 13);
-            a.put(b"|");
-            a.put_prefix(b"abc", 99);
-        });
-        assert_eq!(out, b"before|Hello, bench!|abc");
+    fn a_short_body_keeps_only_its_length() {
+        assert_eq!(appended(5, Ending::Open, Body::Short(b"hello\0\0\0", 5)), "before|HEAD:5\r\n\r\nhello");
+        assert_eq!(appended(8, Ending::Open, Body::Short(b"12345678", 99)), "before|HEAD:8\r\n\r\n12345678");
     }
 
     #[test]
-    fn decimals_match_the_formatter_at_every_digit_count() {
+    fn lengths_match_the_formatter_at_every_digit_count() {
         let mut cases = vec![0, 1, 9, 10, 13, 99, 100, 101, 999, 1000, 65_535, u64::MAX, u64::MAX - 1];
         cases.extend((0..20).map(|p| 10u64.pow(p)));
         cases.extend((1..20).map(|p| 10u64.pow(p) - 1));
         for n in cases {
-            let out = appended(32, |a| a.put_decimal(n));
-            assert_eq!(out, format!("before|{n}").as_bytes(), "{n}");
+            assert_eq!(appended(n, Ending::Open, Body::Omitted), format!("before|HEAD:{n}\r\n\r\n"), "{n}");
+            let mut out = Vec::new();
+            append_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes(), "{n}");
         }
     }
 
     #[test]
-    fn a_short_reservation_grows_instead_of_overrunning() {
-        // Nothing reserved at all: every write takes the growth path.
+    fn a_full_buffer_grows_and_a_large_body_fits() {
+        let body = vec![b'x'; 100_000];
         let mut out = Vec::new();
-        {
-            let mut a = Appender::new(&mut out, 0);
-            for _ in 0..100 {
-                a.put(b"0123456789");
-                a.put_decimal(1234);
-                a.put_prefix(&[b'x'; 40], 3);
-            }
+        for _ in 0..3 {
+            append_response::<0>(&mut out, b"H:", 100_000, Ending::Open, Body::Bytes(&body));
         }
-        assert_eq!(out, "01234567891234xxx".repeat(100).as_bytes());
+        let one = [&b"H:100000\r\n\r\n"[..], &body].concat();
+        assert_eq!(out, one.repeat(3));
     }
 }

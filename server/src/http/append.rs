@@ -84,10 +84,10 @@ pub(crate) fn append_response<const N: usize>(
         Body::Short(..) => N,
         Body::Bytes(bytes) => bytes.len(),
     };
-    // `head` and a `Bytes` body are live allocations, so their lengths
-    // together are far below `usize::MAX` (an address space is at most
-    // 2^57 bytes): this cannot wrap.
-    let room = head.len() + MAX_DIGITS + Ending::MAX + body_room;
+    // A slice is at most `isize::MAX` bytes, so the first sum cannot wrap;
+    // the second saturates rather than wrap (and `reserve` then refuses),
+    // so `room` is never less than what is written below.
+    let room = (head.len() + MAX_DIGITS + Ending::MAX).saturating_add(body_room);
     out.reserve(room);
     let start = out.len();
     // SAFETY: `reserve` left capacity for `room` bytes after `start`, and

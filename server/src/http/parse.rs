@@ -12,6 +12,11 @@
 //! front end may not, and two parsers that split lines differently see
 //! different requests.
 //!
+//! Most heads never reach httparse: `plain.rs` parses the plain shape
+//! nearly every client sends in one pass, with these same rules, and hands
+//! everything else (including every refusal) to the general path here, so
+//! each refusal and its reason are decided in one place.
+//!
 //! Targets: origin-form (`/path?query`); absolute-form (`http://host/path`,
 //! and `http://host` meaning `/`), whose authority needs a host and no
 //! userinfo; asterisk-form (`*`) for OPTIONS only, answered by the server
@@ -21,6 +26,7 @@ use std::mem::MaybeUninit;
 
 use crate::error::Reject;
 use crate::http::method::Method;
+use crate::http::plain;
 use crate::http::token::{is_host, is_token};
 use crate::server::limits::{Limits, HEADER_ARRAY};
 use crate::server::pool::{HeadStorage, Span};
@@ -57,7 +63,7 @@ pub(crate) enum Framing {
 }
 
 /// A complete, valid request head.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Head {
     /// Length of the head in bytes, final empty line included.
     pub(crate) len: usize,
@@ -89,25 +95,34 @@ pub(crate) enum Parsed {
 /// Parses the head at the start of `buf`, recording header positions (relative
 /// to `buf`) and the request target, as text, in `out` (cleared first).
 ///
-/// Two ways to find the pieces, one set of rules after: a head of the
-/// plain shape nearly every client sends is split by [`split_plain`],
-/// written for it; anything else (or anything it is unsure of) by
-/// httparse, whose answer on the plain shape is the same, and whose bare-LF
-/// leniency is then refused here.
+/// Two ways, one set of rules: a head of the plain shape nearly every
+/// client sends is parsed by [`plain::parse`], written for it, which
+/// declines anything else (or anything it is unsure of, or would refuse);
+/// the general path, [`parse_general`], splits that with httparse, refuses
+/// httparse's bare-LF leniency, and applies the rules field by field.
 #[inline]
 pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
     out.target.clear();
     out.headers.clear();
     let slots = limits.header_slots();
-    let line = match split_plain(buf, slots, &mut out.headers) {
-        Some(line) => line,
-        None => {
-            out.headers.clear();
-            match split_with_httparse(buf, limits, slots, &mut out.headers) {
-                Ok(line) => line,
-                Err(parsed) => return parsed,
-            }
-        }
+    if let Some((head, target)) = plain::parse(buf, limits, slots, &mut out.headers) {
+        // The target is text already (checked ASCII): keep it as text now,
+        // so nothing downstream validates it again.
+        out.target.push_str(target);
+        return Parsed::Complete(head);
+    }
+    out.headers.clear();
+    parse_general(buf, limits, slots, out)
+}
+
+/// The general path of [`parse_head`]: any head httparse can split.
+/// Not inlined: the plain path takes nearly every request, and this one
+/// kept inline would only grow the connection's loop.
+#[inline(never)]
+fn parse_general(buf: &[u8], limits: &Limits, slots: usize, out: &mut HeadStorage) -> Parsed {
+    let line = match split_with_httparse(buf, limits, slots, &mut out.headers) {
+        Ok(line) => line,
+        Err(parsed) => return parsed,
     };
     let RequestLine { len, method, target, version } = line;
     let Some(method) = Method::from_token(method) else {
@@ -121,8 +136,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> 
     if len > limits.max_head {
         return Parsed::Rejected(Reject::HeaderFieldsTooLarge("request head too large"));
     }
-    // The target is text already (checked ASCII, or UTF-8 by httparse):
-    // keep it as text now, so nothing downstream validates it again.
+    // The target is text already (UTF-8, checked by httparse).
     out.target.push_str(target);
     let target_start = target.as_ptr() as usize - buf.as_ptr() as usize;
     let target_span = Span::of(target_start, target_start + target.len());
@@ -162,168 +176,6 @@ struct RequestLine<'b> {
     method: &'b str,
     target: &'b str,
     version: Version,
-}
-
-/// Byte classes for [`split_plain`]: one table lookup tells every rule a
-/// byte is checked against.
-const TCHAR: u8 = 1;
-/// A target byte of the plain shape: visible ASCII (`!`..`~`).
-const TARGET: u8 = 2;
-/// A header value byte of the plain shape: visible ASCII, space, tab.
-const VALUE: u8 = 4;
-
-static CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        let mut class = 0;
-        if crate::http::token::TCHAR[byte] {
-            class |= TCHAR;
-        }
-        if b >= b'!' && b <= b'~' {
-            class |= TARGET;
-        }
-        if b == b'\t' || (b >= b' ' && b <= b'~') {
-            class |= VALUE;
-        }
-        table[byte] = class;
-        byte += 1;
-    }
-    table
-};
-
-const HTTP_1_1: u64 = u64::from_le_bytes(*b"HTTP/1.1");
-const HTTP_1_0: u64 = u64::from_le_bytes(*b"HTTP/1.0");
-
-/// Splits a head of the plain shape: `METHOD SP target SP HTTP/1.x CRLF`,
-/// then `name: value CRLF` lines, then CRLF, where the method and names
-/// are tokens, the target visible ASCII, the values visible ASCII, space
-/// and tab, and there are at most `slots` fields. On such a head httparse
-/// gives exactly these pieces (values without the whitespace around them);
-/// `None` for anything else — incomplete, malformed, unusual (empty lines
-/// first, bytes above 0x7f, an empty value) — which httparse then judges.
-/// Header positions go into `headers`; on `None` it may hold some.
-///
-/// Written for the common case because it is every request's first cost:
-/// httparse's general path (its UTF-8 check of the target, SIMD set-up for
-/// short lines, then the bare-LF scan it needs after it) was ~640
-/// instructions for a 45-byte head under callgrind. Inlined into its one
-/// caller, like the other small per-request steps here: as calls, their
-/// register saves and restores were a tenth of the parse.
-#[inline(always)]
-fn split_plain<'b>(buf: &'b [u8], slots: usize, headers: &mut Vec<(Span, Span)>) -> Option<RequestLine<'b>> {
-    // Method: a token, then one space.
-    let method_end = run(buf, 0, TCHAR);
-    if method_end == 0 || buf.get(method_end) != Some(&b' ') {
-        return None;
-    }
-    // Target: visible ASCII, then one space.
-    let target_start = method_end + 1;
-    let target_end = run_visible(buf, target_start, b'!');
-    if target_end == target_start || buf.get(target_end) != Some(&b' ') {
-        return None;
-    }
-    // `HTTP/1.` and the digit and CRLF, compared as two words rather than
-    // a 10-byte slice against each literal.
-    let line_end: &[u8; 10] = buf.get(target_end + 1..target_end + 11)?.try_into().ok()?;
-    let (word, rest) = line_end.split_at(8);
-    let version = match (u64::from_le_bytes(word.try_into().ok()?), rest) {
-        (HTTP_1_1, b"\r\n") => Version::Http11,
-        (HTTP_1_0, b"\r\n") => Version::Http10,
-        _ => return None,
-    };
-    let mut at = target_end + 11;
-    // Fields, until the empty line.
-    loop {
-        match buf.get(at..at + 2)? {
-            b"\r\n" => break,
-            [b'\r', _] => return None,
-            _ => {}
-        }
-        let name_end = run(buf, at, TCHAR);
-        if name_end == at || buf.get(name_end) != Some(&b':') || headers.len() == slots {
-            return None;
-        }
-        let name = Span::of(at, name_end);
-        let value_end = run_value(buf, name_end + 1);
-        if buf.get(value_end..value_end + 2) != Some(b"\r\n") {
-            return None;
-        }
-        // Without the whitespace around it; an empty value is left to
-        // httparse, which places it differently.
-        let value = &buf[name_end + 1..value_end];
-        let first = value.iter().position(|&b| b != b' ' && b != b'\t')?;
-        let last = value.iter().rposition(|&b| b != b' ' && b != b'\t')?;
-        headers.push((name, Span::of(name_end + 1 + first, name_end + 2 + last)));
-        at = value_end + 2;
-    }
-    // SAFETY: the method is tchar bytes and the target visible ASCII
-    // (checked above against `CLASS`): both are ASCII, so valid UTF-8.
-    // Checking again cost ~100 instructions per request under callgrind.
-    let (method, target) = unsafe {
-        (
-            std::str::from_utf8_unchecked(&buf[..method_end]),
-            std::str::from_utf8_unchecked(&buf[target_start..target_end]),
-        )
-    };
-    Some(RequestLine { len: at + 2, method, target, version })
-}
-
-/// A byte of ones in every lane, and the lanes' high bits.
-const LANES: u64 = u64::from_le_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-
-/// Where the run of bytes in `low..=b'~'` that starts at `from` ends: the
-/// target (`low` = `!`) and header values (`low` = space) are scanned
-/// eight bytes at a time, ~1.5 instructions a byte where a table lookup per
-/// byte was ~7.
-///
-/// Per 8-byte word (little-endian, so the first byte is the lowest lane):
-/// a lane below `low` sets its high bit in `word - low·LANES` (and not in
-/// `word`), a lane above `~` in `word + (127 - '~')·LANES` or in `word`
-/// itself. Borrows and carries only run from a flagged lane upwards, so
-/// the lowest flagged lane is always the first byte out of range.
-#[inline(always)]
-fn run_visible(buf: &[u8], from: usize, low: u8) -> usize {
-    let mut at = from;
-    while let Some(chunk) = buf.get(at..at + 8) {
-        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else { break };
-        let word = u64::from_le_bytes(bytes);
-        let below = word.wrapping_sub(LANES * u64::from(low)) & !word & HIGHS;
-        let above = (word.wrapping_add(LANES * u64::from(127 - b'~')) | word) & HIGHS;
-        let out = below | above;
-        if out != 0 {
-            return at + (out.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    at + buf
-        .get(at..)
-        .unwrap_or_default()
-        .iter()
-        .position(|&b| !(low..=b'~').contains(&b))
-        .unwrap_or(buf.len() - at)
-}
-
-/// Where a header value's run of bytes (visible ASCII, space, tab) that
-/// starts at `from` ends.
-#[inline(always)]
-fn run_value(buf: &[u8], from: usize) -> usize {
-    let mut at = run_visible(buf, from, b' ');
-    // A tab is rare in a value: step over it and go on by words.
-    while buf.get(at) == Some(&b'\t') {
-        at = run_visible(buf, at + 1, b' ');
-    }
-    at
-}
-
-/// Where the run of bytes of `class` that starts at `from` ends (the
-/// index of the first byte not in it, or the end of `buf`).
-#[inline]
-fn run(buf: &[u8], from: usize, class: u8) -> usize {
-    let rest = buf.get(from..).unwrap_or_default();
-    from + rest.iter().position(|&b| CLASS[usize::from(b)] & class == 0).unwrap_or(rest.len())
 }
 
 /// Splits a head with httparse, recording header positions in `headers`;
@@ -498,16 +350,17 @@ fn has_bare_lf(head: &[u8]) -> bool {
     first == b'\n' || bare_inside
 }
 
-/// What the headers say about framing and the connection.
+/// What the headers say about framing and the connection (filled field
+/// by field here, or by the plain path in one pass; judged by `finish`).
 #[derive(Default)]
-struct Fields {
-    content_length: Option<u64>,
+pub(super) struct Fields {
+    pub(super) content_length: Option<u64>,
     /// `Transfer-Encoding` seen, and whether its last coding was `chunked`.
-    transfer_encoding: Option<bool>,
-    hosts: usize,
-    connection_close: bool,
-    connection_keep_alive: bool,
-    expect_continue: bool,
+    pub(super) transfer_encoding: Option<bool>,
+    pub(super) hosts: usize,
+    pub(super) connection_close: bool,
+    pub(super) connection_keep_alive: bool,
+    pub(super) expect_continue: bool,
 }
 
 impl Fields {
@@ -578,7 +431,7 @@ impl Fields {
     }
 
     /// Cross-header rules; returns (framing, close, keep_alive_10).
-    fn finish(&self, version: Version, limits: &Limits) -> Result<(Framing, bool, bool), Reject> {
+    pub(super) fn finish(&self, version: Version, limits: &Limits) -> Result<(Framing, bool, bool), Reject> {
         if version == Version::Http11 && self.hosts == 0 {
             return Err(Reject::BadRequest("HTTP/1.1 request without a Host header"));
         }
@@ -612,7 +465,7 @@ impl Fields {
 }
 
 /// A decimal length: 1–19 digits, nothing else.
-fn parse_length(digits: &[u8]) -> Option<u64> {
+pub(super) fn parse_length(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
@@ -776,12 +629,15 @@ mod tests {
         assert!(!announces_head(b"HEADER / HTTP/1.1"));
     }
 
-    /// The plain splitter must never disagree with httparse: wherever it
-    /// answers, httparse reads the same head (length, method, target,
-    /// version, every field's name and value), so taking the fast way never
-    /// changes what is accepted. Checked on heads built from the bytes that
-    /// matter (CR, LF, space, tab, colon, high bytes, controls) and on
-    /// single-byte mutations of plain heads.
+    /// The plain path must never disagree with the general one: wherever
+    /// it answers, httparse splits the head the same way (length, method,
+    /// target, version, every field's name and value), and the general path
+    /// (httparse, then the rules field by field) accepts it with the same
+    /// head (framing, connection, expectation, path and query) and target,
+    /// so taking the fast way never changes what is accepted or how it is
+    /// read. Checked on heads built from the bytes and words that matter
+    /// (CR, LF, space, tab, colon, high bytes, controls, the field names the
+    /// rules read and their values) and on mutations of plain heads.
     #[test]
     fn the_plain_splitter_reads_every_head_it_takes_exactly_as_httparse_does() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -791,7 +647,7 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let pieces: [&[u8]; 16] = [
+        let pieces: [&[u8]; 34] = [
             b"GET",
             b" ",
             b"/a?b=c",
@@ -808,75 +664,91 @@ mod tests {
             b"\x00",
             b"\x7f",
             b"%",
+            b"POST",
+            b"/",
+            b"?",
+            b"Content-Length",
+            b"Transfer-Encoding",
+            b"Connection",
+            b"Expect",
+            b"content-length",
+            b"CONNECTION",
+            b"5",
+            b",",
+            b"chunked",
+            b"close",
+            b"keep-alive",
+            b"100-continue",
+            b"127.0.0.1:80",
+            b"[::1]",
+            b"Host: a\r\n",
         ];
-        let plain: &[u8] = b"GET /a?b=c HTTP/1.1\r\nHost: example.com \r\nX-Y:\t1 2\r\n\r\n";
+        let plains: [&[u8]; 6] = [
+            b"GET /a?b=c HTTP/1.1\r\nHost: example.com \r\nX-Y:\t1 2\r\n\r\n",
+            b"GET /bench HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+            b"POST /p?q HTTP/1.1\r\nhost:a\r\nContent-Length: 12\r\nConnection: close\r\n\r\n",
+            b"PUT /x HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",
+            b"DELETE /d HTTP/1.0\r\nCONNECTION: Keep-Alive\r\ncontent-length:0\r\n\r\n",
+            b"OPTIONS /o HTTP/1.1\r\nHost: h\r\nTRANSFER-ENCODING: Chunked\r\nEXPECT: 100-Continue\r\n\r\n",
+        ];
+        let limits = Limits::default();
         let (mut taken, mut cases) = (0, 0);
-        for round in 0..60_000 {
+        for round in 0..120_000 {
             let mut head = Vec::new();
             if round % 2 == 0 {
                 for _ in 0..next() % 24 {
-                    head.extend_from_slice(pieces[(next() % 16) as usize]);
+                    head.extend_from_slice(pieces[(next() as usize) % pieces.len()]);
                 }
                 head.extend_from_slice(b"\r\n\r\n");
             } else {
-                head.extend_from_slice(plain);
-                let at = (next() as usize) % head.len();
-                head[at] = (next() % 256) as u8;
-                if next() % 4 == 0 {
+                head.extend_from_slice(plains[(next() as usize) % plains.len()]);
+                for _ in 0..1 + usize::from(next() % 4 == 0) {
+                    let at = (next() as usize) % head.len();
+                    let special = b" \t\r\n:/?,-aA0";
+                    head[at] = match next() % 3 {
+                        0 => (next() % 256) as u8,
+                        _ => special[(next() as usize) % special.len()],
+                    };
+                }
+                if next() % 8 == 0 {
+                    let at = (next() as usize) % head.len();
                     head.truncate(at);
                 }
             }
             cases += 1;
             let mut fields = Vec::new();
-            let Some(line) = split_plain(&head, 100, &mut fields) else { continue };
+            let Some((plain, target)) = plain::parse(&head, &limits, 100, &mut fields) else { continue };
             taken += 1;
             let mut slots = [httparse::EMPTY_HEADER; 100];
             let mut request = httparse::Request::new(&mut slots);
             let Ok(httparse::Status::Complete(len)) = request.parse(&head) else {
                 panic!("httparse does not take {:?}", String::from_utf8_lossy(&head));
             };
-            assert_eq!(line.len, len, "{head:?}");
-            assert_eq!(Some(line.method), request.method, "{head:?}");
-            assert_eq!(Some(line.target), request.path, "{head:?}");
+            assert_eq!(plain.len, len, "{head:?}");
+            assert_eq!(Some(plain.method.as_str()), request.method, "{head:?}");
+            assert_eq!(Some(target), request.path, "{head:?}");
             let version = if request.version == Some(0) { Version::Http10 } else { Version::Http11 };
-            assert_eq!(line.version, version, "{head:?}");
+            assert_eq!(plain.version, version, "{head:?}");
             let theirs: Vec<_> = request.headers.iter().map(|h| (h.name.as_bytes(), h.value)).collect();
             let ours: Vec<_> = fields.iter().map(|(n, v)| (n.get(&head), v.get(&head))).collect();
             assert_eq!(ours, theirs, "{head:?}");
+            let mut storage = HeadStorage::default();
+            match parse_general(&head, &limits, 100, &mut storage) {
+                Parsed::Complete(general) => assert_eq!(plain, general, "{head:?}"),
+                other => panic!("the general path answers {other:?} to {head:?}"),
+            }
+            assert_eq!(storage.target, target, "{head:?}");
+            assert_eq!(storage.headers, fields, "{head:?}");
         }
         // Both kinds of input reach the comparison often enough to mean something.
         assert!(taken > cases / 20, "only {taken} of {cases} heads were plain");
-        let mut fields = Vec::new();
-        assert!(split_plain(plain, 100, &mut fields).is_some(), "the plain head itself");
-        assert!(split_plain(plain, 1, &mut Vec::new()).is_none(), "more fields than slots go to httparse");
-    }
-
-    /// The word-at-a-time scans stop exactly where a byte-at-a-time scan
-    /// against the class table does, for every byte value at every
-    /// position of runs of every length around the word size.
-    #[test]
-    fn the_word_scans_stop_where_the_byte_scan_does() {
-        for len in 0..20 {
-            for at in 0..=len {
-                for stop in 0..=255u8 {
-                    let mut buf = vec![b'a'; len];
-                    buf.extend_from_slice(b"zz");
-                    if at < len {
-                        buf[at] = stop;
-                    }
-                    // A second odd byte after it: only the first may count.
-                    if at + 2 < len && stop % 3 == 0 {
-                        buf[at + 2] = stop.wrapping_add(128);
-                    }
-                    assert_eq!(run_visible(&buf, 0, b'!'), run(&buf, 0, TARGET), "{buf:?}");
-                    assert_eq!(run_value(&buf, 0), run(&buf, 0, VALUE), "{buf:?}");
-                    assert_eq!(
-                        run_value(&buf, 1.min(buf.len())),
-                        run(&buf, 1.min(buf.len()), VALUE),
-                        "{buf:?}"
-                    );
-                }
-            }
+        for plain in plains {
+            let mut fields = Vec::new();
+            assert!(plain::parse(plain, &limits, 100, &mut fields).is_some(), "{plain:?}");
+            assert!(
+                plain::parse(plain, &limits, fields.len() - 1, &mut Vec::new()).is_none(),
+                "more fields than slots go to httparse"
+            );
         }
     }
 

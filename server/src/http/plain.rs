@@ -1,0 +1,485 @@
+//! The fast path of request-head parsing: one pass over a head of the plain
+//! shape nearly every client sends, which splits it, classifies its fields
+//! and applies the same rules as the general path (`parse.rs`), or declines.
+//!
+//! The plain shape: a known method and one space, an origin-form target of
+//! visible ASCII and one space, `HTTP/1.1` or `HTTP/1.0`, CRLF; then
+//! `name: value` lines of a token, a colon and a non-empty value of visible
+//! ASCII, space and tab; then CRLF. The fields the rules read (`Host`,
+//! `Content-Length`, `Transfer-Encoding`, `Connection`, `Expect`) are taken
+//! only in their common form (one host, one decimal length, `chunked`,
+//! `close` or `keep-alive`, `100-continue`). On anything else — incomplete,
+//! unusual, or refused — [`parse`] answers `None` and the general path
+//! (httparse, then the rules one field at a time) decides, so a refusal
+//! and its reason are worked out in one place only.
+//!
+//! Why a second path: parsing is every request's first cost. The general
+//! path (httparse's split, then a chain of case-insensitive name compares
+//! per field, a method search, per-byte table lookups) cost ~730
+//! instructions for a 45-byte head under callgrind. Here the method is one
+//! masked word compare (which also yields the `Method`), the names the rules
+//! read are recognised by their first byte and one or three masked word
+//! compares, and the target and values are scanned eight bytes at a time.
+//!
+//! Safety of having two paths: the differential test in `parse.rs`
+//! (`the_plain_splitter_reads_every_head_it_takes_exactly_as_httparse_does`)
+//! checks on generated and mutated heads that wherever this path answers,
+//! httparse splits the head identically and the general path accepts it
+//! with the identical result.
+
+use crate::http::method::Method;
+use crate::http::parse::{Fields, Head, Version};
+use crate::http::token::is_host;
+use crate::server::limits::Limits;
+use crate::server::pool::Span;
+
+/// Parses a head of the plain shape at the start of `buf` (see the module
+/// doc), recording its fields' positions in `headers` (at most `slots` of
+/// them); also returns the target as text. `None`: not plain, incomplete,
+/// over a limit or refused by a rule; `headers` may then hold some fields.
+#[inline(always)]
+pub(super) fn parse<'b>(
+    buf: &'b [u8],
+    limits: &Limits,
+    slots: usize,
+    headers: &mut Vec<(Span, Span)>,
+) -> Option<(Head, &'b str)> {
+    let (method, target_start) = method_of(word_at(buf, 0)?)?;
+    // Origin-form only: absolute-form and `*` are for the general path.
+    if buf.get(target_start) != Some(&b'/') {
+        return None;
+    }
+    let (target_end, query_at) = scan_target(buf, target_start)?;
+    // ` HTTP/1.x` and CRLF: one word compare for the version.
+    let version_at = target_end + 1;
+    if buf.get(target_end) != Some(&b' ') || buf.get(version_at + 8..version_at + 10)? != b"\r\n" {
+        return None;
+    }
+    let version = match word_at(buf, version_at)? {
+        HTTP_1_1 => Version::Http11,
+        HTTP_1_0 => Version::Http10,
+        _ => return None,
+    };
+    let mut at = version_at + 10;
+    let mut fields = Fields::default();
+    loop {
+        if buf.get(at..at + 2)? == b"\r\n" {
+            break;
+        }
+        // Eight bytes exist at every field line of a complete head but the
+        // shortest last ones (`X:y` CRLF CRLF), which go the general way.
+        let (colon, name) = name_of(buf, at, word_at(buf, at)?)?;
+        if headers.len() == slots {
+            return None;
+        }
+        let (value, value_end) = value_at(buf, colon + 1, name == Name::Host)?;
+        let text = value.get(buf);
+        match name {
+            Name::Host => fields.hosts += 1,
+            Name::ContentLength if fields.content_length.is_none() => {
+                fields.content_length = Some(crate::http::parse::parse_length(text)?);
+            }
+            Name::TransferEncoding
+                if fields.transfer_encoding.is_none() && text.eq_ignore_ascii_case(b"chunked") =>
+            {
+                fields.transfer_encoding = Some(true);
+            }
+            Name::Connection if text.eq_ignore_ascii_case(b"close") => fields.connection_close = true,
+            Name::Connection if text.eq_ignore_ascii_case(b"keep-alive") => {
+                fields.connection_keep_alive = true;
+            }
+            Name::Expect if text.eq_ignore_ascii_case(b"100-continue") => fields.expect_continue = true,
+            Name::Other => {}
+            // A list, a repeat or an unknown option: the general path's.
+            _ => return None,
+        }
+        headers.push((Span::of(at, colon), value));
+        at = value_end + 2;
+    }
+    let len = at + 2;
+    if target_end - target_start > limits.max_uri || len > limits.max_head {
+        return None;
+    }
+    let (framing, close, keep_alive_10) = fields.finish(version, limits).ok()?;
+    let head = Head {
+        len,
+        method,
+        version,
+        target: Span::of(target_start, target_end),
+        path: Span::of(target_start, query_at.unwrap_or(target_end)),
+        query: query_at.map(|at| Span::of(at + 1, target_end)),
+        framing,
+        close,
+        keep_alive_10,
+        // RFC 9110 §10.1.1, as in the general path.
+        expect_continue: fields.expect_continue && version == Version::Http11,
+    };
+    // SAFETY: `scan_target` took only visible ASCII (`!`..`~`) between
+    // these positions, which is valid UTF-8.
+    let target = unsafe { std::str::from_utf8_unchecked(&buf[target_start..target_end]) };
+    Some((head, target))
+}
+
+const HTTP_1_1: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP_1_0: u64 = u64::from_le_bytes(*b"HTTP/1.0");
+
+/// The eight bytes at `at` as one word, the first byte in the lowest lane.
+#[inline(always)]
+fn word_at(buf: &[u8], at: usize) -> Option<u64> {
+    let bytes: [u8; 8] = buf.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(bytes))
+}
+
+/// Up to eight bytes to find at the start of a word: `word` matches if
+/// `(word | case) & mask == text`. `case` sets bit 5 in the lanes of
+/// letters, so that both cases of a letter match its lower case and
+/// nothing else does (`b | 0x20 == b'h'` only for `h` and `H`); every other
+/// lane must be exactly its byte (a `-` with bit 5 forced would also match
+/// CR, a `:` also SUB).
+#[derive(Clone, Copy)]
+struct Pattern {
+    text: u64,
+    case: u64,
+    mask: u64,
+}
+
+impl Pattern {
+    /// `text` (lower case) in any case.
+    const fn caseless(text: &[u8]) -> Pattern {
+        Pattern::new(text, true)
+    }
+
+    /// Exactly `text`.
+    const fn exact(text: &[u8]) -> Pattern {
+        Pattern::new(text, false)
+    }
+
+    const fn new(text: &[u8], caseless: bool) -> Pattern {
+        let mut pattern = Pattern { text: 0, case: 0, mask: 0 };
+        let mut i = 0;
+        while i < text.len() {
+            let shift = 8 * i as u32;
+            pattern.text |= (text[i] as u64) << shift;
+            pattern.mask |= 0xff << shift;
+            if caseless && text[i].is_ascii_lowercase() {
+                pattern.case |= 0x20 << shift;
+            }
+            i += 1;
+        }
+        pattern
+    }
+
+    #[inline(always)]
+    fn matches(self, word: u64) -> bool {
+        (word | self.case) & self.mask == self.text
+    }
+}
+
+/// The method at the start of a head and where its target starts, from
+/// the head's first eight bytes: a word compare per method (with its space,
+/// so `GETX` is not `GET`), `GET` first. Methods are case-sensitive (RFC
+/// 9110 §9.1). `None` for any other method, known or not.
+#[inline(always)]
+fn method_of(word: u64) -> Option<(Method, usize)> {
+    const GET: Pattern = Pattern::exact(b"GET ");
+    const OTHERS: [(Pattern, Method); 8] = [
+        (Pattern::exact(b"POST "), Method::Post),
+        (Pattern::exact(b"HEAD "), Method::Head),
+        (Pattern::exact(b"PUT "), Method::Put),
+        (Pattern::exact(b"DELETE "), Method::Delete),
+        (Pattern::exact(b"OPTIONS "), Method::Options),
+        (Pattern::exact(b"PATCH "), Method::Patch),
+        (Pattern::exact(b"CONNECT "), Method::Connect),
+        (Pattern::exact(b"TRACE "), Method::Trace),
+    ];
+    if GET.matches(word) {
+        return Some((Method::Get, 4));
+    }
+    OTHERS
+        .into_iter()
+        .find(|(pattern, _)| pattern.matches(word))
+        .map(|(_, method)| (method, method.as_str().len() + 1))
+}
+
+/// A field name the rules read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Name {
+    Host,
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    Expect,
+    /// Any other token.
+    Other,
+}
+
+/// The field name of the line at `at` (whose first eight bytes are
+/// `word`): the position of its colon, and which name it is. The names
+/// the rules read are recognised whole, colon included, by their first
+/// byte and masked word compares (overlapping words for the long ones);
+/// any other is a run of `tchar`s, which must end at a colon.
+///
+/// A known name is never taken for another: the patterns match exactly
+/// its letters in either case, its `-` and its colon; and if the buffer is
+/// too short for the second or third word, it is too short to hold that
+/// name and its colon, so the `tchar` run reaches its end and no colon.
+#[inline(always)]
+fn name_of(buf: &[u8], at: usize, word: u64) -> Option<(usize, Name)> {
+    const HOST: Pattern = Pattern::caseless(b"host:");
+    const EXPECT: Pattern = Pattern::caseless(b"expect:");
+    const CONTENT_: Pattern = Pattern::caseless(b"content-");
+    const _LENGTH: Pattern = Pattern::caseless(b"-length:");
+    const CONNECTI: Pattern = Pattern::caseless(b"connecti");
+    const NECTION: Pattern = Pattern::caseless(b"nection:");
+    const TRANSFER: Pattern = Pattern::caseless(b"transfer");
+    const _ENCODIN: Pattern = Pattern::caseless(b"-encodin");
+    const NCODING: Pattern = Pattern::caseless(b"ncoding:");
+    let then =
+        |offset: usize, pattern: Pattern| word_at(buf, at + offset).is_some_and(|w| pattern.matches(w));
+    let known = match word as u8 | 0x20 {
+        b'h' if HOST.matches(word) => Some((4, Name::Host)),
+        b'c' if CONTENT_.matches(word) && then(7, _LENGTH) => Some((14, Name::ContentLength)),
+        b'c' if CONNECTI.matches(word) && then(3, NECTION) => Some((10, Name::Connection)),
+        b't' if TRANSFER.matches(word) && then(8, _ENCODIN) && then(10, NCODING) => {
+            Some((17, Name::TransferEncoding))
+        }
+        b'e' if EXPECT.matches(word) => Some((6, Name::Expect)),
+        _ => None,
+    };
+    if let Some((len, name)) = known {
+        return Some((at + len, name));
+    }
+    let end = run_tchar(buf, at);
+    (end > at && buf.get(end) == Some(&b':')).then_some((end, Name::Other))
+}
+
+/// The value of the field whose colon is just before `from`: its span
+/// without the whitespace around it, and where its CRLF starts. `None` for
+/// an empty value (httparse places it differently), a byte outside visible
+/// ASCII, space and tab, a line not ended by CRLF, and for a `host` value
+/// that is not `uri-host [ ":" port ]` characters.
+#[inline(always)]
+fn value_at(buf: &[u8], from: usize, host: bool) -> Option<(Span, usize)> {
+    let is_space = |b: u8| b == b' ' || b == b'\t';
+    let mut start = from;
+    while is_space(*buf.get(start)?) {
+        start += 1;
+    }
+    // The usual Host value (`127.0.0.1:8080`, `example.com`) is one run of
+    // letters, digits, `.`, `-` and `:` up to the CRLF: checked by words.
+    if host {
+        let end = run_common_host(buf, start);
+        if end > start && buf.get(end..end + 2) == Some(b"\r\n") {
+            return Some((Span::of(start, end), end));
+        }
+    }
+    let line_end = run_value(buf, start);
+    if line_end == start || buf.get(line_end..line_end + 2) != Some(b"\r\n") {
+        return None;
+    }
+    let mut end = line_end;
+    // Stops at `start`, which is not whitespace.
+    while is_space(buf[end - 1]) {
+        end -= 1;
+    }
+    if host && !is_host(&buf[start..end]) {
+        return None;
+    }
+    Some((Span::of(start, end), line_end))
+}
+
+/// A byte of ones in every lane, and the lanes' high bits.
+const LANES: u64 = u64::from_le_bytes([0x01; 8]);
+const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+
+/// The lanes of `word` whose byte is in `low..=high` (both below 0x80), as
+/// their high bits; exact for every lane below the lowest one at or above
+/// 0x80, which is not flagged (a lane at or above 0x80 can carry into the
+/// next one up, so only the lowest unflagged lane is ever trusted).
+#[inline(always)]
+fn in_range(word: u64, low: u8, high: u8) -> u64 {
+    // Per lane v < 0x80: v + (0x80 - low) has its high bit set iff v >= low,
+    // v + (0x7f - high) iff v > high; no lane overflows into the next.
+    let at_least_low = word.wrapping_add(LANES * u64::from(0x80 - low));
+    let above_high = word.wrapping_add(LANES * u64::from(0x7f - high));
+    at_least_low & !above_high & !word & HIGHS
+}
+
+/// Where the run of bytes that starts at `from` and are letters, digits,
+/// `.`, `-` or `:` ends, by words while eight bytes are left (and 0 if
+/// none are: the caller then takes the general way). Every such byte is a
+/// host character, so a value of them alone needs no further check.
+#[inline(always)]
+fn run_common_host(buf: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while let Some(word) = word_at(buf, at) {
+        let common = in_range(word, b'0', b':')
+            | in_range(word | (LANES * 0x20), b'a', b'z')
+            | in_range(word, b'-', b'.');
+        let other = !common & HIGHS;
+        if other != 0 {
+            return at + (other.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    0
+}
+
+/// Where the origin-form target that starts at `from` ends (the first
+/// byte that is not visible ASCII), and where its first `?` is, if any;
+/// eight bytes at a time (a complete head has at least 13 bytes after its
+/// target). `None` if the buffer ends first.
+#[inline(always)]
+fn scan_target(buf: &[u8], from: usize) -> Option<(usize, Option<usize>)> {
+    let mut at = from;
+    let mut query = None;
+    loop {
+        let word = word_at(buf, at)?;
+        let stop = outside_visible(word, b'!');
+        if query.is_none() {
+            // A zero lane of `word ^ '?'` is a `?`: the lowest flagged lane
+            // of the classic zero-byte test is exact (a borrow only runs
+            // upwards from a zero lane).
+            let x = word ^ (LANES * u64::from(b'?'));
+            let marks = x.wrapping_sub(LANES) & !x & HIGHS;
+            if marks.trailing_zeros() < stop.trailing_zeros() {
+                query = Some(at + (marks.trailing_zeros() / 8) as usize);
+            }
+        }
+        if stop != 0 {
+            return Some((at + (stop.trailing_zeros() / 8) as usize, query));
+        }
+        at += 8;
+    }
+}
+
+/// The lanes of `word` outside `low..=b'~'`, as their high bits; the lowest
+/// flagged lane is always the first byte out of range.
+///
+/// Per lane (little-endian, so the first byte is the lowest lane): a lane
+/// below `low` sets its high bit in `word - low·LANES` (and not in
+/// `word`), a lane above `~` in `word + (127 - '~')·LANES` or in `word`
+/// itself. Borrows and carries only run from a flagged lane upwards.
+#[inline(always)]
+fn outside_visible(word: u64, low: u8) -> u64 {
+    let below = word.wrapping_sub(LANES * u64::from(low)) & !word & HIGHS;
+    let above = (word.wrapping_add(LANES * u64::from(127 - b'~')) | word) & HIGHS;
+    below | above
+}
+
+/// Where the run of bytes in `low..=b'~'` that starts at `from` ends:
+/// header values (`low` = space) are scanned eight bytes at a time, ~1.5
+/// instructions a byte where a table lookup per byte was ~7.
+#[inline(always)]
+pub(super) fn run_visible(buf: &[u8], from: usize, low: u8) -> usize {
+    let mut at = from;
+    while let Some(word) = word_at(buf, at) {
+        let out = outside_visible(word, low);
+        if out != 0 {
+            return at + (out.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + buf
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .position(|&b| !(low..=b'~').contains(&b))
+        .unwrap_or(buf.len() - at)
+}
+
+/// Where a header value's run of bytes (visible ASCII, space, tab) that
+/// starts at `from` ends.
+#[inline(always)]
+pub(super) fn run_value(buf: &[u8], from: usize) -> usize {
+    let mut at = run_visible(buf, from, b' ');
+    // A tab is rare in a value: step over it and go on by words.
+    while buf.get(at) == Some(&b'\t') {
+        at = run_visible(buf, at + 1, b' ');
+    }
+    at
+}
+
+/// Where the run of `tchar`s that starts at `from` ends (the index of the
+/// first byte not in it, or the end of `buf`). Byte by byte: the set has
+/// no shape that words could test cheaply, and names are short.
+#[inline]
+fn run_tchar(buf: &[u8], from: usize) -> usize {
+    let rest = buf.get(from..).unwrap_or_default();
+    from + rest.iter().position(|&b| !crate::http::token::TCHAR[usize::from(b)]).unwrap_or(rest.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time scans stop exactly where a byte-at-a-time scan
+    /// of the same class does, for every byte value at every position of
+    /// runs of every length around the word size.
+    #[test]
+    fn the_word_scans_stop_where_the_byte_scan_does() {
+        let visible = |b: u8| (b'!'..=b'~').contains(&b);
+        let value = |b: u8| b == b'\t' || (b' '..=b'~').contains(&b);
+        let common_host = |b: u8| b.is_ascii_alphanumeric() || b"-.:".contains(&b);
+        let byte_scan = |buf: &[u8], from: usize, class: &dyn Fn(u8) -> bool| {
+            from + buf[from..].iter().position(|&b| !class(b)).unwrap_or(buf.len() - from)
+        };
+        for len in 0..20 {
+            for at in 0..=len {
+                for stop in 0..=255u8 {
+                    let mut buf = vec![b'a'; len];
+                    buf.extend_from_slice(b"zz");
+                    if at < len {
+                        buf[at] = stop;
+                    }
+                    // A second odd byte after it: only the first may count.
+                    if at + 2 < len && stop % 3 == 0 {
+                        buf[at + 2] = stop.wrapping_add(128);
+                    }
+                    assert_eq!(run_visible(&buf, 0, b'!'), byte_scan(&buf, 0, &visible), "{buf:?}");
+                    assert_eq!(run_value(&buf, 0), byte_scan(&buf, 0, &value), "{buf:?}");
+                    let from = 1.min(buf.len());
+                    assert_eq!(run_value(&buf, from), byte_scan(&buf, from, &value), "{buf:?}");
+                    // The word-only scans answer where eight bytes are left.
+                    let host = run_common_host(&buf, 0);
+                    let expected = byte_scan(&buf, 0, &common_host);
+                    if expected + 8 <= buf.len() || expected % 8 != 0 {
+                        assert!(host == expected || host == 0, "{buf:?}: {host} vs {expected}");
+                    }
+                    if expected + 8 <= buf.len() {
+                        assert_eq!(host, expected, "{buf:?}");
+                    }
+                    let mut target = buf.clone();
+                    target.extend_from_slice(b" HTTP/1.1\r\n");
+                    let end = byte_scan(&target, 0, &visible);
+                    let query = target[..end].iter().position(|&b| b == b'?');
+                    assert_eq!(scan_target(&target, 0), Some((end, query)), "{target:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_common_host_byte_is_a_host_byte() {
+        for byte in 0..=255u8 {
+            let mut buf = [byte; 9];
+            buf[8] = b' ';
+            if run_common_host(&buf, 0) > 0 {
+                assert!(is_host(&[byte]), "{byte:#04x}");
+            }
+        }
+    }
+
+    #[test]
+    fn methods_are_recognised_by_their_word_exactly() {
+        for method in Method::ALL {
+            let mut head = format!("{method} /").into_bytes();
+            head.resize(8, b'x');
+            let word = u64::from_le_bytes(head.try_into().unwrap());
+            assert_eq!(method_of(word), Some((method, method.as_str().len() + 1)));
+        }
+        for other in [b"get /xxx", b"GETX /xx", b"GET\t/xxx", b"POST\r\nxx", b"BREW /xx"] {
+            assert_eq!(method_of(u64::from_le_bytes(*other)), None, "{other:?}");
+        }
+    }
+}

@@ -431,6 +431,7 @@ impl Fields {
     }
 
     /// Cross-header rules; returns (framing, close, keep_alive_10).
+    #[inline(always)]
     pub(super) fn finish(&self, version: Version, limits: &Limits) -> Result<(Framing, bool, bool), Reject> {
         if version == Version::Http11 && self.hosts == 0 {
             return Err(Reject::BadRequest("HTTP/1.1 request without a Host header"));
@@ -684,7 +685,7 @@ mod tests {
             b"Host: a\r\n",
         ];
         let plains: [&[u8]; 6] = [
-            b"GET /a?b=c HTTP/1.1\r\nHost: example.com \r\nX-Y:\t1 2\r\n\r\n",
+            b"GET /a?b=c HTTP/1.1\r\nHost: example.com \r\nX-Y:1\t2 \t\r\n\r\n",
             b"GET /bench HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
             b"POST /p?q HTTP/1.1\r\nhost:a\r\nContent-Length: 12\r\nConnection: close\r\n\r\n",
             b"PUT /x HTTP/1.1\r\nHost: [::1]:80\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n",

@@ -61,7 +61,10 @@ pub(super) fn parse<'b>(
         _ => return None,
     };
     let mut at = version_at + 10;
-    let mut fields = Fields::default();
+    // The fields the rules read, as bits, and the length: two values live
+    // through the loop where `Fields`' six spilled from registers.
+    let mut seen = 0u8;
+    let mut length = 0u64;
     loop {
         if buf.get(at..at + 2)? == b"\r\n" {
             break;
@@ -75,21 +78,18 @@ pub(super) fn parse<'b>(
         let (value, value_end) = value_at(buf, colon + 1, name == Name::Host)?;
         let text = value.get(buf);
         match name {
-            Name::Host => fields.hosts += 1,
-            Name::ContentLength if fields.content_length.is_none() => {
-                fields.content_length = Some(crate::http::parse::parse_length(text)?);
-            }
-            Name::TransferEncoding
-                if fields.transfer_encoding.is_none() && text.eq_ignore_ascii_case(b"chunked") =>
-            {
-                fields.transfer_encoding = Some(true);
-            }
-            Name::Connection if text.eq_ignore_ascii_case(b"close") => fields.connection_close = true,
-            Name::Connection if text.eq_ignore_ascii_case(b"keep-alive") => {
-                fields.connection_keep_alive = true;
-            }
-            Name::Expect if text.eq_ignore_ascii_case(b"100-continue") => fields.expect_continue = true,
             Name::Other => {}
+            Name::Host if seen & HOST == 0 => seen |= HOST,
+            Name::ContentLength if seen & LENGTH == 0 => {
+                length = crate::http::parse::parse_length(text)?;
+                seen |= LENGTH;
+            }
+            Name::TransferEncoding if seen & CHUNKED == 0 && text.eq_ignore_ascii_case(b"chunked") => {
+                seen |= CHUNKED;
+            }
+            Name::Connection if text.eq_ignore_ascii_case(b"close") => seen |= CLOSE,
+            Name::Connection if text.eq_ignore_ascii_case(b"keep-alive") => seen |= KEEP_ALIVE,
+            Name::Expect if text.eq_ignore_ascii_case(b"100-continue") => seen |= EXPECT,
             // A list, a repeat or an unknown option: the general path's.
             _ => return None,
         }
@@ -100,6 +100,15 @@ pub(super) fn parse<'b>(
     if target_end - target_start > limits.max_uri || len > limits.max_head {
         return None;
     }
+    // The cross-field rules are the general path's own, on what was seen.
+    let fields = Fields {
+        content_length: (seen & LENGTH != 0).then_some(length),
+        transfer_encoding: (seen & CHUNKED != 0).then_some(true),
+        hosts: usize::from(seen & HOST != 0),
+        connection_close: seen & CLOSE != 0,
+        connection_keep_alive: seen & KEEP_ALIVE != 0,
+        expect_continue: seen & EXPECT != 0,
+    };
     let (framing, close, keep_alive_10) = fields.finish(version, limits).ok()?;
     let head = Head {
         len,
@@ -119,6 +128,15 @@ pub(super) fn parse<'b>(
     let target = unsafe { std::str::from_utf8_unchecked(&buf[target_start..target_end]) };
     Some((head, target))
 }
+
+/// Bits of `seen` in [`parse`]: which of the fields the rules read a head
+/// had (a repeated Host, length or coding goes the general way).
+const HOST: u8 = 1;
+const LENGTH: u8 = 2;
+const CHUNKED: u8 = 4;
+const CLOSE: u8 = 8;
+const KEEP_ALIVE: u8 = 16;
+const EXPECT: u8 = 32;
 
 const HTTP_1_1: u64 = u64::from_le_bytes(*b"HTTP/1.1");
 const HTTP_1_0: u64 = u64::from_le_bytes(*b"HTTP/1.0");
@@ -225,8 +243,8 @@ enum Name {
 /// name and its colon, so the `tchar` run reaches its end and no colon.
 #[inline(always)]
 fn name_of(buf: &[u8], at: usize, word: u64) -> Option<(usize, Name)> {
-    const HOST: Pattern = Pattern::caseless(b"host:");
-    const EXPECT: Pattern = Pattern::caseless(b"expect:");
+    const HOST_: Pattern = Pattern::caseless(b"host:");
+    const EXPECT_: Pattern = Pattern::caseless(b"expect:");
     const CONTENT_: Pattern = Pattern::caseless(b"content-");
     const _LENGTH: Pattern = Pattern::caseless(b"-length:");
     const CONNECTI: Pattern = Pattern::caseless(b"connecti");
@@ -236,14 +254,17 @@ fn name_of(buf: &[u8], at: usize, word: u64) -> Option<(usize, Name)> {
     const NCODING: Pattern = Pattern::caseless(b"ncoding:");
     let then =
         |offset: usize, pattern: Pattern| word_at(buf, at + offset).is_some_and(|w| pattern.matches(w));
+    // Host first: every HTTP/1.1 request has one, most have few others.
+    if HOST_.matches(word) {
+        return Some((at + 4, Name::Host));
+    }
     let known = match word as u8 | 0x20 {
-        b'h' if HOST.matches(word) => Some((4, Name::Host)),
         b'c' if CONTENT_.matches(word) && then(7, _LENGTH) => Some((14, Name::ContentLength)),
         b'c' if CONNECTI.matches(word) && then(3, NECTION) => Some((10, Name::Connection)),
         b't' if TRANSFER.matches(word) && then(8, _ENCODIN) && then(10, NCODING) => {
             Some((17, Name::TransferEncoding))
         }
-        b'e' if EXPECT.matches(word) => Some((6, Name::Expect)),
+        b'e' if EXPECT_.matches(word) => Some((6, Name::Expect)),
         _ => None,
     };
     if let Some((len, name)) = known {
@@ -261,9 +282,11 @@ fn name_of(buf: &[u8], at: usize, word: u64) -> Option<(usize, Name)> {
 #[inline(always)]
 fn value_at(buf: &[u8], from: usize, host: bool) -> Option<(Span, usize)> {
     let is_space = |b: u8| b == b' ' || b == b'\t';
-    let mut start = from;
-    while is_space(*buf.get(start)?) {
-        start += 1;
+    // One space or none before the value, as clients write it; more
+    // whitespace, rare, goes the general way.
+    let start = from + usize::from(buf.get(from) == Some(&b' '));
+    if is_space(*buf.get(start)?) {
+        return None;
     }
     // The usual Host value (`127.0.0.1:8080`, `example.com`) is one run of
     // letters, digits, `.`, `-` and `:` up to the CRLF: checked by words.
@@ -293,16 +316,15 @@ const LANES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 
 /// The lanes of `word` whose byte is in `low..=high` (both below 0x80), as
-/// their high bits; exact for every lane below the lowest one at or above
-/// 0x80, which is not flagged (a lane at or above 0x80 can carry into the
-/// next one up, so only the lowest unflagged lane is ever trusted).
+/// their high bits, for every lane below 0x80 (the caller masks the
+/// others out, and trusts only the lowest lane it flags: a lane at or
+/// above 0x80 can carry into the next one up).
 #[inline(always)]
 fn in_range(word: u64, low: u8, high: u8) -> u64 {
     // Per lane v < 0x80: v + (0x80 - low) has its high bit set iff v >= low,
-    // v + (0x7f - high) iff v > high; no lane overflows into the next.
-    let at_least_low = word.wrapping_add(LANES * u64::from(0x80 - low));
-    let above_high = word.wrapping_add(LANES * u64::from(0x7f - high));
-    at_least_low & !above_high & !word & HIGHS
+    // v + (0x7f - high) iff v > high, which implies the first; so the two
+    // differ exactly when low <= v <= high. No lane overflows into the next.
+    word.wrapping_add(LANES * u64::from(0x80 - low)) ^ word.wrapping_add(LANES * u64::from(0x7f - high))
 }
 
 /// Where the run of bytes that starts at `from` and are letters, digits,
@@ -313,10 +335,12 @@ fn in_range(word: u64, low: u8, high: u8) -> u64 {
 fn run_common_host(buf: &[u8], from: usize) -> usize {
     let mut at = from;
     while let Some(word) = word_at(buf, at) {
+        // Letters of either case by their lower case: `| 0x20` maps no
+        // other byte below 0x80 into `a..=z`.
         let common = in_range(word, b'0', b':')
             | in_range(word | (LANES * 0x20), b'a', b'z')
             | in_range(word, b'-', b'.');
-        let other = !common & HIGHS;
+        let other = !(common & !word) & HIGHS;
         if other != 0 {
             return at + (other.trailing_zeros() / 8) as usize;
         }

@@ -104,23 +104,22 @@ pub(crate) enum Parsed {
 pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
     out.target.clear();
     out.headers.clear();
-    let slots = limits.header_slots();
-    if let Some((head, target)) = plain::parse(buf, limits, slots, &mut out.headers) {
+    if let Some((head, target)) = plain::parse(buf, limits, &mut out.headers) {
         // The target is text already (checked ASCII): keep it as text now,
         // so nothing downstream validates it again.
         out.target.push_str(target);
         return Parsed::Complete(head);
     }
     out.headers.clear();
-    parse_general(buf, limits, slots, out)
+    parse_general(buf, limits, out)
 }
 
 /// The general path of [`parse_head`]: any head httparse can split.
 /// Not inlined: the plain path takes nearly every request, and this one
 /// kept inline would only grow the connection's loop.
 #[inline(never)]
-fn parse_general(buf: &[u8], limits: &Limits, slots: usize, out: &mut HeadStorage) -> Parsed {
-    let line = match split_with_httparse(buf, limits, slots, &mut out.headers) {
+fn parse_general(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
+    let line = match split_with_httparse(buf, limits, limits.header_slots(), &mut out.headers) {
         Ok(line) => line,
         Err(parsed) => return parsed,
     };
@@ -718,7 +717,7 @@ mod tests {
             }
             cases += 1;
             let mut fields = Vec::new();
-            let Some((plain, target)) = plain::parse(&head, &limits, 100, &mut fields) else { continue };
+            let Some((plain, target)) = plain::parse(&head, &limits, &mut fields) else { continue };
             taken += 1;
             let mut slots = [httparse::EMPTY_HEADER; 100];
             let mut request = httparse::Request::new(&mut slots);
@@ -734,7 +733,7 @@ mod tests {
             let ours: Vec<_> = fields.iter().map(|(n, v)| (n.get(&head), v.get(&head))).collect();
             assert_eq!(ours, theirs, "{head:?}");
             let mut storage = HeadStorage::default();
-            match parse_general(&head, &limits, 100, &mut storage) {
+            match parse_general(&head, &limits, &mut storage) {
                 Parsed::Complete(general) => assert_eq!(plain, general, "{head:?}"),
                 other => panic!("the general path answers {other:?} to {head:?}"),
             }
@@ -745,11 +744,15 @@ mod tests {
         assert!(taken > cases / 20, "only {taken} of {cases} heads were plain");
         for plain in plains {
             let mut fields = Vec::new();
-            assert!(plain::parse(plain, &limits, 100, &mut fields).is_some(), "{plain:?}");
-            assert!(
-                plain::parse(plain, &limits, fields.len() - 1, &mut Vec::new()).is_none(),
-                "more fields than slots go to httparse"
-            );
+            assert!(plain::parse(plain, &limits, &mut fields).is_some(), "{plain:?}");
+            let fewer = Limits { max_headers: fields.len() - 1, ..Limits::default() };
+            if fewer.header_slots() < fields.len() {
+                assert!(plain::parse(plain, &fewer, &mut Vec::new()).is_none(), "more fields than slots");
+                assert!(matches!(
+                    parse_general(plain, &fewer, &mut HeadStorage::default()),
+                    Parsed::Rejected(_)
+                ));
+            }
         }
     }
 

@@ -30,18 +30,17 @@
 use crate::http::method::Method;
 use crate::http::parse::{Fields, Head, Version};
 use crate::http::token::is_host;
-use crate::server::limits::Limits;
+use crate::server::limits::{Limits, HEADER_ARRAY};
 use crate::server::pool::Span;
 
 /// Parses a head of the plain shape at the start of `buf` (see the module
-/// doc), recording its fields' positions in `headers` (at most `slots` of
-/// them); also returns the target as text. `None`: not plain, incomplete,
+/// doc), recording its fields' positions in `headers` (at most
+/// [`Limits::header_slots`] of them); also returns the target as text. `None`: not plain, incomplete,
 /// over a limit or refused by a rule; `headers` may then hold some fields.
 #[inline(always)]
 pub(super) fn parse<'b>(
     buf: &'b [u8],
     limits: &Limits,
-    slots: usize,
     headers: &mut Vec<(Span, Span)>,
 ) -> Option<(Head, &'b str)> {
     let (method, target_start) = method_of(word_at(buf, 0)?)?;
@@ -72,24 +71,26 @@ pub(super) fn parse<'b>(
         // Eight bytes exist at every field line of a complete head but the
         // shortest last ones (`X:y` CRLF CRLF), which go the general way.
         let (colon, name) = name_of(buf, at, word_at(buf, at)?)?;
-        if headers.len() == slots {
+        // A bound on what a head can make this store (the limit itself is
+        // checked once, after the loop).
+        if headers.len() == HEADER_ARRAY {
             return None;
         }
         let (value, value_end) = value_at(buf, colon + 1, name == Name::Host)?;
-        let text = value.get(buf);
+        let text = || value.get(buf);
         match name {
             Name::Other => {}
             Name::Host if seen & HOST == 0 => seen |= HOST,
             Name::ContentLength if seen & LENGTH == 0 => {
-                length = crate::http::parse::parse_length(text)?;
+                length = crate::http::parse::parse_length(text())?;
                 seen |= LENGTH;
             }
-            Name::TransferEncoding if seen & CHUNKED == 0 && text.eq_ignore_ascii_case(b"chunked") => {
+            Name::TransferEncoding if seen & CHUNKED == 0 && text().eq_ignore_ascii_case(b"chunked") => {
                 seen |= CHUNKED;
             }
-            Name::Connection if text.eq_ignore_ascii_case(b"close") => seen |= CLOSE,
-            Name::Connection if text.eq_ignore_ascii_case(b"keep-alive") => seen |= KEEP_ALIVE,
-            Name::Expect if text.eq_ignore_ascii_case(b"100-continue") => seen |= EXPECT,
+            Name::Connection if text().eq_ignore_ascii_case(b"close") => seen |= CLOSE,
+            Name::Connection if text().eq_ignore_ascii_case(b"keep-alive") => seen |= KEEP_ALIVE,
+            Name::Expect if text().eq_ignore_ascii_case(b"100-continue") => seen |= EXPECT,
             // A list, a repeat or an unknown option: the general path's.
             _ => return None,
         }
@@ -97,7 +98,11 @@ pub(super) fn parse<'b>(
         at = value_end + 2;
     }
     let len = at + 2;
-    if target_end - target_start > limits.max_uri || len > limits.max_head {
+    // The limits, once: a head past one is the general path's to refuse.
+    if target_end - target_start > limits.max_uri
+        || len > limits.max_head
+        || headers.len() > limits.header_slots()
+    {
         return None;
     }
     // The cross-field rules are the general path's own, on what was seen.
@@ -328,12 +333,23 @@ fn in_range(word: u64, low: u8, high: u8) -> u64 {
 }
 
 /// Where the run of bytes that starts at `from` and are letters, digits,
-/// `.`, `-` or `:` ends, by words while eight bytes are left (and 0 if
-/// none are: the caller then takes the general way). Every such byte is a
-/// host character, so a value of them alone needs no further check.
+/// `.`, `-` or `:` ends, by sixteen bytes (SSE2) or eight (words) at a
+/// time while that many are left (and 0 if fewer are: the caller then
+/// takes the general way). Every such byte is a host character, so a value
+/// of them alone needs no further check.
 #[inline(always)]
 fn run_common_host(buf: &[u8], from: usize) -> usize {
     let mut at = from;
+    // A host and port (`127.0.0.1:8080`) is one block, where words took two
+    // rounds of ~30 instructions under callgrind.
+    #[cfg(target_arch = "x86_64")]
+    while let Some(block) = buf.get(at..at + 16).and_then(|block| <&[u8; 16]>::try_from(block).ok()) {
+        let other = uncommon_host_lanes(block);
+        if other != 0 {
+            return at + other.trailing_zeros() as usize;
+        }
+        at += 16;
+    }
     while let Some(word) = word_at(buf, at) {
         // Letters of either case by their lower case: `| 0x20` maps no
         // other byte below 0x80 into `a..=z`.
@@ -347,6 +363,37 @@ fn run_common_host(buf: &[u8], from: usize) -> usize {
         at += 8;
     }
     0
+}
+
+/// The bytes of `block` that are not letters, digits, `.`, `-` or `:`, as
+/// bits (bit `i` for byte `i`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn uncommon_host_lanes(block: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+        _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86_64 baseline (the target enables it:
+    // every x86_64 CPU has it), so each intrinsic's instruction exists; the
+    // unaligned load reads exactly the 16 bytes `block` borrows.
+    unsafe {
+        // Signed compares: bytes from 0x80 up are negative, never in range.
+        let range = |bytes: __m128i, low: u8, high: u8| {
+            _mm_and_si128(
+                _mm_cmpgt_epi8(bytes, _mm_set1_epi8((low - 1) as i8)),
+                _mm_cmplt_epi8(bytes, _mm_set1_epi8((high + 1) as i8)),
+            )
+        };
+        let bytes = _mm_loadu_si128(block.as_ptr().cast());
+        // Letters of either case by their lower case, as in the words.
+        let lower = _mm_or_si128(bytes, _mm_set1_epi8(0x20));
+        let common = _mm_or_si128(
+            _mm_or_si128(range(bytes, b'0', b':'), range(lower, b'a', b'z')),
+            range(bytes, b'-', b'.'),
+        );
+        !(_mm_movemask_epi8(common) as u32) & 0xffff
+    }
 }
 
 /// Where the origin-form target that starts at `from` ends (the first

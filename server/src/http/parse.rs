@@ -683,7 +683,9 @@ mod tests {
             b"[::1]",
             b"Host: a\r\n",
         ];
-        let plains: [&[u8]; 6] = [
+        let plains: [&[u8]; 8] = [
+            b"HEAD /h HTTP/1.0\r\nHost: h\r\n\r\n",
+            b"GET /a/long/path/to/something?x=1&y=/z?w HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: curl/8.0\r\nAccept: */*\r\n\r\n",
             b"GET /a?b=c HTTP/1.1\r\nHost: example.com \r\nX-Y:1\t2 \t\r\n\r\n",
             b"GET /bench HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
             b"POST /p?q HTTP/1.1\r\nhost:a\r\nContent-Length: 12\r\nConnection: close\r\n\r\n",

@@ -28,7 +28,7 @@
 //! with the identical result.
 
 use crate::http::method::Method;
-use crate::http::parse::{Fields, Head, Version};
+use crate::http::parse::{Fields, Framing, Head, Version};
 use crate::http::token::is_host;
 use crate::server::limits::{Limits, HEADER_ARRAY};
 use crate::server::pool::Span;
@@ -105,16 +105,23 @@ pub(super) fn parse<'b>(
     {
         return None;
     }
-    // The cross-field rules are the general path's own, on what was seen.
-    let fields = Fields {
-        content_length: (seen & LENGTH != 0).then_some(length),
-        transfer_encoding: (seen & CHUNKED != 0).then_some(true),
-        hosts: usize::from(seen & HOST != 0),
-        connection_close: seen & CLOSE != 0,
-        connection_keep_alive: seen & KEEP_ALIVE != 0,
-        expect_continue: seen & EXPECT != 0,
+    let (framing, close, keep_alive_10) = if seen == HOST {
+        // The usual head, a Host and no other field the rules read: no
+        // body, and the version's default for the connection (what
+        // `finish` answers; a shortcut worth ~15 instructions a request).
+        (Framing::None, version == Version::Http10, false)
+    } else {
+        // The cross-field rules are the general path's own, on what was seen.
+        let fields = Fields {
+            content_length: (seen & LENGTH != 0).then_some(length),
+            transfer_encoding: (seen & CHUNKED != 0).then_some(true),
+            hosts: usize::from(seen & HOST != 0),
+            connection_close: seen & CLOSE != 0,
+            connection_keep_alive: seen & KEEP_ALIVE != 0,
+            expect_continue: seen & EXPECT != 0,
+        };
+        fields.finish(version, limits).ok()?
     };
-    let (framing, close, keep_alive_10) = fields.finish(version, limits).ok()?;
     let head = Head {
         len,
         method,
@@ -126,7 +133,7 @@ pub(super) fn parse<'b>(
         close,
         keep_alive_10,
         // RFC 9110 §10.1.1, as in the general path.
-        expect_continue: fields.expect_continue && version == Version::Http11,
+        expect_continue: seen & EXPECT != 0 && version == Version::Http11,
     };
     // SAFETY: `scan_target` took only visible ASCII (`!`..`~`) between
     // these positions, which is valid UTF-8.
@@ -396,14 +403,49 @@ fn uncommon_host_lanes(block: &[u8; 16]) -> u32 {
     }
 }
 
+/// The bytes of `block` outside visible ASCII (`!`..`~`), and its `?`s, as
+/// bits (bit `i` for byte `i`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn target_lanes(block: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::{
+        _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
+        _mm_set1_epi8,
+    };
+    // SAFETY: as in `uncommon_host_lanes`: SSE2 is x86_64's baseline, and
+    // the load reads exactly the 16 bytes `block` borrows.
+    unsafe {
+        let bytes = _mm_loadu_si128(block.as_ptr().cast());
+        // Signed compares: bytes from 0x80 up are negative, never visible.
+        let visible = _mm_and_si128(
+            _mm_cmpgt_epi8(bytes, _mm_set1_epi8(b' ' as i8)),
+            _mm_cmplt_epi8(bytes, _mm_set1_epi8(0x7f)),
+        );
+        let marks = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'?' as i8));
+        (!(_mm_movemask_epi8(visible) as u32) & 0xffff, _mm_movemask_epi8(marks) as u32)
+    }
+}
+
 /// Where the origin-form target that starts at `from` ends (the first
 /// byte that is not visible ASCII), and where its first `?` is, if any;
-/// eight bytes at a time (a complete head has at least 13 bytes after its
-/// target). `None` if the buffer ends first.
+/// sixteen bytes (SSE2) or eight (words) at a time (a complete head has at
+/// least 13 bytes after its target). `None` if the buffer ends first.
 #[inline(always)]
 fn scan_target(buf: &[u8], from: usize) -> Option<(usize, Option<usize>)> {
     let mut at = from;
     let mut query = None;
+    // Most targets are one block, where words took ~35 instructions.
+    #[cfg(target_arch = "x86_64")]
+    while let Some(block) = buf.get(at..at + 16).and_then(|block| <&[u8; 16]>::try_from(block).ok()) {
+        let (stop, marks) = target_lanes(block);
+        if query.is_none() && marks.trailing_zeros() < stop.trailing_zeros() {
+            query = Some(at + marks.trailing_zeros() as usize);
+        }
+        if stop != 0 {
+            return Some((at + stop.trailing_zeros() as usize, query));
+        }
+        at += 16;
+    }
     loop {
         let word = word_at(buf, at)?;
         let stop = outside_visible(word, b'!');

@@ -453,14 +453,22 @@ impl Fields {
             (None, Some(0)) | (None, None) => Framing::None,
             (None, Some(length)) => Framing::Length(length),
         };
-        let (close, keep_alive_10) = match version {
-            Version::Http11 => (self.connection_close, false),
-            Version::Http10 => {
-                let keep = self.connection_keep_alive && !self.connection_close;
-                (!keep, keep)
-            }
-        };
+        let (close, keep_alive_10) = connection(version, self.connection_close, self.connection_keep_alive);
         Ok((framing, close, keep_alive_10))
+    }
+}
+
+/// The connection rule: whether the connection closes after the response,
+/// and whether the response must say `keep-alive` (HTTP/1.0 asking for it),
+/// given the version and the `Connection` options seen.
+#[inline(always)]
+pub(super) fn connection(version: Version, close: bool, keep_alive: bool) -> (bool, bool) {
+    match version {
+        Version::Http11 => (close, false),
+        Version::Http10 => {
+            let keep = keep_alive && !close;
+            (!keep, keep)
+        }
     }
 }
 

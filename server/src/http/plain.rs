@@ -28,7 +28,7 @@
 //! with the identical result.
 
 use crate::http::method::Method;
-use crate::http::parse::{Fields, Framing, Head, Version};
+use crate::http::parse::{connection, Fields, Framing, Head, Version};
 use crate::http::token::is_host;
 use crate::server::limits::{Limits, HEADER_ARRAY};
 use crate::server::pool::Span;
@@ -85,12 +85,10 @@ pub(super) fn parse<'b>(
                 length = crate::http::parse::parse_length(text())?;
                 seen |= LENGTH;
             }
-            Name::TransferEncoding if seen & CHUNKED == 0 && text().eq_ignore_ascii_case(b"chunked") => {
-                seen |= CHUNKED;
-            }
-            Name::Connection if text().eq_ignore_ascii_case(b"close") => seen |= CLOSE,
-            Name::Connection if text().eq_ignore_ascii_case(b"keep-alive") => seen |= KEEP_ALIVE,
-            Name::Expect if text().eq_ignore_ascii_case(b"100-continue") => seen |= EXPECT,
+            Name::TransferEncoding if seen & CHUNKED == 0 && V_CHUNKED.is(buf, value) => seen |= CHUNKED,
+            Name::Connection if V_CLOSE.is(buf, value) => seen |= CLOSE,
+            Name::Connection if V_KEEP_ALIVE.is(buf, value) => seen |= KEEP_ALIVE,
+            Name::Expect if V_CONTINUE.is(buf, value) => seen |= EXPECT,
             // A list, a repeat or an unknown option: the general path's.
             _ => return None,
         }
@@ -106,10 +104,14 @@ pub(super) fn parse<'b>(
         return None;
     }
     let (framing, close, keep_alive_10) = if seen == HOST {
-        // The usual head, a Host and no other field the rules read: no
-        // body, and the version's default for the connection (what
-        // `finish` answers; a shortcut worth ~15 instructions a request).
+        // The most usual head of all: `connection` folded by hand.
         (Framing::None, version == Version::Http10, false)
+    } else if seen & (HOST | LENGTH | CHUNKED) == HOST {
+        // The usual head: one Host and no body. Of the cross-field rules
+        // only the connection's is left (a shortcut through `finish`
+        // worth ~15 instructions a request).
+        let (close, keep_alive_10) = connection(version, seen & CLOSE != 0, seen & KEEP_ALIVE != 0);
+        (Framing::None, close, keep_alive_10)
     } else {
         // The cross-field rules are the general path's own, on what was seen.
         let fields = Fields {
@@ -204,6 +206,46 @@ impl Pattern {
         (word | self.case) & self.mask == self.text
     }
 }
+
+/// A field value the rules look for, 1 to 16 bytes in any case, found by
+/// one or two masked word compares (its first eight bytes, and its last
+/// eight, which may overlap them) where `eq_ignore_ascii_case` lowered and
+/// compared a byte at a time.
+struct Phrase {
+    text: &'static [u8],
+    head: Pattern,
+    tail: Pattern,
+}
+
+impl Phrase {
+    /// `text`: lower case, 1 to 16 bytes.
+    const fn new(text: &'static [u8]) -> Phrase {
+        let len = text.len();
+        let (head, _) = text.split_at(if len < 8 { len } else { 8 });
+        let (_, tail) = text.split_at(len.saturating_sub(8));
+        Phrase { text, head: Pattern::caseless(head), tail: Pattern::caseless(tail) }
+    }
+
+    /// Whether the value at `value` in `buf` is this phrase.
+    #[inline(always)]
+    fn is(&self, buf: &[u8], value: Span) -> bool {
+        let (start, len) = (value.start as usize, self.text.len());
+        if value.end as usize - start != len {
+            return false;
+        }
+        let tail_at = start + len.saturating_sub(8);
+        match (word_at(buf, start), word_at(buf, tail_at)) {
+            (Some(head), Some(tail)) => self.head.matches(head) && self.tail.matches(tail),
+            // Too near the end of the buffer for words.
+            _ => value.get(buf).eq_ignore_ascii_case(self.text),
+        }
+    }
+}
+
+const V_CLOSE: Phrase = Phrase::new(b"close");
+const V_KEEP_ALIVE: Phrase = Phrase::new(b"keep-alive");
+const V_CHUNKED: Phrase = Phrase::new(b"chunked");
+const V_CONTINUE: Phrase = Phrase::new(b"100-continue");
 
 /// The method at the start of a head and where its target starts, from
 /// the head's first eight bytes: a word compare per method (with its space,
@@ -579,6 +621,36 @@ mod tests {
             buf[8] = b' ';
             if run_common_host(&buf, 0) > 0 {
                 assert!(is_host(&[byte]), "{byte:#04x}");
+            }
+        }
+    }
+
+    /// A phrase matches its text in any case and nothing else: no other
+    /// byte at any position, no longer or shorter value, whether or not
+    /// the buffer has room for words after it.
+    #[test]
+    fn phrases_match_exactly_their_text_in_any_case() {
+        for phrase in [&V_CLOSE, &V_KEEP_ALIVE, &V_CHUNKED, &V_CONTINUE] {
+            let text = phrase.text;
+            for tail in [&b""[..], b"\r\n", b"\r\n\r\nGET / HTTP/1.1"] {
+                let check = |value: &[u8], expected: bool| {
+                    let mut buf = b": ".to_vec();
+                    buf.extend_from_slice(value);
+                    buf.extend_from_slice(tail);
+                    let span = Span::of(2, 2 + value.len());
+                    assert_eq!(phrase.is(&buf, span), expected, "{buf:?}");
+                };
+                check(text, true);
+                check(&text.to_ascii_uppercase(), true);
+                check(&text[..text.len() - 1], false);
+                check(&[text, b"x"].concat(), false);
+                for at in 0..text.len() {
+                    for byte in 0..=255u8 {
+                        let mut value = text.to_vec();
+                        value[at] = byte;
+                        check(&value, value.eq_ignore_ascii_case(text));
+                    }
+                }
             }
         }
     }

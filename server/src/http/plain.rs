@@ -35,8 +35,9 @@ use crate::server::pool::Span;
 
 /// Parses a head of the plain shape at the start of `buf` (see the module
 /// doc), recording its fields' positions in `headers` (at most
-/// [`Limits::header_slots`] of them); also returns the target as text. `None`: not plain, incomplete,
-/// over a limit or refused by a rule; `headers` may then hold some fields.
+/// `max_headers` of them); also returns the target as text. `None`: not
+/// plain, incomplete, over a limit or refused by a rule; `headers` may then
+/// hold some fields.
 #[inline(always)]
 pub(super) fn parse<'b>(
     buf: &'b [u8],
@@ -97,9 +98,12 @@ pub(super) fn parse<'b>(
     }
     let len = at + 2;
     // The limits, once: a head past one is the general path's to refuse.
+    // `max_headers` rather than `header_slots()` (it clamps to 1..=256): at
+    // most 256 fields get here, and declining one more kind of head (a
+    // field with `max_headers` 0) is always safe.
     if target_end - target_start > limits.max_uri
         || len > limits.max_head
-        || headers.len() > limits.header_slots()
+        || headers.len() > limits.max_headers
     {
         return None;
     }

@@ -9,7 +9,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `parse.rs` | Parsing and validating a request head: `httparse` finds the pieces; this file decides whether the request is acceptable, and how its body is framed, following RFC 9112 wherever it says "MUST". |
+//! | `parse.rs` | Parsing and validating a request head: `plain.rs` or `httparse` finds the pieces; this file decides whether the request is acceptable, and how its body is framed, following RFC 9112 wherever it says "MUST". |
 //! | `plain.rs` | The fast path of `parse.rs`: one pass that splits, classifies and checks a head of the plain shape, or declines. |
 //! | `chunked.rs` | The chunked transfer coding, decoded (RFC 9112 §7.1). |
 //! | `token.rs` | Byte classes of the wire protocol. |

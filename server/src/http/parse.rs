@@ -1,6 +1,7 @@
-//! Parsing and validating a request head: `httparse` finds the pieces; this
-//! file decides whether the request is acceptable, and how its body is
-//! framed, following RFC 9112 wherever it says "MUST".
+//! Parsing and validating a request head: `plain.rs` (the usual shape) or
+//! `httparse` (any other) finds the pieces; this file decides whether the
+//! request is acceptable, and how its body is framed, following RFC 9112
+//! wherever it says "MUST".
 //!
 //! The rules that matter for safety (request smuggling) are the framing
 //! ones: a body's length must be unambiguous, or the server cannot know

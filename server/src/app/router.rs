@@ -2,23 +2,52 @@
 //! allocating.
 //!
 //! A pattern is split into segments at `/`: `/users/{id}/posts` is
-//! `[Static("users"), Param("id"), Static("posts")]`. A request path is split
-//! the same way (still percent-encoded, so an encoded `%2F` stays inside its
-//! segment) and compared segment by segment; a parameter matches any
-//! non-empty segment. Matching only compares slices of the path and records
-//! where each parameter's value starts and ends.
+//! `[Static("users"), Param("id"), Static("posts")]` (and `/` is one empty
+//! static segment). When the app is built, the patterns are merged into a
+//! tree with one node per distinct prefix of segments:
+//!
+//! ```text
+//!   root ─ "" ────────── `/`
+//!        ├ "about" ───── `/about`
+//!        ├ "items" ─ {} ─ `/items/{id}`
+//!        └ {} ────────── `/{name}`
+//! ```
+//!
+//! A request path (still percent-encoded, so an encoded `%2F` stays inside
+//! its segment) is matched by walking the tree from the root, one segment
+//! at a time: a segment goes to the child with its exact text first, and
+//! to the parameter child (which takes any non-empty segment) if that
+//! fails. So a request costs one look at each segment and at the few
+//! children it could go to, however many routes the app has; no route is
+//! compared with the path as a whole and nothing is allocated. Matching
+//! records where each parameter's value starts and ends.
 //!
 //! When several patterns match, the more specific wins: at the first
 //! segment where they differ, a static segment beats a parameter (so
-//! `/about` beats `/{name}` whatever the order of registration). If the best
-//! match has no handler for the method, the next best is tried, as aiohttp
-//! does; if none has one, the answer is 405 with the union of their methods.
+//! `/about` beats `/{name}` whatever the order of registration). Trying
+//! the literal child before the parameter child visits the matches in
+//! exactly that order, so the first match that answers the method is the
+//! best one. If the best match has no handler for the method, the walk goes
+//! on to the next best, as aiohttp does; if none has one, the answer is 405
+//! with the union of their methods. Each node is reached by one way only,
+//! so a walk visits every node at most once: its cost is bounded by the
+//! size of the tree, never exponential in the path.
 
 use crate::http::method::Method;
 
-/// Most parameters in one pattern. The spans live inline in the request,
-/// so this bounds its size; 8 is far more than routes use in practice.
+/// Most parameters in one pattern. The spans are recorded in a fixed
+/// array, so this bounds its size; 8 is far more than routes use in
+/// practice.
 pub(crate) const MAX_PARAMS: usize = 8;
+
+/// How many methods there are: the size of a resource's handler table.
+const METHODS: usize = Method::ALL.len();
+
+/// Up to this many literal children, a node is searched in order (a
+/// length comparison rejects most at once); beyond, by binary search.
+/// Picked, not tuned: the point is only that a node with hundreds of
+/// literal children does not cost hundreds of comparisons.
+const LINEAR_CHILDREN: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -29,12 +58,37 @@ enum Segment {
 /// One pattern and its handlers by method.
 pub(crate) struct Resource<H> {
     pub(crate) pattern: Box<str>,
-    segments: Vec<Segment>,
     /// Names of the parameters, in order of appearance.
     pub(crate) param_names: Vec<Box<str>>,
-    handlers: Vec<(Method, H)>,
+    /// The handler for each method, at `method as usize`: found with an
+    /// index, not a search.
+    handlers: [Option<H>; METHODS],
     /// The methods in `handlers`, one bit each ([`Method::bit`]).
     methods: u16,
+}
+
+/// A node of the routing tree: one distinct prefix of segments.
+#[derive(Default)]
+struct Node {
+    /// Children by literal segment text, sorted by it.
+    statics: Vec<(Box<[u8]>, usize)>,
+    /// The child for a `{param}` segment: any non-empty segment.
+    param: Option<usize>,
+    /// The resource whose pattern ends here.
+    resource: Option<usize>,
+}
+
+impl Node {
+    /// The literal child for `segment`, if there is one.
+    #[inline]
+    fn static_child(&self, segment: &[u8]) -> Option<usize> {
+        if self.statics.len() <= LINEAR_CHILDREN {
+            self.statics.iter().find(|(text, _)| **text == *segment).map(|&(_, child)| child)
+        } else {
+            let at = self.statics.binary_search_by(|(text, _)| (**text).cmp(segment)).ok()?;
+            Some(self.statics[at].1)
+        }
+    }
 }
 
 /// Where each parameter's value sits in the path, in pattern order.
@@ -63,14 +117,18 @@ pub(crate) enum Routed<'r, H> {
     },
 }
 
-/// All of an app's resources.
+/// All of an app's resources, and the tree that finds them.
 pub(crate) struct Router<H> {
     resources: Vec<Resource<H>>,
+    /// The tree; `nodes[0]` is the root (no segment matched yet).
+    nodes: Vec<Node>,
+    /// Every method any resource answers: the answer to `OPTIONS *`.
+    methods: u16,
 }
 
 impl<H> Default for Router<H> {
     fn default() -> Router<H> {
-        Router { resources: Vec::new() }
+        Router { resources: Vec::new(), nodes: vec![Node::default()], methods: 0 }
     }
 }
 
@@ -82,9 +140,34 @@ impl<H> Router<H> {
     /// programming errors, caught when the app is built.
     pub(crate) fn add(&mut self, method: Method, pattern: &str, handler: H) {
         let (segments, param_names) = parse_pattern(pattern);
-        if let Some(resource) = self.resources.iter_mut().find(|r| r.segments == segments) {
+        let mut node = 0;
+        for segment in &segments {
+            node = match segment {
+                Segment::Static(text) => match self.nodes[node].static_child(text.as_bytes()) {
+                    Some(child) => child,
+                    None => {
+                        let child = self.new_node();
+                        let statics = &mut self.nodes[node].statics;
+                        let at = statics.partition_point(|(other, _)| **other < *text.as_bytes());
+                        statics.insert(at, (text.as_bytes().into(), child));
+                        child
+                    }
+                },
+                Segment::Param => match self.nodes[node].param {
+                    Some(child) => child,
+                    None => {
+                        let child = self.new_node();
+                        self.nodes[node].param = Some(child);
+                        child
+                    }
+                },
+            };
+        }
+        self.methods |= method.bit();
+        if let Some(index) = self.nodes[node].resource {
+            let resource = &mut self.resources[index];
             assert!(
-                !resource.handlers.iter().any(|(m, _)| *m == method),
+                resource.handlers[method as usize].is_none(),
                 "route {method} {pattern} is registered twice"
             );
             assert!(
@@ -92,24 +175,26 @@ impl<H> Router<H> {
                 "routes {} and {pattern} differ only in parameter names",
                 resource.pattern
             );
-            resource.handlers.push((method, handler));
+            resource.handlers[method as usize] = Some(handler);
             resource.methods |= method.bit();
             return;
         }
-        self.resources.push(Resource {
-            pattern: pattern.into(),
-            segments,
-            param_names,
-            handlers: vec![(method, handler)],
-            methods: method.bit(),
-        });
+        let mut handlers = [const { None }; METHODS];
+        handlers[method as usize] = Some(handler);
+        self.nodes[node].resource = Some(self.resources.len());
+        self.resources.push(Resource { pattern: pattern.into(), param_names, handlers, methods: method.bit() });
+    }
+
+    fn new_node(&mut self) -> usize {
+        self.nodes.push(Node::default());
+        self.nodes.len() - 1
     }
 
     pub(crate) fn resource(&self, index: usize) -> &Resource<H> {
         &self.resources[index]
     }
 
-    /// Every resource, for building per-loop copies.
+    /// Every resource, in the order they were added.
     pub(crate) fn resources(&self) -> &[Resource<H>] {
         &self.resources
     }
@@ -119,175 +204,95 @@ impl<H> Router<H> {
     /// parser lets through only for OPTIONS) is the server itself. Where
     /// the found route's parameters are in `path` goes into `params` (by
     /// reference: returned by value, the spans were copied three times on
-    /// their way out, a tenth of routing's cost).
+    /// their way out).
     #[inline]
     pub(crate) fn route(&self, method: Method, path: &[u8], params: &mut ParamSpans) -> Routed<'_, H> {
         if path == b"*" {
-            let allowed = self.resources.iter().fold(0, |set, r| set | r.methods);
-            return Routed::Asterisk { allowed: with_implied_head(allowed) };
+            return Routed::Asterisk { allowed: with_implied_head(self.methods) };
         }
         let path = if path.is_empty() { &b"/"[..] } else { path };
-        // Filled in place: returned by value, its 136 bytes were copied.
-        let mut split = SplitPath { bounds: [(0, 0); SPLIT_SEGMENTS], len: 0 };
-        if !split.fill(path) {
-            return self.route_long(method, path, params);
-        }
-        let mut best: Option<(usize, u64)> = None;
-        let mut allowed = 0u16;
-        // Rank every matching resource; keep the most specific one that has
-        // a handler for the method. Resources are few, so a scan is cheap
-        // and allocation-free: the path was split once, and a resource
-        // with another number of segments is passed over on a comparison.
-        for (index, resource) in self.resources.iter().enumerate() {
-            let Some(rank) = split.rank(&resource.segments, path) else { continue };
-            allowed |= resource.methods;
-            if !resource.answers(method) {
-                continue;
-            }
-            if best.is_none_or(|(_, best_rank)| rank > best_rank) {
-                best = Some((index, rank));
-            }
-        }
-        match best {
-            Some((index, _)) => {
-                let resource = &self.resources[index];
-                split.record(&resource.segments, params);
-                self.found(index, method, allowed)
-            }
-            None => self.not_found(allowed),
-        }
-    }
-
-    /// [`route`](Self::route) for a path of more than [`SPLIT_SEGMENTS`]
-    /// segments: each resource matched against the path on its own.
-    fn route_long(&self, method: Method, path: &[u8], params: &mut ParamSpans) -> Routed<'_, H> {
-        let mut best: Option<(usize, u64)> = None;
-        let mut allowed = 0u16;
-        for (index, resource) in self.resources.iter().enumerate() {
-            let Some(rank) = match_segments(&resource.segments, path, None) else { continue };
-            allowed |= resource.methods;
-            if resource.answers(method) && best.is_none_or(|(_, best_rank)| rank > best_rank) {
-                best = Some((index, rank));
-            }
-        }
-        match best {
-            Some((index, _)) => {
-                params.len = 0;
-                let _ = match_segments(&self.resources[index].segments, path, Some(params));
-                self.found(index, method, allowed)
-            }
-            None => self.not_found(allowed),
-        }
-    }
-
-    fn found(&self, index: usize, method: Method, allowed: u16) -> Routed<'_, H> {
-        match self.resources[index].handler_for(method) {
-            Some(handler) => Routed::Found { resource: index, handler },
-            // `answers` said it has one.
-            None => self.not_found(allowed),
-        }
-    }
-
-    fn not_found(&self, allowed: u16) -> Routed<'_, H> {
-        if allowed != 0 {
-            Routed::MethodNotAllowed { allowed: with_implied_head(allowed) }
-        } else {
-            Routed::NotFound
-        }
-    }
-}
-
-/// Most segments a path is split into on the stack; a longer path (rare)
-/// is matched resource by resource instead.
-const SPLIT_SEGMENTS: usize = 16;
-
-/// A path split once at its `/`s: where each segment starts and ends.
-struct SplitPath {
-    bounds: [(u32, u32); SPLIT_SEGMENTS],
-    len: usize,
-}
-
-impl SplitPath {
-    /// Splits `path`, which starts with `/` (anything else matches no
-    /// pattern: an empty split), into this empty split. False if it has
-    /// too many segments.
-    fn fill(&mut self, path: &[u8]) -> bool {
         if path.first() != Some(&b'/') {
-            return true;
+            return Routed::NotFound;
         }
-        let mut start = 1;
-        for (at, &byte) in path.iter().enumerate().skip(1) {
-            if byte == b'/' {
-                let Some(bounds) = self.bounds.get_mut(self.len) else { return false };
-                *bounds = (start as u32, at as u32);
-                self.len += 1;
-                start = at + 1;
-            }
-        }
-        let Some(bounds) = self.bounds.get_mut(self.len) else { return false };
-        *bounds = (start as u32, path.len() as u32);
-        self.len += 1;
-        true
-    }
-
-    #[inline(always)]
-    fn segments(&self) -> &[(u32, u32)] {
-        &self.bounds[..self.len]
-    }
-
-    /// The rank (see [`match_segments`]) of pattern `segments` against
-    /// this path, or `None` if it does not match. Inlined: called once per
-    /// resource, and as a call its register saves and restores were half
-    /// its cost.
-    #[inline(always)]
-    fn rank(&self, segments: &[Segment], path: &[u8]) -> Option<u64> {
-        let values = self.segments();
-        if segments.is_empty() {
-            // `/`: one empty segment.
-            return matches!(values, [(start, end)] if start == end).then_some(0);
-        }
-        if segments.len() != values.len() {
-            return None;
-        }
-        let mut rank = 0u64;
-        for (i, (segment, &(start, end))) in segments.iter().zip(values).enumerate() {
-            match segment {
-                Segment::Static(text) if &path[start as usize..end as usize] == text.as_bytes() => {
-                    if i < 64 {
-                        rank |= 1 << (63 - i);
-                    }
-                }
-                Segment::Param if start != end => {}
-                _ => return None,
-            }
-        }
-        Some(rank)
-    }
-
-    /// Records where the parameters of matching pattern `segments` are.
-    fn record(&self, segments: &[Segment], params: &mut ParamSpans) {
         params.len = 0;
-        for (segment, &bounds) in segments.iter().zip(self.segments()) {
-            if matches!(segment, Segment::Param) {
-                params.spans[params.len] = bounds;
-                params.len += 1;
+        let mut allowed = 0;
+        match self.walk(0, path, 1, method, params, &mut allowed) {
+            // `walk` found it answers the method.
+            Some((index, handler)) => Routed::Found { resource: index, handler },
+            None if allowed != 0 => Routed::MethodNotAllowed { allowed: with_implied_head(allowed) },
+            None => Routed::NotFound,
+        }
+    }
+
+    /// Matches the rest of `path`, from its segment starting at `at` (past
+    /// its end: no segment left), against the subtree at `node`; the first
+    /// resource reached that answers `method`, best first (see the module
+    /// docs). The methods of every resource reached go into `allowed`, for
+    /// a 405. Parameters matched on the way are pushed onto `params`.
+    ///
+    /// A loop that calls itself only where a segment could go both ways
+    /// (a literal child and the parameter child): there the literal branch
+    /// is tried first, and if it finds nothing, the parameters it pushed
+    /// are dropped and the walk goes on down the parameter branch. A path
+    /// that meets no such fork (`/` and `/{name}` never fork: the one takes
+    /// only an empty segment, the other only a non-empty one) is routed
+    /// without a single call, which halved routing's cost.
+    fn walk(
+        &self,
+        mut node: usize,
+        path: &[u8],
+        mut at: usize,
+        method: Method,
+        params: &mut ParamSpans,
+        allowed: &mut u16,
+    ) -> Option<(usize, &H)> {
+        loop {
+            let here = &self.nodes[node];
+            if at > path.len() {
+                let index = here.resource?;
+                let resource = &self.resources[index];
+                *allowed |= resource.methods;
+                return resource.handler_for(method).map(|handler| (index, handler));
             }
+            let end = path[at..].iter().position(|&b| b == b'/').map_or(path.len(), |p| at + p);
+            let segment = &path[at..end];
+            let param = here.param.filter(|_| !segment.is_empty());
+            let literal = here.static_child(segment);
+            let param = match (literal, param) {
+                (None, None) => return None,
+                (Some(literal), None) => {
+                    (node, at) = (literal, end + 1);
+                    continue;
+                }
+                (Some(literal), Some(param)) => {
+                    let pushed = params.len;
+                    if let Some(found) = self.walk(literal, path, end + 1, method, params, allowed) {
+                        return Some(found);
+                    }
+                    params.len = pushed;
+                    param
+                }
+                (None, Some(param)) => param,
+            };
+            // A tree path holds the segments of one pattern, which has at
+            // most `MAX_PARAMS` parameters: there is always room.
+            let slot = params.spans.get_mut(params.len)?;
+            *slot = (at as u32, end as u32);
+            params.len += 1;
+            (node, at) = (param, end + 1);
         }
     }
 }
 
 impl<H> Resource<H> {
-    /// Whether there is a handler for `method` (HEAD: or GET).
-    fn answers(&self, method: Method) -> bool {
-        let wanted =
-            if method == Method::Head { Method::Head.bit() | Method::Get.bit() } else { method.bit() };
-        self.methods & wanted != 0
-    }
-
     /// The handler for `method`; HEAD falls back to GET.
+    #[inline]
     fn handler_for(&self, method: Method) -> Option<&H> {
-        let find = |wanted: Method| self.handlers.iter().find(|(m, _)| *m == wanted).map(|(_, h)| h);
-        find(method).or_else(|| if method == Method::Head { find(Method::Get) } else { None })
+        match &self.handlers[method as usize] {
+            Some(handler) => Some(handler),
+            None if method == Method::Head => self.handlers[Method::Get as usize].as_ref(),
+            None => None,
+        }
     }
 }
 
@@ -310,53 +315,12 @@ pub(crate) fn asterisk_response(allowed: u16) -> crate::Response {
     crate::Response::empty(crate::StatusCode::OK).with_header("Allow", allow_header(allowed))
 }
 
-/// Matches a path against pattern segments. Returns a rank: one bit per
-/// segment, set for a static match, most significant first, so "static
-/// beats parameter at the first difference" is `>`. Records where each
-/// parameter's value is in `path` if given `params` (emptied by the
-/// caller).
-fn match_segments(segments: &[Segment], path: &[u8], mut params: Option<&mut ParamSpans>) -> Option<u64> {
-    let rest = path.strip_prefix(b"/")?;
-    if segments.is_empty() {
-        return rest.is_empty().then_some(0);
-    }
-    let mut rank = 0u64;
-    // Where the current segment starts in `path`; one past the end once
-    // every segment of the path has been used.
-    let mut at = 1;
-    for (i, segment) in segments.iter().enumerate() {
-        if at > path.len() {
-            return None;
-        }
-        let end = path[at..].iter().position(|&b| b == b'/').map_or(path.len(), |p| at + p);
-        let value = &path[at..end];
-        match segment {
-            Segment::Static(text) if value == text.as_bytes() => {
-                if i < 64 {
-                    rank |= 1 << (63 - i);
-                }
-            }
-            Segment::Param if !value.is_empty() => {
-                if let Some(params) = params.as_deref_mut() {
-                    params.spans[params.len] = (at as u32, end as u32);
-                    params.len += 1;
-                }
-            }
-            _ => return None,
-        }
-        at = end + 1;
-    }
-    // Every segment of the path must have been used.
-    (at == path.len() + 1).then_some(rank)
-}
-
+/// Splits a pattern into segments (`/` is one empty literal segment, as
+/// the path `/` is one empty segment) and the names of its parameters.
 fn parse_pattern(pattern: &str) -> (Vec<Segment>, Vec<Box<str>>) {
     assert!(pattern.starts_with('/'), "route pattern {pattern:?} must start with '/'");
     let mut segments = Vec::new();
     let mut names: Vec<Box<str>> = Vec::new();
-    if pattern == "/" {
-        return (segments, names);
-    }
     for text in pattern[1..].split('/') {
         if let Some(name) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
             assert!(
@@ -455,15 +419,66 @@ mod tests {
     }
 
     #[test]
-    fn a_path_too_long_to_split_on_the_stack_routes_the_same() {
+    fn a_long_path_routes_the_same() {
         let mut router = router();
-        let many = format!("/{}", ["s"; SPLIT_SEGMENTS].join("/"));
+        let many = format!("/{}", ["s"; 40].join("/"));
         router.add(Method::Get, &format!("{many}/{{last}}"), "long");
         let path = format!("{many}/end");
         let (handler, spans) = found(route(&router, Method::Get, path.as_bytes()));
         assert_eq!((handler, spans), ("long", vec![(path.len() as u32 - 3, path.len() as u32)]));
         assert!(matches!(route(&router, Method::Get, format!("{many}/").as_bytes()).0, Routed::NotFound));
         assert!(matches!(route(&router, Method::Post, path.as_bytes()).0, Routed::MethodNotAllowed { .. }));
+    }
+
+    #[test]
+    fn a_more_specific_route_without_the_method_gives_way_to_the_next_best() {
+        let mut router = router();
+        router.add(Method::Post, "/{name}", "post-name");
+        // `/about` is GET only: a POST goes on to `/{name}`.
+        assert_eq!(found(route(&router, Method::Post, b"/about")), ("post-name", vec![(1, 6)]));
+        assert_eq!(found(route(&router, Method::Get, b"/about")).0, "about");
+        // Neither answers DELETE: 405 with the methods of both.
+        match route(&router, Method::Delete, b"/about").0 {
+            Routed::MethodNotAllowed { allowed } => assert_eq!(allow_header(allowed), "GET, HEAD, POST"),
+            _ => panic!("expected 405"),
+        }
+    }
+
+    #[test]
+    fn a_failed_branch_leaves_no_parameters_behind() {
+        let mut router = Router::default();
+        router.add(Method::Get, "/a/{x}/c", "axc");
+        router.add(Method::Get, "/{y}/b/{z}", "ybz");
+        // `/a/{x}` matches the first two segments, then fails on the third;
+        // `{x}` must not stay among the parameters of the route found.
+        assert_eq!(found(route(&router, Method::Get, b"/a/b/d")), ("ybz", vec![(1, 2), (5, 6)]));
+        assert_eq!(found(route(&router, Method::Get, b"/a/b/c")), ("axc", vec![(3, 4)]));
+    }
+
+    #[test]
+    fn static_segments_beat_parameters_at_the_first_difference() {
+        let mut router = Router::default();
+        router.add(Method::Get, "/{a}/x/{b}", "px");
+        router.add(Method::Get, "/k/{c}/{d}", "kp");
+        router.add(Method::Get, "/{e}/{f}/z", "ppz");
+        // All three match `/k/x/z`: the first segment decides.
+        assert_eq!(found(route(&router, Method::Get, b"/k/x/z")).0, "kp");
+        assert_eq!(found(route(&router, Method::Get, b"/j/x/z")).0, "px");
+        assert_eq!(found(route(&router, Method::Get, b"/j/y/z")).0, "ppz");
+    }
+
+    #[test]
+    fn many_literal_siblings_are_found_by_search() {
+        let mut router = Router::default();
+        let names: Vec<&'static str> = (0..3 * LINEAR_CHILDREN).map(|i| format!("page{i}").leak() as &str).collect();
+        for &name in names.iter().rev() {
+            router.add(Method::Get, &format!("/{name}"), name);
+        }
+        router.add(Method::Get, "/{other}", "other");
+        for &name in &names {
+            assert_eq!(found(route(&router, Method::Get, format!("/{name}").as_bytes())).0, name);
+        }
+        assert_eq!(found(route(&router, Method::Get, b"/page")).0, "other");
     }
 
     #[test]

@@ -47,6 +47,12 @@ impl Body {
         Body { conn: None, seq: 0, length: Some(0) }
     }
 
+    /// The connection the body arrives on (`None` in a request built for a
+    /// test).
+    pub(crate) fn conn(&self) -> Option<&ConnIo> {
+        self.conn.as_deref()
+    }
+
     /// The client's address, if the body belongs to a TCP connection.
     pub(crate) fn peer(&self) -> Option<std::net::SocketAddr> {
         self.conn.as_ref().and_then(|conn| conn.peer().socket_addr())

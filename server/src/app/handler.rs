@@ -32,6 +32,7 @@
 use std::alloc::{self, Layout};
 use std::cell::Cell;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
@@ -65,10 +66,10 @@ const MAX_POOLED: usize = 64;
 thread_local! {
     static FREE_HEADS: [Cell<*mut u8>; BLOCK_CLASSES] =
         const { [const { Cell::new(std::ptr::null_mut()) }; BLOCK_CLASSES] };
+    /// Blocks listed per class. Set to `MAX_POOLED` (full) once the lists
+    /// have been freed as the thread exits, so that blocks given back
+    /// after that are freed at once: one check per give, not two.
     static FREE_COUNTS: [Cell<usize>; BLOCK_CLASSES] = const { [const { Cell::new(0) }; BLOCK_CLASSES] };
-    /// Set once this thread's lists have been freed (the thread is
-    /// exiting): blocks given back later are freed at once.
-    static LISTS_FREED: Cell<bool> = const { Cell::new(false) };
     /// Frees the lists when the thread exits. Touched when a block is
     /// first allocated on the thread, which registers its destructor.
     static RELEASER: Releaser = const { Releaser };
@@ -79,24 +80,30 @@ struct Releaser;
 
 impl Drop for Releaser {
     fn drop(&mut self) {
-        let _ = LISTS_FREED.try_with(|freed| freed.set(true));
         for class in 0..BLOCK_CLASSES {
             while let Some(block) = pop_block(class) {
                 // SAFETY: a listed block was allocated by `take_block` with
                 // this layout, and the list held the only reference to it.
                 unsafe { alloc::dealloc(block.as_ptr(), block_layout(class)) };
             }
+            // Full from now on: later gives free their block.
+            FREE_COUNTS.with(|counts| counts[class].set(MAX_POOLED));
         }
     }
 }
 
-/// The size class for a future of `layout`, if a block can hold it.
-fn class_of(layout: Layout) -> Option<usize> {
+/// The size class for a value of `layout`, if a block can hold it. A
+/// `const fn`, so that a [`Pooled`] value's class is known when compiled.
+const fn class_of(layout: Layout) -> Option<usize> {
     if layout.align() > BLOCK_ALIGN {
         return None;
     }
     let class = layout.size().saturating_sub(1) / BLOCK;
-    (class < BLOCK_CLASSES).then_some(class)
+    if class < BLOCK_CLASSES {
+        Some(class)
+    } else {
+        None
+    }
 }
 
 fn block_layout(class: usize) -> Layout {
@@ -135,7 +142,7 @@ fn take_block(class: usize) -> NonNull<u8> {
 #[inline]
 fn give_block(class: usize, block: NonNull<u8>) {
     let count = FREE_COUNTS.with(|counts| counts[class].get());
-    if count >= MAX_POOLED || LISTS_FREED.with(Cell::get) {
+    if count >= MAX_POOLED {
         // SAFETY: the block was allocated by `take_block` with this very
         // layout, and nothing refers to it any more.
         unsafe { alloc::dealloc(block.as_ptr(), block_layout(class)) };
@@ -207,29 +214,89 @@ impl Drop for HandlerFuture {
     }
 }
 
-/// A future of a known type in a recycled block (a `Box` if too large or
-/// over-aligned): for a large future that runs on every request but is
-/// rarely pending, such as the connection's per-request state, so that
-/// an idle connection does not keep room for it. Pinned in place: the
-/// future never moves until dropped.
-pub(crate) struct Recycled<F: Future> {
-    future: NonNull<F>,
-    /// Its block's size class, or `BOXED`.
-    class: usize,
+/// A value of a known type in a recycled block (a `Box` if it is too
+/// large or over-aligned): a `Box` whose memory costs a pop and a push on
+/// this loop's free list instead of a `malloc` and a `free`. One pointer
+/// wide: the class is known from the type when compiled. Used for what a
+/// request holds (see `Request`), so that a request is one pointer to move.
+pub(crate) struct Pooled<T> {
+    value: NonNull<T>,
+    /// Owns a `T`, for the drop checker.
+    _owns: PhantomData<T>,
 }
+
+// Moving a `Pooled` moves the pointer, never the value: the value may be
+// pinned (see `Recycled`) whatever `T` is.
+impl<T> Unpin for Pooled<T> {}
+
+impl<T> Pooled<T> {
+    /// The block class for a `T`, or `None`: boxed.
+    const CLASS: Option<usize> = class_of(Layout::new::<T>());
+
+    /// Puts `value` in a block taken from this loop's list.
+    #[inline]
+    pub(crate) fn new(value: T) -> Pooled<T> {
+        let value = match Self::CLASS {
+            Some(class) => {
+                let block = take_block(class).cast::<T>();
+                // SAFETY: the block is at least `size_of::<T>()` bytes,
+                // aligned to `BLOCK_ALIGN` ≥ `align_of::<T>()` (`class_of`
+                // checked both), and unused.
+                unsafe { block.as_ptr().write(value) };
+                block
+            }
+            None => NonNull::from(Box::leak(Box::new(value))),
+        };
+        Pooled { value, _owns: PhantomData }
+    }
+}
+
+impl<T> std::ops::Deref for Pooled<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: `value` points to a live `T` that this `Pooled` owns
+        // alone until it is dropped.
+        unsafe { self.value.as_ref() }
+    }
+}
+
+impl<T> std::ops::DerefMut for Pooled<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only
+        // reference.
+        unsafe { self.value.as_mut() }
+    }
+}
+
+impl<T> Drop for Pooled<T> {
+    #[inline]
+    fn drop(&mut self) {
+        match Self::CLASS {
+            Some(class) => {
+                // SAFETY: live and dropped exactly once, here; the block
+                // goes back only after.
+                unsafe { std::ptr::drop_in_place(self.value.as_ptr()) };
+                give_block(class, self.value.cast::<u8>());
+            }
+            // SAFETY: it came from `Box::leak` in `new` and is dropped once.
+            None => drop(unsafe { Box::from_raw(self.value.as_ptr()) }),
+        }
+    }
+}
+
+/// A future of a known type in a recycled block (see [`Pooled`]): for a
+/// large future that runs on every request but is rarely pending, such as
+/// the connection's per-request state, so that an idle connection does
+/// not keep room for it. Pinned in place: the future never moves until
+/// dropped.
+pub(crate) struct Recycled<F: Future>(Pooled<F>);
 
 impl<F: Future> Recycled<F> {
     pub(crate) fn new(future: F) -> Recycled<F> {
-        match class_of(Layout::new::<F>()) {
-            Some(class) => {
-                let block = take_block(class).cast::<F>();
-                // SAFETY: as in `HandlerFuture::new`: the block is large
-                // and aligned enough for `F`, and unused.
-                unsafe { block.as_ptr().write(future) };
-                Recycled { future: block, class }
-            }
-            None => Recycled { future: NonNull::from(Box::leak(Box::new(future))), class: BOXED },
-        }
+        Recycled(Pooled::new(future))
     }
 }
 
@@ -237,22 +304,10 @@ impl<F: Future> Future for Recycled<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: the future is live, owned by this value alone, and never
-        // moves until `drop` (moving a `Recycled` moves the pointer).
-        unsafe { Pin::new_unchecked(&mut *self.future.as_ptr()) }.poll(cx)
-    }
-}
-
-impl<F: Future> Drop for Recycled<F> {
-    fn drop(&mut self) {
-        if self.class == BOXED {
-            // SAFETY: it came from `Box::leak` in `new` and is dropped once.
-            drop(unsafe { Box::from_raw(self.future.as_ptr()) });
-            return;
-        }
-        // SAFETY: live, dropped exactly once, here; the block goes back after.
-        unsafe { std::ptr::drop_in_place(self.future.as_ptr()) };
-        give_block(self.class, self.future.cast::<u8>());
+        // SAFETY: the future is owned by this value alone, which never
+        // hands out a reference to it but this pinned one, and it never
+        // moves until dropped (moving a `Recycled` moves the pointer).
+        unsafe { Pin::new_unchecked(&mut *self.get_mut().0) }.poll(cx)
     }
 }
 
@@ -287,8 +342,29 @@ where
 {
     #[inline]
     fn call(&self, request: Request) -> HandlerFuture {
-        let future = self(request);
-        HandlerFuture::new(async move { future.await.into() })
+        HandlerFuture::new(IntoResponse(self(request)))
+    }
+}
+
+/// A handler's future with its output turned into a [`Response`]. What
+/// `async move { future.await.into() }` does, without the state byte and
+/// the poll-after-completion check an `async` block adds.
+struct IntoResponse<Fut>(Fut);
+
+impl<Fut> Future for IntoResponse<Fut>
+where
+    Fut: Future,
+    Fut::Output: Into<Response>,
+{
+    type Output = Response;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        // SAFETY: structural pinning of the one field: it is never moved
+        // out of the wrapper nor reached other than through this pin, and
+        // the wrapper has no `Drop` of its own.
+        let future = unsafe { self.map_unchecked_mut(|wrapper| &mut wrapper.0) };
+        future.poll(cx).map(Into::into)
     }
 }
 
@@ -369,8 +445,11 @@ mod tests {
             *target += 1;
             *target
         });
-        let class = future.class;
-        let block = future.future.cast::<u8>();
+        fn class<F: Future>(_: &Recycled<F>) -> Option<usize> {
+            Pooled::<F>::CLASS
+        }
+        let class = class(&future).expect("a small future has a block class");
+        let block = future.0.value.cast::<u8>();
         let Poll::Ready(value) = Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) else {
             panic!("ready at once")
         };

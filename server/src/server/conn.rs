@@ -591,7 +591,6 @@ impl<S: Transport> Connection<S> {
                             version: head.version,
                             path,
                             query,
-                            app: app.clone(),
                             resource,
                             body: Body::new(self.io.clone(), self.seq, length),
                         });

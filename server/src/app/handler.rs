@@ -15,7 +15,8 @@
 //! recycled instead: a future of up to [`BLOCK_CLASSES`] × [`BLOCK`] bytes
 //! (and an alignment the blocks have) is written into a block taken from
 //! this loop's free list for its size class, and the block goes back to
-//! that list when the future is dropped (completed, or cancelled with its
+//! that list as soon as the future is done: by the very poll that finds it
+//! ready, or when it is dropped unfinished (cancelled with its
 //! connection). Taking and giving back are a pop and a push on a
 //! thread-local list threaded through the free blocks. The lists are per
 //! thread (one per loop), freed when the thread exits, and hold at most
@@ -27,7 +28,19 @@
 //! The same blocks hold the connection's per-request state
 //! ([`Recycled`], a future of a known type): it is most of a connection's
 //! future, and held inline it made every idle connection keep ~400 bytes
-//! of room for a request it was not serving.
+//! of room for a request it was not serving. And they hold what a
+//! [`Request`] carries ([`Pooled`]), so that a request is one pointer.
+//!
+//! ```text
+//!   Handler::call ─▶ HandlerFuture::new: a block from the free list,
+//!        │           the future written into it
+//!        ▼
+//!   poll ─ Pending ─▶ (the connection waits, polls again)
+//!        │ Ready
+//!        ▼
+//!   the future dropped, its block back on the list, in that same poll;
+//!   dropping the HandlerFuture afterwards does nothing
+//! ```
 
 use std::alloc::{self, Layout};
 use std::cell::Cell;
@@ -156,61 +169,101 @@ fn give_block(class: usize, block: NonNull<u8>) {
     FREE_COUNTS.with(|counts| counts[class].set(count + 1));
 }
 
-/// `class` value of a future that was boxed rather than put in a block.
-const BOXED: usize = usize::MAX;
-
 /// The future a [`Handler`] returns for one request: the handler's own
 /// future, type-erased, in memory this loop recycles (see the module
 /// docs). It resolves to the response.
+///
+/// Type-erased by hand rather than as a `dyn Future`: two functions made
+/// for the future's type, which know its block's size class when
+/// compiled. The one that polls also drops the future and gives its block
+/// back as soon as it is ready, in the same call, so that the usual
+/// request (answered at the first poll) pays for one indirect call, not
+/// two, and dropping the finished `HandlerFuture` costs a test.
 pub struct HandlerFuture {
-    /// The future; never moved until dropped (it may be self-referential).
-    future: NonNull<dyn Future<Output = Response>>,
-    /// Its block's size class, or `BOXED`.
-    class: usize,
+    /// The future, in its block (or box): never moved until dropped (it may
+    /// be self-referential). `None` once it has finished and been dropped.
+    future: Option<NonNull<()>>,
+    /// What the future's type does.
+    vtable: &'static FutureVTable,
+}
+
+/// The functions a [`HandlerFuture`] calls on its future.
+struct FutureVTable {
+    /// Polls the future; if it is ready, drops it and frees its memory.
+    poll_then_release: unsafe fn(NonNull<()>, &mut Context<'_>) -> Poll<Response>,
+    /// Drops an unfinished future and frees its memory.
+    release: unsafe fn(NonNull<()>),
+}
+
+/// The [`FutureVTable`] of futures of type `F`.
+struct VTableOf<F>(PhantomData<F>);
+
+impl<F: Future<Output = Response>> VTableOf<F> {
+    const VTABLE: FutureVTable =
+        FutureVTable { poll_then_release: Self::poll_then_release, release: Self::release };
+
+    /// # Safety
+    /// `future` is a live `F` from `Pooled::<F>::into_raw`, owned by the
+    /// caller, which never uses it again if this returns `Ready`.
+    unsafe fn poll_then_release(future: NonNull<()>, cx: &mut Context<'_>) -> Poll<Response> {
+        // SAFETY: a live `F` that never moves until it is released (moving
+        // a `HandlerFuture` moves the pointer, not the future).
+        let pinned = unsafe { Pin::new_unchecked(&mut *future.cast::<F>().as_ptr()) };
+        let poll = pinned.poll(cx);
+        if poll.is_ready() {
+            // SAFETY: finished: released once, here; the caller forgets it.
+            unsafe { Self::release(future) };
+        }
+        poll
+    }
+
+    /// # Safety
+    /// `future` is a live `F` from `Pooled::<F>::into_raw`, released once.
+    unsafe fn release(future: NonNull<()>) {
+        // SAFETY: as the caller promises; dropping the `Pooled` drops the
+        // future and gives its block back.
+        drop(unsafe { Pooled::from_raw(future.cast::<F>()) });
+    }
 }
 
 impl HandlerFuture {
     /// Puts `future` in a recycled block (or a box, if it is too large).
+    #[inline]
     pub(crate) fn new<F: Future<Output = Response> + 'static>(future: F) -> HandlerFuture {
-        match class_of(Layout::new::<F>()) {
-            Some(class) => {
-                let block = take_block(class).cast::<F>();
-                // SAFETY: the block is at least `size_of::<F>()` bytes,
-                // aligned to `BLOCK_ALIGN` ≥ `align_of::<F>()`, and unused.
-                unsafe { block.as_ptr().write(future) };
-                HandlerFuture { future: block, class }
-            }
-            None => {
-                let boxed: Box<dyn Future<Output = Response>> = Box::new(future);
-                HandlerFuture { future: NonNull::from(Box::leak(boxed)), class: BOXED }
-            }
-        }
+        let future = Pooled::into_raw(Pooled::new(future)).cast::<()>();
+        HandlerFuture { future: Some(future), vtable: &VTableOf::<F>::VTABLE }
     }
 }
 
 impl Future for HandlerFuture {
     type Output = Response;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        // SAFETY: `future` points to a live future that this value owns
-        // alone and that never moves until it is dropped in `drop`, so
-        // pinning it is sound (moving a `HandlerFuture` moves the pointer,
-        // not the future).
-        unsafe { Pin::new_unchecked(&mut *self.future.as_ptr()) }.poll(cx)
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let Some(future) = self.future else {
+            // What an `async` block does: the connection never polls a
+            // finished handler (and catches the panic if it did).
+            panic!("a HandlerFuture polled after it finished");
+        };
+        // SAFETY: `future` is the live future of the vtable's type, owned
+        // by this value alone; if it is ready, it has been released, and
+        // is forgotten here.
+        let poll = unsafe { (self.vtable.poll_then_release)(future, cx) };
+        if poll.is_ready() {
+            self.future = None;
+        }
+        poll
     }
 }
 
 impl Drop for HandlerFuture {
+    #[inline]
     fn drop(&mut self) {
-        if self.class == BOXED {
-            // SAFETY: it came from `Box::leak` in `new` and is dropped once.
-            drop(unsafe { Box::from_raw(self.future.as_ptr()) });
-            return;
+        if let Some(future) = self.future.take() {
+            // SAFETY: the live, unfinished future of the vtable's type,
+            // released once: `take` forgets it.
+            unsafe { (self.vtable.release)(future) };
         }
-        // SAFETY: the future is live and dropped exactly once, here; its
-        // block is given back only after.
-        unsafe { std::ptr::drop_in_place(self.future.as_ptr()) };
-        give_block(self.class, self.future.cast::<u8>());
     }
 }
 
@@ -247,6 +300,25 @@ impl<T> Pooled<T> {
             }
             None => NonNull::from(Box::leak(Box::new(value))),
         };
+        Pooled { value, _owns: PhantomData }
+    }
+}
+
+impl<T> Pooled<T> {
+    /// The value's address; it stays put until [`from_raw`](Self::from_raw)
+    /// takes it back.
+    #[inline]
+    pub(crate) fn into_raw(pooled: Pooled<T>) -> NonNull<T> {
+        std::mem::ManuallyDrop::new(pooled).value
+    }
+
+    /// Takes back a value that [`into_raw`](Self::into_raw) gave out.
+    ///
+    /// # Safety
+    /// `value` came from `into_raw` of a `Pooled<T>` of this very `T`, on
+    /// this thread, and is taken back once.
+    #[inline]
+    pub(crate) unsafe fn from_raw(value: NonNull<T>) -> Pooled<T> {
         Pooled { value, _owns: PhantomData }
     }
 }
@@ -388,13 +460,22 @@ mod tests {
         Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
     }
 
+    /// The block class a value of `T`'s type goes in (`None`: boxed).
+    fn class_of_val<T>(_: &T) -> Option<usize> {
+        Pooled::<T>::CLASS
+    }
+
+    fn free_head(class: usize) -> *mut u8 {
+        FREE_HEADS.with(|heads| heads[class].get())
+    }
+
     #[test]
     fn a_block_is_reused_by_the_next_future_of_its_class() {
         let first = HandlerFuture::new(async { Response::text("a") });
-        let block = first.future.cast::<u8>();
+        let block = first.future.expect("a live future");
         drop(first);
         let mut second = HandlerFuture::new(async { Response::text("b") });
-        assert_eq!(second.future.cast::<u8>(), block, "the freed block is taken again");
+        assert_eq!(second.future, Some(block), "the freed block is taken again");
         let Poll::Ready(response) = poll_once(&mut second) else { panic!("ready at once") };
         assert_eq!(response.body(), b"b");
     }
@@ -415,22 +496,46 @@ mod tests {
     }
 
     #[test]
+    fn a_finished_future_is_dropped_and_its_block_given_back_when_it_is_ready() {
+        let drops = Rc::new(Cell::new(0));
+        let probe = Probe(drops.clone());
+        let future = async move {
+            let _probe = probe;
+            std::future::ready(()).await;
+            Response::text("done")
+        };
+        let class = class_of_val(&future).expect("a small future has a block class");
+        let mut handler_future = HandlerFuture::new(future);
+        let block = handler_future.future.expect("a live future").cast::<u8>();
+        let Poll::Ready(response) = poll_once(&mut handler_future) else { panic!("ready at once") };
+        assert_eq!(response.body(), b"done");
+        // Released by the poll that finished it, before the handle is dropped.
+        assert_eq!(drops.get(), 1);
+        assert_eq!(free_head(class), block.as_ptr());
+        drop(handler_future);
+        assert_eq!(drops.get(), 1, "dropped once");
+        assert_eq!(free_head(class), block.as_ptr(), "given back once");
+    }
+
+    #[test]
     fn large_and_over_aligned_futures_are_boxed_and_still_work() {
         let big = [7u8; BLOCK * BLOCK_CLASSES + 1];
-        let mut large = HandlerFuture::new(async move { Response::bytes(big.to_vec()) });
-        assert_eq!(large.class, BOXED);
+        let future = async move { Response::bytes(big.to_vec()) };
+        assert_eq!(class_of_val(&future), None);
+        let mut large = HandlerFuture::new(future);
         let Poll::Ready(response) = poll_once(&mut large) else { panic!("ready at once") };
         assert_eq!(response.body().len(), big.len());
 
         #[repr(align(64))]
         struct Aligned(u8);
         let aligned = Aligned(3);
-        let mut over = HandlerFuture::new(async move {
+        let future = async move {
             let held = aligned;
             std::future::ready(()).await;
             Response::text(held.0.to_string())
-        });
-        assert_eq!(over.class, BOXED);
+        };
+        assert_eq!(class_of_val(&future), None);
+        let mut over = HandlerFuture::new(future);
         assert!(poll_once(&mut over).is_ready());
     }
 
@@ -445,10 +550,7 @@ mod tests {
             *target += 1;
             *target
         });
-        fn class<F: Future>(_: &Recycled<F>) -> Option<usize> {
-            Pooled::<F>::CLASS
-        }
-        let class = class(&future).expect("a small future has a block class");
+        let class = class_of_val(&*future.0).expect("a small future has a block class");
         let block = future.0.value.cast::<u8>();
         let Poll::Ready(value) = Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) else {
             panic!("ready at once")
@@ -456,15 +558,15 @@ mod tests {
         assert_eq!(value, 6);
         drop(future);
         assert_eq!(drops.get(), 1);
-        assert_eq!(FREE_HEADS.with(|heads| heads[class].get()), block.as_ptr());
+        assert_eq!(free_head(class), block.as_ptr());
         assert_eq!(borrowed, 6);
     }
 
     #[test]
     fn a_pool_keeps_at_most_its_bound_of_blocks() {
-        let futures: Vec<_> =
-            (0..MAX_POOLED + 10).map(|_| HandlerFuture::new(async { Response::text("x") })).collect();
-        let class = futures[0].class;
+        let make = || async { Response::text("x") };
+        let class = class_of_val(&make()).expect("a small future has a block class");
+        let futures: Vec<_> = (0..MAX_POOLED + 10).map(|_| HandlerFuture::new(make())).collect();
         drop(futures);
         let pooled = FREE_COUNTS.with(|counts| counts[class].get());
         assert_eq!(pooled, MAX_POOLED);

@@ -212,11 +212,13 @@ impl<H> Router<H> {
     /// their way out).
     #[inline]
     pub(crate) fn route(&self, method: Method, path: &[u8], params: &mut ParamSpans) -> Routed<'_, H> {
-        if path == b"*" {
-            return Routed::Asterisk { allowed: with_implied_head(self.methods) };
-        }
-        let path = if path.is_empty() { &b"/"[..] } else { path };
-        let Some(rest) = path.strip_prefix(b"/") else { return Routed::NotFound };
+        // The usual path first: one test for an origin-form path.
+        let (path, rest) = match path.strip_prefix(b"/") {
+            Some(rest) => (path, rest),
+            None if path.is_empty() => (&b"/"[..], &b""[..]),
+            None if path == b"*" => return Routed::Asterisk { allowed: with_implied_head(self.methods) },
+            None => return Routed::NotFound,
+        };
         params.len = 0;
         let mut allowed = 0;
         match self.walk(0, path, Some(rest), method, params, &mut allowed) {

@@ -28,8 +28,8 @@
 //! The same blocks hold the connection's per-request state
 //! ([`Recycled`], a future of a known type): it is most of a connection's
 //! future, and held inline it made every idle connection keep ~400 bytes
-//! of room for a request it was not serving. And they hold what a
-//! [`Request`] carries ([`Pooled`]), so that a request is one pointer.
+//! of room for a request it was not serving. Both are built on
+//! [`Pooled`], a typed box over the blocks.
 //!
 //! ```text
 //!   Handler::call ─▶ HandlerFuture::new: a block from the free list,
@@ -270,8 +270,8 @@ impl Drop for HandlerFuture {
 /// A value of a known type in a recycled block (a `Box` if it is too
 /// large or over-aligned): a `Box` whose memory costs a pop and a push on
 /// this loop's free list instead of a `malloc` and a `free`. One pointer
-/// wide: the class is known from the type when compiled. Used for what a
-/// request holds (see `Request`), so that a request is one pointer to move.
+/// wide: the class is known from the type when compiled. What
+/// [`HandlerFuture`] and [`Recycled`] put their futures in.
 pub(crate) struct Pooled<T> {
     value: NonNull<T>,
     /// Owns a `T`, for the drop checker.

@@ -242,9 +242,9 @@ impl<H> Router<H> {
     /// nothing, the parameters it pushed are dropped and the walk goes on
     /// down the parameter branch. A path that meets no such fork (`/` and
     /// `/{name}` never fork: the one takes only an empty segment, the
-    /// other only a non-empty one) is routed without a single call: inlined
-    /// into the connection, where routing a greeting costs ~60
-    /// instructions, against ~210 for the scan of every route it replaced.
+    /// other only a non-empty one) is routed without a single call. Routing
+    /// the greeting's `GET /bench` costs 140 instructions under callgrind,
+    /// against 214 for the scan of every route that this replaced.
     #[inline(always)]
     fn walk(
         &self,

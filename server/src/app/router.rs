@@ -209,8 +209,10 @@ impl<H> Router<H> {
     /// parser lets through only for OPTIONS) is the server itself. Where
     /// the found route's parameters are in `path` goes into `params` (by
     /// reference: returned by value, the spans were copied three times on
-    /// their way out).
-    #[inline]
+    /// their way out). Always inlined into its one caller, the connection:
+    /// as a call, its register saves, its spills and the writing of the
+    /// result through memory cost ~30 instructions per request.
+    #[inline(always)]
     pub(crate) fn route(&self, method: Method, path: &[u8], params: &mut ParamSpans) -> Routed<'_, H> {
         // The usual path first: one test for an origin-form path.
         let (path, rest) = match path.strip_prefix(b"/") {
@@ -243,8 +245,9 @@ impl<H> Router<H> {
     /// down the parameter branch. A path that meets no such fork (`/` and
     /// `/{name}` never fork: the one takes only an empty segment, the
     /// other only a non-empty one) is routed without a single call. Routing
-    /// the greeting's `GET /bench` costs 140 instructions under callgrind,
-    /// against 214 for the scan of every route that this replaced.
+    /// the greeting's `GET /bench` costs ~115 instructions under callgrind
+    /// (inlined into the connection), against 214 for the scan of every
+    /// route that this replaced.
     #[inline(always)]
     fn walk(
         &self,

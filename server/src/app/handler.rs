@@ -189,8 +189,9 @@ pub struct HandlerFuture {
 
 /// The functions a [`HandlerFuture`] calls on its future.
 struct FutureVTable {
-    /// Polls the future; if it is ready, drops it and frees its memory.
-    poll_then_release: unsafe fn(NonNull<()>, &mut Context<'_>) -> Poll<Response>,
+    /// Polls the future in the slot; if it is ready, empties the slot,
+    /// then drops the future and frees its memory.
+    poll_then_release: unsafe fn(&mut Option<NonNull<()>>, &mut Context<'_>) -> Poll<Response>,
     /// Drops an unfinished future and frees its memory.
     release: unsafe fn(NonNull<()>),
 }
@@ -202,16 +203,26 @@ impl<F: Future<Output = Response>> VTableOf<F> {
     const VTABLE: FutureVTable =
         FutureVTable { poll_then_release: Self::poll_then_release, release: Self::release };
 
+    /// The slot is emptied before the future is dropped: if a destructor
+    /// of what the future held panics, the future is not dropped a second
+    /// time when its `HandlerFuture` is (its block is leaked instead).
+    ///
     /// # Safety
-    /// `future` is a live `F` from `Pooled::<F>::into_raw`, owned by the
-    /// caller, which never uses it again if this returns `Ready`.
-    unsafe fn poll_then_release(future: NonNull<()>, cx: &mut Context<'_>) -> Poll<Response> {
+    /// The slot holds a live `F` from `Pooled::<F>::into_raw`, owned by the
+    /// slot alone.
+    unsafe fn poll_then_release(slot: &mut Option<NonNull<()>>, cx: &mut Context<'_>) -> Poll<Response> {
+        let Some(future) = *slot else {
+            // What an `async` block does: the connection never polls a
+            // finished handler (and catches the panic if it did).
+            panic!("a HandlerFuture polled after it finished");
+        };
         // SAFETY: a live `F` that never moves until it is released (moving
         // a `HandlerFuture` moves the pointer, not the future).
         let pinned = unsafe { Pin::new_unchecked(&mut *future.cast::<F>().as_ptr()) };
         let poll = pinned.poll(cx);
         if poll.is_ready() {
-            // SAFETY: finished: released once, here; the caller forgets it.
+            *slot = None;
+            // SAFETY: finished, and forgotten by the slot: released once.
             unsafe { Self::release(future) };
         }
         poll
@@ -239,20 +250,11 @@ impl Future for HandlerFuture {
     type Output = Response;
 
     #[inline]
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
-        let Some(future) = self.future else {
-            // What an `async` block does: the connection never polls a
-            // finished handler (and catches the panic if it did).
-            panic!("a HandlerFuture polled after it finished");
-        };
-        // SAFETY: `future` is the live future of the vtable's type, owned
-        // by this value alone; if it is ready, it has been released, and
-        // is forgotten here.
-        let poll = unsafe { (self.vtable.poll_then_release)(future, cx) };
-        if poll.is_ready() {
-            self.future = None;
-        }
-        poll
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let this = self.get_mut();
+        // SAFETY: the slot holds the live future of the vtable's type (or
+        // nothing, once it finished), owned by this value alone.
+        unsafe { (this.vtable.poll_then_release)(&mut this.future, cx) }
     }
 }
 
@@ -515,6 +517,37 @@ mod tests {
         drop(handler_future);
         assert_eq!(drops.get(), 1, "dropped once");
         assert_eq!(free_head(class), block.as_ptr(), "given back once");
+    }
+
+    /// Ready at once; panics when dropped, after which its probe is
+    /// dropped (and counted) as the unwinding drops its fields.
+    struct ReadyThenPanickyDrop {
+        _probe: Probe,
+    }
+
+    impl Future for ReadyThenPanickyDrop {
+        type Output = Response;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Response> {
+            Poll::Ready(Response::text("ok"))
+        }
+    }
+
+    impl Drop for ReadyThenPanickyDrop {
+        fn drop(&mut self) {
+            panic!("a destructor that panics");
+        }
+    }
+
+    #[test]
+    fn a_destructor_that_panics_after_the_answer_never_drops_the_future_twice() {
+        let drops = Rc::new(Cell::new(0));
+        let mut future = HandlerFuture::new(ReadyThenPanickyDrop { _probe: Probe(drops.clone()) });
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut future)));
+        assert!(polled.is_err(), "the destructor's panic comes out of the poll");
+        assert_eq!(drops.get(), 1, "the probe inside was dropped while unwinding");
+        assert!(future.future.is_none(), "the slot was emptied before the drop");
+        drop(future);
+        assert_eq!(drops.get(), 1, "and never dropped again");
     }
 
     #[test]

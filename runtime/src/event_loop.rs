@@ -862,6 +862,7 @@ impl Core {
         &self.reactor
     }
 
+    #[inline]
     pub(crate) fn clock(&self) -> &Clock {
         &self.clock
     }

@@ -35,7 +35,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::ops::{Add, AddAssign, Sub, SubAssign};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -45,8 +45,16 @@ use crate::task::BlockingPool;
 /// A wheel tick (one millisecond) in nanoseconds.
 const NANOS_PER_TICK: u64 = 1_000_000;
 
-/// A measurement of the current loop's clock: `std::time::Instant` that
-/// follows a paused clock.
+/// A measurement of the current loop's clock: like `std::time::Instant`,
+/// but it follows a paused clock.
+///
+/// It is a count of nanoseconds on eddy's timeline (the OS's monotonic
+/// clock, the one `std::time::Instant` reads, counted from a zero taken
+/// once per process), so comparing two, adding a `Duration` or reading the
+/// loop's clock is integer arithmetic, not `timespec` arithmetic with its
+/// carries (~40 instructions a subtraction, callgrind; the loop converts
+/// every reading for its timers and its trace). [`Instant::into_std`] and
+/// `From<std::time::Instant>` convert exactly through that zero.
 ///
 /// Inside a runtime, [`Instant::now`] reads the loop's clock; outside one, the
 /// OS clock. Use it for anything compared with timers (deadlines, elapsed
@@ -63,14 +71,14 @@ const NANOS_PER_TICK: u64 = 1_000_000;
 /// });
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Instant(std::time::Instant);
+pub struct Instant(u64);
 
 impl Instant {
     /// The current time on this thread's loop clock (the OS clock outside a
     /// runtime).
+    #[inline]
     pub fn now() -> Instant {
-        crate::context::with_core(|core| core.clock().now())
-            .unwrap_or_else(|| Instant(std::time::Instant::now()))
+        crate::context::with_core(|core| core.clock().now()).unwrap_or_else(Instant::from_os)
     }
 
     /// The loop clock as last read: by the loop itself once per tick, or by
@@ -79,14 +87,15 @@ impl Instant {
     /// polling tasks. Good for deadlines measured in seconds (a server's
     /// keep-alive timeout) on a hot path where ~50 ns per read adds up.
     /// Outside a runtime it is `now()`.
+    #[inline]
     pub fn recent() -> Instant {
-        crate::context::with_core(|core| core.clock().recent())
-            .unwrap_or_else(|| Instant(std::time::Instant::now()))
+        crate::context::with_core(|core| core.clock().recent()).unwrap_or_else(Instant::from_os)
     }
 
     /// Time elapsed from `earlier` to `self`, or zero if `earlier` is later.
+    #[inline]
     pub fn duration_since(&self, earlier: Instant) -> Duration {
-        self.0.saturating_duration_since(earlier.0)
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
     }
 
     /// Time elapsed since this instant, on the loop clock.
@@ -95,18 +104,35 @@ impl Instant {
     }
 
     /// `self + duration`, or `None` on overflow.
+    #[inline]
     pub fn checked_add(&self, duration: Duration) -> Option<Instant> {
-        self.0.checked_add(duration).map(Instant)
+        self.0.checked_add(nanos_of(duration)?).map(Instant)
     }
 
     /// `self - duration`, or `None` on underflow.
+    #[inline]
     pub fn checked_sub(&self, duration: Duration) -> Option<Instant> {
-        self.0.checked_sub(duration).map(Instant)
+        self.0.checked_sub(nanos_of(duration)?).map(Instant)
     }
 
-    /// The standard library instant this wraps.
+    /// The same point in time as a standard library instant.
     pub fn into_std(self) -> std::time::Instant {
-        self.0
+        let epoch = epoch();
+        if self.0 >= BIAS {
+            epoch.std + Duration::from_nanos(self.0 - BIAS)
+        } else {
+            // Only instants made from std ones before the epoch get here,
+            // and std can represent those.
+            let before = Duration::from_nanos(BIAS - self.0);
+            epoch.std.checked_sub(before).unwrap_or(epoch.std)
+        }
+    }
+
+    /// The OS clock, now, on eddy's timeline (what `now` is outside a
+    /// runtime, and a running loop clock without offset).
+    #[inline]
+    pub(crate) fn from_os() -> Instant {
+        Instant(os_nanos().wrapping_add(epoch().to_timeline))
     }
 
     /// `self + duration`, saturating at a point about 30 years ahead rather
@@ -118,8 +144,18 @@ impl Instant {
 }
 
 impl From<std::time::Instant> for Instant {
+    /// The same point in time on eddy's timeline (saturating some 146
+    /// years either side of the process's first clock read).
     fn from(instant: std::time::Instant) -> Instant {
-        Instant(instant)
+        let epoch = epoch();
+        let since = |later: std::time::Instant, earlier| {
+            u64::try_from(later.saturating_duration_since(earlier).as_nanos()).unwrap_or(u64::MAX).min(BIAS)
+        };
+        if instant >= epoch.std {
+            Instant(BIAS + since(instant, epoch.std))
+        } else {
+            Instant(BIAS - since(epoch.std, instant))
+        }
     }
 }
 
@@ -127,33 +163,35 @@ impl Add<Duration> for Instant {
     type Output = Instant;
     /// # Panics
     /// On overflow, like `std::time::Instant`.
+    #[inline]
     fn add(self, rhs: Duration) -> Instant {
-        Instant(self.0 + rhs)
+        self.checked_add(rhs).expect("overflow when adding a duration to an instant")
     }
 }
 
 impl AddAssign<Duration> for Instant {
     fn add_assign(&mut self, rhs: Duration) {
-        self.0 += rhs;
+        *self = *self + rhs;
     }
 }
 
 impl Sub<Duration> for Instant {
     type Output = Instant;
     fn sub(self, rhs: Duration) -> Instant {
-        Instant(self.0 - rhs)
+        self.checked_sub(rhs).expect("overflow when subtracting a duration from an instant")
     }
 }
 
 impl SubAssign<Duration> for Instant {
     fn sub_assign(&mut self, rhs: Duration) {
-        self.0 -= rhs;
+        *self = *self - rhs;
     }
 }
 
 impl Sub<Instant> for Instant {
     type Output = Duration;
     /// Saturates at zero, like [`Instant::duration_since`].
+    #[inline]
     fn sub(self, rhs: Instant) -> Duration {
         self.duration_since(rhs)
     }
@@ -161,8 +199,57 @@ impl Sub<Instant> for Instant {
 
 impl fmt::Debug for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        self.into_std().fmt(f)
     }
+}
+
+/// Where eddy's timeline puts the process's first clock read: 2⁶² ns
+/// (146 years) up, so instants made from older `std` ones (and `checked_sub`)
+/// stay representable.
+const BIAS: u64 = 1 << 62;
+
+/// The zero of eddy's timeline: one `std::time::Instant` and the raw OS
+/// reading taken just after it. Taken in that order, eddy's clock lags
+/// std's by the few nanoseconds between the two reads, never leads it: a
+/// deadline converted from a std instant fires that much late, never early,
+/// and eddy's own intervals (two eddy readings) are exact.
+struct Epoch {
+    std: std::time::Instant,
+    /// What to add (wrapping) to a raw reading to put it on the timeline.
+    to_timeline: u64,
+}
+
+static EPOCH: OnceLock<Epoch> = OnceLock::new();
+
+fn epoch() -> &'static Epoch {
+    EPOCH.get_or_init(|| {
+        let std = std::time::Instant::now();
+        let raw = os_nanos();
+        Epoch { std, to_timeline: BIAS.wrapping_sub(raw) }
+    })
+}
+
+/// The OS's monotonic clock in nanoseconds: the clock `std::time::Instant`
+/// reads on each platform (`CLOCK_MONOTONIC`; on Apple systems
+/// `CLOCK_UPTIME_RAW`), without the `timespec` type around it.
+#[inline]
+fn os_nanos() -> u64 {
+    #[cfg(target_vendor = "apple")]
+    const CLOCK: libc::clockid_t = libc::CLOCK_UPTIME_RAW;
+    #[cfg(not(target_vendor = "apple"))]
+    const CLOCK: libc::clockid_t = libc::CLOCK_MONOTONIC;
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec; `clock_gettime` with a
+    // clock every supported OS has cannot fail (std's `Instant::now` makes
+    // the same call and treats failure as impossible).
+    unsafe { libc::clock_gettime(CLOCK, &mut now) };
+    (now.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(now.tv_nsec as u64)
+}
+
+/// `duration` in nanoseconds, if that fits in 64 bits (584 years).
+#[inline]
+fn nanos_of(duration: Duration) -> Option<u64> {
+    duration.as_secs().checked_mul(1_000_000_000)?.checked_add(u64::from(duration.subsec_nanos()))
 }
 
 /// The runtime's clock: one for all its loops, so every loop reads the same
@@ -185,7 +272,7 @@ impl fmt::Debug for Instant {
 pub(crate) struct RuntimeClock {
     /// Tick 0 of every loop's timer wheel: when the runtime was built. One
     /// origin for all loops, so their deadlines compare.
-    origin: std::time::Instant,
+    origin: Instant,
     /// More than one loop: another thread may change the state, so reads
     /// must check `generation`. A single loop changes it only itself.
     shared_by_loops: bool,
@@ -196,7 +283,7 @@ pub(crate) struct RuntimeClock {
 
 struct ClockState {
     /// While paused, the frozen current time.
-    paused_at: Option<std::time::Instant>,
+    paused_at: Option<Instant>,
     /// Added to the OS clock when running: time advanced while paused is not
     /// given back on resume, so the clock never runs backwards.
     offset: Duration,
@@ -228,7 +315,7 @@ struct LoopSlot {
 /// One pending [`advance`](super::advance).
 struct AdvanceWait {
     id: u64,
-    target: std::time::Instant,
+    target: Instant,
     waker: Option<Waker>,
     /// Set when the advance is over: `Ok` once the clock reached the target
     /// and everything due on the way ran, `Err` (a message) if a loop never
@@ -246,7 +333,7 @@ const ADVANCE_STALL_TICKS: u32 = 100_000;
 
 impl RuntimeClock {
     pub(crate) fn new(start_paused: bool, auto_advance: bool, loops: usize) -> Arc<RuntimeClock> {
-        let origin = std::time::Instant::now();
+        let origin = Instant::from_os();
         Arc::new(RuntimeClock {
             origin,
             shared_by_loops: loops > 1,
@@ -283,7 +370,7 @@ impl RuntimeClock {
             state.next_advance_id += 1;
             state.advances.push(AdvanceWait {
                 id: new_id,
-                target: target.0,
+                target,
                 waker: Some(waker.clone()),
                 outcome: None,
             });
@@ -339,19 +426,19 @@ pub(crate) struct Clock {
     index: usize,
     /// Copies of the runtime clock's constants, read on every clock read
     /// and timer insert without a pointer chase.
-    origin: std::time::Instant,
+    origin: u64,
     shared_by_loops: bool,
     /// The `generation` the cached fields below were copied at.
     seen: Cell<u64>,
-    paused_at: Cell<Option<std::time::Instant>>,
-    offset: Cell<Duration>,
-    /// The last value `now` returned (see [`Instant::recent`]).
-    recent: Cell<std::time::Instant>,
-    /// `recent` as nanoseconds since `origin`, once someone asked for it
-    /// (the wheel's tick, the trace's timestamp, the park timeout): one
-    /// timespec subtraction per clock read instead of one per use, and
-    /// none for a read nobody converts.
-    recent_nanos: Cell<Option<u64>>,
+    paused_at: Cell<Option<Instant>>,
+    /// What to add (wrapping) to a raw OS reading to get the running
+    /// clock: the timeline's own shift plus the offset time was advanced
+    /// by while paused. One add per read.
+    to_clock: Cell<u64>,
+    /// The last value `now` returned (see [`Instant::recent`]), on the
+    /// timeline: `recent - origin` is the wheel's and the trace's time,
+    /// one subtraction.
+    recent: Cell<u64>,
     /// Mirrors this loop's `LoopSlot::idle`, so waking up costs a lock only
     /// when the loop had declared itself idle.
     marked_idle: Cell<bool>,
@@ -393,13 +480,12 @@ impl Clock {
         let clock = Clock {
             runtime: runtime.clone(),
             index,
-            origin: runtime.origin,
+            origin: runtime.origin.0,
             shared_by_loops: runtime.shared_by_loops,
             seen: Cell::new(0),
             paused_at: Cell::new(None),
-            offset: Cell::new(Duration::ZERO),
-            recent: Cell::new(runtime.origin),
-            recent_nanos: Cell::new(Some(0)),
+            to_clock: Cell::new(epoch().to_timeline),
+            recent: Cell::new(runtime.origin.0),
             marked_idle: Cell::new(true),
             busy_ticks: Cell::new(0),
         };
@@ -407,44 +493,27 @@ impl Clock {
         clock
     }
 
+    #[inline]
     pub(crate) fn now(&self) -> Instant {
         self.refresh();
-        let now = self.paused_at.get().unwrap_or_else(|| {
-            // A clock that was never paused has no offset: skip the add
-            // (a carry-normalising timespec addition on every read).
-            let offset = self.offset.get();
-            let os = std::time::Instant::now();
-            if offset.is_zero() {
-                os
-            } else {
-                os + offset
-            }
-        });
-        self.set_recent(now);
+        let now = match self.paused_at.get() {
+            Some(paused_at) => paused_at.0,
+            None => os_nanos().wrapping_add(self.to_clock.get()),
+        };
+        self.recent.set(now);
         Instant(now)
     }
 
+    #[inline]
     pub(crate) fn recent(&self) -> Instant {
         Instant(self.recent.get())
-    }
-
-    fn set_recent(&self, now: std::time::Instant) {
-        self.recent.set(now);
-        self.recent_nanos.set(None);
     }
 
     /// [`recent`](Self::recent) as nanoseconds since the clock's origin
     /// (tick 0 of the wheel, time 0 of the trace).
     #[inline]
     pub(crate) fn recent_nanos(&self) -> u64 {
-        match self.recent_nanos.get() {
-            Some(nanos) => nanos,
-            None => {
-                let nanos = self.recent.get().saturating_duration_since(self.origin).as_nanos() as u64;
-                self.recent_nanos.set(Some(nanos));
-                nanos
-            }
-        }
+        self.recent.get().saturating_sub(self.origin)
     }
 
     /// How long from [`recent`](Self::recent) until wheel tick `tick`
@@ -472,10 +541,9 @@ impl Clock {
         let origin = self.origin;
         self.update(|state| {
             if state.paused_at.is_none() {
-                let now = std::time::Instant::now() + state.offset;
-                let since = now.saturating_duration_since(origin);
-                let aligned = origin + Duration::from_millis(round_up_millis(since));
-                state.paused_at = Some(aligned);
+                let now = Instant::from_os().saturating_add(state.offset);
+                let since = now.0.saturating_sub(origin);
+                state.paused_at = Some(Instant(origin + round_up_millis(since) * NANOS_PER_TICK));
             }
         });
     }
@@ -485,7 +553,7 @@ impl Clock {
     pub(crate) fn resume(&self) {
         let finished = self.update(|state| {
             if let Some(frozen) = state.paused_at.take() {
-                state.offset = frozen.saturating_duration_since(std::time::Instant::now());
+                state.offset = frozen.duration_since(Instant::from_os());
             }
             let mut finished = Vec::new();
             for wait in state.advances.iter_mut().filter(|wait| wait.outcome.is_none()) {
@@ -503,7 +571,7 @@ impl Clock {
 
     /// The wheel tick at which a timer for `deadline` may fire: rounded up.
     pub(crate) fn deadline_tick(&self, deadline: Instant) -> u64 {
-        round_up_millis(deadline.0.saturating_duration_since(self.origin))
+        round_up_millis(deadline.0.saturating_sub(self.origin))
     }
 
     /// The wheel tick [`recent`](Self::recent) falls in: rounded down.
@@ -519,7 +587,7 @@ impl Clock {
 
     /// The instant at which tick `tick` begins.
     pub(crate) fn tick_instant(&self, tick: u64) -> Instant {
-        Instant(self.origin + Duration::from_millis(tick))
+        Instant(self.origin.saturating_add(tick.saturating_mul(NANOS_PER_TICK)))
     }
 
     // ----- Paused time: when may the clock move? ---------------------------
@@ -595,14 +663,13 @@ impl Clock {
         if busy_elsewhere {
             return Idle::Wait { warn: false };
         }
-        let origin = self.origin;
         let earliest = state
             .loops
             .iter()
             .filter(|slot| slot.driven)
             .filter_map(|slot| slot.next)
             .min()
-            .map(|tick| origin + Duration::from_millis(tick));
+            .map(|tick| self.tick_instant(tick));
         let target =
             state.advances.iter().filter(|wait| wait.outcome.is_none()).map(|wait| wait.target).min();
         if blocking.is_busy() {
@@ -635,13 +702,13 @@ impl Clock {
         if to <= now {
             // Timers already due on some loop: the loop that moved the clock
             // notified it; if it is this one, fire them now.
-            let mine = next.is_some_and(|tick| origin + Duration::from_millis(tick) <= now);
+            let mine = next.is_some_and(|tick| self.tick_instant(tick) <= now);
             return if mine { Idle::Run } else { Idle::Wait { warn: false } };
         }
         state.paused_at = Some(to);
         log::trace!(
             "paused clock: every loop idle, moving {:?} forward to {}",
-            to.saturating_duration_since(now),
+            to.duration_since(now),
             if target == Some(to) { "an advance's target" } else { "the next timer" },
         );
         // Every other loop must look at its timers before the clock moves
@@ -716,9 +783,10 @@ impl Clock {
     fn copy_state(&self, state: &ClockState) {
         self.seen.set(self.runtime.generation.load(Ordering::Relaxed));
         self.paused_at.set(state.paused_at);
-        self.offset.set(state.offset);
+        let offset = nanos_of(state.offset).unwrap_or(u64::MAX / 4);
+        self.to_clock.set(epoch().to_timeline.wrapping_add(offset));
         if let Some(paused_at) = state.paused_at {
-            self.set_recent(paused_at);
+            self.recent.set(paused_at.0);
         }
     }
 }
@@ -738,14 +806,9 @@ fn wake_contained(wakers: Vec<Waker>) {
     }
 }
 
-/// Whole milliseconds in `since`, rounded up.
-fn round_up_millis(since: Duration) -> u64 {
-    let millis = since.as_millis() as u64;
-    if since.subsec_nanos() % 1_000_000 == 0 {
-        millis
-    } else {
-        millis + 1
-    }
+/// Whole milliseconds in `since` nanoseconds, rounded up.
+fn round_up_millis(since: u64) -> u64 {
+    since.div_ceil(NANOS_PER_TICK)
 }
 
 #[cfg(test)]
@@ -762,13 +825,13 @@ mod tests {
     }
 
     fn set_now(clock: &Clock, to: Instant) {
-        clock.update(|state| state.paused_at = Some(to.0));
+        clock.update(|state| state.paused_at = Some(to));
     }
 
     #[test]
     fn deadlines_round_up_and_now_rounds_down() {
         let (clock, _poll) = paused_clock();
-        let origin = Instant(clock.runtime.origin);
+        let origin = clock.runtime.origin;
         assert_eq!(clock.deadline_tick(origin + Duration::from_micros(1)), 1);
         assert_eq!(clock.deadline_tick(origin + Duration::from_millis(3)), 3);
         set_now(&clock, origin + Duration::from_micros(2_999));

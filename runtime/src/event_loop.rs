@@ -649,8 +649,10 @@ impl Core {
         self.times_polls().then(|| busy.unwrap_or_default())
     }
 
-    /// Queues a ready task. Loop thread only.
-    #[inline]
+    /// Queues a ready task. Loop thread only. Always inlined: it is the
+    /// end of every wake on the loop's own thread (generic task code in
+    /// the caller's crate), where a call cost as much as the push.
+    #[inline(always)]
     pub(crate) fn push_ready(&self, task: Arc<dyn Runnable>) {
         self.run_queue.borrow_mut().push_back(task);
     }
@@ -854,6 +856,7 @@ impl Core {
         &self.shared
     }
 
+    #[inline]
     pub(crate) fn loop_id(&self) -> u32 {
         self.shared.loop_id
     }
@@ -879,6 +882,7 @@ impl Core {
     }
 
     /// Whether a timer fired; if not, updates who it wakes.
+    #[inline]
     pub(crate) fn poll_timer(&self, key: TimerKey, waker: &Waker) -> bool {
         self.timers.borrow_mut().poll_fired(key, waker)
     }

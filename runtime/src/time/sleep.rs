@@ -99,25 +99,50 @@ impl Future for Sleep {
 
 impl Sleep {
     /// The wait itself; [`Future::poll`] adds the cooperative budget.
+    ///
+    /// Borrows the current loop rather than cloning its `Rc` (an increment
+    /// and a decrement on every poll of an armed timer, which a server's
+    /// connection makes once per request).
+    #[inline]
     fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let this = self;
-        context::expect_core("polling a Sleep", |core| match this.timer {
+        let polled = context::with_core(|core| match this.timer {
             Some(timer) if timer.loop_id == core.loop_id() => {
                 if core.poll_timer(timer.key, cx.waker()) {
                     return Poll::Ready(());
                 }
                 Poll::Pending
             }
-            _ => {
-                if core.clock().now() >= this.deadline {
-                    return Poll::Ready(());
-                }
-                let key = core.insert_timer(this.deadline, cx.waker());
-                this.timer = Some(Registration { loop_id: core.loop_id(), key });
-                Poll::Pending
-            }
-        })
+            _ => this.arm(core, cx),
+        });
+        match polled {
+            Some(polled) => polled,
+            None => no_loop(),
+        }
     }
+
+    /// The first poll on this loop: ready if the deadline has passed,
+    /// otherwise a timer in the loop's wheel.
+    #[cold]
+    fn arm(&mut self, core: &crate::event_loop::Core, cx: &mut Context<'_>) -> Poll<()> {
+        if core.clock().now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let key = core.insert_timer(self.deadline, cx.waker());
+        self.timer = Some(Registration { loop_id: core.loop_id(), key });
+        Poll::Pending
+    }
+}
+
+/// A `Sleep` polled with no eddy loop running on the thread: nothing could
+/// ever fire it, which is a programming error (as for `expect_core`).
+#[cold]
+#[track_caller]
+fn no_loop() -> ! {
+    panic!(
+        "polling a Sleep must be called from inside an eddy runtime \
+         (eddy::run, Runtime::block_on, or a task they spawned)"
+    )
 }
 
 impl Drop for Sleep {

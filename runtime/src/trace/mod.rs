@@ -324,6 +324,7 @@ pub(crate) fn event_names() -> Vec<String> {
 ///     eddy::trace::event(&CACHE_MISS, 42, 1024);
 /// });
 /// ```
+#[inline]
 pub fn event(kind: &'static EventKind, a: u32, b: u32) {
     let number = kind.number();
     RUNNING.with(|running| {

@@ -19,13 +19,20 @@
 //! panic — the outer loop is current again afterwards, and `spawn`, `sleep`
 //! and sockets keep working there.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::event_loop::Core;
 
 thread_local! {
     static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+    /// The `Core` in `CURRENT`, as a plain pointer (null when there is
+    /// none), for [`with_loop`]: one thread-local load instead of a
+    /// `RefCell` borrow and the check that a thread-local with a destructor
+    /// is still alive (~10 instructions, several times per request on a
+    /// server's hot path: the clock, timers, wakes). Set and cleared
+    /// together with `CURRENT`.
+    static CURRENT_CORE: Cell<*const Core> = const { Cell::new(std::ptr::null()) };
 }
 
 /// Puts back the loop that was current before it was made, when dropped.
@@ -61,6 +68,7 @@ pub(crate) fn enter_for_shutdown(core: Rc<Core>) -> EnterGuard {
 }
 
 fn swap_in(core: Rc<Core>) -> EnterGuard {
+    CURRENT_CORE.with(|current| current.set(Rc::as_ptr(&core)));
     let previous = CURRENT.with(|current| current.borrow_mut().replace(core));
     EnterGuard { previous, _not_send: std::marker::PhantomData }
 }
@@ -70,6 +78,7 @@ impl Drop for EnterGuard {
         // Swap first, drop after: dropping the Rc<Core> may run destructors
         // that look the current loop up again.
         let previous = self.previous.take();
+        CURRENT_CORE.with(|current| current.set(previous.as_ref().map_or(std::ptr::null(), Rc::as_ptr)));
         let ours = CURRENT.with(|current| std::mem::replace(&mut *current.borrow_mut(), previous));
         drop(ours);
     }
@@ -78,6 +87,25 @@ impl Drop for EnterGuard {
 /// Runs `f` with this thread's current loop, or returns `None` outside one.
 pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
     CURRENT.with(|current| current.borrow().as_ref().map(f))
+}
+
+/// [`with_core`] for the hot paths that need only a `&Core` (the clock,
+/// timers, the wake of a task on its own loop): one thread-local load.
+#[inline(always)]
+pub(crate) fn with_loop<R>(f: impl FnOnce(&Core) -> R) -> Option<R> {
+    let core = CURRENT_CORE.with(Cell::get);
+    if core.is_null() {
+        return None;
+    }
+    // SAFETY: `CURRENT_CORE` is non-null only while `CURRENT` holds an
+    // `Rc` of that very core (both are set in `swap_in` and restored in
+    // `EnterGuard::drop`, on this thread). `CURRENT` gives its `Rc` up
+    // only to the guard that replaces it (`previous`), which keeps it
+    // alive until it puts it back, so the core outlives `f` even if `f`
+    // (a waker's clone, say) enters or drops another runtime meanwhile.
+    // Only `&Core` is handed out, and `Core` is used through shared
+    // references only (its state sits in `Cell`s and `RefCell`s).
+    Some(f(unsafe { &*core }))
 }
 
 /// Like [`with_core`], for the public functions that only make sense inside a

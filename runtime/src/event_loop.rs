@@ -459,13 +459,17 @@ impl Core {
             }
         }
         let parked_at = self.trace.loop_time();
+        // Nothing arms or fires a timer during a park (I/O wakers run
+        // after it, timers fire in step 3): one count serves both records,
+        // except where a paused clock's idle step runs `advance` wakers.
+        let timers = self.timers.borrow().len();
         self.shared.stats.park_begins(
             parked_at,
             crate::runtime::AtPark {
                 tick: self.ticks.get(),
                 polls: self.polls_since_io.get(),
                 ready,
-                timers: self.timers.borrow().len(),
+                timers,
                 tasks: self.tasks.borrow().len(),
                 sockets: self.reactor.sockets(),
             },
@@ -485,7 +489,8 @@ impl Core {
         self.clock.now();
         self.trace.stamp(&self.clock);
         self.shared.stats.park_ends(parked_at, self.trace.loop_time());
-        self.trace.record(kind::UNPARK, 0, events as u32, self.timers.borrow().len() as u32);
+        let timers = if matches!(park, Park::Paused) { self.timers.borrow().len() } else { timers };
+        self.trace.record(kind::UNPARK, 0, events as u32, timers as u32);
         if let Some(shuffler) = &self.shuffler {
             shuffler.borrow_mut().shuffle(&mut wakers);
         }

@@ -77,7 +77,7 @@ impl Shared {
     /// that loop's thread, through the injection queue otherwise.
     pub(crate) fn schedule(self: &Arc<Self>, task: Arc<dyn Runnable>) {
         let mut task = Some(task);
-        crate::context::with_core(|core| {
+        crate::context::with_loop(|core| {
             if Arc::ptr_eq(core.shared(), self) {
                 if let Some(task) = task.take() {
                     core.push_ready(task);
@@ -100,7 +100,7 @@ impl Shared {
     #[inline]
     pub(crate) fn schedule_on_owner<T: Runnable>(task: Arc<T>) {
         let mut task = Some(task);
-        crate::context::with_core(|core| {
+        crate::context::with_loop(|core| {
             if let Some(task) = task.take_if(|task| Arc::ptr_eq(core.shared(), &task.header().owner)) {
                 core.push_ready(task);
             }

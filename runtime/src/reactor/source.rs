@@ -108,7 +108,7 @@ impl<S: AsRawFd> IoSource<S> {
     /// moved.
     #[inline]
     fn follow_running_loop(&self) -> io::Result<bool> {
-        let running = crate::context::with_core(|core| {
+        let running = crate::context::with_loop(|core| {
             (!Rc::ptr_eq(core.reactor(), &self.reactor.borrow())).then(|| core.reactor().clone())
         });
         let new = match running {

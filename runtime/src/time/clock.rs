@@ -78,7 +78,7 @@ impl Instant {
     /// runtime).
     #[inline]
     pub fn now() -> Instant {
-        crate::context::with_core(|core| core.clock().now()).unwrap_or_else(Instant::from_os)
+        crate::context::with_loop(|core| core.clock().now()).unwrap_or_else(Instant::from_os)
     }
 
     /// The loop clock as last read: by the loop itself once per tick, or by
@@ -89,7 +89,7 @@ impl Instant {
     /// Outside a runtime it is `now()`.
     #[inline]
     pub fn recent() -> Instant {
-        crate::context::with_core(|core| core.clock().recent()).unwrap_or_else(Instant::from_os)
+        crate::context::with_loop(|core| core.clock().recent()).unwrap_or_else(Instant::from_os)
     }
 
     /// Time elapsed from `earlier` to `self`, or zero if `earlier` is later.

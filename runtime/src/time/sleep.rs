@@ -106,7 +106,7 @@ impl Sleep {
     #[inline]
     fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let this = self;
-        let polled = context::with_core(|core| match this.timer {
+        let polled = context::with_loop(|core| match this.timer {
             Some(timer) if timer.loop_id == core.loop_id() => {
                 if core.poll_timer(timer.key, cx.waker()) {
                     return Poll::Ready(());

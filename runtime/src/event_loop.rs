@@ -348,6 +348,11 @@ impl Core {
 
     /// Step 1.
     fn take_injected(&self) -> usize {
+        // The common case, nothing from other threads: one atomic load,
+        // before any borrow (`Shared::take_injected` checks it again).
+        if !self.shared.is_notified() {
+            return 0;
+        }
         let mut injected = self.injected_buffer.borrow_mut();
         self.shared.take_injected(&mut injected);
         let count = injected.len();
@@ -392,13 +397,23 @@ impl Core {
     /// `use_park_reading`: fire against the reading the last park took
     /// instead of reading the clock (see "One clock read a tick").
     pub(crate) fn fire_timers(&self, use_park_reading: bool) -> usize {
-        if self.timers.borrow().is_empty() {
-            return 0; // No clock read: it is not free (a vDSO call at best).
-        }
+        let now = {
+            let timers = self.timers.borrow();
+            if timers.is_empty() {
+                return 0; // No clock read: it is not free (a vDSO call at best).
+            }
+            let now = if use_park_reading { self.clock.recent_tick() } else { self.clock.now_tick() };
+            // Nothing due (the common tick of a server whose deadlines lie
+            // seconds ahead): a comparison with the remembered deadline,
+            // without borrowing the wheel mutably or the wake buffer.
+            if !timers.is_due(now) {
+                return 0;
+            }
+            now
+        };
         // Borrowed, not taken and put back: nothing a waker can do reaches
         // step 3 again, and the borrow skips two moves of the `Vec` a tick.
         let mut wakers = self.wake_buffer.borrow_mut();
-        let now = if use_park_reading { self.clock.recent_tick() } else { self.clock.now_tick() };
         let fired = self.timers.borrow_mut().advance(now, &mut wakers);
         if fired > 0 {
             let previous = self.trace.timers_fired(fired, now, &self.clock);

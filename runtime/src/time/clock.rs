@@ -829,6 +829,45 @@ mod tests {
     }
 
     #[test]
+    fn std_instants_convert_there_and_back_exactly_on_both_sides_of_the_epoch() {
+        let now = std::time::Instant::now();
+        for std in [now, now + Duration::from_nanos(1), now + Duration::from_secs(86_400)]
+            .into_iter()
+            .chain(now.checked_sub(Duration::from_millis(1)))
+            .chain(epoch().std.checked_sub(Duration::from_nanos(7)))
+        {
+            assert_eq!(Instant::from(std).into_std(), std);
+        }
+        let earlier = Instant::from(now);
+        let later = Instant::from(now + Duration::from_nanos(1_500));
+        assert_eq!(later - earlier, Duration::from_nanos(1_500));
+        assert_eq!(earlier - later, Duration::ZERO, "saturates, like duration_since");
+    }
+
+    #[test]
+    fn the_os_clock_on_the_timeline_never_leads_std() {
+        // The epoch is read std first: eddy's reading lags by nanoseconds,
+        // so a deadline made from a std instant never fires early.
+        for _ in 0..1_000 {
+            let eddy = Instant::from_os();
+            let std = std::time::Instant::now();
+            assert!(eddy.into_std() <= std);
+        }
+    }
+
+    #[test]
+    fn instant_arithmetic_is_checked_like_std() {
+        let now = Instant::from_os();
+        assert_eq!(now.checked_add(Duration::MAX), None);
+        assert_eq!(Instant(5).checked_sub(Duration::from_nanos(6)), None);
+        assert_eq!((now + Duration::from_millis(3)) - Duration::from_millis(3), now);
+        assert_eq!(
+            now.saturating_add(Duration::MAX).duration_since(now),
+            Duration::from_secs(30 * 365 * 24 * 3600)
+        );
+    }
+
+    #[test]
     fn deadlines_round_up_and_now_rounds_down() {
         let (clock, _poll) = paused_clock();
         let origin = clock.runtime.origin;

@@ -32,9 +32,9 @@
 //! (`bench/instr`), where every request costs the loop a real park, about
 //! 110 instructions per request (1.9 %) when they came, a third of it the
 //! clock subtraction of the park's stamp (which also makes the flight
-//! recorder's parks exact). That subtraction is gone: stamps now take the
-//! clock's cached nanoseconds (`Clock::recent_nanos`), which the park's
-//! timeout has just computed.
+//! recorder's parks exact). That subtraction is gone: an `Instant` is a
+//! count of nanoseconds, and a stamp (`Clock::recent_nanos`) one integer
+//! subtraction.
 //!
 //! A busy loop still looks at I/O at least once per `tick_budget` (128)
 //! polls, so its figures are never older than that; a parked loop changes

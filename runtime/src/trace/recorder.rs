@@ -184,10 +184,9 @@ impl Recorder {
         if COMPILED_OUT {
             return;
         }
-        // The clock's own conversion, cached per reading: the park's stamp
-        // reuses the one its timeout computed, and the next tick's timers
-        // reuse the unpark's (a `std` `Instant` subtraction, out of line,
-        // was ~45 instructions per stamp). `origin` is the clock's zero.
+        // The clock's last reading as nanoseconds since its zero: one
+        // integer subtraction (a `std` `Instant` subtraction, out of line,
+        // was ~45 instructions per stamp; see `time/clock.rs`).
         self.now.set(clock.recent_nanos() & TIME_MASK);
     }
 

@@ -243,3 +243,25 @@ fn recent_time_is_never_ahead_of_now_and_follows_the_paused_clock() {
         assert!(recent <= Instant::now());
     });
 }
+
+#[test]
+#[should_panic(expected = "polling a Sleep must be called from inside an eddy runtime")]
+fn a_sleep_polled_outside_any_runtime_panics_naming_the_sleep() {
+    // Nothing could ever fire it: a programming error, said plainly.
+    let waker = futures_task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut sleep = std::pin::pin!(sleep(Duration::from_millis(1)));
+    let _ = sleep.as_mut().poll(&mut cx);
+}
+
+#[test]
+fn instants_outside_a_runtime_follow_the_os_clock_and_convert_to_std() {
+    let before = std::time::Instant::now();
+    let now = Instant::now();
+    let after = std::time::Instant::now();
+    // eddy's reading lags std's by nanoseconds at most (never leads it).
+    assert!(now.into_std() <= after);
+    assert!(now.into_std() + Duration::from_millis(50) >= before);
+    assert_eq!(Instant::from(before).into_std(), before);
+    assert!(Instant::recent() >= now, "recent outside a runtime reads the OS clock");
+}

@@ -91,6 +91,10 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
 
+    /// Inlined into the caller: a server's connection polls its armed
+    /// keep-alive timer on every wait, and as a call the frame was a
+    /// quarter of the poll.
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         // Budgeted: a loop over sleeps that are already due never waits.
         crate::task::poll_budgeted(cx, |cx| self.get_mut().poll_elapsed(cx))

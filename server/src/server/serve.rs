@@ -727,6 +727,11 @@ impl Listen for TcpListener {
     }
 
     fn configure(stream: &TcpStream, peer: Peer) {
+        // On Linux the listener's TCP_NODELAY is inherited (see
+        // `server/socket.rs`): no `setsockopt` per connection.
+        if crate::server::socket::NODELAY_INHERITED {
+            return;
+        }
         if let Err(error) = stream.set_nodelay(true) {
             log::debug!("{peer}: cannot set TCP_NODELAY: {error}");
         }
@@ -779,9 +784,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
         server.stats.accepted();
         log::debug!("{peer}: connected");
         let io = Rc::new(ConnIo::new(stream, peer, server.clone(), id));
-        if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
-            slot.io = Some(Rc::downgrade(&io) as Weak<ConnIo>);
-        }
+        let slot_io = Rc::downgrade(&io) as Weak<ConnIo>;
         let registration = Registration(io);
         // The connection is built inside the task, not captured by it: a
         // captured value keeps its own place in the task's future beside
@@ -796,7 +799,11 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
             drop(connection);
             drop(registration);
         });
+        // Filled in after the spawn, not before: the slot's borrow must not
+        // be held across it (a loop that is closing drops the task at once,
+        // and with it the registration, which removes the slot).
         if let Some(slot) = server.conns.borrow_mut().get_mut(id) {
+            slot.io = Some(slot_io);
             slot.task = Some(task.abort_handle());
         }
     };
@@ -823,7 +830,18 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
                 budget.register(index, cx.waker());
                 server.serve_reclaim_requests();
             }
-            L::poll_accept(&listener, cx).map(Event::Accepted)
+            // Every client already queued is admitted in this one poll, so
+            // the stop signal and this future's state are looked at once per
+            // wake, not once per connection (~70 instructions a connection).
+            // `poll_accept`'s cooperative budget still ends the turn after
+            // `eddy::task::PER_POLL` accepts, so a flood of connections
+            // cannot starve the loop's other tasks.
+            loop {
+                match L::poll_accept(&listener, cx) {
+                    Poll::Ready(Ok((stream, peer))) if budget.try_acquire() => admit(stream, peer),
+                    other => return other.map(Event::Accepted),
+                }
+            }
         })
         .await;
         match event {
@@ -833,6 +851,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
                     admit(stream, peer);
                 }
             }
+            // Found at the cap (a slot freed since is taken here).
             Event::Accepted(Ok((stream, peer))) => {
                 if budget.try_acquire() {
                     admit(stream, peer);

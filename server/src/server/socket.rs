@@ -11,6 +11,19 @@
 //! Also here: [`read_now`], the one read that must not trust the reactor's
 //! cached readiness (a closing connection's last look at its socket).
 //!
+//! ## `TCP_NODELAY`, once per listener
+//!
+//! Every connection wants `TCP_NODELAY` (an answer written in two pieces
+//! must not wait for the client's delayed ACK). Set on each accepted socket
+//! it is a `setsockopt` per connection, one of the 7 system calls a new
+//! connection costs. Linux copies it from the listening socket to every
+//! socket `accept` returns (the child socket is a clone of the listener's
+//! TCP state), so [`listen`] sets it once on the listener and
+//! [`NODELAY_INHERITED`] tells the accept loop to skip the per-connection
+//! call. Elsewhere the accept loop still sets it on each connection: the
+//! BSDs copy it too, but that is not promised anywhere, and a wrong guess
+//! would silently bring back the Nagle stalls.
+//!
 //! ## Platforms
 //!
 //! Built on Linux, macOS and the BSDs alike, by construction: every
@@ -41,17 +54,23 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 /// burst of connections must not overflow the accept queue.
 const BACKLOG: libc::c_int = eddy::net::TcpListener::BACKLOG;
 
-/// Creates a listening socket on `addr` with `SO_REUSEADDR` and, if asked,
-/// `SO_REUSEPORT`.
+/// Whether sockets accepted from a [`listen`] socket come with
+/// `TCP_NODELAY` already on (see the module docs); if not, the accept loop
+/// sets it on each.
+pub(crate) const NODELAY_INHERITED: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Creates a listening socket on `addr` with `SO_REUSEADDR`, `TCP_NODELAY`
+/// (for the accepted sockets to inherit) and, if asked, `SO_REUSEPORT`.
 pub(crate) fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
     let context =
         |what: &str, error: io::Error| io::Error::new(error.kind(), format!("{what} {addr}: {error}"));
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     let socket = stream_socket(family).map_err(|e| context("create socket for", e))?;
     let fd = socket.as_raw_fd();
-    set_option(fd, libc::SO_REUSEADDR).map_err(|e| context("set SO_REUSEADDR on", e))?;
+    set_option(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR).map_err(|e| context("set SO_REUSEADDR on", e))?;
+    set_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).map_err(|e| context("set TCP_NODELAY on", e))?;
     if reuse_port {
-        set_option(fd, libc::SO_REUSEPORT).map_err(|e| context("set SO_REUSEPORT on", e))?;
+        set_option(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT).map_err(|e| context("set SO_REUSEPORT on", e))?;
     }
     let (storage, len) = sockaddr(addr);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes for `fd`'s family.
@@ -130,13 +149,13 @@ pub(crate) fn read_now(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usi
     }
 }
 
-fn set_option(fd: libc::c_int, option: libc::c_int) -> io::Result<()> {
+fn set_option(fd: libc::c_int, level: libc::c_int, option: libc::c_int) -> io::Result<()> {
     let on: libc::c_int = 1;
     // SAFETY: `on` outlives the call and its size is passed alongside.
     let result = unsafe {
         libc::setsockopt(
             fd,
-            libc::SOL_SOCKET,
+            level,
             option,
             (&on as *const libc::c_int).cast(),
             mem::size_of::<libc::c_int>() as libc::socklen_t,
@@ -200,7 +219,19 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 
 #[cfg(test)]
 mod tests {
-    use super::listen;
+    use super::{listen, NODELAY_INHERITED};
+    use std::net::TcpStream;
+
+    #[test]
+    fn accepted_sockets_inherit_tcp_nodelay_from_the_listener_where_promised() {
+        let listener = listen("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        // Where it is not inherited, the accept loop sets it on each socket.
+        if NODELAY_INHERITED {
+            assert!(accepted.nodelay().unwrap(), "TCP_NODELAY not inherited from the listener");
+        }
+    }
 
     #[test]
     fn two_listeners_share_a_port_with_reuse_port() {

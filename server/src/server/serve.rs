@@ -172,7 +172,8 @@ impl Server {
         let mut listeners = Vec::with_capacity(loops.len());
         let mut local_addr = addr;
         for (index, _) in loops.iter().enumerate() {
-            let listener = crate::server::socket::listen(local_addr, loops.len() > 1)
+            let defer = app.limits.defer_accept.then_some(app.limits.head_timeout);
+            let listener = crate::server::socket::listen(local_addr, loops.len() > 1, defer)
                 .map_err(|e| io::Error::new(e.kind(), format!("loop {index}: {e}")))?;
             local_addr = listener.local_addr()?;
             listeners.push(listener);

@@ -24,6 +24,17 @@
 //! BSDs copy it too, but that is not promised anywhere, and a wrong guess
 //! would silently bring back the Nagle stalls.
 //!
+//! ## Deferred accepts (opt-in)
+//!
+//! With `Limits::defer_accept`, [`listen`] sets `TCP_DEFER_ACCEPT`: the
+//! kernel queues a connection for `accept` only once its first bytes have
+//! arrived. The accepted connection's first read then always finds its
+//! request, which takes away the one race that made the cost of a new
+//! connection vary from run to run (the server accepting before the
+//! request lands, and paying a second loop turn for it). Off by default,
+//! because it changes what a silent client looks like (see the field's
+//! docs).
+//!
 //! ## Platforms
 //!
 //! Built on Linux, macOS and the BSDs alike, by construction: every
@@ -49,6 +60,7 @@ use std::io;
 use std::mem;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 /// Same backlog as eddy's own `TcpListener::bind`, for the same reason: a
 /// burst of connections must not overflow the accept queue.
@@ -60,8 +72,9 @@ const BACKLOG: libc::c_int = eddy::net::TcpListener::BACKLOG;
 pub(crate) const NODELAY_INHERITED: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
 /// Creates a listening socket on `addr` with `SO_REUSEADDR`, `TCP_NODELAY`
-/// (for the accepted sockets to inherit) and, if asked, `SO_REUSEPORT`.
-pub(crate) fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+/// (for the accepted sockets to inherit) and, if asked, `SO_REUSEPORT` and
+/// deferred accepts for up to `defer` (see `Limits::defer_accept`).
+pub(crate) fn listen(addr: SocketAddr, reuse_port: bool, defer: Option<Duration>) -> io::Result<TcpListener> {
     let context =
         |what: &str, error: io::Error| io::Error::new(error.kind(), format!("{what} {addr}: {error}"));
     let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
@@ -69,8 +82,12 @@ pub(crate) fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListen
     let fd = socket.as_raw_fd();
     set_option(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR).map_err(|e| context("set SO_REUSEADDR on", e))?;
     set_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY).map_err(|e| context("set TCP_NODELAY on", e))?;
+    if let Some(defer) = defer {
+        defer_accept(fd, defer).map_err(|e| context("set TCP_DEFER_ACCEPT on", e))?;
+    }
     if reuse_port {
-        set_option(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT).map_err(|e| context("set SO_REUSEPORT on", e))?;
+        set_option(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT)
+            .map_err(|e| context("set SO_REUSEPORT on", e))?;
     }
     let (storage, len) = sockaddr(addr);
     // SAFETY: `storage` holds a valid sockaddr of `len` bytes for `fd`'s family.
@@ -149,15 +166,40 @@ pub(crate) fn read_now(socket: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usi
     }
 }
 
+/// Accepts on `fd` only once a connection's first bytes have arrived, or
+/// `defer` has passed (in whole seconds, at least 1: the kernel's unit).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn defer_accept(fd: libc::c_int, defer: Duration) -> io::Result<()> {
+    let seconds = libc::c_int::try_from(defer.as_secs().max(1)).unwrap_or(libc::c_int::MAX);
+    set_int_option(fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT, seconds)
+}
+
+/// No deferred accepts here (FreeBSD's accept filters are another
+/// mechanism, not wired up): connections are accepted as they come.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn defer_accept(_fd: libc::c_int, _defer: Duration) -> io::Result<()> {
+    log::debug!("Limits::defer_accept is Linux-only; ignored here");
+    Ok(())
+}
+
+/// Turns a boolean socket option on.
 fn set_option(fd: libc::c_int, level: libc::c_int, option: libc::c_int) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: `on` outlives the call and its size is passed alongside.
+    set_int_option(fd, level, option, 1)
+}
+
+fn set_int_option(
+    fd: libc::c_int,
+    level: libc::c_int,
+    option: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` outlives the call and its size is passed alongside.
     let result = unsafe {
         libc::setsockopt(
             fd,
             level,
             option,
-            (&on as *const libc::c_int).cast(),
+            (&value as *const libc::c_int).cast(),
             mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
@@ -224,7 +266,7 @@ mod tests {
 
     #[test]
     fn accepted_sockets_inherit_tcp_nodelay_from_the_listener_where_promised() {
-        let listener = listen("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let listener = listen("127.0.0.1:0".parse().unwrap(), false, None).unwrap();
         let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         // Where it is not inherited, the accept loop sets it on each socket.
@@ -233,13 +275,36 @@ mod tests {
         }
     }
 
+    /// Deferred: a silent client is not handed out (the kernel holds it);
+    /// its first bytes make it acceptable at once, bytes included.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_deferred_listener_hands_out_a_connection_only_with_its_first_bytes() {
+        use std::io::{ErrorKind, Read, Write};
+        use std::time::Duration;
+
+        // Far longer than the test: the kernel never gives up on it here.
+        let listener = listen("127.0.0.1:0".parse().unwrap(), false, Some(Duration::from_secs(30))).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let silent = listener.accept().map(|_| ()).unwrap_err();
+        assert_eq!(silent.kind(), ErrorKind::WouldBlock, "a silent client was handed out");
+        client.write_all(b"GET").unwrap();
+        listener.set_nonblocking(false).unwrap();
+        let (mut accepted, _) = listener.accept().unwrap();
+        accepted.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut first = [0; 3];
+        accepted.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"GET");
+    }
+
     #[test]
     fn two_listeners_share_a_port_with_reuse_port() {
-        let first = listen("127.0.0.1:0".parse().unwrap(), true).unwrap();
+        let first = listen("127.0.0.1:0".parse().unwrap(), true, None).unwrap();
         let addr = first.local_addr().unwrap();
-        let second = listen(addr, true).unwrap();
+        let second = listen(addr, true, None).unwrap();
         assert_eq!(second.local_addr().unwrap(), addr);
-        let error = listen(addr, false).unwrap_err();
+        let error = listen(addr, false, None).unwrap_err();
         assert!(error.to_string().contains(&addr.to_string()), "{error}");
     }
 }

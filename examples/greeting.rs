@@ -26,12 +26,17 @@
 //! other than loopback it needs a token, which the server generates and
 //! logs with the page's URL at startup.
 //!
+//! `--defer-accept` lets the kernel hand over a connection only once its
+//! request has arrived (`Limits::defer_accept`; Linux only): each new
+//! connection is then served in one turn of the loop, at the price of
+//! silent clients being held by the kernel rather than timed by the server.
+//!
 //! Ctrl-C (or SIGTERM) shuts down gracefully: stop accepting, finish the
 //! requests in flight, then exit.
 
 use std::process::ExitCode;
 
-use eddy_http::{App, Request, Response};
+use eddy_http::{App, Limits, Request, Response};
 
 async fn handle(req: Request) -> Response {
     let name = req.param("name").unwrap_or("Anonymous");
@@ -49,6 +54,9 @@ struct Options {
     trace: Option<String>,
     /// Serve the live page at `/_eddy`.
     debug_page: bool,
+    /// Accept a connection only once its request is there
+    /// (`Limits::defer_accept`, Linux's `TCP_DEFER_ACCEPT`).
+    defer_accept: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -58,6 +66,7 @@ fn parse_args() -> Result<Options, String> {
         unix: None,
         trace: None,
         debug_page: false,
+        defer_accept: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -73,6 +82,7 @@ fn parse_args() -> Result<Options, String> {
                 options.trace = Some(args.next().ok_or("--trace needs a file path, e.g. greeting.json")?)
             }
             "--debug-page" => options.debug_page = true,
+            "--defer-accept" => options.defer_accept = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -93,7 +103,7 @@ fn main() -> ExitCode {
             if !message.is_empty() {
                 eprintln!("greeting: {message}");
             }
-            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N] [--unix PATH] [--trace PATH] [--debug-page]");
+            eprintln!("usage: greeting [--addr HOST:PORT] [--workers N] [--unix PATH] [--trace PATH] [--debug-page] [--defer-accept]");
             return ExitCode::from(2);
         }
     };
@@ -105,6 +115,9 @@ fn main() -> ExitCode {
         eprintln!("greeting: the trace goes to {path} at shutdown (Ctrl-C)");
     }
     let mut app = App::new().get("/", handle).get("/{name}", handle);
+    if options.defer_accept {
+        app = app.limits(Limits { defer_accept: true, ..Limits::default() });
+    }
     if options.debug_page {
         app = app.debug_page("/_eddy");
     }

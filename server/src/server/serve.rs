@@ -811,9 +811,20 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
 
     // A client accepted at the cap, waiting for a slot.
     let mut held: Option<(L::Stream, Peer)> = None;
+    // The waker the stop signal holds. This task's waker does not change,
+    // so once the channel holds it, a wake only needs to look at the
+    // channel's state (one load), not register again (~40 instructions per
+    // wake, so per new connection at low load).
+    let mut stop_waker: Option<Waker> = None;
     loop {
         let event = poll_fn(|cx| {
-            if Pin::new(&mut stop).poll(cx).is_ready() {
+            let stopping = if stop_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                stop.is_ready()
+            } else {
+                stop_waker = Some(cx.waker().clone());
+                Pin::new(&mut stop).poll(cx).is_ready()
+            };
+            if stopping {
                 return Poll::Ready(Event::Stop);
             }
             if held.is_some() {

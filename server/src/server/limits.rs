@@ -72,11 +72,14 @@ pub struct Limits {
     /// turn of the loop. Off, a server faster than its clients often
     /// accepts a connection before the request bytes land (the client
     /// sends them right after the handshake) and pays a second turn: it
-    /// registers the socket, arms the head timer and waits (about 2,900
-    /// more instructions for that connection under callgrind: 6,551 with
-    /// it on against 7,400–8,100 off, depending on how many connections
-    /// race). The price: a silent client is invisible to the server until
-    /// the kernel gives up holding it (about `head_timeout`, then it is
+    /// registers the socket, arms the head timer and waits: about 2,900
+    /// more instructions for that connection under callgrind, on top of
+    /// about 5,800 for a connection served in one turn, and the share of
+    /// connections that lose the race varies from run to run (30–55% in
+    /// the bench).
+    ///
+    /// The price: a silent client is invisible to the server until the
+    /// kernel stops holding it (after about `head_timeout`; it is then
     /// accepted and gets the usual `head_timeout` again), it does not count
     /// against `max_connections`, and at shutdown it is reset with the
     /// listener instead of being answered `408`. Ignored on other systems

@@ -672,7 +672,8 @@ impl LoopServer {
                 self.budget.release();
             }
         }
-        if self.conns.borrow().is_empty() {
+        // Only a shutdown waits for the last connection.
+        if self.shutting_down.get() && self.conns.borrow().is_empty() {
             if let Some(waker) = self.drain_waiter.take() {
                 waker.wake();
             }

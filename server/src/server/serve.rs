@@ -5,6 +5,19 @@
 //! listener, and each accepted connection is a task on that loop, so a
 //! connection never crosses threads and a loop never takes a lock to serve.
 //!
+//! ## Accepting
+//!
+//! One wake of the accept loop admits every client already in the
+//! kernel's queue (until `accept` says `WouldBlock`, or the task's
+//! cooperative budget says to yield), so the loop's own state and the stop
+//! signal are looked at once per wake, not per client. Admitting is one
+//! slot in this loop's slab, one `ConnIo`, one task; no system call beyond
+//! `accept4` itself: `TCP_NODELAY` comes from the listener on Linux (see
+//! `server/socket.rs`), and the socket joins the reactor only if its
+//! first read finds nothing. That first read races the client's request:
+//! a connection accepted before its request lands pays a second turn of
+//! the loop, which `Limits::defer_accept` avoids.
+//!
 //! ## The connection budget
 //!
 //! `Limits::max_connections` is one budget for the whole server, an atomic

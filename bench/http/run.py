@@ -43,11 +43,15 @@ VENV = BENCH / 'target' / 'venv'
 RESULTS = BENCH / 'results'
 LOGS = BENCH / 'target' / 'http-logs'
 
-ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse', 'std', 'aiohttp', 'eddy-norec', 'eddy-nohooks']
+ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse', 'std', 'aiohttp', 'eddy-norec', 'eddy-nohooks',
+               'eddy-deferred']
 # The flight recorder's cost (README, "The flight recorder's cost"): eddy-norec is
 # the same greeting binary with EDDY_TRACE_CAPACITY=0 (nothing kept; the hooks still
 # run into a one-slot ring); eddy-nohooks is greeting built with
 # RUSTFLAGS='--cfg eddy_no_recorder' (every hook compiled out), in its own target dir.
+# eddy-deferred is greeting with --defer-accept (Limits::defer_accept, TCP_DEFER_ACCEPT):
+# the kernel hands a connection over only with its request, so a new connection is
+# never accepted before its request lands (see server/src/server/limits.rs).
 # Run when SERVERS is not given: the floor is the reference every table needs.
 DEFAULT_SERVERS = ['floor', 'eddy', 'hyper', 'std', 'aiohttp']
 FLOOR_SRC = BENCH / 'peers' / 'floor' / 'floor.c'
@@ -227,6 +231,11 @@ def build(settings: argparse.Namespace) -> dict[str, list[str]]:
             fail('building eddy failed (cargo build --release --example greeting in the repo root)')
         greeting = str(target_dir(ROOT) / 'release' / 'examples' / 'greeting')
         commands['eddy-norec'] = ['/usr/bin/env', 'EDDY_TRACE_CAPACITY=0', greeting] + workers
+    if 'eddy-deferred' in settings.servers:
+        if run_cmd(['cargo', 'build', '--release', '--example', 'greeting'], cwd=ROOT).returncode:
+            fail('building eddy failed (cargo build --release --example greeting in the repo root)')
+        greeting = str(target_dir(ROOT) / 'release' / 'examples' / 'greeting')
+        commands['eddy-deferred'] = [greeting, '--defer-accept'] + workers
     if 'eddy-nohooks' in settings.servers:
         say('building eddy\'s greeting example with the recorder compiled out (release)')
         nohooks = target_dir(ROOT) / 'nohooks'

@@ -57,7 +57,7 @@ import chart  # noqa: E402  (bench/http/chart.py)
 import run as harness  # noqa: E402  (bench/http/run.py: builds, machine info)
 
 ROOT, BENCH, RESULTS = harness.ROOT, harness.BENCH, harness.RESULTS
-ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse', 'eddy-norec', 'eddy-nohooks']
+ALL_SERVERS = ['floor', 'eddy', 'hyper', 'tokio-httparse', 'eddy-norec', 'eddy-nohooks', 'eddy-deferred']
 ALL_SCENARIOS = ['keepalive', 'pipelined', 'close']
 ALL_MEASURES = ['instr', 'syscalls', 'memory']
 PIPELINE_DEPTH = 16

@@ -52,7 +52,7 @@ use std::net::Shutdown;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use eddy::time::{sleep_until, Instant, Sleep};
@@ -69,9 +69,9 @@ use crate::error::Reject;
 use crate::http::chunked::ChunkedDecoder;
 use crate::http::method::Method;
 use crate::http::parse::{parse_head, Framing, Head, Parsed};
+use crate::http::status::StatusCode;
 use crate::server::conn_io::{self, BodyFraming, BodyState, ConnIo, Continue, Transport};
 use crate::server::pool::{self, HeadStorage, Span};
-use crate::server::serve::LoopServer;
 
 /// Output beyond this is written before parsing more requests, bounding a
 /// connection's memory under deep pipelining. 64 KiB holds hundreds of
@@ -106,8 +106,20 @@ pub(crate) struct Connection<S: Transport> {
     scratch: Option<Box<HeadStorage>>,
     /// Keep-alive, head and I/O deadlines; re-armed only when a wait blocks.
     timer: Sleep,
-    /// When the first byte of the head being received arrived.
-    head_started: Option<Instant>,
+    /// The wait for input under way, if one is (see `poll_serve`).
+    wait: Option<Wait>,
+    /// When the wait under way began, or, while a head is partly
+    /// received (`head_pending`), when its first bytes arrived: what its
+    /// deadline counts from.
+    since: Instant,
+    /// A head is partly received (its deadline counts from `since`).
+    head_pending: bool,
+    /// The timer is armed for the end of an earlier keep-alive wait (or
+    /// sooner), so a keep-alive wait can keep it as it is: it fires early,
+    /// the real deadline is checked, and only then is it re-armed. A
+    /// keep-alive connection then touches neither the wheel nor the clock
+    /// arithmetic per request, only once per keep-alive period.
+    timer_for_keep_alive: bool,
     /// Requests started on this connection.
     seq: u64,
     /// Reclaimed to make room (see the module docs); shutdown is read from
@@ -134,7 +146,10 @@ impl<S: Transport> Connection<S> {
             out: Vec::new(),
             scratch: None,
             timer: sleep_until(Instant::recent()),
-            head_started: None,
+            wait: None,
+            since: Instant::recent(),
+            head_pending: false,
+            timer_for_keep_alive: false,
             seq: 0,
             reclaimed: false,
             access_log: log::log_enabled!(target: "eddy_http::access", log::Level::Info),
@@ -164,28 +179,17 @@ impl<S: Transport> Connection<S> {
     /// reference: the caller's task owns the connection (see
     /// `serve_loop`), so it is stored once in the task's future.
     pub(crate) async fn serve(&mut self) -> &'static str {
-        // By reference through our own `Rc`: a copy of the limits would sit
-        // in every connection's future.
-        let app = self.io.server.app.clone();
-        let limits = &app.inner.limits;
+        // The common path (read, answer every complete request, write, wait
+        // again) runs in `poll_serve`, a plain function polled in place:
+        // as the body of this `async fn` it paid the state machine's saves,
+        // restores and moves on every request and every wake. Only what has
+        // to wait in a way `poll_serve` cannot (a handler or body that waits,
+        // a slow reader, the close) comes back here.
         loop {
-            let parsed = {
-                let input = self.io.input.borrow();
-                if input.has_pending() {
-                    let scratch = self.scratch.get_or_insert_with(pool::take_head);
-                    parse_head(input.pending(), limits, scratch)
-                } else {
-                    Parsed::Partial
-                }
-            };
-            match parsed {
-                Parsed::Complete(head) => {
-                    self.head_started = None;
-                    let close = match self.answer(head) {
-                        Ok(close) => close,
-                        Err(later) => later.await,
-                    };
-                    if close {
+            let step = poll_fn(|cx| self.poll_serve(cx)).await;
+            match step {
+                Served::Later(later) => {
+                    if Recycled::new(self.answer_later(*later)).await {
                         let linger = self.is_closing();
                         return self.close("closed after the response", linger).await;
                     }
@@ -193,116 +197,166 @@ impl<S: Transport> Connection<S> {
                         return "write failed or timed out";
                     }
                 }
-                Parsed::Rejected(reject) => {
-                    // Dropped before the await, so that it takes no room
-                    // in the connection's future.
-                    self.answer_rejection(&{ reject });
-                    return self.close("request refused", true).await;
-                }
-                Parsed::Partial => {
-                    let flushed = match self.flush_now() {
-                        Some(ok) => ok,
-                        None => self.flush_rest().await,
-                    };
-                    if !flushed {
+                Served::Flush => {
+                    if !self.flush_rest().await {
                         return "write failed or timed out";
                     }
-                    let (pending, eof) = {
-                        let input = self.io.input.borrow();
-                        (input.has_pending(), input.eof)
-                    };
-                    if eof {
-                        return if pending { "client closed mid-request" } else { "client closed" };
+                }
+                Served::Close(reason, linger) => return self.close(reason, linger).await,
+                Served::End(reason) => return reason,
+            }
+        }
+    }
+
+    /// The synchronous core of [`serve`](Self::serve): parses and answers
+    /// every complete request in the input, writes the answers, and waits
+    /// for more input (the wait's state is `self.wait`, so that this can
+    /// return `Pending` and be polled again). Returns what it cannot do
+    /// without waiting in some other way.
+    fn poll_serve(&mut self, cx: &mut Context<'_>) -> Poll<Served> {
+        loop {
+            if let Some(wait) = self.wait {
+                let woken = std::task::ready!(self.poll_wait(cx));
+                self.wait = None;
+                match woken {
+                    Woken::Readable => {}
+                    Woken::Closing => continue,
+                    Woken::TimedOut => return Poll::Ready(self.timed_out(wait)),
+                }
+                // One attempt, not a wait: readiness can be stale (a read
+                // that exactly filled the buffer leaves the socket marked
+                // readable with nothing in it), and a wait here would have
+                // no deadline and miss shutdown. Then go back and wait
+                // again, now for real.
+                match self.io.poll_fill(cx) {
+                    Poll::Ready(Ok(_)) => self.io.server.app.refresh_common_lines(),
+                    Poll::Ready(Err(error)) => {
+                        log::debug!("{}: read failed: {error}", self.io.peer());
+                        return Poll::Ready(Served::End("read failed"));
                     }
-                    let closing = self.is_closing();
-                    // Past the grace, a client still sending (pipelining
-                    // without end) is not read from any more.
-                    let graced = closing
-                        && self
-                            .io
-                            .server
-                            .closing_deadline(self.io.id)
-                            .is_some_and(|grace| Instant::now() >= grace);
-                    if graced && !pending {
-                        return self.close("closed: the closing grace is over", true).await;
-                    }
-                    if closing && !graced {
-                        // A last look before closing: a request already in
-                        // the socket is answered, never reset.
-                        match self.last_read() {
-                            Ok(true) => continue,
-                            Ok(false) => {}
-                            Err(reason) => return reason,
+                    Poll::Pending => {}
+                }
+            }
+            let parsed = {
+                let input = self.io.input.borrow();
+                if input.has_pending() {
+                    let scratch = self.scratch.get_or_insert_with(pool::take_head);
+                    parse_head(input.pending(), &self.io.server.limits, scratch)
+                } else {
+                    Parsed::Partial
+                }
+            };
+            match parsed {
+                Parsed::Complete(head) => {
+                    self.head_pending = false;
+                    match self.answer_now(&head) {
+                        Answered::Now(false) => {}
+                        Answered::Now(true) => {
+                            let linger = self.is_closing();
+                            return Poll::Ready(Served::Close("closed after the response", linger));
                         }
-                        // Nothing came. A connection that has sent nothing
-                        // yet at shutdown gets the grace for its first
-                        // request (it connected to send one); others close.
-                        if !pending && (self.seq > 0 || self.reclaimed) {
-                            return self
-                                .close("closed: server shutting down or connection reclaimed", true)
-                                .await;
+                        Answered::Later(later) => return Poll::Ready(Served::Later(Box::new(later))),
+                    }
+                    if self.out.len() >= FLUSH_AT {
+                        match self.flush_now() {
+                            Some(true) => {}
+                            Some(false) => return Poll::Ready(Served::End("write failed or timed out")),
+                            None => return Poll::Ready(Served::Flush),
                         }
                     }
-                    if pending && self.head_started.is_none() {
-                        self.head_started = Some(Instant::recent());
+                }
+                Parsed::Rejected(reject) => {
+                    self.answer_rejection(&reject);
+                    return Poll::Ready(Served::Close("request refused", true));
+                }
+                Parsed::Partial => {
+                    match self.flush_now() {
+                        Some(true) => {}
+                        Some(false) => return Poll::Ready(Served::End("write failed or timed out")),
+                        // Once the rest is out, this comes back here, finds
+                        // the same partial head, and goes on.
+                        None => return Poll::Ready(Served::Flush),
                     }
-                    if !pending {
-                        self.release_buffers();
-                    }
-                    let mut deadline = match self.head_started {
-                        Some(started) => Deadline::At(started + limits.head_timeout),
-                        None if self.seq == 0 => Deadline::In(limits.head_timeout),
-                        None => Deadline::In(limits.keep_alive),
-                    };
-                    if let Some(grace) =
-                        closing.then(|| self.io.server.closing_deadline(self.io.id)).flatten()
-                    {
-                        deadline = Deadline::At(deadline.instant().min(grace));
-                    }
-                    match self.wait_for_input(deadline, !pending, closing).await {
-                        Woken::Readable => {}
-                        Woken::Closing => continue,
-                        Woken::TimedOut if pending => {
-                            self.answer_rejection(&Reject::RequestTimeout);
-                            return self.close("request head timed out", true).await;
-                        }
-                        Woken::TimedOut if closing => {
-                            return self.close("closed: no request within the closing grace", true).await;
-                        }
-                        Woken::TimedOut if self.seq == 0 => {
-                            return self.close("sent nothing in time", false).await
-                        }
-                        Woken::TimedOut => return self.close("keep-alive timeout", false).await,
-                    }
-                    // One attempt, not a wait: readiness can be stale (a
-                    // read that exactly filled the buffer leaves the socket
-                    // marked readable with nothing in it), and a wait here
-                    // would have no deadline and miss shutdown. Then go
-                    // back and wait again, now for real.
-                    match poll_fn(|cx| Poll::Ready(self.io.poll_fill(cx))).await {
-                        Poll::Ready(Ok(_)) => self.io.server.app.refresh_common_lines(),
-                        Poll::Ready(Err(error)) => {
-                            log::debug!("{}: read failed: {error}", self.io.peer());
-                            return "read failed";
-                        }
-                        Poll::Pending => {}
+                    if let Some(step) = self.prepare_wait() {
+                        return Poll::Ready(step);
                     }
                 }
             }
         }
     }
 
-    /// Answers one request: at once, or as a future for the rest. That
-    /// future is in a recycled block: the state of a request that waits
-    /// is most of what a connection's future would hold, and an idle
-    /// connection (the usual kind) should keep no room for it. (Matched on
-    /// directly in `serve`, the `Answered` value, as a temporary, took room
-    /// in the connection's future.)
-    fn answer(&mut self, head: Head) -> Result<bool, Recycled<impl Future<Output = bool> + '_>> {
-        match self.answer_now(head) {
-            Answered::Now(close) => Ok(close),
-            Answered::Later(later) => Err(Recycled::new(self.answer_later(later))),
+    /// A closing connection about to wait: past the grace it closes; before
+    /// it, a last real read looks for a request already sent (`Some(None)`:
+    /// one came, look again). `None`: wait, within the grace.
+    #[cold]
+    fn before_closing(&mut self, pending: bool) -> Option<Option<Served>> {
+        // Past the grace, a client still sending (pipelining without end)
+        // is not read from any more.
+        let graced = self.io.server.closing_deadline(self.io.id).is_some_and(|grace| Instant::now() >= grace);
+        if graced {
+            return if pending {
+                None
+            } else {
+                Some(Some(Served::Close("closed: the closing grace is over", true)))
+            };
         }
+        // A last look before closing: a request already in the socket is
+        // answered, never reset.
+        match self.last_read() {
+            Ok(true) => return Some(None),
+            Ok(false) => {}
+            Err(reason) => return Some(Some(Served::End(reason))),
+        }
+        // Nothing came. A connection that has sent nothing yet at shutdown
+        // gets the grace for its first request (it connected to send one);
+        // others close.
+        if !pending && (self.seq > 0 || self.reclaimed) {
+            return Some(Some(Served::Close("closed: server shutting down or connection reclaimed", true)));
+        }
+        None
+    }
+
+    /// What a wait that timed out ends in.
+    #[cold]
+    fn timed_out(&mut self, wait: Wait) -> Served {
+        if !wait.idle {
+            self.answer_rejection(&Reject::RequestTimeout);
+            Served::Close("request head timed out", true)
+        } else if wait.closing {
+            Served::Close("closed: no request within the closing grace", true)
+        } else if self.seq == 0 {
+            Served::Close("sent nothing in time", false)
+        } else {
+            Served::Close("keep-alive timeout", false)
+        }
+    }
+
+    /// The input holds no complete request and the answers are out: decides
+    /// whether to wait for more, and for how long (into `self.wait`), or
+    /// what to do instead. `None`: wait (or look again, after a last read).
+    fn prepare_wait(&mut self) -> Option<Served> {
+        let (pending, eof) = {
+            let input = self.io.input.borrow();
+            (input.has_pending(), input.eof)
+        };
+        if eof {
+            return Some(Served::End(if pending { "client closed mid-request" } else { "client closed" }));
+        }
+        let closing = self.is_closing();
+        if closing {
+            if let Some(next) = self.before_closing(pending) {
+                return next;
+            }
+        }
+        if !pending {
+            self.release_buffers();
+            self.since = Instant::recent();
+        } else if !self.head_pending {
+            self.head_pending = true;
+            self.since = Instant::recent();
+        }
+        self.wait = Some(Wait { idle: !pending, closing });
+        None
     }
 
     /// Answers one request as far as that needs no waiting: the usual
@@ -319,25 +373,28 @@ impl<S: Transport> Connection<S> {
     /// body is read on there with the task's waker too. (As one `async fn`,
     /// this path cost a block for its state, a 400-byte copy into it, and
     /// the state machine's own moves: ~200 instructions per request.)
-    fn answer_now(&mut self, head: Head) -> Answered {
-        let (meta, next) = self.start(head);
-        eddy::trace::event(&TRACE_HEAD, self.io.id as u32, self.seq as u32);
-        if meta.expects_continue {
-            return Answered::Later(Later::Start(meta, next));
-        }
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let (response, close) = match next {
-            Next::Answer(response, close) => (response, close),
-            Next::Handler(mut future) => match poll_handler(&mut future, &mut cx) {
-                Poll::Pending => return Answered::Later(Later::Waiting(meta, future)),
-                Poll::Ready(outcome) => self.judge(outcome, &meta),
-            },
+    fn answer_now(&mut self, head: &Head) -> Answered {
+        let mut cx = Context::from_waker(Waker::noop());
+        // The answer, `Ready` once there is one. Filled in place by `start`
+        // and then only borrowed: a `Response` is ~90 bytes, and every move
+        // of it (from the handler to a result, to a tuple, to a struct)
+        // cost ~20 instructions.
+        let mut answer = Poll::Pending;
+        let (meta, close) = match self.start(head, &mut answer, &mut cx) {
+            Ok(started) => started,
+            Err(later) => return Answered::Later(later),
+        };
+        let Poll::Ready(response) = &mut answer else {
+            // `start` answers whenever it returns `Ok`; were it ever not
+            // so, closing is the safe way out.
+            return Answered::Now(true);
         };
         let concluded = self.conclude(&meta, response, close, &mut cx);
         if concluded.streaming || concluded.drain_later {
-            return Answered::Later(Later::Finish(meta, concluded));
+            let response = std::mem::replace(response, Response::empty(StatusCode::OK));
+            return Answered::Later(Later::Finish(meta, response, concluded));
         }
-        self.log_answer(meta.access, &concluded.response, concluded.queued, None);
+        self.log_answer(meta.access, response, concluded.queued, None);
         Answered::Now(concluded.close)
     }
 
@@ -348,8 +405,8 @@ impl<S: Transport> Connection<S> {
     /// `serve`), not in the connection's future: an idle connection keeps no
     /// room for it.
     async fn answer_later(&mut self, later: Later) -> bool {
-        let (meta, concluded) = match later {
-            Later::Finish(meta, concluded) => (meta, concluded),
+        let (meta, mut response, concluded) = match later {
+            Later::Finish(meta, response, concluded) => (meta, response, concluded),
             Later::Start(meta, next) => {
                 // `100 Continue` goes straight to the socket when the
                 // handler first reads the body: the answers to earlier
@@ -357,24 +414,23 @@ impl<S: Transport> Connection<S> {
                 // would take it for theirs. (A failed flush shows again at
                 // the next write.)
                 let _ = self.flush().await;
-                let answer = match next {
+                let (mut response, close) = match next {
                     Next::Answer(response, close) => (response, close),
                     Next::Handler(future) => self.run_handler(future, &meta, false).await,
                 };
-                let concluded = self.conclude_later(&meta, answer).await;
-                (meta, concluded)
+                let concluded = self.conclude_later(&meta, &mut response, close).await;
+                (meta, response, concluded)
             }
             Later::Waiting(meta, future) => {
-                let answer = self.run_handler(future, &meta, true).await;
-                let concluded = self.conclude_later(&meta, answer).await;
-                (meta, concluded)
+                let (mut response, close) = self.run_handler(future, &meta, true).await;
+                let concluded = self.conclude_later(&meta, &mut response, close).await;
+                (meta, response, concluded)
             }
         };
-        let Concluded { response, mut close, mut drain_later, streaming, queued } = concluded;
+        let Concluded { mut close, mut drain_later, streaming, queued } = concluded;
         // Only a streamed answer pays for any of this (a plain one's cost
         // per request was checked unchanged with callgrind).
         let mut streamed = None;
-        let mut response = response;
         if let Some(body) = streaming.then(|| response.take_stream()).flatten() {
             // Boxed: rare next to plain answers, and its state would
             // otherwise sit in every request's state.
@@ -405,31 +461,18 @@ impl<S: Transport> Connection<S> {
     }
 
     /// [`conclude`](Self::conclude) with the task's own context.
-    async fn conclude_later(&mut self, meta: &Meta, answer: (Response, bool)) -> Concluded {
-        let mut answer = Some(answer);
-        poll_fn(|cx| match answer.take() {
-            Some((response, close)) => Poll::Ready(self.conclude(meta, response, close, cx)),
-            // Ready at the first poll: never polled again.
-            None => Poll::Pending,
-        })
-        .await
+    async fn conclude_later(&mut self, meta: &Meta, response: &mut Response, close: bool) -> Concluded {
+        // Ready at the first poll: never polled again.
+        poll_fn(|cx| Poll::Ready(self.conclude(meta, response, close, cx))).await
     }
 
     /// What a handler's outcome answers: a panic or a 1xx becomes a 500.
-    #[inline(always)]
     fn judge(&self, outcome: HandlerOutcome, meta: &Meta) -> (Response, bool) {
         match outcome {
-            // A 1xx is not a final answer: the client would wait for
-            // another one forever.
-            Ok(response) if response.status().as_u16() < 200 => {
-                log::error!(
-                    "{}: a handler answered with {}, not a final status; answered 500",
-                    self.io.peer(),
-                    response.status()
-                );
-                refuse(&Reject::HandlerPanicked, meta.close)
+            Ok(mut response) => {
+                let close = self.check_final(&mut response, meta.close);
+                (response, close)
             }
-            Ok(response) => (response, meta.close),
             Err(payload) => {
                 self.handler_panicked(meta.method, payload.as_ref());
                 refuse(&Reject::HandlerPanicked, meta.close)
@@ -437,17 +480,34 @@ impl<S: Transport> Connection<S> {
         }
     }
 
+    /// A 1xx is not a final answer: the client would wait for another one
+    /// forever. So a handler's 1xx becomes a 500. Returns whether to close.
+    #[inline(always)]
+    fn check_final(&self, response: &mut Response, close: bool) -> bool {
+        if response.status().as_u16() >= 200 {
+            return close;
+        }
+        log::error!(
+            "{}: a handler answered with {}, not a final status; answered 500",
+            self.io.peer(),
+            response.status()
+        );
+        let (refusal, close) = refuse(&Reject::HandlerPanicked, close);
+        *response = refusal;
+        close
+    }
+
     /// Everything between knowing the response and sending it that needs
     /// no waiting: what of the body is here is discarded, the connection's
     /// fate settled, and the head (and a plain body) written into the
-    /// output.
+    /// output. The response is replaced by a refusal if the body broke.
     #[inline(always)]
     fn conclude(
         &mut self,
         meta: &Meta,
-        mut response: Response,
+        response: &mut Response,
         mut close: bool,
-        cx: &mut std::task::Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Concluded {
         // Whatever the handler left of the body must go before the next
         // request can be parsed. What is already here goes now; if more
@@ -467,7 +527,7 @@ impl<S: Transport> Connection<S> {
             }
             if let Some(reject) = self.io.body.borrow_mut().failed.take() {
                 self.io.server.stats.refused(&reject);
-                response = rejection(&reject);
+                *response = rejection(&reject);
                 close = true;
             }
         }
@@ -502,7 +562,7 @@ impl<S: Transport> Connection<S> {
             },
         );
         let queued = (self.out.len() - queued_before) as u64;
-        Concluded { response, close, drain_later, streaming, queued }
+        Concluded { close, drain_later, streaming, queued }
     }
 
     /// The flight-recorder event and the access log line for an answer.
@@ -523,9 +583,18 @@ impl<S: Transport> Connection<S> {
     }
 
     /// The part of answering a request that needs no waiting: consumes the
-    /// head, sets up the body, routes, and either builds the request and
-    /// creates the handler's future, or settles the answer.
-    fn start(&mut self, head: Head) -> (Meta, Next) {
+    /// head, sets up the body, routes, builds the request, calls the
+    /// handler and (unless the client waits for `100 Continue`) polls its
+    /// future once. Returns the request's `Meta` and whether to close once
+    /// answered, with the answer in `answer`; or, if it must wait (a
+    /// handler not ready, `100-continue`), where `answer_later` takes over.
+    #[inline(always)]
+    fn start(
+        &mut self,
+        head: &Head,
+        answer: &mut Poll<Response>,
+        cx: &mut Context<'_>,
+    ) -> Result<(Meta, bool), Later> {
         self.seq += 1;
         self.io.server.stats.request();
         let mut storage = self.scratch.take().unwrap_or_else(pool::take_head);
@@ -559,25 +628,19 @@ impl<S: Transport> Connection<S> {
             close: head.close,
             keep_alive_10: head.keep_alive_10,
             http10: head.version == crate::http::parse::Version::Http10,
-            expects_continue,
-            access: self
-                .access_log
-                .then(|| format!("\"{} {} {}\"", head.method, storage.target, head.version.as_str())),
+            access: if self.access_log { Some(access_line(head, &storage.target)) } else { None },
         };
-        let answer = |reject: Reject| {
-            let (response, close) = refuse(&reject, head.close);
-            Next::Answer(response, close)
-        };
-        let app = self.io.server.app.clone();
+        eddy::trace::event(&TRACE_HEAD, self.io.id as u32, self.seq as u32);
+        let app = &self.io.server.app;
         let mut params = ParamSpans::default();
         let routed =
             app.inner.router.route(head.method, storage.target[path.range()].as_bytes(), &mut params);
-        let next = match routed {
+        let close = match routed {
             Routed::Found { resource, handler } => {
                 match decode_params(&mut storage, path, &params.spans[..params.len]) {
                     Err(reject) => {
                         pool::give_head(storage);
-                        answer(reject)
+                        settle(answer, refuse(&reject, head.close))
                     }
                     Ok(()) => {
                         let length = match head.framing {
@@ -594,11 +657,38 @@ impl<S: Transport> Connection<S> {
                             resource,
                             body: Body::new(self.io.clone(), self.seq, length),
                         });
-                        match panic::catch_unwind(AssertUnwindSafe(|| handler.call(request))) {
-                            Ok(future) => Next::Handler(future),
-                            Err(payload) => {
+                        // One guard for the call and the first poll (a
+                        // panic in either is the handler's, answered 500),
+                        // and the answer written straight into its place.
+                        let poll_now = !expects_continue;
+                        let mut future = None;
+                        let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+                            let future = future.insert(handler.call(request));
+                            if poll_now {
+                                *answer = Pin::new(future).poll(cx);
+                            }
+                        }));
+                        match (caught, future) {
+                            (Ok(()), Some(future)) if answer.is_pending() => {
+                                return Err(if poll_now {
+                                    Later::Waiting(meta, future)
+                                } else {
+                                    Later::Start(meta, Next::Handler(future))
+                                });
+                            }
+                            (Ok(()), future) => {
+                                // Done with: what it held goes now, as it
+                                // would have at the end of its last poll.
+                                drop(future);
+                                match answer {
+                                    Poll::Ready(response) => self.check_final(response, head.close),
+                                    Poll::Pending => head.close,
+                                }
+                            }
+                            (Err(payload), future) => {
+                                drop(future);
                                 self.handler_panicked(head.method, payload.as_ref());
-                                answer(Reject::HandlerPanicked)
+                                settle(answer, refuse(&Reject::HandlerPanicked, head.close))
                             }
                         }
                     }
@@ -606,18 +696,23 @@ impl<S: Transport> Connection<S> {
             }
             Routed::MethodNotAllowed { allowed } => {
                 pool::give_head(storage);
-                answer(Reject::MethodNotAllowed(allowed))
+                settle(answer, refuse(&Reject::MethodNotAllowed(allowed), head.close))
             }
             Routed::NotFound => {
                 pool::give_head(storage);
-                answer(Reject::NotFound)
+                settle(answer, refuse(&Reject::NotFound, head.close))
             }
             Routed::Asterisk { allowed } => {
                 pool::give_head(storage);
-                Next::Answer(crate::app::router::asterisk_response(allowed), head.close)
+                settle(answer, (crate::app::router::asterisk_response(allowed), head.close))
             }
         };
-        (meta, next)
+        if expects_continue {
+            if let Poll::Ready(response) = std::mem::replace(answer, Poll::Pending) {
+                return Err(Later::Start(meta, Next::Answer(response, close)));
+            }
+        }
+        Ok((meta, close))
     }
 
     /// Runs a handler's future to its answer. `polled`: it was polled
@@ -646,6 +741,7 @@ impl<S: Transport> Connection<S> {
         self.judge(outcome, meta)
     }
 
+    #[cold]
     fn handler_panicked(&self, method: Method, payload: &(dyn std::any::Any + Send)) {
         let message = payload
             .downcast_ref::<&str>()
@@ -696,37 +792,76 @@ impl<S: Transport> Connection<S> {
         self.reclaimed || self.io.server.is_shutting_down()
     }
 
-    /// Waits for input, up to the deadline, or (unless `closing` already)
-    /// until the connection starts closing. `idle`: between requests, so
-    /// the connection may be reclaimed.
-    ///
-    /// A function returning a `poll_fn`, not an `async fn`: this wait is
-    /// where an idle connection sits, so its size is the connection's size
-    /// at rest, and as an `async fn` it kept its arguments twice (as
-    /// arguments and as the closure's captures), 160 bytes against ~70.
-    fn wait_for_input(
-        &mut self,
-        mut deadline: Deadline,
-        idle: bool,
-        closing: bool,
-    ) -> impl Future<Output = Woken> + '_ {
-        // Borrowed, not cloned: this runs once per request on a keep-alive
-        // connection, and two reference counts each way showed up.
-        let (io, server, timer, reclaimed) =
-            (&self.io, &self.io.server, &mut self.timer, &mut self.reclaimed);
-        poll_fn(move |cx| {
-            let woken = std::task::ready!(poll_wait(io, server, timer, &mut deadline, idle, closing, cx));
-            if idle {
-                if io.idle_since.get() != 0 {
-                    server.stats.idle(false);
+    /// One look at what the connection waits for (`self.wait`): input, the
+    /// deadline, or (unless closing already) the connection starting to
+    /// close. `idle` waits (between requests) let the connection be
+    /// reclaimed.
+    fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Woken> {
+        let Some(wait) = self.wait else { return Poll::Ready(Woken::Readable) };
+        let woken = std::task::ready!(self.poll_wait_once(wait, cx));
+        let (io, server) = (&*self.io, &*self.io.server);
+        if wait.idle {
+            if io.idle_since.get() != 0 {
+                server.stats.idle(false);
+            }
+            io.idle_since.set(0);
+        }
+        if matches!(woken, Woken::Closing) && !server.is_shutting_down() {
+            self.reclaimed = true;
+        }
+        Poll::Ready(woken)
+    }
+
+    /// The look itself, for [`poll_wait`](Self::poll_wait).
+    #[inline(always)]
+    fn poll_wait_once(&mut self, wait: Wait, cx: &mut Context<'_>) -> Poll<Woken> {
+        let (io, server) = (&*self.io, &*self.io.server);
+        // Input first: a connection with a request in its socket is not
+        // idle, and must not be picked to make room.
+        if io.stream.poll_read_ready(cx).is_ready() {
+            return Poll::Ready(Woken::Readable);
+        }
+        if !wait.closing && server.poll_closing(io, wait.idle, cx).is_ready() {
+            return Poll::Ready(Woken::Closing);
+        }
+        // Only a wait that blocks needs a deadline, and re-arming the timer
+        // for every request would cost two wheel operations each. So a
+        // timer already armed for an *earlier* deadline is kept: it fires
+        // early, the deadline is checked, and only then is it re-armed.
+        let keep_alive = wait.idle && self.seq > 0 && !wait.closing;
+        if !(keep_alive && self.timer_for_keep_alive) {
+            let wanted = self.deadline(wait);
+            if self.timer.deadline() > wanted {
+                self.timer.reset(wanted);
+            }
+            self.timer_for_keep_alive = keep_alive;
+        }
+        loop {
+            match Pin::new(&mut self.timer).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) => {
+                    let wanted = self.deadline(wait);
+                    if Instant::now() >= wanted {
+                        return Poll::Ready(Woken::TimedOut);
+                    }
+                    self.timer.reset(wanted);
                 }
-                io.idle_since.set(0);
             }
-            if matches!(woken, Woken::Closing) && !server.is_shutting_down() {
-                *reclaimed = true;
-            }
-            Poll::Ready(woken)
-        })
+        }
+    }
+
+    /// When the wait under way gives up: a head (or a new connection's
+    /// first one) is bounded by `head_timeout`, the wait between requests
+    /// by `keep_alive`, both counted from `since`; a closing connection's
+    /// waits also by the closing grace.
+    fn deadline(&self, wait: Wait) -> Instant {
+        let limits = &self.io.server.limits;
+        let period = if self.head_pending || self.seq == 0 { limits.head_timeout } else { limits.keep_alive };
+        let deadline = self.since + period;
+        match wait.closing.then(|| self.io.server.closing_deadline(self.io.id)).flatten() {
+            Some(grace) => deadline.min(grace),
+            None => deadline,
+        }
     }
 
     /// Writes out the pending answers. False if the client is gone or does
@@ -974,45 +1109,6 @@ impl<S: Transport> Connection<S> {
     }
 }
 
-/// One look at what [`Connection::wait_for_input`] waits for. `deadline`
-/// becomes `At` on the first look that blocks.
-fn poll_wait<S: Transport>(
-    io: &ConnIo<S>,
-    server: &LoopServer,
-    timer: &mut Sleep,
-    deadline: &mut Deadline,
-    idle: bool,
-    closing: bool,
-    cx: &mut std::task::Context<'_>,
-) -> Poll<Woken> {
-    // Input first: a connection with a request in its socket is not
-    // idle, and must not be picked to make room.
-    if io.stream.poll_read_ready(cx).is_ready() {
-        return Poll::Ready(Woken::Readable);
-    }
-    if !closing && server.poll_closing(io, idle, cx).is_ready() {
-        return Poll::Ready(Woken::Closing);
-    }
-    // Only a wait that blocks needs a deadline, and re-arming the timer
-    // for every request would cost two wheel operations each. So a timer
-    // already armed for an *earlier* deadline is kept: it fires early, the
-    // deadline is checked, and only then is it re-armed. A keep-alive
-    // connection touches the wheel about once per keep-alive period
-    // instead of once per request.
-    let wanted = deadline.instant();
-    *deadline = Deadline::At(wanted);
-    if timer.deadline() > wanted {
-        timer.reset(wanted);
-    }
-    loop {
-        match Pin::new(&mut *timer).poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(()) if Instant::now() >= wanted => return Poll::Ready(Woken::TimedOut),
-            Poll::Ready(()) => timer.reset(wanted),
-        }
-    }
-}
-
 /// How a streamed body ended.
 enum StreamEnd {
     /// The producer finished; the connection may go on.
@@ -1070,9 +1166,10 @@ fn write_chunk_size(out: &mut Vec<u8>, mut len: usize) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// What `Connection::start` decided.
+/// Where a request that waits for `100 Continue` stands (see
+/// [`Later::Start`]).
 enum Next {
-    /// The handler's future, to run.
+    /// The handler's future, not polled yet.
     Handler(HandlerFuture),
     /// The answer, already settled, and whether to close after it.
     Answer(Response, bool),
@@ -1094,13 +1191,36 @@ enum Later {
     Waiting(Meta, HandlerFuture),
     /// Answered into the output; a streamed body or an unread request
     /// body remains.
-    Finish(Meta, Concluded),
+    Finish(Meta, Response, Concluded),
 }
 
-/// A response settled and written into the output (see
+/// What [`Connection::poll_serve`] hands back to `serve`: what it cannot
+/// do without waiting on something other than input.
+enum Served {
+    /// A request must wait (its handler, its body, `100-continue`): go on
+    /// in `answer_later`. Boxed: rare, and as large as a request's state,
+    /// which should not take room in every connection's future.
+    Later(Box<Later>),
+    /// The socket is full: write the rest of the output, waiting for room.
+    Flush,
+    /// Close (lingering if `true`), for this reason.
+    Close(&'static str, bool),
+    /// The connection is over, for this reason.
+    End(&'static str),
+}
+
+/// A wait for input (see [`Connection::poll_wait`]).
+#[derive(Clone, Copy)]
+struct Wait {
+    /// Between requests: the connection may be reclaimed.
+    idle: bool,
+    /// Closing already: no need to listen for it.
+    closing: bool,
+}
+
+/// How a response settled and written into the output stands (see
 /// [`Connection::conclude`]).
 struct Concluded {
-    response: Response,
     close: bool,
     /// More of the request body must be read and discarded after the answer.
     drain_later: bool,
@@ -1129,28 +1249,8 @@ struct Meta {
     keep_alive_10: bool,
     /// HTTP/1.0: a streamed answer is close-delimited.
     http10: bool,
-    expects_continue: bool,
     /// The access-log request line, if access logging is on.
     access: Option<String>,
-}
-
-/// When a wait gives up.
-#[derive(Clone, Copy)]
-enum Deadline {
-    At(Instant),
-    /// From the moment the wait blocks.
-    In(Duration),
-}
-
-impl Deadline {
-    fn instant(self) -> Instant {
-        match self {
-            Deadline::At(instant) => instant,
-            // `recent`: a deadline in seconds does not need a fresh clock
-            // read, and this one is taken once per request.
-            Deadline::In(duration) => Instant::recent() + duration,
-        }
-    }
 }
 
 /// Records the route parameters in `head`, percent-decoded (`spans` are
@@ -1180,6 +1280,19 @@ fn decode_params(head: &mut HeadStorage, path: Span, spans: &[(u32, u32)]) -> Re
         }
     }
     Ok(())
+}
+
+/// The request line as the access log shows it.
+#[cold]
+fn access_line(head: &Head, target: &str) -> String {
+    format!("\"{} {} {}\"", head.method, target, head.version.as_str())
+}
+
+/// Puts `answer` in its place; returns `close`.
+#[inline(always)]
+fn settle(place: &mut Poll<Response>, (response, close): (Response, bool)) -> bool {
+    *place = Poll::Ready(response);
+    close
 }
 
 /// The answer to a refusal and whether the connection must close after it.

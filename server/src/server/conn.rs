@@ -247,9 +247,9 @@ impl<S: Transport> Connection<S> {
                 }
             };
             match parsed {
-                Parsed::Complete(head) => {
+                Parsed::Complete(ref head) => {
                     self.head_pending = false;
-                    match self.answer_now(&head) {
+                    match self.answer_now(head) {
                         Answered::Now(false) => {}
                         Answered::Now(true) => {
                             let linger = self.is_closing();
@@ -633,8 +633,9 @@ impl<S: Transport> Connection<S> {
         eddy::trace::event(&TRACE_HEAD, self.io.id as u32, self.seq as u32);
         let app = &self.io.server.app;
         let mut params = ParamSpans::default();
+        // As bytes: a `str` slice would check both ends for a char boundary.
         let routed =
-            app.inner.router.route(head.method, storage.target[path.range()].as_bytes(), &mut params);
+            app.inner.router.route(head.method, &storage.target.as_bytes()[path.range()], &mut params);
         let close = match routed {
             Routed::Found { resource, handler } => {
                 match decode_params(&mut storage, path, &params.spans[..params.len]) {
@@ -1261,15 +1262,15 @@ fn decode_params(head: &mut HeadStorage, path: Span, spans: &[(u32, u32)]) -> Re
     let HeadStorage { target, params, decoded, .. } = head;
     for &(start, end) in spans {
         let raw = Span { start: path.start + start, end: path.start + end };
-        let text = &target[raw.range()];
         // Nothing to decode (the usual case): record where it is. A plain
         // loop: parameters are short, and `contains` calls `memchr`, which
-        // costs more than it saves on a few bytes.
-        if !text.bytes().any(|b| b == b'%') {
+        // costs more than it saves on a few bytes. Looked at as bytes: a
+        // `str` slice checks both ends for a char boundary.
+        if !target.as_bytes()[raw.range()].iter().any(|&b| b == b'%') {
             params.push((false, raw));
             continue;
         }
-        match percent::decode(text, false) {
+        match percent::decode(&target[raw.range()], false) {
             Some(Cow::Borrowed(_)) => params.push((false, raw)),
             Some(Cow::Owned(text)) => {
                 let at = decoded.len();

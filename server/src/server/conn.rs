@@ -122,6 +122,11 @@ pub(crate) struct Connection<S: Transport> {
     timer_for_keep_alive: bool,
     /// Requests started on this connection.
     seq: u64,
+    /// The body state may hold more than its request's number: the last
+    /// request had a body. Without one, nothing reads or writes the body
+    /// state but its number (every body operation stops at `Done`
+    /// framing), so the next request without a body need set only that.
+    body_dirty: bool,
     /// Reclaimed to make room (see the module docs); shutdown is read from
     /// the server.
     reclaimed: bool,
@@ -151,6 +156,7 @@ impl<S: Transport> Connection<S> {
             head_pending: false,
             timer_for_keep_alive: false,
             seq: 0,
+            body_dirty: false,
             reclaimed: false,
             access_log: log::log_enabled!(target: "eddy_http::access", log::Level::Info),
         }
@@ -164,14 +170,14 @@ impl<S: Transport> Connection<S> {
     pub(crate) fn started(&self) {
         // The client's port (0 over a Unix socket).
         let port = self.io.peer().socket_addr().map_or(0, |addr| addr.port());
-        eddy::trace::event(&TRACE_ACCEPTED, self.io.id as u32, u32::from(port));
+        eddy::trace::event(&TRACE_ACCEPTED, self.io.slot, u32::from(port));
     }
 
     /// Gives back the buffers, marks the end on the flight recorder and
     /// says why it ended in the debug log.
     pub(crate) fn ended(&mut self, reason: &'static str) {
         self.release_buffers();
-        eddy::trace::event(&TRACE_CLOSED, self.io.id as u32, self.seq as u32);
+        eddy::trace::event(&TRACE_CLOSED, self.io.slot, self.seq as u32);
         log::debug!("{}: {reason}", self.io.peer());
     }
 
@@ -292,7 +298,8 @@ impl<S: Transport> Connection<S> {
     fn before_closing(&mut self, pending: bool) -> Option<Option<Served>> {
         // Past the grace, a client still sending (pipelining without end)
         // is not read from any more.
-        let graced = self.io.server.closing_deadline(self.io.id).is_some_and(|grace| Instant::now() >= grace);
+        let graced =
+            self.io.server.closing_deadline(self.io.id()).is_some_and(|grace| Instant::now() >= grace);
         if graced {
             return if pending {
                 None
@@ -610,15 +617,26 @@ impl<S: Transport> Connection<S> {
                 BodyFraming::Chunked(Box::new(ChunkedDecoder::new(&self.io.server.app.inner.limits)))
             }
         };
-        let expects_continue = head.expect_continue && !matches!(framing, BodyFraming::Done);
-        *self.io.body.borrow_mut() = BodyState {
-            seq: self.seq,
-            framing,
-            received: 0,
-            expect: if expects_continue { Continue::Owed(0) } else { Continue::NotExpected },
-            failed: None,
-            deadline: None,
-        };
+        let has_body = !matches!(framing, BodyFraming::Done);
+        let expects_continue = head.expect_continue && has_body;
+        {
+            let mut body = self.io.body.borrow_mut();
+            if has_body || self.body_dirty {
+                *body = BodyState {
+                    seq: self.seq,
+                    framing,
+                    received: 0,
+                    expect: if expects_continue { Continue::Owed(0) } else { Continue::NotExpected },
+                    failed: None,
+                    deadline: None,
+                };
+            } else {
+                // Between two requests without a body nothing but the
+                // number changes (see `body_dirty`).
+                body.seq = self.seq;
+            }
+        }
+        self.body_dirty = has_body;
         // `parse_head` left the target as text in `storage.target`: path,
         // query and parameters are slices of it.
         let path = head.path.relative_to(head.target);
@@ -630,7 +648,7 @@ impl<S: Transport> Connection<S> {
             http10: head.version == crate::http::parse::Version::Http10,
             access: if self.access_log { Some(access_line(head, &storage.target)) } else { None },
         };
-        eddy::trace::event(&TRACE_HEAD, self.io.id as u32, self.seq as u32);
+        eddy::trace::event(&TRACE_HEAD, self.io.slot, self.seq as u32);
         let app = &self.io.server.app;
         let mut params = ParamSpans::default();
         // As bytes: a `str` slice would check both ends for a char boundary.
@@ -822,7 +840,7 @@ impl<S: Transport> Connection<S> {
         if io.stream.poll_read_ready(cx).is_ready() {
             return Poll::Ready(Woken::Readable);
         }
-        if !wait.closing && server.poll_closing(io, wait.idle, cx).is_ready() {
+        if !wait.closing && server.poll_closing_own(io, wait.idle, cx).is_ready() {
             return Poll::Ready(Woken::Closing);
         }
         // Only a wait that blocks needs a deadline, and re-arming the timer
@@ -859,7 +877,7 @@ impl<S: Transport> Connection<S> {
         let limits = &self.io.server.limits;
         let period = if self.head_pending || self.seq == 0 { limits.head_timeout } else { limits.keep_alive };
         let deadline = self.since + period;
-        match wait.closing.then(|| self.io.server.closing_deadline(self.io.id)).flatten() {
+        match wait.closing.then(|| self.io.server.closing_deadline(self.io.id())).flatten() {
             Some(grace) => deadline.min(grace),
             None => deadline,
         }
@@ -945,7 +963,7 @@ impl<S: Transport> Connection<S> {
             }
             let (io, server, out) = (&self.io, &self.io.server, &mut self.out);
             let step = poll_fn(|cx| {
-                if server.poll_closing(io, false, cx).is_ready() {
+                if server.poll_closing_own(io, false, cx).is_ready() {
                     return Poll::Ready(Step::Closing);
                 }
                 let polled = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -1062,7 +1080,7 @@ impl<S: Transport> Connection<S> {
             // answer and EOF, and keep reading until it stops. Answered,
             // the connection no longer needs its slot under the cap.
             let _ = self.io.stream.shutdown_std(Shutdown::Write);
-            self.io.server.release_early(self.io.id);
+            self.io.server.release_early(self.io.id());
             Box::pin(self.linger()).await;
         }
         // Otherwise dropping the stream closes it: with nothing unread, the
@@ -1091,7 +1109,7 @@ impl<S: Transport> Connection<S> {
         // Closing, the server is waiting: the grace bounds this too.
         let now = Instant::now();
         let mut until = now + LINGER_TIME;
-        if let Some(grace) = self.io.server.closing_deadline(self.io.id) {
+        if let Some(grace) = self.io.server.closing_deadline(self.io.id()) {
             until = until.min(grace);
         }
         let _ = eddy::time::timeout(until.duration_since(now), discard).await;

@@ -286,13 +286,21 @@ pub(crate) struct ConnIo<S: ?Sized = dyn Transport> {
     pub(crate) body: RefCell<BodyState>,
     /// The loop's server state, to hear that this connection is closing.
     pub(crate) server: Rc<LoopServer>,
-    /// This connection's slot in `server`.
-    pub(crate) id: usize,
+    /// This connection's slot in `server` (see [`id`](Self::id)). A `u32`,
+    /// which leaves room for `watched` in the same word: a loop never
+    /// holds anywhere near 2^32 connections (file descriptors run out
+    /// first).
+    pub(crate) slot: u32,
     /// While the connection waits for a request: when that began, as a
     /// count of idle periods on this loop (so the oldest is the smallest);
     /// 0 while it is busy. Read by the loop to pick a connection to
     /// reclaim at the connection cap.
     pub(crate) idle_since: Cell<u64>,
+    /// The loop's slot for this connection holds the connection task's own
+    /// waker, and the connection is not reclaimed: the task's waits for
+    /// closing need not look at the slot (see `LoopServer::poll_closing_own`).
+    /// Cleared whenever either stops being true.
+    pub(crate) watched: Cell<bool>,
     pub(crate) stream: S,
 }
 
@@ -302,8 +310,9 @@ impl<S: Transport> ConnIo<S> {
             stream,
             peer: PeerAddr::of(peer),
             server,
-            id,
+            slot: u32::try_from(id).unwrap_or(u32::MAX),
             idle_since: Cell::new(0),
+            watched: Cell::new(false),
             input: RefCell::new(Input::new()),
             body: RefCell::new(BodyState {
                 seq: 0,
@@ -314,6 +323,13 @@ impl<S: Transport> ConnIo<S> {
                 deadline: None,
             }),
         }
+    }
+}
+
+impl<S: ?Sized> ConnIo<S> {
+    /// This connection's slot in its loop's server state.
+    pub(crate) fn id(&self) -> usize {
+        self.slot as usize
     }
 }
 
@@ -387,7 +403,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
             .deadline
             .get_or_insert_with(|| Instant::now() + self.limits().body_timeout);
         let deadline = per_read.min(total);
-        match self.server.closing_deadline(self.id) {
+        match self.server.closing_deadline(self.id()) {
             Some(closing) => deadline.min(closing),
             None => deadline,
         }

@@ -581,7 +581,10 @@ impl LoopServer {
     /// otherwise remembers who to wake then. `idle`: the connection waits
     /// for a request and may be reclaimed (and becomes a candidate here,
     /// until it clears `io.idle_since`).
-    #[inline] // once per request on a keep-alive connection: the call showed up
+    ///
+    /// For waits of any task on the connection (a handler's body read may
+    /// run in another); the connection task's own waits use
+    /// [`poll_closing_own`](Self::poll_closing_own).
     pub(crate) fn poll_closing<S: ?Sized>(
         &self,
         io: &ConnIo<S>,
@@ -592,7 +595,7 @@ impl LoopServer {
             return Poll::Ready(());
         }
         let mut conns = self.conns.borrow_mut();
-        let Some(slot) = conns.get_mut(io.id) else { return Poll::Pending };
+        let Some(slot) = conns.get_mut(io.id()) else { return Poll::Pending };
         if slot.reclaimed.is_some() {
             return Poll::Ready(());
         }
@@ -600,18 +603,57 @@ impl LoopServer {
             // Another loop at the cap may be asking for room.
             if self.budget.take_reclaim_request() {
                 slot.reclaimed = Some(Instant::now() + self.grace);
+                io.watched.set(false);
                 self.stats.reclaimed();
                 return Poll::Ready(());
             }
-            let stamp = self.idle_clock.get() + 1;
-            self.idle_clock.set(stamp);
-            io.idle_since.set(stamp);
-            self.stats.idle(true);
+            self.go_idle(io);
         }
         if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             slot.waker = Some(cx.waker().clone());
+            // Someone else's waker now (see `ConnIo::watched`).
+            io.watched.set(false);
         }
         Poll::Pending
+    }
+
+    /// [`poll_closing`](Self::poll_closing) for the connection task's own
+    /// waits. Once its slot holds the task's waker and it is not reclaimed
+    /// (`io.watched`), a wait needs no look at the slot at all: shutdown
+    /// shows in `shutting_down`, and a reclaim clears `watched`. Once per
+    /// keep-alive request, this skips the slab's borrow, its lookup and
+    /// the waker comparison.
+    #[inline]
+    pub(crate) fn poll_closing_own<S: ?Sized>(
+        &self,
+        io: &ConnIo<S>,
+        idle: bool,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if self.shutting_down.get() {
+            return Poll::Ready(());
+        }
+        // A reclaim request pending takes the full path, which serves it.
+        if !io.watched.get() || (idle && self.budget.reclaims_wanted.load(Ordering::Relaxed) > 0) {
+            let closing = self.poll_closing(io, idle, cx);
+            if closing.is_pending() {
+                io.watched.set(true);
+            }
+            return closing;
+        }
+        if idle && io.idle_since.get() == 0 {
+            self.go_idle(io);
+        }
+        Poll::Pending
+    }
+
+    /// Marks connection `io` idle, as the most recent one.
+    #[inline(always)]
+    fn go_idle<S: ?Sized>(&self, io: &ConnIo<S>) {
+        let stamp = self.idle_clock.get() + 1;
+        self.idle_clock.set(stamp);
+        io.idle_since.set(stamp);
+        self.stats.idle(true);
     }
 
     /// Connection `id` has answered all it will and only lingers: its slot
@@ -650,6 +692,9 @@ impl LoopServer {
             let mut conns = self.conns.borrow_mut();
             let Some(slot) = conns.get_mut(id) else { return };
             slot.reclaimed = Some(Instant::now() + self.grace);
+            if let Some(io) = slot.io.as_ref().and_then(Weak::upgrade) {
+                io.watched.set(false);
+            }
             slot.waker.take()
         };
         self.stats.reclaimed();
@@ -702,7 +747,7 @@ struct Registration<S: Transport>(Rc<ConnIo<S>>);
 
 impl<S: Transport> Drop for Registration<S> {
     fn drop(&mut self) {
-        self.0.server.remove(self.0.id);
+        self.0.server.remove(self.0.id());
     }
 }
 

@@ -410,7 +410,9 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     }
 
     /// Reads more bytes into the input buffer. `Ok(0)` means EOF.
-    #[inline]
+    /// Inlined: once per wake, and its call, prologue and result cost
+    /// ~15 instructions next to ~40 of work.
+    #[inline(always)]
     pub(crate) fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut input = self.input.borrow_mut();
         input.make_room(self.limits().read_buffer_size());

@@ -113,8 +113,13 @@ thread_local! {
     /// Set once the stacks have been emptied at thread exit: what is given
     /// back later is freed at once.
     static RELEASED: Cell<bool> = const { Cell::new(false) };
-    /// Frees the stacks at thread exit; touched on every give that finds
-    /// its stack empty, which registers its destructor the first time.
+    /// Frees the stacks at thread exit; touched whenever a take finds its
+    /// stack empty and makes a new thing, which registers its destructor
+    /// the first time. Everything given back was made by a take on the
+    /// same thread (buffers and head storage never leave their loop's
+    /// thread: a `Request` is not `Send`), so the destructor is registered
+    /// before anything is pooled, and a give need not check (it did, per
+    /// give: a keep-alive request makes two or three).
     static RELEASER: Releaser = const { Releaser };
 }
 
@@ -154,13 +159,21 @@ fn into_box(head: *mut HeadStorage) -> Box<HeadStorage> {
     unsafe { Box::from_raw(head) }
 }
 
+/// A new thing for an empty pool: registers the pools' destructor first
+/// (see `RELEASER`).
+#[cold]
+fn made<T: Default>() -> T {
+    RELEASER.with(|_| {});
+    T::default()
+}
+
 /// A buffer of exactly `len` initialised bytes, to read into. Pooled read
 /// buffers keep their length (and old contents, which are only ever
 /// overwritten by reads), so taking one does not zero 16 KiB again: that
 /// `memset` was 2.6% of the server's CPU in keep-alive profiles.
 #[inline]
 pub(crate) fn take_read_buffer(len: usize) -> Vec<u8> {
-    let mut buffer = READS.with(Stack::pop).map(into_vec).unwrap_or_default();
+    let mut buffer = READS.with(Stack::pop).map_or_else(made, into_vec);
     buffer.resize(len, 0);
     buffer
 }
@@ -174,7 +187,7 @@ pub(crate) fn give_read_buffer(buffer: Vec<u8>) {
 /// An empty buffer, to write answers into.
 #[inline]
 pub(crate) fn take_write_buffer() -> Vec<u8> {
-    WRITES.with(Stack::pop).map(into_vec).unwrap_or_default()
+    WRITES.with(Stack::pop).map_or_else(made, into_vec)
 }
 
 /// Returns a write buffer to this loop's pool, emptied.
@@ -191,9 +204,6 @@ fn give(pool: &'static std::thread::LocalKey<Stack<RawBuffer>>, buffer: Vec<u8>)
     }
     let buffer = raw(buffer);
     pool.with(|stack| {
-        if stack.len.get() == 0 {
-            RELEASER.with(|_| {});
-        }
         if !stack.push(buffer) {
             drop(into_vec(buffer));
         }
@@ -203,7 +213,7 @@ fn give(pool: &'static std::thread::LocalKey<Stack<RawBuffer>>, buffer: Vec<u8>)
 /// Empty head storage.
 #[inline]
 pub(crate) fn take_head() -> Box<HeadStorage> {
-    HEADS.with(Stack::pop).map(into_box).unwrap_or_default()
+    HEADS.with(Stack::pop).map_or_else(made, into_box)
 }
 
 /// Returns head storage to this loop's pool.
@@ -222,9 +232,6 @@ pub(crate) fn give_head(mut head: Box<HeadStorage>) {
     head.decoded.clear();
     let head = Box::into_raw(head);
     HEADS.with(|stack| {
-        if stack.len.get() == 0 {
-            RELEASER.with(|_| {});
-        }
         if !stack.push(head) {
             drop(into_box(head));
         }

@@ -364,6 +364,46 @@ fn each_request_restarts_the_keep_alive_clock() {
     });
 }
 
+#[test]
+fn a_keep_alive_shorter_than_head_timeout_closes_an_idle_connection_on_time() {
+    // The first wait's timer is armed for head_timeout; the keep-alive wait
+    // after the request must pull it in, not keep the later one.
+    run_paused(|| async {
+        let limits = Limits {
+            keep_alive: Duration::from_secs(2),
+            head_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        let server = bind(app(limits)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        client.send(get("/")).await;
+        assert_eq!(client.response().await.text(), ok("root"));
+        let start = Instant::now();
+        client.assert_closed().await;
+        assert_elapsed(start.elapsed(), Duration::from_secs(2));
+    });
+}
+
+#[test]
+fn a_partial_head_after_a_keep_alive_wait_gets_its_own_head_timeout() {
+    // The keep-alive wait's timer (60 s) is kept between requests; a head
+    // that then stops halfway must still get its 408 at head_timeout.
+    run_paused(|| async {
+        let limits = Limits { head_timeout: Duration::from_secs(3), ..Limits::default() };
+        let server = bind(app(limits)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        client.send(get("/")).await;
+        assert_eq!(client.response().await.text(), ok("root"));
+        time::sleep(Duration::from_secs(10)).await;
+        let start = Instant::now();
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n").await;
+        let reply = client.response().await;
+        assert_elapsed(start.elapsed(), Duration::from_secs(3));
+        assert_eq!(reply.text(), refusal("408 Request Timeout", None));
+        client.assert_closed().await;
+    });
+}
+
 // ----- Time to send a body --------------------------------------------------
 
 #[test]

@@ -91,13 +91,14 @@ impl Input {
         self.end += n as u32;
     }
 
-    /// Makes room at the end: borrows a buffer if there is none, slides
-    /// unconsumed bytes to the front.
+    /// Makes room at the end: borrows a buffer (of the size `limits` ask
+    /// for, worked out only then) if there is none, slides unconsumed bytes
+    /// to the front.
     #[inline(always)]
-    pub(crate) fn make_room(&mut self, size: usize) {
+    pub(crate) fn make_room(&mut self, limits: &Limits) {
         if self.buf.is_empty() {
             // Positions are u32: a buffer is never allowed past that.
-            self.buf = pool::take_read_buffer(size.min(u32::MAX as usize));
+            self.buf = pool::take_read_buffer(limits.read_buffer_size().min(u32::MAX as usize));
         }
         if self.start == self.end {
             self.start = 0;
@@ -415,7 +416,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     #[inline(always)]
     pub(crate) fn poll_fill(&self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut input = self.input.borrow_mut();
-        input.make_room(self.limits().read_buffer_size());
+        input.make_room(self.limits());
         if input.is_full() {
             // Callers check for a full buffer first (it means a too-large
             // head); reaching here would read zero bytes and look like EOF.
@@ -434,7 +435,7 @@ impl<S: Transport + ?Sized> ConnIo<S> {
     /// that nothing is there.
     pub(crate) fn fill_now(&self) -> io::Result<Option<usize>> {
         let mut input = self.input.borrow_mut();
-        input.make_room(self.limits().read_buffer_size());
+        input.make_room(self.limits());
         if input.is_full() {
             return Err(io::Error::other("input buffer full"));
         }

@@ -356,7 +356,6 @@ impl<S: Transport> Connection<S> {
             }
         }
         if !pending {
-            self.release_buffers();
             self.since = Instant::recent();
         } else if !self.head_pending {
             self.head_pending = true;
@@ -817,7 +816,18 @@ impl<S: Transport> Connection<S> {
     /// reclaimed.
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Woken> {
         let Some(wait) = self.wait else { return Poll::Ready(Woken::Readable) };
-        let woken = std::task::ready!(self.poll_wait_once(wait, cx));
+        let woken = match self.poll_wait_once(wait, cx) {
+            Poll::Ready(woken) => woken,
+            Poll::Pending => {
+                // Between requests and nothing in the socket: idle, so the
+                // buffers go back to the loop now, not before the look (a
+                // request already there reuses them).
+                if wait.idle {
+                    self.release_buffers();
+                }
+                return Poll::Pending;
+            }
+        };
         let (io, server) = (&*self.io, &*self.io.server);
         if wait.idle {
             if io.idle_since.get() != 0 {

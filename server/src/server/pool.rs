@@ -2,7 +2,9 @@
 //!
 //! A connection borrows a read buffer, a write buffer and request-head
 //! storage from its loop when data arrives, and gives them back once every
-//! request in the buffer has been answered and the answers written. So a
+//! request in the buffer has been answered, the answers written, and a look
+//! at the socket found nothing more (a request already waiting there reuses
+//! them instead of a give and a take). So a
 //! server with 10 000 idle keep-alive connections holds 10 000 sockets and a
 //! few hundred bytes of task state each, not 10 000 × 20 KiB of buffers; and
 //! a busy one recycles the same few buffers instead of allocating per

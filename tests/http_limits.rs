@@ -385,6 +385,27 @@ fn a_keep_alive_shorter_than_head_timeout_closes_an_idle_connection_on_time() {
 }
 
 #[test]
+fn a_keep_alive_under_a_second_restarts_per_request_and_closes_on_time() {
+    // Shorter than the margin within which a kept keep-alive timer is
+    // polled rather than trusted: every wait looks at the wheel.
+    run_paused(|| async {
+        let limits = Limits { keep_alive: Duration::from_millis(500), ..Limits::default() };
+        let server = bind(app(limits)).await;
+        let mut client = AsyncClient::connect(server.local_addr()).await;
+        for _ in 0..3 {
+            client.send(get("/")).await;
+            assert_eq!(client.response().await.text(), ok("root"));
+            time::sleep(Duration::from_millis(400)).await;
+        }
+        client.send(get("/")).await;
+        assert_eq!(client.response().await.text(), ok("root"));
+        let start = Instant::now();
+        client.assert_closed().await;
+        assert_elapsed(start.elapsed(), Duration::from_millis(500));
+    });
+}
+
+#[test]
 fn a_partial_head_after_a_keep_alive_wait_gets_its_own_head_timeout() {
     // The keep-alive wait's timer (60 s) is kept between requests; a head
     // that then stops halfway must still get its 408 at head_timeout.

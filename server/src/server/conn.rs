@@ -99,6 +99,13 @@ use crate::server::pool::{self, HeadStorage, Span};
 /// small responses; picked, not tuned.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// How far short of its deadline a kept keep-alive timer is taken to be
+/// still armed without polling it (see `poll_wait_once`). A timer fires
+/// only at its deadline on the loop clock, so any margin would do; a
+/// second is far more than the clock's cached reading ever lags the one
+/// that fires timers (a tick), and small next to keep-alive periods.
+const TIMER_MARGIN: Duration = Duration::from_secs(1);
+
 /// After a refusal, how long and how much the server keeps reading (and
 /// discarding) before closing, so the client's unread bytes do not turn the
 /// close into a reset that destroys the refusal in flight ("lingering
@@ -136,10 +143,11 @@ pub(crate) struct Connection<S: Transport> {
     /// A head is partly received (its deadline counts from `since`).
     head_pending: bool,
     /// The timer is armed for the end of an earlier keep-alive wait (or
-    /// sooner), so a keep-alive wait can keep it as it is: it fires early,
-    /// the real deadline is checked, and only then is it re-armed. A
-    /// keep-alive connection then touches neither the wheel nor the clock
-    /// arithmetic per request, only once per keep-alive period.
+    /// sooner) and was registered with this task's waker when last polled,
+    /// so a keep-alive wait can keep it as it is: it fires early, the real
+    /// deadline is checked, and only then is it re-armed. A keep-alive
+    /// connection then touches neither the wheel nor the clock arithmetic
+    /// per request, only once per keep-alive period.
     timer_for_keep_alive: bool,
     /// Requests started on this connection.
     seq: u64,
@@ -874,16 +882,32 @@ impl<S: Transport> Connection<S> {
         // timer already armed for an *earlier* deadline is kept: it fires
         // early, the deadline is checked, and only then is it re-armed.
         let keep_alive = wait.idle && self.seq > 0 && !wait.closing;
-        if !(keep_alive && self.timer_for_keep_alive) {
+        if keep_alive && self.timer_for_keep_alive {
+            // Armed for an earlier keep-alive deadline and registered with
+            // this task's waker when last polled. A timer fires only once
+            // the loop clock has reached its deadline, and `recent` is never
+            // behind the reading it fired by: so while `recent` is more
+            // than a margin short of the deadline, it has not fired and
+            // still wakes this task when it does, and polling it again
+            // would only say so (the wheel's look cost ~80 instructions per
+            // keep-alive request).
+            if Instant::recent() + TIMER_MARGIN < self.timer.deadline() {
+                return Poll::Pending;
+            }
+        } else {
             let wanted = self.deadline(wait);
             if self.timer.deadline() > wanted {
                 self.timer.reset(wanted);
             }
-            self.timer_for_keep_alive = keep_alive;
         }
+        // Set again once the timer is registered, below.
+        self.timer_for_keep_alive = false;
         loop {
             match Pin::new(&mut self.timer).poll(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    self.timer_for_keep_alive = keep_alive;
+                    return Poll::Pending;
+                }
                 Poll::Ready(()) => {
                     let wanted = self.deadline(wait);
                     if Instant::now() >= wanted {

@@ -1276,8 +1276,10 @@ enum Later {
 /// do without waiting on something other than input.
 enum Served {
     /// A request must wait (its handler, its body, `100-continue`): go on
-    /// in `answer_later`. Boxed: rare, and as large as a request's state,
-    /// which should not take room in every connection's future.
+    /// in `answer_later`. Boxed: as large as a request's state, which by
+    /// value took room in every connection's future (idle memory measured
+    /// 995 -> 1,058 bytes per connection); one allocation is small next
+    /// to a request that waits.
     Later(Box<Later>),
     /// The socket is full: write the rest of the output, waiting for room.
     Flush,

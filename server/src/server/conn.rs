@@ -710,24 +710,28 @@ impl<S: Transport> Connection<S> {
                                 *answer = Pin::new(future).poll(cx);
                             }
                         }));
-                        match (caught, future) {
-                            (Ok(()), Some(future)) if answer.is_pending() => {
-                                return Started::Later(if poll_now {
-                                    Later::Waiting(meta, future)
-                                } else {
-                                    Later::Start(meta, Next::Handler(future))
-                                });
-                            }
-                            (Ok(()), future) => {
-                                // Done with: what it held goes now, as it
-                                // would have at the end of its last poll.
-                                drop(future);
-                                match answer {
-                                    Poll::Ready(response) => self.check_final(response, head.close),
-                                    Poll::Pending => head.close,
+                        match caught {
+                            Ok(()) => match answer {
+                                Poll::Ready(response) => {
+                                    // Done with: what it held goes now, as
+                                    // it would have at the end of its last
+                                    // poll.
+                                    drop(future);
+                                    self.check_final(response, head.close)
                                 }
-                            }
-                            (Err(payload), future) => {
+                                Poll::Pending => match future {
+                                    Some(future) => {
+                                        return Started::Later(if poll_now {
+                                            Later::Waiting(meta, future)
+                                        } else {
+                                            Later::Start(meta, Next::Handler(future))
+                                        });
+                                    }
+                                    // Called, so there is a future.
+                                    None => head.close,
+                                },
+                            },
+                            Err(payload) => {
                                 drop(future);
                                 self.handler_panicked(head.method, payload.as_ref());
                                 settle(answer, refuse(&Reject::HandlerPanicked, head.close))

@@ -420,9 +420,14 @@ struct Budget {
     cap: usize,
     /// Reclaims asked of any loop by loops at the cap with no idle
     /// connection of their own. A request may outlive its need (room freed
-    /// another way); it then costs one idle connection at the cap, which
-    /// is what the cap is for.
+    /// another way); while some loop still holds a client, it then costs
+    /// one idle connection at the cap, which is what the cap is for.
     reclaims_wanted: AtomicUsize,
+    /// Loops holding an accepted client that waits for room. With none,
+    /// every standing request is stale and none is granted: granting one
+    /// would close the next connection to go idle for nobody, even a fresh
+    /// one whose request is still on its way (that was a lost request).
+    holding: AtomicUsize,
     /// Per loop: its accept task, while at the cap, to wake when a slot
     /// frees or a reclaim is asked for. A lock, but taken only at the cap.
     waiters: Mutex<Vec<Option<Waker>>>,
@@ -434,6 +439,7 @@ impl Budget {
             open: AtomicUsize::new(0),
             cap: cap.max(1),
             reclaims_wanted: AtomicUsize::new(0),
+            holding: AtomicUsize::new(0),
             waiters: Mutex::new(vec![None; loops]),
         }
     }
@@ -483,12 +489,26 @@ impl Budget {
         self.wake_all();
     }
 
-    /// Takes one outstanding reclaim request, if there is one and the
-    /// server is still at the cap (else room came another way).
+    /// A loop starts or stops holding a client that waits for room.
+    fn hold(&self, holding: bool) {
+        if holding {
+            self.holding.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.holding.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Takes one outstanding reclaim request, if there is one, the server
+    /// is still at the cap and some loop still holds a client (else room
+    /// came another way, and the request waits, ungranted).
     fn take_reclaim_request(&self) -> bool {
         // A plain load first: this is asked each time a connection goes
         // idle, and is almost always 0.
-        self.reclaims_wanted.load(Ordering::Relaxed) > 0
+        if self.reclaims_wanted.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        // Not cleared here: a loop may be between `hold` and its request.
+        self.holding.load(Ordering::Acquire) > 0
             && self.at_cap()
             && self
                 .reclaims_wanted
@@ -919,6 +939,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
             Event::Stop => break,
             Event::Admitted => {
                 if let Some((stream, peer)) = held.take() {
+                    budget.hold(false);
                     admit(stream, peer);
                 }
             }
@@ -927,6 +948,9 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
                 if budget.try_acquire() {
                     admit(stream, peer);
                 } else {
+                    // Holding first: a request is granted only while some
+                    // loop holds a client (see `Budget::holding`).
+                    budget.hold(true);
                     match server.oldest_idle() {
                         Some(id) => server.reclaim(id),
                         None => budget.request_reclaim(),
@@ -959,6 +983,7 @@ async fn serve_loop<L: Listen>(setup: LoopSetup<L>) {
     // From here every connection, old or new, is closing.
     server.begin_shutdown();
     if let Some((stream, peer)) = held.take() {
+        budget.hold(false);
         budget.force_acquire();
         admit(stream, peer);
     }
@@ -1064,11 +1089,32 @@ mod tests {
     #[test]
     fn a_reclaim_request_is_taken_once_and_only_at_the_cap() {
         let budget = Budget::new(1, 2);
+        budget.hold(true);
         budget.request_reclaim();
         assert!(!budget.take_reclaim_request(), "taken below the cap");
         assert!(budget.try_acquire());
         assert!(budget.take_reclaim_request());
         assert!(!budget.take_reclaim_request(), "taken twice");
+    }
+
+    /// The flaky `a_client_that_resets_mid_head_harms_only_itself` came
+    /// from here: a loop asked for room, room came another way (a client
+    /// reset), and the request stood, to reclaim the next connection that
+    /// went idle: the fresh one whose request was still on its way.
+    #[test]
+    fn a_request_for_room_is_not_granted_once_nobody_waits_for_room() {
+        let budget = Budget::new(1, 2);
+        assert!(budget.try_acquire());
+        budget.hold(true);
+        budget.request_reclaim();
+        budget.release();
+        assert!(budget.try_acquire(), "the held client gets the slot a closing connection freed");
+        budget.hold(false);
+        assert!(!budget.take_reclaim_request(), "a reclaim granted at the cap with nobody waiting");
+        // Someone waits again: a request is granted.
+        budget.hold(true);
+        budget.request_reclaim();
+        assert!(budget.take_reclaim_request());
     }
 
     #[test]

@@ -323,7 +323,12 @@ impl Core {
         let fired = self.fire_timers(self.clock_read_at_park.replace(false) && will_park);
 
         // 4. Park until there is something to do, collecting I/O wakeups.
-        let park = self.plan_park(main_woken.load(Ordering::Acquire));
+        // Nothing fired since `will_park` looked: the run queue is still
+        // empty and the main future still asleep (only this thread fills
+        // the queue; another thread's wake of the main future interrupts
+        // the park instead), so the plan skips looking again (an atomic
+        // load and a borrow per tick, the keep-alive path).
+        let park = self.plan_park(will_park && fired == 0, main_woken);
         let parked_at = log::log_enabled!(log::Level::Trace).then(std::time::Instant::now);
         // A skipped park is the busy path of every tick with tasks ready:
         // tested here, so it costs no call into `park` (~25 instructions
@@ -426,8 +431,9 @@ impl Core {
     }
 
     /// Step 4a: decide how long to park.
-    fn plan_park(&self, main_woken: bool) -> Park {
-        if main_woken || !self.run_queue.borrow().is_empty() {
+    /// `idle`: the caller has just seen nothing ready and nothing woken.
+    fn plan_park(&self, idle: bool, main_woken: &AtomicBool) -> Park {
+        if !idle && (main_woken.load(Ordering::Acquire) || !self.run_queue.borrow().is_empty()) {
             if self.clock.was_paused() {
                 // Busy while time stands still: the livelock guard counts.
                 self.clock.busy_tick(self.loop_id());
@@ -457,7 +463,9 @@ impl Core {
             Park::Poll | Park::Paused => Some(Duration::ZERO),
             Park::Wait(timeout) => timeout,
         };
-        let ready = self.run_queue.borrow().len() as u32;
+        // Only a `Poll` park has tasks ready: the others are planned only
+        // when the run queue is empty (one borrow fewer per real park).
+        let ready = if matches!(park, Park::Poll) { self.run_queue.borrow().len() as u32 } else { 0 };
         // Stamp the park where it begins, not where the busy stretch before
         // it did (a park with a timeout has just read the clock to compute
         // it; the others read it once, next to a syscall). The loop

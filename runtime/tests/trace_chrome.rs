@@ -260,3 +260,25 @@ fn names_with_quotes_and_newlines_are_escaped() {
     assert!(!polls_named(&checked, "a \"quoted\"\nname\\").is_empty());
     let _ = Json::Null;
 }
+
+#[test]
+fn a_socket_readiness_is_drawn_where_the_loop_returned_from_its_park() {
+    let checked = check(&traced(&mut eddy::Builder::new()));
+    let slices: Vec<_> = checked.slices.values().flatten().collect();
+    let park_ends: Vec<f64> = slices.iter().filter(|s| s.name == "park").map(|s| s.end).collect();
+    let dispatches: Vec<_> = slices.iter().filter(|s| s.name == "dispatch I/O").collect();
+    assert!(!dispatches.is_empty());
+    for dispatch in &dispatches {
+        assert!(dispatch.args.num("woke").is_some_and(|woke| woke >= 1.0), "{dispatch:?}");
+        let after_park = park_ends.iter().any(|end| (end - dispatch.start).abs() < 1e-6);
+        assert!(after_park, "a dispatch starts as a park ends: {dispatch:?}");
+    }
+    for ready in checked.events.iter().filter(|event| event.str("name") == Some("socket ready")) {
+        let at = ready.num("ts").unwrap();
+        assert!(dispatches.iter().any(|d| (d.start - at).abs() < 1e-6), "{ready:?} at a dispatch's start");
+        let args = ready.get("args").unwrap();
+        assert!(
+            args.num("token").is_some() && (args.get("readable").is_some() || args.get("writable").is_some())
+        );
+    }
+}

@@ -69,3 +69,38 @@ fn a_busy_window_keeps_only_the_most_recent_polls() {
         assert_eq!(last.name, "block_on", "the poll taking the window is the newest, still open");
     });
 }
+
+#[test]
+fn a_socket_wake_names_the_socket_and_dates_from_the_park_that_collected_it() {
+    eddy::run(async {
+        let listener = eddy::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = eddy::task::spawn_named("reader", async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut buf = [0; 4];
+            stream.read(&mut buf).await.unwrap()
+        });
+        let id = reader.id();
+        let client = eddy::net::TcpStream::connect(addr).await.unwrap();
+        // Let the reader park on its socket before anything arrives.
+        for _ in 0..3 {
+            eddy::task::yield_now().await;
+        }
+        client.write_all(b"ping").await.unwrap();
+        assert_eq!(reader.await.unwrap(), 4);
+        let window = window(Duration::from_secs(60)).unwrap();
+
+        let wakes: Vec<_> = window
+            .wakes
+            .iter()
+            .filter(|wake| wake.task == id && wake.cause.starts_with("socket readable (token "))
+            .collect();
+        assert!(!wakes.is_empty(), "the reader was woken by its socket: {:#?}", window.wakes);
+        for wake in wakes {
+            // Sockets are dispatched as the loop returns from a park.
+            let park_ends: Vec<u64> =
+                window.parks.iter().map(|park| park.start_ns + park.duration_ns).collect();
+            assert!(park_ends.contains(&wake.at_ns), "{wake:?} at the end of one of {:#?}", window.parks);
+        }
+    });
+}

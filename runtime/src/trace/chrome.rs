@@ -7,11 +7,20 @@
 //! |---|---|
 //! | `POLL_BEGIN` … `POLL_END` (or the loop's next record of its own) | an `X` slice named by the task's name or spawn site |
 //! | `PARK` … `UNPARK` | an `X` slice `park` (why, planned timeout, events) |
-//! | a run of `TIMERS_FIRED`, `IO_READY` or foreign `WAKE` records | an `X` slice: `fire timers`, `dispatch I/O`, `take injected` |
-//! | a `POLL_BEGIN` and what its cause points at | a flow arrow, `s` at the wake, `f` with `"bp":"e"` on the poll: from the waking task's latest poll (`TASK`, `CHANNEL`, `SYNC`, `SPAWNED`), the timer step, the socket's readiness, or the `WAKE` record |
+//! | a run of `TIMERS_FIRED` or foreign `WAKE` records | an `X` slice: `fire timers`, `take injected` |
+//! | an `UNPARK` … the loop's next record, if polls (or the `block_on` future's `WAKE`) name a socket as their cause | an `X` slice `dispatch I/O`, and a `socket ready` instant per socket at its start |
+//! | a `POLL_BEGIN` and what its cause points at | a flow arrow, `s` at the wake, `f` with `"bp":"e"` on the poll: from the waking task's latest poll (`TASK`, `CHANNEL`, `SYNC`, `SPAWNED`), the timer step, the I/O dispatch after the latest park, or the `WAKE` record |
 //! | a task's first poll (`SPAWNED`) … its `POLL_END`/`FINISH` | an async slice (`b`/`e`) per task: its lifetime |
 //! | `PARK`, `UNPARK` | counters (`C`): ready tasks, armed timers |
 //! | timers fired, cancelled; sockets ready (with a waiter); user events | instants (`i`) |
+//!
+//! A socket's readiness has no record of its own (see `record::kind`): the
+//! loop dispatches I/O right after it parks, on the `UNPARK`'s stamp, and
+//! the woken task's next poll names the socket. So a poll woken by a socket
+//! is drawn from the dispatch after the latest park, and the `dispatch I/O`
+//! step counts those polls. (A task woken by I/O but polled only after a
+//! further zero-timeout park, when more than `tick_budget` tasks were
+//! ready, is drawn from that later dispatch.)
 //!
 //! Polls carry what woke them, not their task's label: a task is named
 //! from its `POLL_END`/`FINISH` (its last record) or, if still alive,
@@ -85,6 +94,38 @@ struct OpenPoll {
     woken_by: Option<(u8, u32)>,
 }
 
+/// The I/O dispatch after a park (see the module docs): from the
+/// `UNPARK` to the loop's next record (`end`, once seen), and how many
+/// wakes named a socket since.
+struct Dispatch {
+    begin: u64,
+    end: Option<u64>,
+    woke: u32,
+}
+
+impl Dispatch {
+    /// A wake by socket `token` (`IO_READ`/`IO_WRITE` in `sub`) came from
+    /// this dispatch: counted, with an instant at its start. Returns where
+    /// the wake's flow starts.
+    fn socket_ready(&mut self, out: &mut Json, tid: usize, sub: u8, token: u32) -> u64 {
+        self.woke += 1;
+        out.event(format_args!(
+            "{{\"name\":\"socket ready\",\"cat\":\"io\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"token\":{token},\"{}\":true}}}}",
+            Ts(self.begin),
+            if sub == cause::IO_READ { "readable" } else { "writable" },
+        ));
+        self.begin
+    }
+
+    /// Draws the step, if it woke anything; `end` if the step's end was
+    /// not seen (the snapshot ends in it).
+    fn close(self, out: &mut Json, tid: usize, end: u64) {
+        if self.woke > 0 {
+            close_phase(out, tid, phase::IO, self.begin, self.end.unwrap_or(end), self.woke);
+        }
+    }
+}
+
 /// A `WAKE` record (the `block_on` future's, or a task's from another
 /// thread) waiting for the poll it caused.
 struct PendingWake {
@@ -127,17 +168,28 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
     let mut park_open: Option<(u8, u32, u64)> = None;
     // Where each flow may start: a `WAKE` record by task; the latest poll
     // of each task (a task's wakes lie in its polls); the latest timer
-    // step; the latest readiness of each socket.
+    // step; the I/O dispatch after the latest park.
     let mut pending: HashMap<u32, PendingWake> = HashMap::new();
     let mut last_poll: HashMap<u32, u64> = HashMap::new();
     let mut last_fire: Option<u64> = None;
-    let mut ready_at: HashMap<u32, u64> = HashMap::new();
+    let mut dispatch: Option<Dispatch> = None;
     let mut alive: HashSet<u32> = HashSet::new();
 
     for record in &trace.records {
         let at = clock.display(record);
         let (a, b) = (record.a, record.b);
         let step = phase::of(record);
+        let io_wake = record.kind() == kind::WAKE && matches!(record.sub(), cause::IO_READ | cause::IO_WRITE);
+        // The dispatch after a park lasts until the loop's next record
+        // other than an I/O wake of the `block_on` future.
+        let mut in_dispatch = false;
+        if let Some(open) = dispatch.as_mut().filter(|open| open.end.is_none()) {
+            if io_wake {
+                in_dispatch = true;
+            } else {
+                open.end = Some(at);
+            }
+        }
         if let Some((which, begin, count)) = phase_open {
             if step != Some(which) {
                 close_phase(out, tid, which, begin, at, count);
@@ -157,7 +209,11 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
         }
         match record.kind() {
             kind::WAKE => {
-                let in_slice = poll.is_some() || phase_open.is_some();
+                let mut at = at;
+                if let (true, Some(open)) = (in_dispatch, dispatch.as_mut()) {
+                    at = open.socket_ready(out, tid, record.sub(), b);
+                }
+                let in_slice = poll.is_some() || phase_open.is_some() || in_dispatch;
                 pending.insert(a, PendingWake { at, cause: (record.sub(), b), in_slice });
             }
             kind::POLL_BEGIN => {
@@ -172,7 +228,9 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
                 let from = match record.sub() {
                     cause::TASK | cause::CHANNEL | cause::SYNC | cause::SPAWNED => last_poll.get(&b).copied(),
                     cause::TIMER => last_fire,
-                    cause::IO_READ | cause::IO_WRITE => ready_at.get(&b).copied(),
+                    cause::IO_READ | cause::IO_WRITE => {
+                        dispatch.as_mut().map(|open| open.socket_ready(out, tid, record.sub(), b))
+                    }
                     _ => match pending.remove(&a) {
                         Some(wake) => {
                             woken_by = Some(wake.cause);
@@ -230,14 +288,6 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
                     Ts(at)
                 ));
             }
-            kind::IO_READY => {
-                ready_at.insert(a, at);
-                out.event(format_args!(
-                    "{{\"name\":\"socket ready\",\"cat\":\"io\",\"ph\":\"i\",\"s\":\"t\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"token\":{a},\"{}\":true}}}}",
-                    Ts(at),
-                    if record.sub() == cause::IO_READ { "readable" } else { "writable" },
-                ));
-            }
             kind::PARK => {
                 out.event(format_args!(
                     "{{\"name\":\"loop {tid} ready tasks\",\"ph\":\"C\",\"pid\":{PID},\"tid\":{tid},\"ts\":{},\"args\":{{\"tasks\":{b}}}}}",
@@ -248,6 +298,12 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
                 }
             }
             kind::UNPARK => {
+                if let Some(done) = dispatch.take() {
+                    done.close(out, tid, at);
+                }
+                if a > 0 {
+                    dispatch = Some(Dispatch { begin: at, end: None, woke: 0 });
+                }
                 if let Some((why, timeout, begin)) = park_open.take() {
                     let timeout = match timeout {
                         u32::MAX => "null".to_string(),
@@ -290,6 +346,9 @@ fn export_loop(trace: &LoopTrace, out: &mut Json) {
     }
     if let Some((which, begin, count)) = phase_open.take() {
         close_phase(out, tid, which, begin, end, count);
+    }
+    if let Some(open) = dispatch.take() {
+        open.close(out, tid, end);
     }
 }
 

@@ -72,10 +72,12 @@ impl Record {
 /// Events are folded where the ring's order already says them, so the
 /// busy path writes one record per poll and nothing per wake: a task's
 /// wake (with its cause) is carried by its next `POLL_BEGIN`, its spawn by
-/// its first one (cause `SPAWNED`), and arming a timer is not an event
-/// (the wheel holds armed timers; cancelling or firing one says which).
-/// Numbers of retired kinds (1 spawn, 3 poll begin, 6 timer armed) are
-/// not reused.
+/// its first one (cause `SPAWNED`), a socket's readiness by the poll it
+/// caused (cause `IO_READ`/`IO_WRITE` and the token) and the `UNPARK`
+/// before it (when), and arming a timer is not an event (the wheel holds
+/// armed timers; cancelling or firing one says which). Numbers of retired
+/// kinds (1 spawn, 3 poll begin, 6 timer armed, 11 socket ready) are not
+/// reused.
 pub(crate) mod kind {
     /// The `block_on` future (task 0), or a task adopted from another
     /// thread, became ready. `sub` the cause (see [`super::cause`]), `a`
@@ -105,14 +107,13 @@ pub(crate) mod kind {
     /// timeout in µs (`u32::MAX`: none), `b` tasks in the run queue.
     pub(crate) const PARK: u8 = 8;
     /// The loop is back from parking. `a` OS events, `b` timers armed.
+    /// The sockets those events readied were ready at this time: the
+    /// polls they caused say which (cause `IO_READ`/`IO_WRITE`, `b` the
+    /// token), as does the `block_on` future's `WAKE`.
     pub(crate) const UNPARK: u8 = 9;
     /// The loop fired timers: `a` how many, `b` the tick (ms of loop time)
     /// it fired them at. The tasks they woke say `TIMER` in their polls.
     pub(crate) const TIMERS_FIRED: u8 = 10;
-    /// A socket became ready and its waiter was woken. `sub` `IO_READ` or
-    /// `IO_WRITE`, `a` the socket's token. The task it woke says so in its
-    /// poll (same cause and token).
-    pub(crate) const IO_READY: u8 = 11;
     /// An event from outside the runtime (`eddy::trace::event`). `sub`
     /// the index of its name in the side table, `a` and `b` its values.
     pub(crate) const USER: u8 = 13;
@@ -179,8 +180,10 @@ pub(crate) mod outcome {
 }
 
 /// The steps of a tick that wake tasks, as the exporter draws them: a run
-/// of `TIMERS_FIRED`, `IO_READY` or foreign `WAKE` records outside any poll
-/// is that step, so the exporter finds it without two records per step.
+/// of `TIMERS_FIRED` or foreign `WAKE` records outside any poll is that
+/// step, so the exporter finds it without two records per step. I/O
+/// dispatch has no record of its own: it follows an `UNPARK`, and the
+/// polls that name a socket as their cause tell what it woke.
 pub(crate) mod phase {
     pub(crate) const INJECTED: u8 = 0;
     pub(crate) const TIMERS: u8 = 1;
@@ -191,7 +194,6 @@ pub(crate) mod phase {
         match (record.kind(), record.sub()) {
             (super::kind::WAKE, super::cause::FOREIGN) => Some(INJECTED),
             (super::kind::TIMERS_FIRED, _) => Some(TIMERS),
-            (super::kind::IO_READY, _) => Some(IO),
             _ => None,
         }
     }

@@ -18,7 +18,8 @@
 //! ring's order already says it: a spawn is also the task's first wake; a
 //! poll that returns `Pending` ends where the loop's next record begins; a
 //! wake made inside a poll names no task, because the poll it lies in is
-//! the one that made it.
+//! the one that made it; a socket's readiness is the `UNPARK` before the
+//! poll it caused, which names the socket.
 //!
 //! # The cause of a wake
 //!
@@ -303,13 +304,17 @@ impl Recorder {
     }
 
     /// A socket (`token`) is ready for `cause` (`IO_READ`/`IO_WRITE`) and
-    /// its waiter is about to be woken: recorded, and the wake is its.
-    #[inline]
+    /// its waiter is about to be woken: the wake is its. Nothing is
+    /// recorded: the woken task's next `POLL_BEGIN` carries the same cause
+    /// and token, and the readiness happened at the `UNPARK` before it
+    /// (the loop dispatches I/O right after parking, on that stamp), so a
+    /// record per socket would only repeat them (~10 instructions per
+    /// request of a keep-alive server, callgrind).
+    #[inline(always)]
     pub(crate) fn io_ready(&self, cause: u8, token: u32) {
         if COMPILED_OUT {
             return;
         }
-        self.record(kind::IO_READY, cause, token, 0);
         super::replace_cause(pack_cause(cause, token));
     }
 

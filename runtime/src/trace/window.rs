@@ -185,10 +185,11 @@ pub(crate) fn take(core: &Core, span: Duration) -> Window {
     // poll times are spread).
     let mut made_in: Vec<Option<usize>> = Vec::new();
     // Where wakes come from: each task's latest poll, the latest timer
-    // step, each socket's latest readiness.
+    // step, the latest return from a park (sockets are dispatched right
+    // after it, on its stamp; see `record::kind::UNPARK`).
     let mut last_poll: HashMap<u32, usize> = HashMap::new();
     let mut timers_at: Option<u64> = None;
-    let mut ready_at: HashMap<u32, u64> = HashMap::new();
+    let mut unparked_at: Option<u64> = None;
     let close = |open: &mut Option<usize>, polls: &mut Vec<PollSpan>, at: u64| {
         if let Some(index) = open.take() {
             let poll = &mut polls[index];
@@ -219,11 +220,9 @@ pub(crate) fn take(core: &Core, span: Duration) -> Window {
                         Some((when, text, by))
                     }
                     cause::TIMER => Some((timers_at.unwrap_or(at), "timer".to_string(), None)),
-                    cause::IO_READ | cause::IO_WRITE => Some((
-                        ready_at.get(&b).copied().unwrap_or(at),
-                        format!("{} (token {b})", cause::name(sub)),
-                        None,
-                    )),
+                    cause::IO_READ | cause::IO_WRITE => {
+                        Some((unparked_at.unwrap_or(at), format!("{} (token {b})", cause::name(sub)), None))
+                    }
                     // The loop's own and other threads' wakes are `WAKE` records.
                     _ => None,
                 };
@@ -245,11 +244,9 @@ pub(crate) fn take(core: &Core, span: Duration) -> Window {
                 // A park that began before the window shows from its start.
                 let began = parked_at.take().unwrap_or(start);
                 out.parks.push(ParkSpan { start_ns: began, duration_ns: at.saturating_sub(began) });
+                unparked_at = Some(at);
             }
             kind::TIMERS_FIRED => timers_at = Some(at),
-            kind::IO_READY => {
-                ready_at.insert(a, at);
-            }
             kind::WAKE => {
                 let sub = record.sub();
                 let text = match sub {

@@ -120,7 +120,7 @@ use slab::Slab;
 
 use crate::debug::watchdog::Watchdog;
 use crate::reactor::Reactor;
-use crate::runtime::LoopConfig;
+use crate::runtime::{LoopConfig, PUBLISH_PERIOD_NS};
 use crate::shared::{Shared, WAKER_TOKEN};
 use crate::task::budget;
 use crate::task::cell::{Header, Task, NO_SLOT};
@@ -161,6 +161,12 @@ pub(crate) struct Core {
     timers_fired: Cell<u64>,
     /// Task polls since the loop last looked at I/O (see "Fairness").
     polls_since_io: Cell<usize>,
+    /// Loop statistics kept here between publications (`runtime/stats.rs`):
+    /// task polls and ns parked so far, and the loop time of the last
+    /// publication.
+    polls_total: Cell<u64>,
+    parked_total: Cell<u64>,
+    published_at: Cell<u64>,
     /// The last tick ended in a park, which read the clock on waking: step
     /// 3 of this tick may use that reading (see "One clock read a tick").
     clock_read_at_park: Cell<bool>,
@@ -235,6 +241,10 @@ impl Core {
             warned_paused_idle: Cell::new(false),
             timers_fired: Cell::new(0),
             polls_since_io: Cell::new(0),
+            polls_total: Cell::new(0),
+            parked_total: Cell::new(0),
+            // Publish at the first park: "never" is at least a period ago.
+            published_at: Cell::new(0u64.wrapping_sub(PUBLISH_PERIOD_NS)),
             clock_read_at_park: Cell::new(false),
             injected_buffer: RefCell::new(Vec::new()),
             wake_buffer: RefCell::new(Vec::new()),
@@ -470,7 +480,7 @@ impl Core {
         // it did (a park with a timeout has just read the clock to compute
         // it; the others read it once, next to a syscall). The loop
         // statistics (`runtime/stats.rs`) take their time from that stamp,
-        // and are published here, once per real park, never per tick.
+        // and are published here, at most once per real park.
         match park {
             // The clock was just read to compute the timeout.
             Park::Wait(Some(_)) => self.trace.stamp(&self.clock),
@@ -481,24 +491,43 @@ impl Core {
                 self.trace.stamp(&self.clock);
             }
         }
-        let parked_at = self.trace.loop_time();
+        // The stamp's reading, uncut (the recorder keeps 48 bits).
+        let parked_at = self.clock.recent_nanos();
         // Nothing arms or fires a timer during a park (I/O wakers run
         // after it, timers fire in step 3): one count serves both records,
         // except where a paused clock's idle step runs `advance` wakers.
         let timers = self.timers.borrow().len();
-        self.shared.stats.park_begins(
-            parked_at,
-            crate::runtime::AtPark {
-                tick: self.ticks.get(),
-                polls: self.polls_since_io.get(),
-                ready,
-                timers,
-                tasks: self.tasks.borrow().len(),
-                sockets: self.reactor.sockets(),
-            },
-        );
-        self.trace.record(kind::PARK, park.trace_code(), park.trace_timeout(), ready);
+        self.polls_total.set(self.polls_total.get() + self.polls_since_io.get() as u64);
         self.polls_since_io.set(0);
+        // Loop statistics: published unless this is a timed wait within
+        // `PUBLISH_PERIOD_NS` of the last publication, which instead waits
+        // at most until that period is up (see `runtime/stats.rs`).
+        let since_published = parked_at.wrapping_sub(self.published_at.get());
+        let (publish, timeout) = match timeout {
+            Some(wait) if since_published < PUBLISH_PERIOD_NS && matches!(park, Park::Wait(_)) => {
+                // Below a second: compared and built without a division.
+                let left = (PUBLISH_PERIOD_NS - since_published) as u32;
+                let short = wait.as_secs() == 0 && wait.subsec_nanos() <= left;
+                (false, Some(if short { wait } else { Duration::new(0, left) }))
+            }
+            timeout => (true, timeout),
+        };
+        if publish {
+            self.published_at.set(parked_at);
+            self.shared.stats.publish(
+                parked_at,
+                crate::runtime::AtPark {
+                    tick: self.ticks.get(),
+                    polls: self.polls_total.get(),
+                    parked: self.parked_total.get(),
+                    ready,
+                    timers,
+                    tasks: self.tasks.borrow().len(),
+                    sockets: self.reactor.sockets(),
+                },
+            );
+        }
+        self.trace.record(kind::PARK, park.trace_code(), trace_timeout(timeout), ready);
         // Borrowed for the rest of the park, as step 3's buffer is.
         let mut wakers = self.io_wake_buffer.borrow_mut();
         let mut events = self.poll_reactor(timeout, &mut wakers);
@@ -511,7 +540,11 @@ impl Core {
         // `Instant::recent` (and the next tick's timers) current.
         self.clock.now();
         self.trace.stamp(&self.clock);
-        self.shared.stats.park_ends(parked_at, self.trace.loop_time());
+        let parked = self.parked_total.get() + self.clock.recent_nanos().saturating_sub(parked_at);
+        self.parked_total.set(parked);
+        if publish {
+            self.shared.stats.published_park_ends(parked);
+        }
         let timers = if matches!(park, Park::Paused) { self.timers.borrow().len() } else { timers };
         self.trace.record(kind::UNPARK, 0, events as u32, timers as u32);
         if let Some(shuffler) = &self.shuffler {
@@ -1010,20 +1043,19 @@ impl Park {
             Park::Paused => park_code::PAUSED,
         }
     }
+}
 
-    /// The planned timeout in µs, as a trace records it (`u32::MAX`: none).
-    fn trace_timeout(self) -> u32 {
-        match self {
-            // Paused: a zero-timeout look, then (if idle) a wait the
-            // runtime's clock decides; the record shows the first.
-            Park::Skip | Park::Poll | Park::Paused => 0,
-            // u64 arithmetic, not `as_micros`'s u128: once per park.
-            Park::Wait(Some(timeout)) => {
-                let micros = timeout.as_secs().saturating_mul(1_000_000) + u64::from(timeout.subsec_micros());
-                micros.min(u64::from(u32::MAX) - 1) as u32
-            }
-            Park::Wait(None) => u32::MAX,
+/// A park's timeout in µs, as a trace records it (`u32::MAX`: none). A
+/// paused clock's park records its first look (zero), not the wait the
+/// runtime's clock may decide after it.
+fn trace_timeout(timeout: Option<Duration>) -> u32 {
+    match timeout {
+        // u64 arithmetic, not `as_micros`'s u128: once per park.
+        Some(timeout) => {
+            let micros = timeout.as_secs().saturating_mul(1_000_000) + u64::from(timeout.subsec_micros());
+            micros.min(u64::from(u32::MAX) - 1) as u32
         }
+        None => u32::MAX,
     }
 }
 

@@ -107,3 +107,32 @@ fn busy_time_counts_the_polls_and_parked_time_the_park_in_progress() {
     assert!(later.parked >= parked.parked + Duration::from_millis(3), "{parked:?} → {later:?}");
     assert_eq!(later.busy, parked.busy, "a parked loop does no work");
 }
+
+#[test]
+fn a_loop_that_parks_right_after_publishing_still_publishes_within_a_millisecond() {
+    // Timed waits (the worker holds a timer) publish at most once per ms
+    // of loop time; a park that skips publishing waits at most until the
+    // ms is up, then publishes: the figures never stay stale while parked.
+    let runtime = two_loops();
+    let worker = runtime.handles()[1].clone();
+    let _timer = worker.spawn(eddy::time::sleep(Duration::from_secs(3600)));
+    for round in 1..=5u64 {
+        let before = worker.loop_stats();
+        // Fifty wakes in quick succession: the worker polls one task and
+        // parks again each time, most parks well within 1 ms of the last
+        // publication.
+        for _ in 0..50 {
+            runtime.block_on(worker.spawn(async {})).unwrap();
+        }
+        let started = std::time::Instant::now();
+        wait_until("the worker publishes its polls", || {
+            let stats = worker.loop_stats();
+            stats.parked_now && stats.polls >= before.polls + 50
+        });
+        // Generous for a loaded machine; the loop itself waits at most 1 ms.
+        assert!(started.elapsed() < Duration::from_secs(5), "round {round}");
+        let stats = worker.loop_stats();
+        assert_eq!((stats.ready, stats.timers, stats.tasks), (0, 1, 1), "round {round}: {stats:?}");
+        assert!(stats.busy + stats.parked > before.busy + before.parked, "time moves: {stats:?}");
+    }
+}

@@ -33,7 +33,7 @@ pub(crate) use builder::LoopConfig;
 use handle::Driver;
 pub use handle::Handle;
 pub use stats::LoopStats;
-pub(crate) use stats::{AtPark, LoopCounters};
+pub(crate) use stats::{AtPark, LoopCounters, PUBLISH_PERIOD_NS};
 
 use crate::context;
 use crate::debug::watchdog::Watchdog;

@@ -8,40 +8,48 @@
 //!
 //! Each loop owns one [`LoopCounters`] block in its cross-thread half
 //! (`Shared`), padded to its own cache lines. Only the owning loop writes
-//! it, so each write is a relaxed load and store: no read-modify-write, no
-//! lock, no fence. And the loop writes it only **when it parks for real**
-//! (a syscall: `epoll_wait`, with or without a timeout), never per tick or
-//! per poll:
+//! it, so each write is a relaxed store: no read-modify-write, no lock, no
+//! fence. And the loop writes it only **when it parks for real** (a
+//! syscall: `epoll_wait`, with or without a timeout), never per tick or per
+//! poll, and then at most once per [`PUBLISH_PERIOD_NS`] (1 ms) of loop
+//! time:
 //!
 //! - ticks and polls are counts the loop already keeps (its tick number,
-//!   and the polls since it last looked at I/O, which a real park resets);
+//!   and the polls since it last looked at I/O, which it adds to a running
+//!   total at every real park);
+//! - parked time is the sum of the parks, each measured between the flight
+//!   recorder's stamps around it (the loop reads the clock after every park
+//!   anyway, and before a park with a timeout, to compute it), kept by the
+//!   loop; busy time is the rest of the loop's time, so it costs nothing;
 //! - the gauges (ready queue, armed timers, registered sockets, live tasks)
-//!   are lengths read there;
-//! - busy time runs from the end of one park to the start of the next, and
-//!   parked time over the park itself, in the flight recorder's stamps:
-//!   the loop reads the clock after every park anyway, and before a park
-//!   with a timeout (to compute it), and stamps the recorder around each
-//!   park so the timeline's parks are exact. Only a park without a timeout
-//!   (no timers: the loop sleeps until I/O) or a zero-timeout look (once
-//!   per `tick_budget` polls of a busy loop) reads the clock once more,
-//!   next to a syscall that costs fifty times as much.
+//!   are lengths read when the figures are published.
 //!
-//! What that costs, counted with callgrind: on `bench/`'s runtime rows
-//! (`--child SCENARIO eddy`), +0.37 % instructions on `ping_pong` and at
-//! most +0.11 % on the others; on the greeting server's keep-alive load
-//! (`bench/instr`), where every request costs the loop a real park, about
-//! 110 instructions per request (1.9 %) when they came, a third of it the
-//! clock subtraction of the park's stamp (which also makes the flight
-//! recorder's parks exact). That subtraction is gone: an `Instant` is a
-//! count of nanoseconds, and a stamp (`Clock::recent_nanos`) one integer
-//! subtraction.
+//! # How stale the figures may be
 //!
-//! A busy loop still looks at I/O at least once per `tick_budget` (128)
-//! polls, so its figures are never older than that; a parked loop changes
-//! nothing while it sleeps, so its figures are current, and the park in
-//! progress is added to `parked` by the reader (the loop publishes when it
-//! started). Figures of one snapshot are read one by one, relaxed: each is
-//! exact, the set may straddle a park.
+//! A server under load parks once per request or so, thousands of times a
+//! second: publishing every park cost each keep-alive request ~40
+//! instructions (callgrind, `bench/instr`), for figures a page reads twice
+//! a second. So a park that comes less than 1 ms of loop time after the
+//! last publication does not publish; its figures are folded into the next
+//! one. The bound that keeps:
+//!
+//! - **While the loop runs, figures lag it by at most 1 ms** of its time
+//!   (plus the tick in progress): every park at least 1 ms after the last
+//!   publication publishes, and a busy loop parks (looks at I/O) at least
+//!   once per `tick_budget` (128) polls. Parks that look without sleeping
+//!   (`tick_budget` reached, a paused clock) and parks without a timer to
+//!   wait for always publish.
+//! - **A parked loop's figures are current**, and [`LoopStats::parked_now`]
+//!   says so: it is set only by a park that published. A park that did not
+//!   publish waits at most until the 1 ms is up (its timeout is cut to
+//!   that), then parks again and publishes; meanwhile the loop reads as not
+//!   parked, as it was before that park. So a loop that goes idle costs at
+//!   most one extra wake, and only when it idles within 1 ms of its last
+//!   publication; a loop under load never waits out the cut timeout.
+//! - The park in progress is added to `parked` by the reader (the loop
+//!   publishes when it started). Figures of one snapshot are read one by
+//!   one, relaxed: each is exact as of its publication, the set may
+//!   straddle one.
 //!
 //! Times are measured on the loop's clock: with a paused clock they are
 //! paused time (usually zero).
@@ -59,6 +67,7 @@ pub(crate) struct LoopCounters {
     ticks: AtomicU64,
     polls: AtomicU64,
     busy_ns: AtomicU64,
+    /// Time parked up to the last publication (the park it began excluded).
     parked_ns: AtomicU64,
     /// When the park in progress started (loop time, ns since `origin`,
     /// plus one so that 0 means "not parked").
@@ -67,20 +76,25 @@ pub(crate) struct LoopCounters {
     timers: AtomicU64,
     sockets: AtomicU64,
     tasks: AtomicU64,
-    /// When the last park ended (loop time, ns): where busy time starts.
-    /// The loop's own bookkeeping, never read elsewhere.
-    unparked_at: AtomicU64,
     /// The loop clock's zero, as `std::time::Instant` ns are unknowable
     /// across threads: set once when the loop is built (see `set_origin`).
     origin: std::sync::OnceLock<std::time::Instant>,
 }
 
-/// What a loop publishes when it parks (see [`LoopCounters::park_begins`]).
+/// The longest a running loop's published figures lag it, in ns of loop
+/// time (see the module docs): 1 ms, a thousandth of a second-resolution
+/// dashboard's step and half a percent of the live page's 500 ms refresh,
+/// while a loaded server parks thousands of times in it.
+pub(crate) const PUBLISH_PERIOD_NS: u64 = 1_000_000;
+
+/// What a loop publishes when it parks (see [`LoopCounters::publish`]).
 pub(crate) struct AtPark {
     /// Its tick number.
     pub(crate) tick: u64,
-    /// Polls since its last real park.
-    pub(crate) polls: usize,
+    /// Polls so far.
+    pub(crate) polls: u64,
+    /// Time parked so far (ns of loop time), the park beginning excluded.
+    pub(crate) parked: u64,
     pub(crate) ready: u32,
     pub(crate) timers: usize,
     pub(crate) tasks: usize,
@@ -94,20 +108,16 @@ impl LoopCounters {
         let _ = self.origin.set(origin);
     }
 
-    /// Adds `by` to a counter only this loop writes: a load and a store.
-    #[inline(always)]
-    fn bump(counter: &AtomicU64, by: u64) {
-        counter.store(counter.load(Relaxed).wrapping_add(by), Relaxed);
-    }
-
     /// The loop is about to park for real (a syscall) at loop time `now`
-    /// (ns, the recorder's stamp): publish what it did since the last park
-    /// (its tick number, the polls since) and what it holds.
+    /// (ns, the recorder's stamp) and publishes (see the module docs): what
+    /// it has done so far and what it holds. Busy time is the loop's time
+    /// not spent parked.
     #[inline]
-    pub(crate) fn park_begins(&self, now: u64, at: AtPark) {
+    pub(crate) fn publish(&self, now: u64, at: AtPark) {
         self.ticks.store(at.tick, Relaxed);
-        Self::bump(&self.polls, at.polls as u64);
-        Self::bump(&self.busy_ns, now.saturating_sub(self.unparked_at.load(Relaxed)));
+        self.polls.store(at.polls, Relaxed);
+        self.busy_ns.store(now.saturating_sub(at.parked), Relaxed);
+        self.parked_ns.store(at.parked, Relaxed);
         self.ready.store(u64::from(at.ready), Relaxed);
         self.timers.store(at.timers as u64, Relaxed);
         self.tasks.store(at.tasks as u64, Relaxed);
@@ -115,13 +125,12 @@ impl LoopCounters {
         self.parked_since.store(now + 1, Relaxed);
     }
 
-    /// The park that began at loop time `began` ended at `now` (ns, the
-    /// recorder's stamp after the park).
+    /// A park that published has ended; `parked` is the time parked so
+    /// far, that park included.
     #[inline]
-    pub(crate) fn park_ends(&self, began: u64, now: u64) {
-        Self::bump(&self.parked_ns, now.saturating_sub(began));
+    pub(crate) fn published_park_ends(&self, parked: u64) {
+        self.parked_ns.store(parked, Relaxed);
         self.parked_since.store(0, Relaxed);
-        self.unparked_at.store(now, Relaxed);
     }
 
     /// A snapshot, from any thread.
@@ -150,7 +159,9 @@ impl LoopCounters {
     }
 }
 
-/// What one event loop has done and holds, as of its last park (see
+/// What one event loop has done and holds, as of its last published park
+/// (at most 1 ms of its time behind it while it runs, current while it is
+/// parked; see
 /// [`Handle::loop_stats`](crate::Handle::loop_stats)). Counters are
 /// cumulative since the loop started; gauges are as of the last park.
 /// Difference two snapshots for rates (ticks/s, polls/s, share of time
@@ -188,7 +199,9 @@ pub struct LoopStats {
     pub busy: Duration,
     /// Time spent parked in the OS poller (including the park in progress).
     pub parked: Duration,
-    /// Whether the loop is parked right now.
+    /// Whether the loop is parked right now, with these figures current
+    /// (a park within 1 ms of the last publication does not publish, and
+    /// reads as not parked for the at most 1 ms it lasts).
     pub parked_now: bool,
     /// Tasks in the ready queue (gauge).
     pub ready: usize,

@@ -462,15 +462,17 @@ impl Core {
         // The reading step 3 fired timers against (it takes one whenever a
         // timer is armed; see "One clock read a tick"), and nothing has run
         // since: a second read would cost a clock_gettime for nothing.
-        Park::Wait(Some(self.clock.recent_until_tick(next)))
+        Park::Wait(Some(self.clock.recent_nanos_until_tick(next)))
     }
 
     /// Step 4b: park in epoll_wait and wake the tasks whose I/O is ready.
     fn park(&self, park: Park) -> usize {
+        // In ns until the wait itself: the publication rule and the trace
+        // compare and scale integers, and only mio gets a `Duration`.
         let timeout = match park {
             // Not recorded: the busy path, once per tick, draws nothing.
             Park::Skip => return 0,
-            Park::Poll | Park::Paused => Some(Duration::ZERO),
+            Park::Poll | Park::Paused => Some(0),
             Park::Wait(timeout) => timeout,
         };
         // Only a `Poll` park has tasks ready: the others are planned only
@@ -505,10 +507,7 @@ impl Core {
         let since_published = parked_at.wrapping_sub(self.published_at.get());
         let (publish, timeout) = match timeout {
             Some(wait) if since_published < PUBLISH_PERIOD_NS && matches!(park, Park::Wait(_)) => {
-                // Below a second: compared and built without a division.
-                let left = (PUBLISH_PERIOD_NS - since_published) as u32;
-                let short = wait.as_secs() == 0 && wait.subsec_nanos() <= left;
-                (false, Some(if short { wait } else { Duration::new(0, left) }))
+                (false, Some(wait.min(PUBLISH_PERIOD_NS - since_published)))
             }
             timeout => (true, timeout),
         };
@@ -528,6 +527,11 @@ impl Core {
             );
         }
         self.trace.record(kind::PARK, park.trace_code(), trace_timeout(timeout), ready);
+        let timeout = timeout.map(|nanos| match u32::try_from(nanos) {
+            // The common wait, under a second: no division by 10^9.
+            Ok(nanos) if nanos < 1_000_000_000 => Duration::new(0, nanos),
+            _ => Duration::from_nanos(nanos),
+        });
         // Borrowed for the rest of the park, as step 3's buffer is.
         let mut wakers = self.io_wake_buffer.borrow_mut();
         let mut events = self.poll_reactor(timeout, &mut wakers);
@@ -1013,8 +1017,9 @@ enum Park {
     /// Tasks are ready but I/O has waited `tick_budget` polls: collect the
     /// events that are already there, without sleeping.
     Poll,
-    /// Sleep until an event, or the timeout (the next timer) passes.
-    Wait(Option<Duration>),
+    /// Sleep until an event, or the timeout (ns: until the next timer)
+    /// passes.
+    Wait(Option<u64>),
     /// Paused clock, idle loop: check for I/O without sleeping; if there is
     /// none, let the runtime's clock move time (when every loop is idle) or
     /// wait for the loop that will, warning once if time cannot move.
@@ -1045,16 +1050,12 @@ impl Park {
     }
 }
 
-/// A park's timeout in µs, as a trace records it (`u32::MAX`: none). A
-/// paused clock's park records its first look (zero), not the wait the
-/// runtime's clock may decide after it.
-fn trace_timeout(timeout: Option<Duration>) -> u32 {
+/// A park's timeout (ns) in µs, as a trace records it (`u32::MAX`:
+/// none). A paused clock's park records its first look (zero), not the
+/// wait the runtime's clock may decide after it.
+fn trace_timeout(timeout: Option<u64>) -> u32 {
     match timeout {
-        // u64 arithmetic, not `as_micros`'s u128: once per park.
-        Some(timeout) => {
-            let micros = timeout.as_secs().saturating_mul(1_000_000) + u64::from(timeout.subsec_micros());
-            micros.min(u64::from(u32::MAX) - 1) as u32
-        }
+        Some(nanos) => (nanos / 1_000).min(u64::from(u32::MAX) - 1) as u32,
         None => u32::MAX,
     }
 }

@@ -516,11 +516,12 @@ impl Clock {
         self.recent.get().saturating_sub(self.origin)
     }
 
-    /// How long from [`recent`](Self::recent) until wheel tick `tick`
-    /// begins (zero if it has). The park timeout, without building an
-    /// `Instant` for the tick.
-    pub(crate) fn recent_until_tick(&self, tick: u64) -> Duration {
-        Duration::from_nanos(tick.saturating_mul(NANOS_PER_TICK).saturating_sub(self.recent_nanos()))
+    /// How long, in ns, from [`recent`](Self::recent) until wheel tick
+    /// `tick` begins (zero if it has). The park timeout, without building
+    /// an `Instant` for the tick (or a `Duration`: the loop compares and
+    /// scales it as an integer first).
+    pub(crate) fn recent_nanos_until_tick(&self, tick: u64) -> u64 {
+        tick.saturating_mul(NANOS_PER_TICK).saturating_sub(self.recent_nanos())
     }
 
     pub(crate) fn is_paused(&self) -> bool {

@@ -417,14 +417,17 @@ impl Core {
             if timers.is_empty() {
                 return 0; // No clock read: it is not free (a vDSO call at best).
             }
-            let now = if use_park_reading { self.clock.recent_tick() } else { self.clock.now_tick() };
+            if !use_park_reading {
+                self.clock.now();
+            }
             // Nothing due (the common tick of a server whose deadlines lie
-            // seconds ahead): a comparison with the remembered deadline,
+            // seconds ahead): a comparison with the remembered deadline, in
+            // ns (a multiplication, not the division that makes a tick),
             // without borrowing the wheel mutably or the wake buffer.
-            if !timers.is_due(now) {
+            if !timers.next_deadline().is_some_and(|next| self.clock.reached_tick(next)) {
                 return 0;
             }
-            now
+            self.clock.recent_tick()
         };
         // Borrowed, not taken and put back: nothing a waker can do reaches
         // step 3 again, and the borrow skips two moves of the `Vec` a tick.

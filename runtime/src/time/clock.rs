@@ -580,7 +580,15 @@ impl Clock {
         self.recent_nanos() / NANOS_PER_TICK
     }
 
+    /// Whether [`recent`](Self::recent) is at or past the start of wheel
+    /// tick `tick` (`recent_tick() >= tick`, without dividing).
+    #[inline]
+    pub(crate) fn reached_tick(&self, tick: u64) -> bool {
+        tick.saturating_mul(NANOS_PER_TICK) <= self.recent_nanos()
+    }
+
     /// The wheel tick the clock is in now: rounded down.
+    #[cfg(test)]
     pub(crate) fn now_tick(&self) -> u64 {
         self.now();
         self.recent_nanos() / NANOS_PER_TICK

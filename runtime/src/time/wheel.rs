@@ -180,13 +180,6 @@ impl Wheel {
         next
     }
 
-    /// Whether a timer is due at tick `now` (so [`advance`](Self::advance)
-    /// would fire something): the remembered next deadline, compared.
-    #[inline]
-    pub(crate) fn is_due(&self, now: u64) -> bool {
-        self.next_deadline().is_some_and(|next| next <= now)
-    }
-
     /// Fires every timer due at or before tick `now`, in deadline order
     /// (first-armed first within one millisecond), pushing their wakers onto
     /// `fired`. Returns how many fired.

@@ -86,15 +86,20 @@
 //! A tick that parked reads the clock when it wakes (so
 //! [`Instant::recent`](crate::time::Instant::recent) and the trace are
 //! current); step 3 of the next tick fires timers against that reading
-//! instead of reading the clock again, and step 4 plans its timeout from
-//! it too. A server's request costs one `clock_gettime`, not three. Only a
-//! tick that is about to park again uses it (nothing ready, the `block_on`
-//! future not woken): a timer that came due while the tick polled its
-//! tasks makes the park's timeout too long by at most that polling, and
-//! fires when the loop wakes, at most that tick's polling late, within the
+//! instead of reading the clock again. Only a tick that is about to park
+//! again uses it (nothing ready, the `block_on` future not woken): a timer
+//! that came due while the tick polled its tasks fires on the park's
+//! zero timeout right after, at most that tick's polling late, within the
 //! bound "Fairness" gives. A tick that will not park, or did not park
 //! before, reads the clock as before. Timers never fire early either way:
 //! a reading only lags.
+//!
+//! The park itself reads the clock again if the tick polled anything: its
+//! stamp is where the busy stretch ends and the sleep begins, which the
+//! timeline draws and the loop statistics split busy from parked time by
+//! (with the wake's reading, a loop serving one request per wake looked
+//! 0 % busy), and its timeout is planned from it. So a server's request
+//! costs two `clock_gettime`s (the wake and the park), an idle wake one.
 //!
 //! # Narration
 //!
@@ -330,7 +335,8 @@ impl Core {
         // See "One clock read a tick": the park's reading serves only a
         // tick that will park again.
         let will_park = !main_woken.load(Ordering::Acquire) && self.run_queue.borrow().is_empty();
-        let fired = self.fire_timers(self.clock_read_at_park.replace(false) && will_park);
+        let park_reading = self.clock_read_at_park.replace(false) && will_park;
+        let fired = self.fire_timers(park_reading);
 
         // 4. Park until there is something to do, collecting I/O wakeups.
         // Nothing fired since `will_park` looked: the run queue is still
@@ -338,7 +344,7 @@ impl Core {
         // the queue; another thread's wake of the main future interrupts
         // the park instead), so the plan skips looking again (an atomic
         // load and a borrow per tick, the keep-alive path).
-        let park = self.plan_park(will_park && fired == 0, main_woken);
+        let park = self.plan_park(will_park && fired == 0, park_reading && ran > 0, main_woken);
         let parked_at = log::log_enabled!(log::Level::Trace).then(std::time::Instant::now);
         // A skipped park is the busy path of every tick with tasks ready:
         // tested here, so it costs no call into `park` (~25 instructions
@@ -445,7 +451,9 @@ impl Core {
 
     /// Step 4a: decide how long to park.
     /// `idle`: the caller has just seen nothing ready and nothing woken.
-    fn plan_park(&self, idle: bool, main_woken: &AtomicBool) -> Park {
+    /// `stale`: the clock's reading predates polls this tick ran (see "One
+    /// clock read a tick"); a timed park reads it again.
+    fn plan_park(&self, idle: bool, stale: bool, main_woken: &AtomicBool) -> Park {
         if !idle && (main_woken.load(Ordering::Acquire) || !self.run_queue.borrow().is_empty()) {
             if self.clock.was_paused() {
                 // Busy while time stands still: the livelock guard counts.
@@ -463,8 +471,12 @@ impl Core {
             return Park::Wait(None);
         };
         // The reading step 3 fired timers against (it takes one whenever a
-        // timer is armed; see "One clock read a tick"), and nothing has run
-        // since: a second read would cost a clock_gettime for nothing.
+        // timer is armed), unless it is the wake's and tasks ran since: then
+        // the park's stamp and its timeout need the time now (see "One clock
+        // read a tick").
+        if stale {
+            self.clock.now();
+        }
         Park::Wait(Some(self.clock.recent_nanos_until_tick(next)))
     }
 
@@ -487,7 +499,7 @@ impl Core {
         // statistics (`runtime/stats.rs`) take their time from that stamp,
         // and are published here, at most once per real park.
         match park {
-            // The clock was just read to compute the timeout.
+            // The clock was read to compute the timeout, after any polls.
             Park::Wait(Some(_)) => self.trace.stamp(&self.clock),
             // Paused time has not moved since the last stamp.
             Park::Paused => {}

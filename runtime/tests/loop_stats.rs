@@ -108,6 +108,38 @@ fn busy_time_counts_the_polls_and_parked_time_the_park_in_progress() {
     assert_eq!(later.busy, parked.busy, "a parked loop does no work");
 }
 
+/// The same with a timer armed, so every park is a timed wait planned
+/// from the wake's clock reading: the park reads the clock again after the
+/// polls, or a loop answering one request per wake (a server) would count
+/// its whole busy stretch as parked and look idle.
+#[test]
+fn busy_time_counts_the_polls_of_a_loop_that_holds_a_timer() {
+    let runtime = two_loops();
+    let worker = runtime.handles()[1].clone();
+    let _timer = worker.spawn(eddy::time::sleep(Duration::from_secs(3600)));
+    wait_until("the worker parks on its timer", || worker.loop_stats().parked_now);
+    for round in 1..=3 {
+        let before = worker.loop_stats();
+        runtime
+            .block_on(worker.spawn(async {
+                let start = std::time::Instant::now();
+                while start.elapsed() < Duration::from_millis(5) {
+                    std::hint::spin_loop();
+                }
+            }))
+            .unwrap();
+        wait_until("the worker publishes the poll", || {
+            let stats = worker.loop_stats();
+            stats.parked_now && stats.polls > before.polls
+        });
+        let after = worker.loop_stats();
+        assert!(
+            after.busy >= before.busy + Duration::from_millis(5),
+            "round {round}: {before:?} → {after:?}"
+        );
+    }
+}
+
 #[test]
 fn a_loop_that_parks_right_after_publishing_still_publishes_within_a_millisecond() {
     // Timed waits (the worker holds a timer) publish at most once per ms

@@ -49,6 +49,7 @@ static EMPTY_HEAD: HeadStorage = HeadStorage {
     target: String::new(),
     params: Vec::new(),
     decoded: String::new(),
+    spans: crate::app::router::ParamSpans::EMPTY,
 };
 
 /// The pieces the connection hands over to build a request. `head` has its

@@ -98,6 +98,11 @@ pub(crate) struct ParamSpans {
     pub(crate) len: usize,
 }
 
+impl ParamSpans {
+    /// No parameters (for a `const` value; `Default` is the same).
+    pub(crate) const EMPTY: ParamSpans = ParamSpans { spans: [(0, 0); MAX_PARAMS], len: 0 };
+}
+
 /// The outcome of routing one request.
 pub(crate) enum Routed<'r, H> {
     /// The parameters' positions are in the `ParamSpans` given to `route`.

@@ -84,7 +84,7 @@ use crate::app::handler::{HandlerFuture, Recycled};
 use crate::app::percent;
 use crate::app::request::{Parts, Request};
 use crate::app::response::{Response, WriteMeta};
-use crate::app::router::{allow_header, ParamSpans, Routed};
+use crate::app::router::{allow_header, Routed};
 use crate::app::stream_body::{note_buffered, StreamBody, STREAM_HIGH_WATER};
 use crate::error::Reject;
 use crate::http::chunked::ChunkedDecoder;
@@ -673,13 +673,15 @@ impl<S: Transport> Connection<S> {
         };
         eddy::trace::event(&TRACE_HEAD, self.io.slot, self.seq as u32);
         let app = &self.io.server.app;
-        let mut params = ParamSpans::default();
-        // As bytes: a `str` slice would check both ends for a char boundary.
-        let routed =
-            app.inner.router.route(head.method, &storage.target.as_bytes()[path.range()], &mut params);
+        let routed = {
+            let HeadStorage { target, spans, .. } = &mut *storage;
+            // As bytes: a `str` slice would check both ends for a char
+            // boundary.
+            app.inner.router.route(head.method, &target.as_bytes()[path.range()], spans)
+        };
         let close = match routed {
             Routed::Found { resource, handler } => {
-                match decode_params(&mut storage, path, &params.spans[..params.len]) {
+                match decode_params(&mut storage, path) {
                     Err(reject) => {
                         pool::give_head(storage);
                         settle(answer, refuse(&reject, head.close))
@@ -1337,14 +1339,15 @@ struct Meta {
     access: Option<String>,
 }
 
-/// Records the route parameters in `head`, percent-decoded (`spans` are
-/// relative to the path, which is at `path` in the target); a malformed
-/// escape or invalid UTF-8 is the client's error.
+/// Records the route parameters the router left in `head.spans`,
+/// percent-decoded (the spans are relative to the path, which is at `path`
+/// in the target); a malformed escape or invalid UTF-8 is the client's
+/// error.
 #[inline(always)]
 #[allow(clippy::manual_contains)] // see the loop's comment
-fn decode_params(head: &mut HeadStorage, path: Span, spans: &[(u32, u32)]) -> Result<(), Reject> {
-    let HeadStorage { target, params, decoded, .. } = head;
-    for &(start, end) in spans {
+fn decode_params(head: &mut HeadStorage, path: Span) -> Result<(), Reject> {
+    let HeadStorage { target, params, decoded, spans, .. } = head;
+    for &(start, end) in &spans.spans[..spans.len] {
         let raw = Span { start: path.start + start, end: path.start + end };
         // Nothing to decode (the usual case): record where it is. A plain
         // loop: parameters are short, and `contains` calls `memchr`, which

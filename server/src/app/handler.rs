@@ -239,9 +239,15 @@ impl<F: Future<Output = Response>> VTableOf<F> {
 
 impl HandlerFuture {
     /// Puts `future` in a recycled block (or a box, if it is too large).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn new<F: Future<Output = Response> + 'static>(future: F) -> HandlerFuture {
-        let future = Pooled::into_raw(Pooled::new(future)).cast::<()>();
+        HandlerFuture::from_pooled(Pooled::new(future))
+    }
+
+    /// The handler future of a future already in its block.
+    #[inline(always)]
+    fn from_pooled<F: Future<Output = Response> + 'static>(future: Pooled<F>) -> HandlerFuture {
+        let future = Pooled::into_raw(future).cast::<()>();
         HandlerFuture { future: Some(future), vtable: &VTableOf::<F>::VTABLE }
     }
 }
@@ -303,6 +309,53 @@ impl<T> Pooled<T> {
             None => NonNull::from(Box::leak(Box::new(value))),
         };
         Pooled { value, _owns: PhantomData }
+    }
+}
+
+impl<T> Pooled<T> {
+    /// Takes the block a `T` will go in, before the `T` is made: see
+    /// [`PooledSlot`].
+    #[inline(always)]
+    pub(crate) fn slot() -> PooledSlot<T> {
+        PooledSlot { block: Self::CLASS.map(take_block), _for: PhantomData }
+    }
+}
+
+/// A block taken for a `T` not made yet (`None`: the `T` will be boxed).
+/// Made first so that the value can be made straight into it:
+/// `Pooled::new(make())` makes it on the stack, and moving what `make`
+/// takes into a closure for it costs a copy too (for a handler's future,
+/// of the 80-byte request). Dropped unfilled (if making the value
+/// panics), it gives the block back.
+pub(crate) struct PooledSlot<T> {
+    block: Option<NonNull<u8>>,
+    _for: PhantomData<T>,
+}
+
+impl<T> PooledSlot<T> {
+    /// Puts `value` in the block.
+    #[inline(always)]
+    pub(crate) fn fill(self, value: T) -> Pooled<T> {
+        let this = std::mem::ManuallyDrop::new(self);
+        let value = match this.block {
+            Some(block) => {
+                let block = block.cast::<T>();
+                // SAFETY: as in `Pooled::new`: the block is big and
+                // aligned enough for a `T` (its class says so), and unused.
+                unsafe { block.as_ptr().write(value) };
+                block
+            }
+            None => NonNull::from(Box::leak(Box::new(value))),
+        };
+        Pooled { value, _owns: PhantomData }
+    }
+}
+
+impl<T> Drop for PooledSlot<T> {
+    fn drop(&mut self) {
+        if let (Some(block), Some(class)) = (self.block, Pooled::<T>::CLASS) {
+            give_block(class, block);
+        }
     }
 }
 
@@ -416,7 +469,9 @@ where
 {
     #[inline]
     fn call(&self, request: Request) -> HandlerFuture {
-        HandlerFuture::new(IntoResponse(self(request)))
+        // The block first, so that the future is made straight into it.
+        let slot = Pooled::slot();
+        HandlerFuture::from_pooled(slot.fill(IntoResponse(self(request))))
     }
 }
 

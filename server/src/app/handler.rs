@@ -651,6 +651,21 @@ mod tests {
     }
 
     #[test]
+    fn a_handler_that_panics_when_called_gives_its_future_s_block_back() {
+        let handler = |_req: Request| -> std::future::Ready<Response> { panic!("refused") };
+        let class = Pooled::<IntoResponse<std::future::Ready<Response>>>::CLASS.expect("a small future");
+        // A block in the list first, so that the call takes that one.
+        drop(HandlerFuture::new(IntoResponse(std::future::ready(Response::text("x")))));
+        let (block, count) = (free_head(class), FREE_COUNTS.with(|counts| counts[class].get()));
+        let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Handler::call(&handler, Request::for_test("GET / HTTP/1.1\r\n\r\n"))
+        }));
+        assert!(called.is_err(), "the handler's panic reaches the caller");
+        assert_eq!(free_head(class), block, "the block taken for the call is back on top");
+        assert_eq!(FREE_COUNTS.with(|counts| counts[class].get()), count);
+    }
+
+    #[test]
     fn a_pool_keeps_at_most_its_bound_of_blocks() {
         let make = || async { Response::text("x") };
         let class = class_of_val(&make()).expect("a small future has a block class");

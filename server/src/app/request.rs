@@ -112,7 +112,16 @@ impl Request {
     /// so the slice is always on character boundaries.
     #[inline]
     fn text(&self, span: Span) -> &str {
-        self.storage().target.get(span.range()).unwrap_or_default()
+        let target = &self.storage().target;
+        debug_assert!(
+            target.is_char_boundary(span.start as usize) && target.is_char_boundary(span.end as usize)
+        );
+        let bytes = target.as_bytes().get(span.range()).unwrap_or_default();
+        // SAFETY: a slice of a `String` (bounds checked just now) between
+        // ASCII delimiters (see above) is whole characters: valid UTF-8.
+        // Unchecked, it skips `str::get`'s test of both ends for a
+        // character boundary (~8 instructions per piece read).
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// The method.

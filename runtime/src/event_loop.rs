@@ -417,24 +417,36 @@ impl Core {
     /// Step 3. Returns how many fired.
     /// `use_park_reading`: fire against the reading the last park took
     /// instead of reading the clock (see "One clock read a tick").
+    ///
+    /// The test whether anything is due is inlined into the tick; only a
+    /// tick that fires calls out: as a function of its own, the common
+    /// "nothing due" answer cost ~17 instructions of frame per wake
+    /// (callgrind, keep-alive).
+    #[inline(always)]
     pub(crate) fn fire_timers(&self, use_park_reading: bool) -> usize {
-        let now = {
-            let timers = self.timers.borrow();
-            if timers.is_empty() {
-                return 0; // No clock read: it is not free (a vDSO call at best).
-            }
-            if !use_park_reading {
-                self.clock.now();
-            }
-            // Nothing due (the common tick of a server whose deadlines lie
-            // seconds ahead): a comparison with the remembered deadline, in
-            // ns (a multiplication, not the division that makes a tick),
-            // without borrowing the wheel mutably or the wake buffer.
-            if !timers.next_deadline().is_some_and(|next| self.clock.reached_tick(next)) {
-                return 0;
-            }
-            self.clock.recent_tick()
-        };
+        let timers = self.timers.borrow();
+        if timers.is_empty() {
+            return 0; // No clock read: it is not free (a vDSO call at best).
+        }
+        if !use_park_reading {
+            self.clock.now();
+        }
+        // Nothing due (the common tick of a server whose deadlines lie
+        // seconds ahead): a comparison with the remembered deadline, in
+        // ns (a multiplication, not the division that makes a tick),
+        // without borrowing the wheel mutably or the wake buffer.
+        if !timers.next_deadline().is_some_and(|next| self.clock.reached_tick(next)) {
+            return 0;
+        }
+        drop(timers);
+        self.fire_due_timers()
+    }
+
+    /// Step 3, when a timer is due: advances the wheel to the clock's
+    /// last reading and wakes what fired.
+    #[inline(never)]
+    fn fire_due_timers(&self) -> usize {
+        let now = self.clock.recent_tick();
         // Borrowed, not taken and put back: nothing a waker can do reaches
         // step 3 again, and the borrow skips two moves of the `Vec` a tick.
         let mut wakers = self.wake_buffer.borrow_mut();

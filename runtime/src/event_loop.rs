@@ -336,7 +336,7 @@ impl Core {
         // tick that will park again.
         let will_park = !main_woken.load(Ordering::Acquire) && self.run_queue.borrow().is_empty();
         let park_reading = self.clock_read_at_park.replace(false) && will_park;
-        let fired = self.fire_timers(park_reading);
+        let (fired, seen) = self.fire_timers(park_reading);
 
         // 4. Park until there is something to do, collecting I/O wakeups.
         // Nothing fired since `will_park` looked: the run queue is still
@@ -344,12 +344,12 @@ impl Core {
         // the queue; another thread's wake of the main future interrupts
         // the park instead), so the plan skips looking again (an atomic
         // load and a borrow per tick, the keep-alive path).
-        let park = self.plan_park(will_park && fired == 0, park_reading && ran > 0, main_woken);
+        let park = self.plan_park(will_park && fired == 0, park_reading && ran > 0, main_woken, seen);
         let parked_at = log::log_enabled!(log::Level::Trace).then(std::time::Instant::now);
         // A skipped park is the busy path of every tick with tasks ready:
         // tested here, so it costs no call into `park` (~25 instructions
         // of frame per tick in `ping_pong`-like loads, callgrind).
-        let events = if matches!(park, Park::Skip) { 0 } else { self.park(park) };
+        let events = if matches!(park, Park::Skip) { 0 } else { self.park(park, seen) };
         self.clock_read_at_park.set(!matches!(park, Park::Skip));
 
         if let Some(parked_at) = parked_at {
@@ -414,7 +414,8 @@ impl Core {
         batch
     }
 
-    /// Step 3. Returns how many fired.
+    /// Step 3. Returns how many fired and, when none did, what it saw of
+    /// the wheel (for step 4, see [`TimersSeen`]).
     /// `use_park_reading`: fire against the reading the last park took
     /// instead of reading the clock (see "One clock read a tick").
     ///
@@ -423,10 +424,11 @@ impl Core {
     /// "nothing due" answer cost ~17 instructions of frame per wake
     /// (callgrind, keep-alive).
     #[inline(always)]
-    pub(crate) fn fire_timers(&self, use_park_reading: bool) -> usize {
+    fn fire_timers(&self, use_park_reading: bool) -> (usize, Option<TimersSeen>) {
         let timers = self.timers.borrow();
         if timers.is_empty() {
-            return 0; // No clock read: it is not free (a vDSO call at best).
+            // No clock read: it is not free (a vDSO call at best).
+            return (0, Some(TimersSeen { next: None, len: 0 }));
         }
         if !use_park_reading {
             self.clock.now();
@@ -435,11 +437,12 @@ impl Core {
         // seconds ahead): a comparison with the remembered deadline, in
         // ns (a multiplication, not the division that makes a tick),
         // without borrowing the wheel mutably or the wake buffer.
-        if !timers.next_deadline().is_some_and(|next| self.clock.reached_tick(next)) {
-            return 0;
+        let next = timers.next_deadline();
+        if !next.is_some_and(|next| self.clock.reached_tick(next)) {
+            return (0, Some(TimersSeen { next, len: timers.len() }));
         }
         drop(timers);
-        self.fire_due_timers()
+        (self.fire_due_timers(), None)
     }
 
     /// Step 3, when a timer is due: advances the wheel to the clock's
@@ -465,7 +468,7 @@ impl Core {
     /// `idle`: the caller has just seen nothing ready and nothing woken.
     /// `stale`: the clock's reading predates polls this tick ran (see "One
     /// clock read a tick"); a timed park reads it again.
-    fn plan_park(&self, idle: bool, stale: bool, main_woken: &AtomicBool) -> Park {
+    fn plan_park(&self, idle: bool, stale: bool, main_woken: &AtomicBool, seen: Option<TimersSeen>) -> Park {
         if !idle && (main_woken.load(Ordering::Acquire) || !self.run_queue.borrow().is_empty()) {
             if self.clock.was_paused() {
                 // Busy while time stands still: the livelock guard counts.
@@ -479,7 +482,11 @@ impl Core {
         if self.clock.is_paused() {
             return Park::Paused;
         }
-        let Some(next) = self.timers.borrow().next_deadline() else {
+        let next = match seen {
+            Some(seen) => seen.next,
+            None => self.timers.borrow().next_deadline(),
+        };
+        let Some(next) = next else {
             return Park::Wait(None);
         };
         // The reading step 3 fired timers against (it takes one whenever a
@@ -493,7 +500,7 @@ impl Core {
     }
 
     /// Step 4b: park in epoll_wait and wake the tasks whose I/O is ready.
-    fn park(&self, park: Park) -> usize {
+    fn park(&self, park: Park, seen: Option<TimersSeen>) -> usize {
         // In ns until the wait itself: the publication rule and the trace
         // compare and scale integers, and only mio gets a `Duration`.
         let timeout = match park {
@@ -525,7 +532,10 @@ impl Core {
         // Nothing arms or fires a timer during a park (I/O wakers run
         // after it, timers fire in step 3): one count serves both records,
         // except where a paused clock's idle step runs `advance` wakers.
-        let timers = self.timers.borrow().len();
+        let timers = match seen {
+            Some(seen) => seen.len,
+            None => self.timers.borrow().len(),
+        };
         self.polls_total.set(self.polls_total.get() + self.polls_since_io.get() as u64);
         self.polls_since_io.set(0);
         // Loop statistics: published unless this is a timed wait within
@@ -1037,6 +1047,18 @@ impl Drop for Awake<'_> {
             dog.idle(*index);
         }
     }
+}
+
+/// What step 3 saw of the timer wheel when no timer fired. Nothing arms,
+/// fires or drops a timer between step 3 and the park (no task runs
+/// there), so step 4 plans its timeout and counts its timers from this,
+/// without borrowing the wheel again (two `RefCell` borrows per wake).
+#[derive(Debug, Clone, Copy)]
+struct TimersSeen {
+    /// The wheel's next deadline, in ticks.
+    next: Option<u64>,
+    /// How many timers exist.
+    len: usize,
 }
 
 /// How step 4 parks.

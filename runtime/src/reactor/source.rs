@@ -89,9 +89,25 @@ impl<S: AsRawFd> IoSource<S> {
         self.poll_not_ready(direction, cx)
     }
 
-    /// [`poll_ready`](Self::poll_ready) when the slot says not ready.
+    /// [`poll_ready`](Self::poll_ready) when the slot says not ready: the
+    /// common case, a registered socket on the running loop, just stores
+    /// the waker. Moving to another loop and registering are out of line
+    /// again, so this frame stays small (~7 instructions of prologue and
+    /// epilogue per call fewer, callgrind, keep-alive).
     #[inline(never)]
     fn poll_not_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let at_home = crate::context::with_loop(|core| Rc::ptr_eq(core.reactor(), &self.reactor.borrow()));
+        if at_home != Some(true) || !self.registered.get() {
+            return self.poll_not_ready_attach(direction, cx);
+        }
+        self.slot.poll_ready(direction, cx).map(Ok)
+    }
+
+    /// [`poll_not_ready`](Self::poll_not_ready) for a socket not (yet) in
+    /// the running loop's poller: follows the loop, registers, then waits.
+    #[cold]
+    #[inline(never)]
+    fn poll_not_ready_attach(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.follow_running_loop()? {
             // Moved: assumed ready on the new loop, so try the operation.
             return Poll::Ready(Ok(()));

@@ -106,10 +106,20 @@ impl Shared {
             }
         });
         if let Some(task) = task {
-            let owner = task.header().owner.clone();
-            // Refused only after shutdown; the task is dropped with the Arc.
-            let _ = owner.inject(task);
+            Self::inject_on_owner(task);
         }
+    }
+
+    /// The cross-thread half of [`schedule_on_owner`](Self::schedule_on_owner),
+    /// out of line and not generic: inlined into every task type's `wake`,
+    /// its `Arc` clone and drop grew the frame of the common, same-thread
+    /// wake.
+    #[cold]
+    #[inline(never)]
+    fn inject_on_owner(task: Arc<dyn Runnable>) {
+        let owner = task.header().owner.clone();
+        // Refused only after shutdown; the task is dropped with the Arc.
+        let _ = owner.inject(task);
     }
 
     /// Queues a task from another thread and makes sure the loop notices.

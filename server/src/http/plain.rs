@@ -437,35 +437,87 @@ fn run_common_host(buf: &[u8], from: usize) -> usize {
     0
 }
 
+/// Sixteen-byte lane tests for the SSE2 scans: each classifier below is a
+/// few of these. Every compare is signed, so bytes from 0x80 up (negative)
+/// are never in a range whose ends are ASCII.
+#[cfg(target_arch = "x86_64")]
+mod lanes {
+    use std::arch::x86_64::{
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
+        _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+
+    pub(super) type Lanes = __m128i;
+
+    // SAFETY (every block in this module): SSE2 is part of the x86_64
+    // baseline (the target enables it: every x86_64 CPU has it), so each
+    // intrinsic's instruction exists; the one load reads exactly the 16
+    // bytes `block` borrows.
+
+    #[inline(always)]
+    pub(super) fn load(block: &[u8; 16]) -> Lanes {
+        // SAFETY: see the module's note.
+        unsafe { _mm_loadu_si128(block.as_ptr().cast()) }
+    }
+
+    /// Lanes whose byte is in `low..=high` (`1 <= low`, `high <= 0x7e`).
+    #[inline(always)]
+    pub(super) fn in_range(bytes: Lanes, low: u8, high: u8) -> Lanes {
+        // SAFETY: see the module's note.
+        unsafe {
+            _mm_and_si128(
+                _mm_cmpgt_epi8(bytes, _mm_set1_epi8((low - 1) as i8)),
+                _mm_cmplt_epi8(bytes, _mm_set1_epi8((high + 1) as i8)),
+            )
+        }
+    }
+
+    /// Lanes whose byte is `byte`.
+    #[inline(always)]
+    pub(super) fn eq(bytes: Lanes, byte: u8) -> Lanes {
+        // SAFETY: see the module's note.
+        unsafe { _mm_cmpeq_epi8(bytes, _mm_set1_epi8(byte as i8)) }
+    }
+
+    #[inline(always)]
+    pub(super) fn or(a: Lanes, b: Lanes) -> Lanes {
+        // SAFETY: see the module's note.
+        unsafe { _mm_or_si128(a, b) }
+    }
+
+    /// Letters of either case as their lower case (other bytes change too:
+    /// test only letter ranges on the result).
+    #[inline(always)]
+    pub(super) fn lower(bytes: Lanes) -> Lanes {
+        // SAFETY: see the module's note.
+        unsafe { _mm_or_si128(bytes, _mm_set1_epi8(0x20)) }
+    }
+
+    /// The lanes set, as bits (bit `i` for byte `i`).
+    #[inline(always)]
+    pub(super) fn bits(lanes: Lanes) -> u32 {
+        // SAFETY: see the module's note.
+        unsafe { _mm_movemask_epi8(lanes) as u32 }
+    }
+
+    /// The lanes not set, as bits.
+    #[inline(always)]
+    pub(super) fn bits_outside(lanes: Lanes) -> u32 {
+        !bits(lanes) & 0xffff
+    }
+}
+
 /// The bytes of `block` that are not letters, digits, `.`, `-` or `:`, as
 /// bits (bit `i` for byte `i`).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn uncommon_host_lanes(block: &[u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
-        _mm_or_si128, _mm_set1_epi8,
-    };
-    // SAFETY: SSE2 is part of the x86_64 baseline (the target enables it:
-    // every x86_64 CPU has it), so each intrinsic's instruction exists; the
-    // unaligned load reads exactly the 16 bytes `block` borrows.
-    unsafe {
-        // Signed compares: bytes from 0x80 up are negative, never in range.
-        let range = |bytes: __m128i, low: u8, high: u8| {
-            _mm_and_si128(
-                _mm_cmpgt_epi8(bytes, _mm_set1_epi8((low - 1) as i8)),
-                _mm_cmplt_epi8(bytes, _mm_set1_epi8((high + 1) as i8)),
-            )
-        };
-        let bytes = _mm_loadu_si128(block.as_ptr().cast());
-        // Letters of either case by their lower case, as in the words.
-        let lower = _mm_or_si128(bytes, _mm_set1_epi8(0x20));
-        let common = _mm_or_si128(
-            _mm_or_si128(range(bytes, b'0', b':'), range(lower, b'a', b'z')),
-            range(bytes, b'-', b'.'),
-        );
-        !(_mm_movemask_epi8(common) as u32) & 0xffff
-    }
+    use lanes::{bits_outside, in_range, load, lower, or};
+    let bytes = load(block);
+    // Letters of either case by their lower case, as in the words.
+    let common =
+        or(or(in_range(bytes, b'0', b':'), in_range(lower(bytes), b'a', b'z')), in_range(bytes, b'-', b'.'));
+    bits_outside(common)
 }
 
 /// The bytes of `block` that are not letters, digits, `-` or `_` (the
@@ -473,28 +525,10 @@ fn uncommon_host_lanes(block: &[u8; 16]) -> u32 {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn uncommon_name_lanes(block: &[u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
-        _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-    // SAFETY: as in `uncommon_host_lanes`: SSE2 is x86_64's baseline, and
-    // the load reads exactly the 16 bytes `block` borrows.
-    unsafe {
-        let range = |bytes: __m128i, low: u8, high: u8| {
-            _mm_and_si128(
-                _mm_cmpgt_epi8(bytes, _mm_set1_epi8((low - 1) as i8)),
-                _mm_cmplt_epi8(bytes, _mm_set1_epi8((high + 1) as i8)),
-            )
-        };
-        let bytes = _mm_loadu_si128(block.as_ptr().cast());
-        let lower = _mm_or_si128(bytes, _mm_set1_epi8(0x20));
-        let symbols = _mm_or_si128(
-            _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'-' as i8)),
-            _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'_' as i8)),
-        );
-        let common = _mm_or_si128(_mm_or_si128(range(bytes, b'0', b'9'), range(lower, b'a', b'z')), symbols);
-        !(_mm_movemask_epi8(common) as u32) & 0xffff
-    }
+    use lanes::{bits_outside, eq, in_range, load, lower, or};
+    let bytes = load(block);
+    let symbols = or(eq(bytes, b'-'), eq(bytes, b'_'));
+    bits_outside(or(or(in_range(bytes, b'0', b'9'), in_range(lower(bytes), b'a', b'z')), symbols))
 }
 
 /// The bytes of `block` that cannot be in a header value (anything but
@@ -502,22 +536,9 @@ fn uncommon_name_lanes(block: &[u8; 16]) -> u32 {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn outside_value_lanes(block: &[u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
-        _mm_or_si128, _mm_set1_epi8,
-    };
-    // SAFETY: as in `uncommon_host_lanes`: SSE2 is x86_64's baseline, and
-    // the load reads exactly the 16 bytes `block` borrows.
-    unsafe {
-        let bytes = _mm_loadu_si128(block.as_ptr().cast());
-        // Signed compares: bytes from 0x80 up are negative, never in.
-        let text = _mm_and_si128(
-            _mm_cmpgt_epi8(bytes, _mm_set1_epi8(0x1f)),
-            _mm_cmplt_epi8(bytes, _mm_set1_epi8(0x7f)),
-        );
-        let value = _mm_or_si128(text, _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\t' as i8)));
-        !(_mm_movemask_epi8(value) as u32) & 0xffff
-    }
+    use lanes::{bits_outside, eq, in_range, load, or};
+    let bytes = load(block);
+    bits_outside(or(in_range(bytes, b' ', b'~'), eq(bytes, b'\t')))
 }
 
 /// The bytes of `block` outside visible ASCII (`!`..`~`), and its `?`s, as
@@ -525,22 +546,9 @@ fn outside_value_lanes(block: &[u8; 16]) -> u32 {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn target_lanes(block: &[u8; 16]) -> (u32, u32) {
-    use std::arch::x86_64::{
-        _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8,
-        _mm_set1_epi8,
-    };
-    // SAFETY: as in `uncommon_host_lanes`: SSE2 is x86_64's baseline, and
-    // the load reads exactly the 16 bytes `block` borrows.
-    unsafe {
-        let bytes = _mm_loadu_si128(block.as_ptr().cast());
-        // Signed compares: bytes from 0x80 up are negative, never visible.
-        let visible = _mm_and_si128(
-            _mm_cmpgt_epi8(bytes, _mm_set1_epi8(b' ' as i8)),
-            _mm_cmplt_epi8(bytes, _mm_set1_epi8(0x7f)),
-        );
-        let marks = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'?' as i8));
-        (!(_mm_movemask_epi8(visible) as u32) & 0xffff, _mm_movemask_epi8(marks) as u32)
-    }
+    use lanes::{bits, bits_outside, eq, in_range, load};
+    let bytes = load(block);
+    (bits_outside(in_range(bytes, b'!', b'~')), bits(eq(bytes, b'?')))
 }
 
 /// Where the origin-form target that starts at `from` ends (the first

@@ -14,6 +14,14 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// Keeps the calling thread busy (no sleep) for `span`.
+fn hog_for(span: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < span {
+        std::hint::spin_loop();
+    }
+}
+
 fn two_loops() -> eddy::Runtime {
     eddy::Builder::new().workers(2).build().expect("a runtime")
 }
@@ -90,13 +98,8 @@ fn busy_time_counts_the_polls_and_parked_time_the_park_in_progress() {
     let worker = runtime.handles()[1].clone();
     let before = worker.loop_stats();
     runtime
-        .block_on(worker.spawn(async {
-            // Hogs the loop for 5 ms in one poll (as a bad task would).
-            let start = std::time::Instant::now();
-            while start.elapsed() < Duration::from_millis(5) {
-                std::hint::spin_loop();
-            }
-        }))
+        // Hogs the loop for 5 ms in one poll (as a bad task would).
+        .block_on(worker.spawn(async { hog_for(Duration::from_millis(5)) }))
         .unwrap();
     wait_until("the worker parks", || worker.loop_stats().parked_now);
     let parked = worker.loop_stats();
@@ -120,14 +123,7 @@ fn busy_time_counts_the_polls_of_a_loop_that_holds_a_timer() {
     wait_until("the worker parks on its timer", || worker.loop_stats().parked_now);
     for round in 1..=3 {
         let before = worker.loop_stats();
-        runtime
-            .block_on(worker.spawn(async {
-                let start = std::time::Instant::now();
-                while start.elapsed() < Duration::from_millis(5) {
-                    std::hint::spin_loop();
-                }
-            }))
-            .unwrap();
+        runtime.block_on(worker.spawn(async { hog_for(Duration::from_millis(5)) })).unwrap();
         wait_until("the worker publishes the poll", || {
             let stats = worker.loop_stats();
             stats.parked_now && stats.polls > before.polls

@@ -99,6 +99,34 @@ fn a_param_is_percent_decoded_and_its_length_counted_in_bytes() {
     assert_eq!(client.response().text(), ok("Hello, a/b!"));
 }
 
+/// Parameters read right whether the target has a `%` or not (the server
+/// reads them where the router found them unless there is one), wherever
+/// the `%` is (in a parameter, in another one, only in the query), and
+/// in pipelined requests that reuse the same recycled storage one after
+/// the other.
+#[test]
+fn params_read_the_same_with_and_without_escapes_in_pipelined_requests() {
+    let server = TestServer::start(app());
+    let mut client = server.client();
+    let cases = [
+        ("/users/ann/posts/42", "ann 42"),
+        ("/users/J%C3%BCrgen/posts/7", "Jürgen 7"),
+        ("/users/bob/posts/%34%32", "bob 42"),
+        ("/users/cy/posts/9?q=%20", "cy 9"),
+        ("/users/d%25e/posts/1", "d%e 1"),
+        ("/users/eve/posts/100", "eve 100"),
+    ];
+    let batch: String = cases.iter().map(|(path, _)| get(path)).collect();
+    client.send(batch);
+    for (path, expected) in cases {
+        assert_eq!(client.response().text(), ok(expected), "{path}");
+    }
+    client.send(format!("{}{}{}", get("/%41nn"), get("/Bo"), get("/")));
+    assert_eq!(client.response().text(), ok("Hello, Ann!"));
+    assert_eq!(client.response().text(), ok("Hello, Bo!"));
+    assert_eq!(client.response().text(), ok("Hello, Anonymous!"));
+}
+
 #[test]
 fn a_param_that_decodes_to_invalid_utf8_is_refused_with_400_and_closed() {
     let server = TestServer::start(app());

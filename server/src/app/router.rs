@@ -34,6 +34,7 @@
 //! size of the tree, never exponential in the path.
 
 use crate::http::method::Method;
+use crate::http::plain::position_of;
 
 /// Most parameters in one pattern. The spans are recorded in a fixed
 /// array, so this bounds its size; 8 is far more than routes use in
@@ -271,7 +272,7 @@ impl<H> Router<H> {
                 *allowed |= resource.methods;
                 return resource.handler_for(method).map(|handler| (index, handler));
             };
-            let (segment, next) = match text.iter().position(|&b| b == b'/') {
+            let (segment, next) = match position_of(text, b'/') {
                 Some(slash) => {
                     let (segment, from_slash) = text.split_at(slash);
                     (segment, from_slash.get(1..))

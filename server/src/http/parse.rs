@@ -75,6 +75,10 @@ pub(crate) struct Head {
     /// The path part of the target (for absolute-form, after the authority).
     pub(crate) path: Span,
     pub(crate) query: Option<Span>,
+    /// The target holds a `%`: only then can a route parameter need
+    /// percent-decoding (the connection skips looking for escapes
+    /// otherwise).
+    pub(crate) escaped: bool,
     pub(crate) framing: Framing,
     /// The connection closes after this response (`Connection: close`, or
     /// HTTP/1.0 without `keep-alive`).
@@ -103,12 +107,11 @@ pub(crate) enum Parsed {
 /// httparse's bare-LF leniency, and applies the rules field by field.
 #[inline]
 pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
-    out.target.clear();
     out.headers.clear();
     if let Some((head, target)) = plain::parse(buf, limits, &mut out.headers) {
-        // The target is text already (checked ASCII): keep it as text now,
-        // so nothing downstream validates it again.
-        out.target.push_str(target);
+        // The target is text already (checked ASCII): kept as text, so
+        // nothing downstream validates it again.
+        out.keep(&buf[..head.len], target);
         return Parsed::Complete(head);
     }
     out.headers.clear();
@@ -136,8 +139,6 @@ fn parse_general(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
     if len > limits.max_head {
         return Parsed::Rejected(Reject::HeaderFieldsTooLarge("request head too large"));
     }
-    // The target is text already (UTF-8, checked by httparse).
-    out.target.push_str(target);
     let target_start = target.as_ptr() as usize - buf.as_ptr() as usize;
     let target_span = Span::of(target_start, target_start + target.len());
     let Some((path, query)) = split_target(target, target_start, method) else {
@@ -151,19 +152,24 @@ fn parse_general(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
         }
     }
     match fields.finish(version, limits) {
-        Ok((framing, close, keep_alive_10)) => Parsed::Complete(Head {
-            len,
-            method,
-            version,
-            target: target_span,
-            path,
-            query,
-            framing,
-            close,
-            keep_alive_10,
-            // RFC 9110 §10.1.1: an HTTP/1.0 client cannot know `100
-            // Continue`, so the expectation is ignored.
-            expect_continue: fields.expect_continue && version == Version::Http11,
+        Ok((framing, close, keep_alive_10)) => Parsed::Complete({
+            // The target is text already (UTF-8, checked by httparse).
+            out.keep(&buf[..len], target);
+            Head {
+                len,
+                method,
+                version,
+                target: target_span,
+                path,
+                query,
+                escaped: target.contains('%'),
+                framing,
+                close,
+                keep_alive_10,
+                // RFC 9110 §10.1.1: an HTTP/1.0 client cannot know `100
+                // Continue`, so the expectation is ignored.
+                expect_continue: fields.expect_continue && version == Version::Http11,
+            }
         }),
         Err(reject) => Parsed::Rejected(reject),
     }
@@ -748,7 +754,7 @@ mod tests {
                 Parsed::Complete(general) => assert_eq!(plain, general, "{head:?}"),
                 other => panic!("the general path answers {other:?} to {head:?}"),
             }
-            assert_eq!(storage.target, target, "{head:?}");
+            assert_eq!(storage.target(), target, "{head:?}");
             assert_eq!(storage.headers, fields, "{head:?}");
         }
         // Both kinds of input reach the comparison often enough to mean something.

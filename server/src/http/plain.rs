@@ -61,7 +61,7 @@ pub(super) fn parse<'b>(
     if buf.get(target_start) != Some(&b'/') {
         return None;
     }
-    let (target_end, query_at) = scan_target(buf, target_start)?;
+    let (target_end, query_at, escaped) = scan_target(buf, target_start)?;
     // ` HTTP/1.x` and CRLF: one word compare for the version.
     let version_at = target_end + 1;
     if buf.get(target_end) != Some(&b' ') || buf.get(version_at + 8..version_at + 10)? != b"\r\n" {
@@ -147,6 +147,7 @@ pub(super) fn parse<'b>(
         target: Span::of(target_start, target_end),
         path: Span::of(target_start, query_at.unwrap_or(target_end)),
         query: query_at.map(|at| Span::of(at + 1, target_end)),
+        escaped,
         framing,
         close,
         keep_alive_10,
@@ -541,33 +542,41 @@ fn outside_value_lanes(block: &[u8; 16]) -> u32 {
     bits_outside(or(in_range(bytes, b' ', b'~'), eq(bytes, b'\t')))
 }
 
-/// The bytes of `block` outside visible ASCII (`!`..`~`), and its `?`s, as
-/// bits (bit `i` for byte `i`).
+/// The bytes of `block` outside visible ASCII (`!`..`~`), its `?`s and its
+/// `%`s, as bits (bit `i` for byte `i`).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn target_lanes(block: &[u8; 16]) -> (u32, u32) {
+fn target_lanes(block: &[u8; 16]) -> (u32, u32, u32) {
     use lanes::{bits, bits_outside, eq, in_range, load};
     let bytes = load(block);
-    (bits_outside(in_range(bytes, b'!', b'~')), bits(eq(bytes, b'?')))
+    (bits_outside(in_range(bytes, b'!', b'~')), bits(eq(bytes, b'?')), bits(eq(bytes, b'%')))
 }
 
 /// Where the origin-form target that starts at `from` ends (the first
-/// byte that is not visible ASCII), and where its first `?` is, if any;
-/// sixteen bytes (SSE2) or eight (words) at a time (a complete head has at
-/// least 13 bytes after its target). `None` if the buffer ends first.
+/// byte that is not visible ASCII), where its first `?` is, if any, and
+/// whether it holds a `%` (so that a request without one, nearly all,
+/// skips looking for escapes in its route parameters); sixteen bytes
+/// (SSE2) or eight (words) at a time (a complete head has at least 13
+/// bytes after its target). `None` if the buffer ends first.
 #[inline(always)]
-fn scan_target(buf: &[u8], from: usize) -> Option<(usize, Option<usize>)> {
+fn scan_target(buf: &[u8], from: usize) -> Option<(usize, Option<usize>, bool)> {
     let mut at = from;
     let mut query = None;
+    let mut escaped = false;
     // Most targets are one block, where words took ~35 instructions.
     #[cfg(target_arch = "x86_64")]
     while let Some(block) = block_at(buf, at) {
-        let (stop, marks) = target_lanes(block);
-        if query.is_none() && marks.trailing_zeros() < stop.trailing_zeros() {
+        let (stop, marks, percents) = target_lanes(block);
+        // The bytes up to the first that ends the target (all sixteen if
+        // none does); the one that ends it is neither `?` nor `%`.
+        let within = stop ^ stop.wrapping_sub(1);
+        let marks = marks & within;
+        if query.is_none() && marks != 0 {
             query = Some(at + marks.trailing_zeros() as usize);
         }
+        escaped |= percents & within != 0;
         if stop != 0 {
-            return Some((at + stop.trailing_zeros() as usize, query));
+            return Some((at + stop.trailing_zeros() as usize, query, escaped));
         }
         at += 16;
     }
@@ -575,20 +584,58 @@ fn scan_target(buf: &[u8], from: usize) -> Option<(usize, Option<usize>)> {
         let word = word_at(buf, at)?;
         let stop = outside_visible(word, b'!');
         if query.is_none() {
-            // A zero lane of `word ^ '?'` is a `?`: the lowest flagged lane
-            // of the classic zero-byte test is exact (a borrow only runs
-            // upwards from a zero lane).
-            let x = word ^ (LANES * u64::from(b'?'));
-            let marks = x.wrapping_sub(LANES) & !x & HIGHS;
+            let marks = zero_lanes(word ^ (LANES * u64::from(b'?')));
             if marks.trailing_zeros() < stop.trailing_zeros() {
                 query = Some(at + (marks.trailing_zeros() / 8) as usize);
             }
         }
+        escaped |= zero_lanes(word ^ (LANES * u64::from(b'%'))).trailing_zeros() < stop.trailing_zeros();
         if stop != 0 {
-            return Some((at + (stop.trailing_zeros() / 8) as usize, query));
+            return Some((at + (stop.trailing_zeros() / 8) as usize, query, escaped));
         }
         at += 8;
     }
+}
+
+/// Where the first `byte` in `text` is, eight bytes at a time: the
+/// router's search for the `/` that ends a path segment, where a loop
+/// over bytes cost ~6 instructions a byte. The last four to seven bytes
+/// are one word of two overlapping halves (the first four and the last
+/// four), so a short segment costs one test, not a byte loop.
+#[inline(always)]
+pub(crate) fn position_of(text: &[u8], byte: u8) -> Option<usize> {
+    let pattern = LANES * u64::from(byte);
+    let mut at = 0;
+    while let Some(word) = word_at(text, at) {
+        let hits = zero_lanes(word ^ pattern);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = text.get(at..)?;
+    match (rest.first_chunk::<4>(), rest.last_chunk::<4>()) {
+        (Some(&first), Some(&last)) => {
+            // Lane i < 4 is `rest[i]`; lane i >= 4 is `rest[len - 8 + i]`,
+            // at or after the lanes below it: the lowest hit is the first.
+            let word = u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32;
+            let lane = (zero_lanes(word ^ pattern).trailing_zeros() / 8) as usize;
+            match lane {
+                0..4 => Some(at + lane),
+                4..8 => Some(at + lane + rest.len() - 8),
+                _ => None,
+            }
+        }
+        _ => rest.iter().position(|&b| b == byte).map(|i| at + i),
+    }
+}
+
+/// The zero lanes of `word`, as their high bits: the classic zero-byte
+/// test, whose lowest flagged lane is exact (a borrow only runs upwards
+/// from a zero lane; lanes above it may be flagged falsely).
+#[inline(always)]
+fn zero_lanes(word: u64) -> u64 {
+    word.wrapping_sub(LANES) & !word & HIGHS
 }
 
 /// The lanes of `word` outside `low..=b'~'`, as their high bits; the lowest
@@ -719,7 +766,31 @@ mod tests {
                     target.extend_from_slice(b" HTTP/1.1\r\n");
                     let end = byte_scan(&target, 0, &visible);
                     let query = target[..end].iter().position(|&b| b == b'?');
-                    assert_eq!(scan_target(&target, 0), Some((end, query)), "{target:?}");
+                    let escaped = target[..end].contains(&b'%');
+                    assert_eq!(scan_target(&target, 0), Some((end, query, escaped)), "{target:?}");
+                }
+            }
+        }
+    }
+
+    /// The word search finds the first of a byte wherever it is, for
+    /// every length around the word size and every position of one or two
+    /// of it (the overlapping halves of a short tail included).
+    #[test]
+    fn position_of_finds_the_first_byte_at_every_position() {
+        for len in 0..=24 {
+            let plain: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            assert_eq!(position_of(&plain, b'/'), None, "{plain:?}");
+            for first in 0..len {
+                for second in first..len {
+                    let mut text = plain.clone();
+                    text[first] = b'/';
+                    text[second] = b'/';
+                    assert_eq!(position_of(&text, b'/'), Some(first), "{text:?}");
+                    // Bytes next to the one sought, and high bytes, never match.
+                    text[first] = b'.';
+                    text[second] = 0x80 | b'/';
+                    assert_eq!(position_of(&text, b'/'), None, "{text:?}");
                 }
             }
         }

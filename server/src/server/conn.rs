@@ -92,7 +92,7 @@ use crate::http::method::Method;
 use crate::http::parse::{parse_head, Framing, Head, Parsed};
 use crate::http::status::StatusCode;
 use crate::server::conn_io::{self, BodyFraming, BodyState, ConnIo, Continue, Transport};
-use crate::server::pool::{self, HeadStorage, Span};
+use crate::server::pool::{self, HeadStorage, Span, TargetAndParams};
 
 /// Output beyond this is written before parsing more requests, bounding a
 /// connection's memory under deep pipelining. 64 KiB holds hundreds of
@@ -630,7 +630,7 @@ impl<S: Transport> Connection<S> {
         let mut storage = self.scratch.take().unwrap_or_else(pool::take_head);
         {
             let mut input = self.io.input.borrow_mut();
-            storage.bytes.extend_from_slice(&input.pending()[..head.len]);
+            // `parse_head` kept a copy of the head in `storage`.
             input.consume(head.len);
         }
         let framing = match head.framing {
@@ -660,7 +660,7 @@ impl<S: Transport> Connection<S> {
             }
         }
         self.body_dirty = has_body;
-        // `parse_head` left the target as text in `storage.target`: path,
+        // `parse_head` left the target as text in `storage`: path,
         // query and parameters are slices of it.
         let path = head.path.relative_to(head.target);
         let query = head.query.map(|query| query.relative_to(head.target));
@@ -669,19 +669,27 @@ impl<S: Transport> Connection<S> {
             close: head.close,
             keep_alive_10: head.keep_alive_10,
             http10: head.version == crate::http::parse::Version::Http10,
-            access: if self.access_log { Some(access_line(head, &storage.target)) } else { None },
+            access: if self.access_log { Some(access_line(head, storage.target())) } else { None },
         };
         eddy::trace::event(&TRACE_HEAD, self.io.slot, self.seq as u32);
         let app = &self.io.server.app;
-        let routed = {
-            let HeadStorage { target, spans, .. } = &mut *storage;
+        // Routed, and the parameters recorded, in one borrow of the
+        // target.
+        let (routed, recorded) = {
+            let mut found = storage.target_and_params();
             // As bytes: a `str` slice would check both ends for a char
             // boundary.
-            app.inner.router.route(head.method, &target.as_bytes()[path.range()], spans)
+            let routed =
+                app.inner.router.route(head.method, &found.target.as_bytes()[path.range()], found.spans);
+            let recorded = match routed {
+                Routed::Found { .. } => record_params(&mut found, path, head.escaped),
+                _ => Ok(()),
+            };
+            (routed, recorded)
         };
         let close = match routed {
             Routed::Found { resource, handler } => {
-                match decode_params(&mut storage, path) {
+                match recorded {
                     Err(reject) => {
                         pool::give_head(storage);
                         settle(answer, refuse(&reject, head.close))
@@ -692,21 +700,25 @@ impl<S: Transport> Connection<S> {
                             Framing::None => Some(0),
                             Framing::Chunked => None,
                         };
-                        let request = Request::from_parts(Parts {
-                            head: storage,
-                            method: head.method,
-                            version: head.version,
-                            path,
-                            query,
-                            resource,
-                            body: Body::new(self.io.clone(), self.seq, length),
-                        });
                         // One guard for the call and the first poll (a
                         // panic in either is the handler's, answered 500),
                         // and the answer written straight into its place.
+                        // The request is built inside the guard: moved
+                        // into it, its 80 bytes were copied twice more.
                         let poll_now = !expects_continue;
                         let mut future = None;
+                        let io = &self.io;
+                        let seq = self.seq;
                         let caught = panic::catch_unwind(AssertUnwindSafe(|| {
+                            let request = Request::from_parts(Parts {
+                                head: storage,
+                                method: head.method,
+                                version: head.version,
+                                path,
+                                query,
+                                resource,
+                                body: Body::new(io.clone(), seq, length),
+                            });
                             let future = future.insert(handler.call(request));
                             if poll_now {
                                 *answer = Pin::new(future).poll(cx);
@@ -1339,25 +1351,23 @@ struct Meta {
     access: Option<String>,
 }
 
-/// Records the route parameters the router left in `head.spans`,
+/// Records the route parameters the router left in `found.spans`,
 /// percent-decoded (the spans are relative to the path, which is at `path`
 /// in the target); a malformed escape or invalid UTF-8 is the client's
-/// error.
+/// error. `escaped`: the target holds a `%` (the parser saw it in its
+/// scan); without one, nearly always, nothing is looked at again.
 #[inline(always)]
-#[allow(clippy::manual_contains)] // see the loop's comment
-fn decode_params(head: &mut HeadStorage, path: Span) -> Result<(), Reject> {
-    let HeadStorage { target, params, decoded, spans, .. } = head;
-    for &(start, end) in &spans.spans[..spans.len] {
-        let raw = Span { start: path.start + start, end: path.start + end };
-        // Nothing to decode (the usual case): record where it is. A plain
-        // loop: parameters are short, and `contains` calls `memchr`, which
-        // costs more than it saves on a few bytes (+13 instructions per
-        // request, measured). Looked at as bytes: a `str` slice checks both
-        // ends for a char boundary.
-        if !target.as_bytes()[raw.range()].iter().any(|&b| b == b'%') {
-            params.push((false, raw));
-            continue;
-        }
+fn record_params(found: &mut TargetAndParams<'_>, path: Span, escaped: bool) -> Result<(), Reject> {
+    let TargetAndParams { target, params, decoded, spans } = found;
+    let spans = spans.spans[..spans.len]
+        .iter()
+        .map(|&(start, end)| Span { start: path.start + start, end: path.start + end });
+    // Without a `%`, nearly always, the router's spans are the
+    // parameters (see `HeadStorage::params`).
+    if !escaped {
+        return Ok(());
+    }
+    for raw in spans {
         match percent::decode(&target[raw.range()], false) {
             Some(Cow::Borrowed(_)) => params.push((false, raw)),
             Some(Cow::Owned(text)) => {

@@ -31,20 +31,27 @@ use crate::server::conn_io::ConnIo;
 pub struct Body {
     conn: Option<Rc<ConnIo>>,
     seq: u64,
-    length: Option<u64>,
+    /// The declared length, or [`NO_LENGTH`]. Not an `Option`: its tag
+    /// would take a word of its own, and a request (which holds its body)
+    /// is copied twice on its way into the handler's future.
+    length: u64,
 }
+
+/// [`Body::length`] of a chunked body. No declared length is this: the
+/// parser takes at most 19 digits, and `u64::MAX` has 20.
+const NO_LENGTH: u64 = u64::MAX;
 
 /// Largest chunk [`Body::chunk`] returns at once.
 const CHUNK: usize = 16 * 1024;
 
 impl Body {
     pub(crate) fn new(conn: Rc<ConnIo>, seq: u64, length: Option<u64>) -> Body {
-        Body { conn: Some(conn), seq, length }
+        Body { conn: Some(conn), seq, length: length.unwrap_or(NO_LENGTH) }
     }
 
     /// A body with nothing in it (for requests built in tests).
     pub(crate) fn empty() -> Body {
-        Body { conn: None, seq: 0, length: Some(0) }
+        Body { conn: None, seq: 0, length: 0 }
     }
 
     /// The connection the body arrives on (`None` in a request built for a
@@ -61,7 +68,7 @@ impl Body {
     /// The declared length (`Content-Length`), if there is one; `None` for a
     /// chunked body.
     pub fn declared_length(&self) -> Option<u64> {
-        self.length
+        (self.length != NO_LENGTH).then_some(self.length)
     }
 
     /// Reads some body bytes into `buf`, waiting until at least one arrives.
@@ -96,7 +103,7 @@ impl Body {
 
     /// Reads the whole body (up to the server's body limit).
     pub async fn bytes(&mut self) -> Result<Vec<u8>, BodyError> {
-        let mut all = Vec::with_capacity(self.length.unwrap_or(0).min(CHUNK as u64) as usize);
+        let mut all = Vec::with_capacity(self.declared_length().unwrap_or(0).min(CHUNK as u64) as usize);
         let mut buf = [0; 4096];
         loop {
             let n = self.read(&mut buf).await?;
@@ -115,6 +122,6 @@ impl Body {
 
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Body").field("declared_length", &self.length).finish()
+        f.debug_struct("Body").field("declared_length", &self.declared_length()).finish()
     }
 }

@@ -185,6 +185,8 @@ impl<H> Router<H> {
             resource.methods |= method.bit();
             return;
         }
+        // A request names its resource in 32 bits (see `Request`).
+        assert!(self.resources.len() < u32::MAX as usize, "more than 2^32 - 1 routes");
         let mut handlers = [const { None }; METHODS];
         handlers[method as usize] = Some(handler);
         self.nodes[node].resource = Some(self.resources.len());

@@ -716,7 +716,9 @@ impl<S: Transport> Connection<S> {
                                 version: head.version,
                                 path,
                                 query,
-                                resource,
+                                // Fits: the router holds fewer than
+                                // 2^32 resources.
+                                resource: resource as u32,
                                 body: Body::new(io.clone(), seq, length),
                             });
                             let future = future.insert(handler.call(request));

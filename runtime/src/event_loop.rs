@@ -129,7 +129,7 @@ use crate::runtime::{LoopConfig, PUBLISH_PERIOD_NS};
 use crate::shared::{Shared, WAKER_TOKEN};
 use crate::task::budget;
 use crate::task::cell::{Header, Task, NO_SLOT};
-use crate::task::{BlockingPool, JoinHandle, Runnable, TaskInfo};
+use crate::task::{BlockingPool, JoinHandle, Runnable, Site};
 use crate::time::wheel::{TimerKey, Wheel};
 use crate::time::{Clock, Idle, Instant};
 use crate::trace::record::{cause, kind, outcome, park as park_code};
@@ -699,8 +699,8 @@ impl Core {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let info = TaskInfo { id: self.shared.next_task_id(), name, location };
-        let task = Task::new(future, self.shared.clone(), info);
+        let site = Site::new(name, location);
+        let task = Task::new(future, self.shared.clone(), self.shared.next_task_seq(), site);
         let handle = JoinHandle::for_task(task.clone());
         let task: Arc<dyn Runnable> = task;
         if self.closing.get() {
@@ -719,7 +719,7 @@ impl Core {
         let slot = self.tasks.borrow_mut().insert(task.clone());
         task.set_slot(slot);
         let header = task.header();
-        header.set_trace(self.trace.spawn(&header.info));
+        header.set_trace(self.trace.spawn(header.site()));
     }
 
     /// Removes a finished task from the task list (if it is still there:
@@ -906,7 +906,7 @@ impl Core {
     /// it panicked and the runtime asked for that.
     #[cold]
     pub(crate) fn trace_failure(&self, task: &crate::task::cell::Header, how: u8) {
-        self.trace.finish(task.info.id.seq() as u32, task.trace_label(), how);
+        self.trace.finish(task.seq() as u32, task.trace_label(), how);
         if how == outcome::PANICKED && self.config.trace.dump_on_panic {
             self.trace_dump(DumpReason::Panic);
         }
@@ -922,10 +922,7 @@ impl Core {
     /// what woke the task, not its label).
     pub(crate) fn trace_live_labels(&self) -> Vec<(u32, u32)> {
         let tasks = self.tasks.borrow();
-        tasks
-            .iter()
-            .map(|(_, task)| (task.header().info.id.seq() as u32, task.header().trace_label()))
-            .collect()
+        tasks.iter().map(|(_, task)| (task.header().seq() as u32, task.header().trace_label())).collect()
     }
 
     /// Writes the ring to the dump directory, if one is configured (Go's

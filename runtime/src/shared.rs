@@ -18,7 +18,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::task::{BlockingPool, Runnable, TaskId};
+use crate::task::{BlockingPool, Runnable};
 
 /// The token under which the loop's `mio::Waker` reports.
 pub(crate) const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
@@ -68,9 +68,10 @@ impl Shared {
         }
     }
 
-    /// A fresh id for a task of this loop.
-    pub(crate) fn next_task_id(&self) -> TaskId {
-        TaskId::new(self.loop_id, self.next_task_seq.fetch_add(1, Ordering::Relaxed))
+    /// The number of a fresh task id on this loop (a task cell keeps only
+    /// that: the id's loop number is its owner's).
+    pub(crate) fn next_task_seq(&self) -> u64 {
+        self.next_task_seq.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Puts a woken task on its loop's run queue: directly when called on

@@ -304,9 +304,9 @@ fn entry(
         warn_lost(header);
     }
     TaskEntry {
-        id: header.info.id,
-        name: header.info.name().map(str::to_owned),
-        spawned_at: header.info.location,
+        id: header.id(),
+        name: header.name().map(str::to_owned),
+        spawned_at: header.site().location(),
         state,
         polls: probe.polls(),
         busy,
@@ -336,12 +336,12 @@ pub(crate) fn check_after_pending(task: &Header, strong: usize) {
 
 /// Warns, once per task, that `task` is lost.
 fn warn_lost(task: &Header) {
-    if task.probe.first_lost_warning() {
+    if task.first_lost_warning() {
         log::warn!(
             "lost wakeup: {} is waiting, but nothing holds its waker (no timer, socket, channel, sync \
              primitive or task, and no clone in user code), so nothing can ever wake it: its future \
              returned Pending without storing cx.waker() anywhere",
-            task.info
+            task
         );
     }
 }

@@ -42,8 +42,8 @@
 //! time of the poll a copy of the loop's cached clock: no clock read, no
 //! atomic). Busy time only when polls are timed anyway (debug mode), kept
 //! by the loop. Per waker stored by a counted resource: one thread-local
-//! load and a comparison; when it is a task's waker, two more loads and two
-//! plain stores (the record). Per clone or drop of a held waker: one
+//! load and a comparison; when it is a task's waker, two more loads and one
+//! plain store (the record). Per clone or drop of a held waker: one
 //! relaxed atomic add beside the `Arc` count the clone moves anyway.
 //! Timers and sockets: nothing. No allocation, no lock. The measured
 //! figures per benchmark row are in `debug/mod.rs`.
@@ -60,7 +60,7 @@ use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::task::{RawWaker, Waker};
 
 use crate::task::TaskId;
@@ -121,75 +121,81 @@ impl Kind {
 }
 
 /// A number only the task's own loop thread reads or writes (the poll
-/// statistics): a plain `u64`, so that counting a poll is one add to
+/// statistics): a plain integer, so that counting a poll is one add to
 /// memory rather than an atomic load and store.
-struct LoopOnly(UnsafeCell<u64>);
+struct LoopOnly<T>(UnsafeCell<T>);
 
 // SAFETY: every access goes through `get`/`set`, whose callers are the
 // task's owning loop thread only (polls and task dumps both run there, see
-// `Probe`), so there are never two threads at it.
-unsafe impl Sync for LoopOnly {}
+// `Probe`), so there are never two threads at it. `T` is a plain integer.
+unsafe impl<T: Copy + Send> Sync for LoopOnly<T> {}
 
-impl LoopOnly {
-    const fn new() -> LoopOnly {
-        LoopOnly(UnsafeCell::new(0))
+impl<T: Copy> LoopOnly<T> {
+    const fn new(value: T) -> LoopOnly<T> {
+        LoopOnly(UnsafeCell::new(value))
     }
 
     /// Owner loop thread only.
     #[inline(always)]
-    fn get(&self) -> u64 {
+    fn get(&self) -> T {
         // SAFETY: see the `Sync` impl: only the owner loop's thread is here.
         unsafe { *self.0.get() }
     }
 
     /// Owner loop thread only.
     #[inline(always)]
-    fn set(&self, value: u64) {
+    fn set(&self, value: T) {
         // SAFETY: as in `get`.
         unsafe { *self.0.get() = value }
     }
 }
 
+/// Where the resource word keeps the `Kind` code: its top byte. User-space
+/// addresses fit below it (at most 56 bits, even with five-level paging).
+const KIND_SHIFT: u32 = 56;
+
+/// The bits of the resource word below the kind: an address, or a `Join`.
+const ADDRESS: u64 = (1 << KIND_SHIFT) - 1;
+
 /// The bits of a recorded `Join` that hold the awaited task's sequence
-/// number (the loop number goes above them).
+/// number (the loop number goes above them, up to the kind).
 const JOIN_SEQ: u64 = (1 << 40) - 1;
 
 /// The per-task counters the dump reads: the eddy-held waker count, the
 /// last counted resource that stored one, and poll statistics. Lives in the
-/// task header, so every byte of it is copied at each spawn: 32 bytes (busy
-/// times, which only debug mode measures, live in the loop instead). The
-/// statistics are written by the owning loop during polls and read by it
-/// during dumps; the held count by whichever thread clones or drops a held
-/// waker.
+/// task cell, so every byte of it is a byte of every task (see
+/// `task/cell.rs`): 24 bytes, with the kind packed into the resource word
+/// and the poll count in 32 bits (busy times, which only debug mode
+/// measures, live in the loop instead; the lost-wakeup flag is a bit of
+/// the header's spare bytes). The statistics are written by the owning loop
+/// during polls and read by it during dumps; the held count by whichever
+/// thread clones or drops a held waker.
 pub(crate) struct Probe {
     /// Clones of this task's waker held by counted resources right now (the
     /// held vtable keeps it; see the module docs).
     held: AtomicU32,
-    /// The lost-wakeup warning was given (once per task).
-    warned_lost: AtomicBool,
-    /// The `Kind` code of the last counted resource that stored a waker (0:
-    /// none yet). Written with `resource` by the owning loop during the
-    /// task's poll, and read by it during dumps: the pair cannot tear.
-    kind: AtomicU8,
-    /// That resource's address (for `Join`: the awaited task's loop number
-    /// in bits 40.. and its sequence number below).
+    /// Polls so far, saturating at `u32::MAX`: four billion polls of one
+    /// task is past what a dump's reader needs to tell apart, and 32 bits
+    /// share a word with `held` where 64 would take a word of their own.
+    polls: LoopOnly<u32>,
+    /// The last counted resource that stored a waker: its `Kind` code in
+    /// the top byte (0: none yet) and its address below (for `Join`: the
+    /// awaited task's loop number in bits 40..56 and its sequence number
+    /// below). One word, written by the owning loop during the task's poll
+    /// and read by it during dumps.
     resource: AtomicU64,
-    /// Polls so far.
-    polls: LoopOnly,
     /// Loop time (ns, the flight recorder's clock) at the last poll, as the
     /// loop had last read its clock: valid once `polls` is not 0.
-    last_poll: LoopOnly,
+    last_poll: LoopOnly<u64>,
 }
 
 impl Probe {
     pub(crate) const fn new() -> Probe {
         Probe {
             held: AtomicU32::new(0),
-            warned_lost: AtomicBool::new(false),
-            kind: AtomicU8::new(0),
+            polls: LoopOnly::new(0),
             resource: AtomicU64::new(0),
-            polls: LoopOnly::new(),
-            last_poll: LoopOnly::new(),
+            last_poll: LoopOnly::new(0),
         }
     }
 
@@ -211,45 +217,43 @@ impl Probe {
         self.held.load(Relaxed)
     }
 
-    /// Two plain stores (a byte and a word): cheaper than packing them.
+    /// One plain store of the packed word.
     #[inline(always)]
     fn record(&self, resource: Resource) {
-        let (kind, word) = match resource {
-            Resource::At(kind, address) => (kind, address as u64),
-            // Ids beyond these widths (2^24 loops, 2^40 tasks on one loop)
+        let word = match resource {
+            Resource::At(kind, address) => (kind as u64) << KIND_SHIFT | address as u64 & ADDRESS,
+            // Ids beyond these widths (2^16 loops, 2^40 tasks on one loop)
             // are shown truncated: a label, not a key.
-            Resource::Join(id) => (Kind::Join, u64::from(id.loop_id()) << 40 | id.seq() & JOIN_SEQ),
+            Resource::Join(id) => {
+                (Kind::Join as u64) << KIND_SHIFT
+                    | (u64::from(id.loop_id()) << 40 & ADDRESS)
+                    | id.seq() & JOIN_SEQ
+            }
         };
-        self.kind.store(kind as u8, Relaxed);
         self.resource.store(word, Relaxed);
     }
 
     /// The last counted resource that stored this task's waker: its kind,
     /// address (or awaited task's sequence number) and awaited task's loop.
     pub(crate) fn last_resource(&self) -> Option<(Kind, u64, u32)> {
-        let kind = Kind::from_code(self.kind.load(Relaxed))?;
         let word = self.resource.load(Relaxed);
+        let kind = Kind::from_code((word >> KIND_SHIFT) as u8)?;
         Some(match kind {
-            Kind::Join => (kind, word & JOIN_SEQ, (word >> 40) as u32),
-            _ => (kind, word, 0),
+            Kind::Join => (kind, word & JOIN_SEQ, ((word & ADDRESS) >> 40) as u32),
+            _ => (kind, word & ADDRESS, 0),
         })
     }
 
     /// One poll is being made, at loop time `now` (owner loop only).
     #[inline(always)]
     pub(crate) fn polled(&self, now: u64) {
-        self.polls.set(self.polls.get() + 1);
+        self.polls.set(self.polls.get().saturating_add(1));
         self.last_poll.set(now);
     }
 
-    /// Whether this is the first lost-wakeup warning for the task.
-    pub(crate) fn first_lost_warning(&self) -> bool {
-        !self.warned_lost.swap(true, Relaxed)
-    }
-
-    /// Polls so far (owner loop only).
+    /// Polls so far (owner loop only), saturating at `u32::MAX`.
     pub(crate) fn polls(&self) -> u64 {
-        self.polls.get()
+        u64::from(self.polls.get())
     }
 
     /// Loop time of the last poll, if any (owner loop only).

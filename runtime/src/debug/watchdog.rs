@@ -377,7 +377,7 @@ impl Watchdog {
             // saw it again after announcing `peeking` and a fence), so the
             // task is alive, and the loop will not release it before
             // `peeking` is cleared (see the module docs).
-            (true, false) => Some(unsafe { &*task }.info.to_string()),
+            (true, false) => Some(unsafe { &*task }.to_string()),
         };
         watch.peeking.store(false, Ordering::Release);
         let Some(described) = described else { return false };

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::context;
 use crate::shared::Shared;
 use crate::task::cell::Task;
-use crate::task::{should_box, JoinHandle, TaskInfo};
+use crate::task::{should_box, JoinHandle, Site};
 use crate::trace::Snapshot;
 
 /// How long [`Handle::trace_snapshot`] waits for a loop to answer: a loop
@@ -291,8 +291,8 @@ impl Handle {
         if on_this_loop {
             return context::expect_core("eddy::Handle::spawn", |core| core.spawn(future, None, location));
         }
-        let info = TaskInfo { id: self.shared.next_task_id(), name: None, location };
-        let task = Task::new(future, self.shared.clone(), info);
+        let seq = self.shared.next_task_seq();
+        let task = Task::new(future, self.shared.clone(), seq, Site::new(None, location));
         let handle = JoinHandle::for_task(task.clone());
         if let Err(refused) = self.shared.inject(task.clone()) {
             drop(refused);

@@ -53,7 +53,7 @@ enum Inner {
 
 impl AbortHandle {
     pub(crate) fn for_task(task: Arc<dyn Runnable>) -> AbortHandle {
-        let id = task.header().info.id;
+        let id = task.header().id();
         AbortHandle { inner: Inner::Task(Arc::downgrade(&task), id) }
     }
 

@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{JoinError, JoinHandle, TaskId, TaskInfo};
+use super::{JoinError, JoinHandle, Site, TaskId, TaskInfo};
 use crate::shared::Shared;
 use crate::sync::oneshot;
 
@@ -146,7 +146,7 @@ impl BlockingPool {
         R: Send + 'static,
     {
         let id = TaskId::new(0, self.inner.next_seq.fetch_add(1, Ordering::Relaxed));
-        let info = TaskInfo { id, name: Some("spawn_blocking".into()), location };
+        let info = TaskInfo { id, site: Site::new(Some("spawn_blocking".into()), location) };
         let (tx, rx) = oneshot::channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let handle = JoinHandle::for_blocking(rx, cancel.clone(), info.clone());
@@ -154,10 +154,10 @@ impl BlockingPool {
         let in_flight = InFlight(self.inner.clone());
         let job: Job = Box::new(move || {
             let result = if cancel.load(Ordering::Acquire) {
-                Err(JoinError::cancelled(&info))
+                Err(JoinError::cancelled(info.id, &info.site))
             } else {
                 panic::catch_unwind(AssertUnwindSafe(f))
-                    .map_err(|payload| JoinError::panicked(&info, payload))
+                    .map_err(|payload| JoinError::panicked(info.id, &info.site, payload))
             };
             // Nobody listening (handle dropped) is fine: the job was detached.
             // The send wakes whoever awaits the handle, with their waker:

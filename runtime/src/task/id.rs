@@ -144,5 +144,5 @@ pub fn try_id() -> Option<Id> {
     // SAFETY: a task is published only while it is being polled on this
     // thread (the guard of `enter` takes it back), and the poll holds a
     // reference to it: its header is alive.
-    polling().map(|polling| unsafe { (*polling.header).info.id })
+    polling().map(|polling| unsafe { (*polling.header).id() })
 }

@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use super::abort::AbortHandle;
 use super::cell::JoinTarget;
-use super::{TaskId, TaskInfo};
+use super::{Site, TaskId, TaskInfo, Who};
 use crate::sync::oneshot;
 
 /// An owned permission to await, abort or inspect a spawned task.
@@ -103,7 +103,7 @@ impl<T> JoinHandle<T> {
     /// The id of the task, as shown in logs and errors.
     pub fn id(&self) -> TaskId {
         match &self.inner {
-            Inner::Task(target) => target.info().id,
+            Inner::Task(target) => target.id(),
             Inner::Blocking(blocking) => blocking.info.id,
         }
     }
@@ -168,7 +168,7 @@ fn poll_blocking<T>(blocking: &mut BlockingJoin<T>, cx: &mut Context<'_>) -> Pol
     match std::task::ready!(Pin::new(&mut blocking.result).poll(cx)) {
         Ok(result) => Poll::Ready(result),
         // The pool dropped the job without running it (shutdown).
-        Err(_) => Poll::Ready(Err(JoinError::cancelled(&blocking.info))),
+        Err(_) => Poll::Ready(Err(JoinError::cancelled(blocking.info.id, &blocking.info.site))),
     }
 }
 
@@ -211,17 +211,19 @@ enum Repr {
 }
 
 impl JoinError {
-    pub(crate) fn cancelled(info: &TaskInfo) -> JoinError {
+    /// Task `id`, spawned at `site`, was cancelled.
+    pub(crate) fn cancelled(id: TaskId, site: &Site) -> JoinError {
         JoinError {
-            inner: Box::new(ErrorInner { id: info.id, describe: info.to_string(), repr: Repr::Cancelled }),
+            inner: Box::new(ErrorInner { id, describe: Who(id, site).to_string(), repr: Repr::Cancelled }),
         }
     }
 
-    pub(crate) fn panicked(info: &TaskInfo, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+    /// Task `id`, spawned at `site`, panicked with `payload`.
+    pub(crate) fn panicked(id: TaskId, site: &Site, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
             inner: Box::new(ErrorInner {
-                id: info.id,
-                describe: info.to_string(),
+                id,
+                describe: Who(id, site).to_string(),
                 repr: Repr::Panic(payload),
             }),
         }

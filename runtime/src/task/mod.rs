@@ -73,6 +73,7 @@ pub use abort::AbortHandle;
 pub use blocking::spawn_blocking;
 pub(crate) use blocking::BlockingPool;
 pub use budget::{consume_budget, poll_budgeted, poll_consume_budget, PER_POLL};
+pub(crate) use cell::Site;
 pub use combinators::{join_all, try_join_all, JoinAll, TryJoinAll};
 pub use id::{id, try_id, Id};
 pub(crate) use join::panic_message;
@@ -134,27 +135,31 @@ impl fmt::Display for TaskId {
     }
 }
 
-/// Who a task is, for humans: its id, optional name and spawn location.
+/// Who a task is, for humans: its id, and its spawn site with an optional
+/// name. What a blocking job's `JoinHandle` keeps; a task cell keeps the
+/// same two in a more compact form (see [`cell::Header`]).
 #[derive(Clone)]
 pub(crate) struct TaskInfo {
     pub(crate) id: TaskId,
-    pub(crate) name: Option<Box<str>>,
-    pub(crate) location: &'static Location<'static>,
-}
-
-impl TaskInfo {
-    /// The task's name: the one given to `spawn_named`, or its site's
-    /// (`spawn_named_static`).
-    pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_deref().or_else(|| site_name(self.location))
-    }
+    pub(crate) site: Site,
 }
 
 impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.name() {
-            Some(name) => write!(f, "task {} '{}' (spawned at {})", self.id, name, self.location),
-            None => write!(f, "task {} (spawned at {})", self.id, self.location),
+        Who(self.id, &self.site).fmt(f)
+    }
+}
+
+/// A task's id and site, displayed as logs and errors name a task:
+/// "task 1.7 'name' (spawned at src/main.rs:3:5)".
+pub(crate) struct Who<'a>(pub(crate) TaskId, pub(crate) &'a Site);
+
+impl fmt::Display for Who<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Who(id, site) = self;
+        match site.name() {
+            Some(name) => write!(f, "task {id} '{name}' (spawned at {})", site.location()),
+            None => write!(f, "task {id} (spawned at {})", site.location()),
         }
     }
 }

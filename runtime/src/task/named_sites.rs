@@ -1,16 +1,17 @@
 //! Static task names, by spawn site: [`spawn_named_static`] names every
 //! task its call site spawns, at no cost per task.
 //!
-//! A task's identity ([`TaskInfo`](super::TaskInfo)) holds its spawn site,
-//! a `&'static Location`, and an optional owned name. A name that is fixed
-//! at compile time and given to every task of one site (a server's
-//! connection task) need not ride in each task at all: it is the site's.
-//! So `spawn_named_static` records (site → name) once, in a small
+//! A task's identity holds its spawn site, a `&'static Location`, and an
+//! optional owned name (one tagged word, [`Site`](super::Site)). A name
+//! that is fixed at compile time and given to every task of one site (a
+//! server's connection task) need not ride in each task at all: it is the
+//! site's. So `spawn_named_static` records (site → name) once, in a small
 //! process-wide table, and spawns an unnamed task; whoever shows a task
 //! (task dumps, the flight recorder's labels, `JoinError` messages) looks
 //! the site up there, off the hot path. An unnamed spawn pays nothing: a
-//! larger `TaskInfo` (a `Cow` name, or a second field) cost every spawn
-//! and join of every task 10-30 instructions (callgrind, `spawn_join`).
+//! named one allocates its name, and a larger identity (a `Cow` name, or a
+//! second field) cost every spawn and join of every task 10-30
+//! instructions (callgrind, `spawn_join`).
 //!
 //! The first name a site registers is its name: a helper function that
 //! calls `spawn_named_static` with different names from one line (without

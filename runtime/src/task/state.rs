@@ -1,5 +1,5 @@
-//! The task state word: four bits in one atomic, and every transition the
-//! task goes through.
+//! The task state word: five bits in one 32-bit atomic, and every
+//! transition the task goes through.
 //!
 //! ```text
 //!   spawn ──▶ SCHEDULED ──(loop pops it, clears SCHEDULED)──▶ polling
@@ -10,14 +10,24 @@
 //!
 //!   polling ──Ready / panic──▶ COMPLETE        abort ──▶ CANCELLED + SCHEDULED
 //!   (the loop then drops the future and completes the task as cancelled)
+//!
+//!   JoinHandle polled, task not complete:
+//!     set JOIN_REGISTERING ──▶ store its waker ──▶ clear JOIN_REGISTERING
+//!   the loop completing the task: set COMPLETE, and wake the stored waker
+//!     unless JOIN_REGISTERING was set (then the handle sees COMPLETE as it
+//!     clears the bit, and takes the result itself)
 //! ```
 //!
 //! Why atomics when a task only ever runs on one thread? Because its *waker*
 //! may be called from any thread (an I/O thread, `spawn_blocking`, another
 //! loop), and so may its `JoinHandle`. Everything that only the owning loop
 //! touches (the future itself) lives outside this word, in the task cell.
+//!
+//! 32 bits, not a `usize`: five bits are used, and the four bytes saved
+//! share a word of the task cell with its other 32-bit fields (see
+//! `cell.rs` for why every byte of the cell counts).
 
-use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
+use std::sync::atomic::{AtomicU32, Ordering::AcqRel, Ordering::Acquire};
 
 /// The task is in a run queue (local or injected), or about to be.
 ///
@@ -25,7 +35,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
 /// before it polls. A wake that finds it already set does nothing, which is
 /// what makes "woken 1000 times, polled once" true and keeps the queue free of
 /// duplicates (the mistake mini-tokio makes).
-const SCHEDULED: usize = 1 << 0;
+const SCHEDULED: u32 = 1 << 0;
 
 /// The future has finished (returned, panicked, or was cancelled) and its
 /// result, if anyone wants it, sits in the task cell.
@@ -33,11 +43,11 @@ const SCHEDULED: usize = 1 << 0;
 /// Invariant: once set it is never cleared; the loop never touches the stage
 /// again, so the `JoinHandle` may take the output without further locking.
 /// Wakes that arrive after it are ignored.
-const COMPLETE: usize = 1 << 1;
+const COMPLETE: u32 = 1 << 1;
 
 /// `abort()` was called. The loop drops the future the next time it pops the
 /// task, instead of polling it.
-const CANCELLED: usize = 1 << 2;
+const CANCELLED: u32 = 1 << 2;
 
 /// A `JoinHandle` still exists.
 ///
@@ -45,19 +55,35 @@ const CANCELLED: usize = 1 << 2;
 /// loop completes the task with a `fetch_or(COMPLETE)`; the handle goes away
 /// with a `fetch_and(!JOIN_INTEREST)`. Whoever sees the other's bit already
 /// changed owns the output.
-const JOIN_INTEREST: usize = 1 << 3;
+const JOIN_INTEREST: u32 = 1 << 3;
+
+/// The `JoinHandle` is storing its waker in the task cell's join-waker
+/// slot: a one-bit lock on that slot, which lives in this word so that
+/// completing a task and waking its joiner is one atomic operation (the
+/// `fetch_or` of COMPLETE) rather than three (a separate `AtomicWaker`'s
+/// lock and unlock after it), and so that the slot needs no word of its
+/// own for a lock.
+///
+/// Invariant: only the one join side sets it, only while COMPLETE is
+/// clear, and clears it when its waker is stored. The loop touches the slot
+/// only if it completes the task while the bit is clear; if the bit was
+/// set, the handle sees COMPLETE when it clears the bit and takes the
+/// result without waiting, so no wake is needed and none is lost. A handle
+/// that finds COMPLETE already set when it takes the bit stores nothing
+/// (and leaves the bit set: nothing reads it after COMPLETE).
+const JOIN_REGISTERING: u32 = 1 << 4;
 
 /// The state word of one task.
-pub(crate) struct State(AtomicUsize);
+pub(crate) struct State(AtomicU32);
 
 /// A copy of the state word at one instant.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Snapshot(usize);
+pub(crate) struct Snapshot(u32);
 
 impl State {
     /// A new task: about to be queued, with a live `JoinHandle`.
     pub(crate) fn new() -> State {
-        State(AtomicUsize::new(SCHEDULED | JOIN_INTEREST))
+        State(AtomicU32::new(SCHEDULED | JOIN_INTEREST))
     }
 
     /// Marks the task scheduled. Returns true when the caller must put it on
@@ -90,6 +116,20 @@ impl State {
         Snapshot(self.0.fetch_and(!JOIN_INTEREST, AcqRel))
     }
 
+    /// The `JoinHandle` takes the join-waker slot (see `JOIN_REGISTERING`).
+    /// Returns the state before: if it is complete, the slot must not be
+    /// written (the result can be taken at once).
+    pub(crate) fn lock_join_waker(&self) -> Snapshot {
+        Snapshot(self.0.fetch_or(JOIN_REGISTERING, AcqRel))
+    }
+
+    /// The `JoinHandle` has stored its waker. Returns the state before: if
+    /// it is complete, the loop completed the task meanwhile and left the
+    /// waker unwoken, so the handle takes the result now.
+    pub(crate) fn unlock_join_waker(&self) -> Snapshot {
+        Snapshot(self.0.fetch_and(!JOIN_REGISTERING, AcqRel))
+    }
+
     /// Reads the current state.
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Acquire))
@@ -111,6 +151,12 @@ impl Snapshot {
 
     pub(crate) fn has_join_interest(self) -> bool {
         self.0 & JOIN_INTEREST != 0
+    }
+
+    /// The `JoinHandle` holds the join-waker slot: the loop must not touch
+    /// it (see `JOIN_REGISTERING`).
+    pub(crate) fn is_registering_join(self) -> bool {
+        self.0 & JOIN_REGISTERING != 0
     }
 }
 
@@ -144,5 +190,32 @@ mod tests {
         let state = State::new();
         assert!(state.drop_join_interest().has_join_interest());
         assert!(!state.complete().has_join_interest());
+    }
+
+    #[test]
+    fn completion_during_a_join_registration_is_seen_by_the_registrant() {
+        let state = State::new();
+        assert!(!state.lock_join_waker().is_complete());
+        // The loop completes while the handle stores its waker: it must
+        // leave the waker alone...
+        assert!(state.complete().is_registering_join());
+        // ...and the handle learns of the completion as it lets go.
+        assert!(state.unlock_join_waker().is_complete());
+    }
+
+    #[test]
+    fn completion_after_a_join_registration_wakes_the_stored_waker() {
+        let state = State::new();
+        state.lock_join_waker();
+        assert!(!state.unlock_join_waker().is_complete());
+        let before = state.complete();
+        assert!(before.has_join_interest() && !before.is_registering_join());
+    }
+
+    #[test]
+    fn a_registration_after_completion_stores_nothing() {
+        let state = State::new();
+        state.complete();
+        assert!(state.lock_join_waker().is_complete());
     }
 }

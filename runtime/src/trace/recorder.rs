@@ -45,7 +45,7 @@
 use super::record::{cause, kind, outcome, Record, TIME_MASK};
 use super::{cause_code, pack_cause, LoopTrace};
 use crate::task::cell::Header;
-use crate::task::TaskInfo;
+use crate::task::Site;
 use crate::time::{Clock, Instant};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -231,17 +231,17 @@ impl Recorder {
     /// (spawned, by the task polling now). Nothing is recorded: the spawn
     /// is told by the task's first poll.
     #[inline]
-    pub(crate) fn spawn(&self, info: &TaskInfo) -> (u32, u64) {
+    pub(crate) fn spawn(&self, site: &Site) -> (u32, u64) {
         if COMPILED_OUT {
             return (0, 0);
         }
         // Fast path: an unnamed task from the same place as the last one.
-        let site_key = info.location as *const _ as usize;
+        let site_key = site.location() as *const _ as usize;
         let (last_key, last_label) = self.last_site.get();
-        let label = if info.name.is_none() && last_key == site_key {
+        let label = if site.given_name().is_none() && last_key == site_key {
             last_label
         } else if self.on {
-            self.intern(info)
+            self.intern(site)
         } else {
             0
         };
@@ -267,7 +267,7 @@ impl Recorder {
         if COMPILED_OUT {
             return;
         }
-        let task = header.info.id.seq() as u32;
+        let task = header.seq() as u32;
         header.set_trace_woken(pack_cause(cause::FOREIGN, 0));
         self.record(kind::WAKE, cause::FOREIGN, task, 0);
     }
@@ -411,18 +411,20 @@ impl Recorder {
     /// The label index for a task, interning its name and site on first
     /// sight. Allocates only for a new label (or a named task's lookup).
     #[cold]
-    fn intern(&self, info: &TaskInfo) -> u32 {
-        let site_key = info.location as *const _ as usize;
+    fn intern(&self, task_site: &Site) -> u32 {
+        let location = task_site.location();
+        let site_key = location as *const _ as usize;
         let mut labels = self.labels.borrow_mut();
-        let site = || format!("{}:{}", info.location.file(), info.location.line()).into_boxed_str();
-        if let Some(name) = &info.name {
+        let site = || format!("{}:{}", location.file(), location.line()).into_boxed_str();
+        if let Some(name) = task_site.given_name() {
+            let name = Box::<str>::from(name);
             if let Some(&label) = labels.by_name.get(&(name.clone(), site_key)) {
                 return label;
             }
             if labels.entries.len() < MAX_LABELS {
                 let label = labels.entries.len() as u32;
                 labels.entries.push((name.clone(), site()));
-                labels.by_name.insert((name.clone(), site_key), label);
+                labels.by_name.insert((name, site_key), label);
                 return label;
             }
         }
@@ -431,7 +433,7 @@ impl Recorder {
             None => {
                 let label = labels.entries.len() as u32;
                 // A site that spawns with a static name shows that name.
-                let name = crate::task::site_name(info.location).map_or_else(site, Box::from);
+                let name = crate::task::site_name(location).map_or_else(site, Box::from);
                 labels.entries.push((name, site()));
                 labels.by_site.insert(site_key, label);
                 label

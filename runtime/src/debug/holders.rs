@@ -174,9 +174,10 @@ pub(crate) struct Probe {
     /// Clones of this task's waker held by counted resources right now (the
     /// held vtable keeps it; see the module docs).
     held: AtomicU32,
-    /// Polls so far, saturating at `u32::MAX`: four billion polls of one
-    /// task is past what a dump's reader needs to tell apart, and 32 bits
-    /// share a word with `held` where 64 would take a word of their own.
+    /// Polls so far, modulo 2^32: 32 bits share a word with `held` where
+    /// 64 would take a word of their own, and a plain add is one
+    /// instruction a poll where saturating took three. A dump shows it as
+    /// a count; only a task polled four billion times shows it wrapped.
     polls: LoopOnly<u32>,
     /// The last counted resource that stored a waker: its `Kind` code in
     /// the top byte (0: none yet) and its address below (for `Join`: the
@@ -221,7 +222,12 @@ impl Probe {
     #[inline(always)]
     fn record(&self, resource: Resource) {
         let word = match resource {
-            Resource::At(kind, address) => (kind as u64) << KIND_SHIFT | address as u64 & ADDRESS,
+            // Not masked: a user-space address leaves the top byte clear
+            // (x86-64 and aarch64 Linux, without top-byte pointer tags; a
+            // tagged one would only mislabel a dump line), and with the
+            // kind a constant at every call site this is one `or` where
+            // two separate fields took a second store.
+            Resource::At(kind, address) => (kind as u64) << KIND_SHIFT | address as u64,
             // Ids beyond these widths (2^16 loops, 2^40 tasks on one loop)
             // are shown truncated: a label, not a key.
             Resource::Join(id) => {
@@ -247,16 +253,17 @@ impl Probe {
     /// One poll is being made, at loop time `now` (owner loop only).
     #[inline(always)]
     pub(crate) fn polled(&self, now: u64) {
-        self.polls.set(self.polls.get().saturating_add(1));
+        self.polls.set(self.polls.get().wrapping_add(1));
         self.last_poll.set(now);
     }
 
-    /// Polls so far (owner loop only), saturating at `u32::MAX`.
+    /// Polls so far (owner loop only), modulo 2^32.
     pub(crate) fn polls(&self) -> u64 {
         u64::from(self.polls.get())
     }
 
-    /// Loop time of the last poll, if any (owner loop only).
+    /// Loop time of the last poll, if any (owner loop only). (A count
+    /// that wrapped to exactly 0 says "never" until the next poll.)
     pub(crate) fn last_poll(&self) -> Option<u64> {
         (self.polls.get() > 0).then(|| self.last_poll.get())
     }
@@ -309,5 +316,36 @@ impl Deref for HeldRef<'_> {
 
     fn deref(&self) -> &Waker {
         &self.waker
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Kind, Probe, Resource};
+    use crate::task::TaskId;
+
+    #[test]
+    fn the_probe_is_three_words() {
+        assert_eq!(std::mem::size_of::<Probe>(), 24);
+    }
+
+    #[test]
+    fn a_recorded_resource_reads_back_with_its_kind_and_address() {
+        let probe = Probe::new();
+        assert!(probe.last_resource().is_none(), "nothing recorded yet");
+        let address = std::ptr::from_ref(&probe).addr();
+        probe.record(Resource::At(Kind::WaitList, address));
+        assert_eq!(probe.last_resource(), Some((Kind::WaitList, address as u64, 0)));
+        probe.record(Resource::Join(TaskId::new(3, 17)));
+        assert_eq!(probe.last_resource(), Some((Kind::Join, 17, 3)));
+    }
+
+    #[test]
+    fn polls_count_and_remember_the_last_one() {
+        let probe = Probe::new();
+        assert_eq!((probe.polls(), probe.last_poll()), (0, None));
+        probe.polled(5);
+        probe.polled(9);
+        assert_eq!((probe.polls(), probe.last_poll()), (2, Some(9)));
     }
 }

@@ -31,19 +31,25 @@
 //! 120-byte allocation. That is the largest request glibc's malloc serves
 //! from its *fastbins* (chunks of up to 128 bytes, header included): freeing
 //! such a chunk pushes it on a per-size list, and the next `malloc` of that
-//! size pops it. A larger chunk goes through the unsorted bin and is
-//! coalesced with its free neighbours; a hundred thousand tasks freed at
-//! once then merge into the heap's top, which is trimmed and has to be
-//! faulted back in by the next hundred thousand spawns. At 192 bytes (the
-//! cell before it was packed) spawn-and-join spent ~380 of its ~1,060
-//! instructions per task in `malloc` and `free`, and took three times the
-//! minor faults smol takes. So every field is sized to what it holds: the
-//! state word and the loop-only indices are 32-bit and share words, the
-//! spawn site and an optional name are one tagged word ([`Site`]), the
-//! loop number of the task's id is its owner's (not stored again), the
-//! probe packs its counters into three words, the join waker's lock is a
-//! bit of the state word, and the future and the result share their bytes.
-//! `size_of` tests below pin the figures.
+//! size pops it, with no search and no coalescing. A larger chunk is
+//! coalesced with its free neighbours at every `free`, and a hundred
+//! thousand tasks freed one after another merge, chunk by chunk, into one
+//! free block. At 192 bytes (the cell before it was packed) spawn-and-join
+//! spent ~380 of its ~1,060 instructions per task in `malloc` and `free`.
+//! So every field is sized to what it holds: the state word and the
+//! loop-only indices are 32-bit and share words, the spawn site and an
+//! optional name are one tagged word ([`Site`]), the loop number of the
+//! task's id is its owner's (not stored again), the probe packs its
+//! counters into three words, the join waker's lock is a bit of the state
+//! word, and the future and the result share their bytes. `size_of` tests
+//! below pin the figures.
+//!
+//! What packing does not change: glibc still merges its fastbins into the
+//! heap's top when the program frees a block of 64 KiB or more, and gives
+//! the top back to the kernel once it is large enough; the next hundred
+//! thousand spawns then fault those pages in again. The runtime benchmark
+//! meets this between runs (dropping a runtime frees its task list and run
+//! queue); `bench/README.md`'s runtime notes give the figures.
 //!
 //! # The stage: the future, then the result, in the same bytes
 //!
@@ -71,8 +77,10 @@
 //!    proves we are on the owning thread; both functions assert it. Nothing
 //!    else reads the stage before COMPLETE. The future is also never dropped
 //!    anywhere else: the loop keeps a strong reference to every live task and
-//!    drops all remaining futures itself at shutdown (the cell's own `Drop`
-//!    drops whatever is left, which by this rule is at most a result).
+//!    drops all remaining futures itself at shutdown. (The cell's own
+//!    `Drop` drops whatever is left: a result nobody took, or the future
+//!    of a task whose spawn failed before the loop listed it, on the
+//!    spawning thread, which is the owning one.)
 //! 2. **After COMPLETE, only the join side touches the stage**, and only once
 //!    it has observed COMPLETE with `Acquire` (which pairs with the loop's
 //!    `Release` when it stored the result). There is exactly one join side:

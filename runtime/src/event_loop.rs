@@ -868,7 +868,7 @@ impl Core {
     }
 
     /// Warns if the poll that started at `started` hogged the loop.
-    /// `task` names what was polled: a task's [`TaskInfo`], or the main
+    /// `task` names what was polled: a task's [`TaskInfo`](crate::task::TaskInfo), or the main
     /// future. Inlined down to one test of `started` on every poll; the
     /// rest is out of line, since it only runs in debug mode.
     #[inline]

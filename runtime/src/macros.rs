@@ -23,7 +23,7 @@
 //! - `try_join!` does the same but returns the first `Err` at once; the other
 //!   futures are dropped (cancelled) when the macro's block ends.
 //! - `select!` polls the enabled branches starting at a position drawn from
-//!   the loop's random generator (see "Branch order" on [`select!`]), takes
+//!   the loop's random generator (see "Branch order" on [`select!`](crate::select!)), takes
 //!   the first that is ready *and* matches its pattern, drops every other
 //!   future, and only then runs that branch's handler, outside the polling
 //!   closure, so `break`, `continue`, `return` and `?` in a handler act on

@@ -143,7 +143,7 @@ impl Shared {
         }
     }
 
-    /// Whether a notification arrived since the last [`take_injected`].
+    /// Whether a notification arrived since the last [`take_injected`](Self::take_injected).
     pub(crate) fn is_notified(&self) -> bool {
         self.notified.load(Ordering::Acquire)
     }

@@ -114,7 +114,7 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     /// how many bytes were appended (0 at EOF). A last record without a
     /// delimiter is returned as is. asyncio's `readuntil`.
     ///
-    /// Cancel-safe: see [`read_until`](super::read_until).
+    /// Cancel-safe: see [`read_until`].
     ///
     /// # Errors
     /// `InvalidData` naming the limit if no delimiter came within

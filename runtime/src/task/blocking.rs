@@ -4,7 +4,7 @@
 //! A loop thread must never block: while one task sits in a blocking call,
 //! every other task, timer and socket on that loop waits. Blocking work (file
 //! I/O, DNS, CPU-heavy hashing) goes to this pool instead; its result travels
-//! back through a [`oneshot`](crate::sync::oneshot), whose send wakes the
+//! back through a [`oneshot`](crate::sync::oneshot::channel), whose send wakes the
 //! awaiting task from the pool thread.
 //!
 //! Threads are started on demand, up to a cap (16 by default: a few per core

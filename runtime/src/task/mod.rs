@@ -10,7 +10,7 @@
 //!   its waker, and the only `unsafe` in the task system;
 //! - `join.rs`: [`JoinHandle`] and [`JoinError`];
 //! - `abort.rs`: [`AbortHandle`], cancelling without owning the result;
-//! - `id.rs`: [`id`] and [`try_id`], the running task's [`Id`];
+//! - `id.rs`: [`id()`] and [`try_id`], the running task's [`Id`];
 //! - `join_set.rs`: [`JoinSet`], tasks collected as they finish
 //!   (asyncio's `TaskGroup` and `as_completed`);
 //! - `combinators.rs`: [`join_all`] and [`try_join_all`] (and, at the crate
@@ -19,7 +19,7 @@
 //!   asyncio's `contextvars`;
 //! - `blocking.rs`: [`spawn_blocking`], a small thread pool for code that
 //!   would otherwise block the loop (asyncio's `to_thread`);
-//! - `yield_now.rs`: [`yield_now`], `await asyncio.sleep(0)`;
+//! - `yield_now.rs`: [`yield_now()`], `await asyncio.sleep(0)`;
 //! - `budget.rs`: the cooperative budget ([`consume_budget`],
 //!   [`poll_budgeted`]) that makes a task yield after [`PER_POLL`] ready
 //!   results from eddy resources within one poll.

@@ -95,7 +95,7 @@
 //!   loop (for a watchdog);
 //! - `chrome.rs`: the JSON exporter;
 //! - `window.rs`: a recent window of the ring decoded into polls, parks
-//!   and wakes ([`window`]), for a live timeline.
+//!   and wakes ([`window()`]), for a live timeline.
 //!
 //! The hooks are one-liners in the loop (`event_loop.rs`), the task cell
 //! (`task/cell.rs`) and the reactor.

@@ -16,8 +16,8 @@
 //! | `request.rs` | `Request`: what a handler receives. |
 //! | `response.rs` | `Response`: status, headers and body, and how a response head is written straight into the connection's output buffer. |
 //! | `body.rs` | `Body`: a request body as an async stream of bytes, read as it arrives. |
-//! | `stream_body.rs` | Streamed response bodies: a body produced while it is being sent, by a [`Stream`] of byte chunks ([`Response::stream`](crate::Response::stream)) or by a task pushing into a [`BodySender`] ([`Response::channel`](crate::Response::channel)). |
-//! | `sse.rs` | Server-sent events (`text/event-stream`): a streamed response whose chunks are [`Event`]s, with comment keep-alives. |
+//! | `stream_body.rs` | Streamed response bodies: a body produced while it is being sent, by a [`Stream`](crate::Stream) of byte chunks ([`Response::stream`](crate::Response::stream)) or by a task pushing into a [`BodySender`](crate::BodySender) ([`Response::channel`](crate::Response::channel)). |
+//! | `sse.rs` | Server-sent events (`text/event-stream`): a streamed response whose chunks are [`Event`](crate::sse::Event)s, with comment keep-alives. |
 //! | `percent.rs` | Percent-decoding of path segments and query components (RFC 3986 §2.1). |
 
 pub(crate) mod application;

@@ -58,6 +58,26 @@
 //! at once if it became ready in between. The price is one `WouldBlock` on
 //! a socket that was not ready after all.
 //!
+//! # Write interest on demand
+//!
+//! A socket that first has to wait to *read* joins the poller for reads
+//! only; write interest is added (`EPOLL_CTL_MOD`) the first time a write
+//! has to wait, and then kept. A socket registered for writes is reported
+//! writable at once, since its send buffer is empty: for a server's
+//! connection that waits for its request, that event is a wasted trip
+//! through `epoll_wait` (and, if nothing else is ready, a whole extra loop
+//! turn), on every connection that the server accepts before its request
+//! lands. Most connections never fill their send buffer, so most never pay
+//! the `MOD`. A socket whose first wait is a write (a client's `connect`)
+//! registers for both directions at once: it will read too.
+//!
+//! No wakeup is lost by adding interest late: the writer registers the
+//! interest before it parks, and the `MOD` re-arms the edge, so a send
+//! buffer that drained in between is reported right away. Until then a
+//! writer has nothing to miss: it does not wait, because the slot keeps
+//! its "writable" bit (assumed at the start) until a write proves it
+//! stale, and the write that does so is the one that adds the interest.
+//!
 //! # Why no locks
 //!
 //! A socket belongs to the loop that registered it (`TcpStream` is `!Send`),
@@ -220,6 +240,20 @@ impl Reactor {
             io::Error::new(
                 error.kind(),
                 format!("registering a socket with the event loop's poller: {error}"),
+            )
+        })
+    }
+
+    /// Changes the events a socket in the poller reports (`EPOLL_CTL_MOD`):
+    /// used to add write interest the first time a write has to wait (see
+    /// "Write interest on demand"). Re-arms the edge: a socket already
+    /// ready for the new interest is reported at once, so the writer that
+    /// parks right after cannot miss its wakeup.
+    pub(crate) fn reregister(&self, fd: RawFd, token: usize, interest: Interest) -> io::Result<()> {
+        self.registry.reregister(&mut SourceFd(&fd), Token(token), interest).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("adding write interest to a socket in the event loop's poller: {error}"),
             )
         })
     }

@@ -45,9 +45,48 @@ pub(crate) struct IoSource<S: AsRawFd> {
     reactor: RefCell<Rc<Reactor>>,
     /// The socket's key in that reactor (its slab index and poller token).
     token: Cell<usize>,
+    /// Everything the socket can wait for: what a wait to write registers
+    /// (see "Write interest on demand" in the reactor docs).
     interest: Interest,
-    /// Whether the socket is in that reactor's poller yet.
-    registered: Cell<bool>,
+    /// Which directions the socket is in that reactor's poller for
+    /// ([`direction_bit`]s; 0: not in the poller yet).
+    registered: Cell<u8>,
+}
+
+/// `IoSource::registered`'s bit for each direction.
+#[inline]
+fn direction_bit(direction: Direction) -> u8 {
+    match direction {
+        Direction::Read => 1,
+        Direction::Write => 2,
+    }
+}
+
+/// The events to ask the poller for when a wait in `direction` finds the
+/// socket's registration lacking (`registered` bits), for a socket that can
+/// wait for `all`. A wait to read asks for reads alone (a server's
+/// connection waiting for its request must not be told its empty send
+/// buffer is writable); a wait to write asks for everything, reads
+/// included, since a socket that writes first (a client's `connect`)
+/// reads next, and one `EPOLL_CTL_ADD` beats an `ADD` and a `MOD`.
+fn wanted_interest(registered: u8, direction: Direction, all: Interest) -> Interest {
+    match direction {
+        Direction::Write => all.add(Interest::WRITABLE),
+        Direction::Read if registered & direction_bit(Direction::Write) != 0 => all.add(Interest::READABLE),
+        Direction::Read => Interest::READABLE,
+    }
+}
+
+/// Which `registered` bits an interest stands for.
+fn interest_bits(interest: Interest) -> u8 {
+    let mut bits = 0;
+    if interest.is_readable() {
+        bits |= direction_bit(Direction::Read);
+    }
+    if interest.is_writable() {
+        bits |= direction_bit(Direction::Write);
+    }
+    bits
 }
 
 impl<S: AsRawFd> IoSource<S> {
@@ -64,7 +103,7 @@ impl<S: AsRawFd> IoSource<S> {
             reactor: RefCell::new(reactor),
             token: Cell::new(token),
             interest,
-            registered: Cell::new(false),
+            registered: Cell::new(0),
         })
     }
 
@@ -97,14 +136,17 @@ impl<S: AsRawFd> IoSource<S> {
     #[inline(never)]
     fn poll_not_ready(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let at_home = crate::context::with_loop(|core| Rc::ptr_eq(core.reactor(), &self.reactor.borrow()));
-        if at_home != Some(true) || !self.registered.get() {
+        if at_home != Some(true) || self.registered.get() & direction_bit(direction) == 0 {
             return self.poll_not_ready_attach(direction, cx);
         }
         self.slot.poll_ready(direction, cx).map(Ok)
     }
 
     /// [`poll_not_ready`](Self::poll_not_ready) for a socket not (yet) in
-    /// the running loop's poller: follows the loop, registers, then waits.
+    /// the running loop's poller for `direction`: follows the loop,
+    /// registers (or adds the interest), then waits. The interest is in the
+    /// poller before the waker is stored and the task parks, and adding it
+    /// reports a socket that is ready already, so no edge is missed.
     #[cold]
     #[inline(never)]
     fn poll_not_ready_attach(&self, direction: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -112,9 +154,16 @@ impl<S: AsRawFd> IoSource<S> {
             // Moved: assumed ready on the new loop, so try the operation.
             return Poll::Ready(Ok(()));
         }
-        if !self.registered.get() {
-            self.reactor.borrow().register(self.io.as_raw_fd(), self.token.get(), self.interest)?;
-            self.registered.set(true);
+        let registered = self.registered.get();
+        if registered & direction_bit(direction) == 0 {
+            let interest = wanted_interest(registered, direction, self.interest);
+            let reactor = self.reactor.borrow();
+            if registered == 0 {
+                reactor.register(self.io.as_raw_fd(), self.token.get(), interest)?;
+            } else {
+                reactor.reregister(self.io.as_raw_fd(), self.token.get(), interest)?;
+            }
+            self.registered.set(interest_bits(interest));
         }
         self.slot.poll_ready(direction, cx).map(Ok)
     }
@@ -133,7 +182,7 @@ impl<S: AsRawFd> IoSource<S> {
             Some(Some(new)) => new,
         };
         let old = self.reactor.replace(new.clone());
-        if self.registered.replace(false) {
+        if self.registered.replace(0) != 0 {
             // Best effort: if the old poller is already gone, so is the
             // registration.
             old.deregister(self.io.as_raw_fd());
@@ -241,5 +290,72 @@ impl<S: AsRawFd> Drop for IoSource<S> {
         // The socket itself closes right after, as the `io` field drops:
         // that is what takes it out of the poller (see `Reactor::forget`).
         self.reactor.borrow().forget(self.token.get());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::io;
+    use std::task::Poll;
+
+    use mio::Interest;
+
+    use super::{direction_bit, wanted_interest, Direction, IoSource};
+
+    const READ: u8 = 1;
+    const WRITE: u8 = 2;
+
+    #[test]
+    fn the_direction_bits_are_the_ones_the_tests_name() {
+        assert_eq!(direction_bit(Direction::Read), READ);
+        assert_eq!(direction_bit(Direction::Write), WRITE);
+    }
+
+    #[test]
+    fn a_wait_to_read_asks_for_reads_alone_and_a_wait_to_write_for_everything() {
+        let both = Interest::READABLE | Interest::WRITABLE;
+        assert_eq!(wanted_interest(0, Direction::Read, both), Interest::READABLE);
+        assert_eq!(wanted_interest(0, Direction::Write, both), both);
+        assert_eq!(wanted_interest(READ, Direction::Write, both), both);
+        // A write-only pipe never asks for reads it cannot do.
+        assert_eq!(wanted_interest(0, Direction::Write, Interest::WRITABLE), Interest::WRITABLE);
+    }
+
+    /// The socket's registration as each wait finds it: nothing before
+    /// any wait, reads alone after a read waited, both once a write did.
+    #[test]
+    fn a_connection_joins_the_poller_for_reads_and_adds_writes_only_when_a_write_waits() {
+        crate::run(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            let _client = std::net::TcpStream::connect(listener.local_addr()?)?;
+            let (accepted, _) = listener.accept()?;
+            accepted.set_nonblocking(true)?;
+            let source = IoSource::new(
+                mio::net::TcpStream::from_std(accepted),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            assert_eq!(source.registered.get(), 0, "not in the poller before it waits");
+
+            let mut buf = [0; 16];
+            let read = poll_fn(|cx| Poll::Ready(source.poll_read(cx, &mut buf))).await;
+            assert!(read.is_pending(), "nothing was sent: the read waits");
+            assert_eq!(source.registered.get(), READ, "a wait to read registers reads alone");
+
+            let chunk = [0; 64 * 1024];
+            let wrote = poll_fn(|cx| {
+                Poll::Ready(loop {
+                    match source.poll_write(cx, &chunk) {
+                        Poll::Ready(Ok(_)) => continue,
+                        other => break other,
+                    }
+                })
+            })
+            .await;
+            assert!(wrote.is_pending(), "the client never reads: the writes end up waiting");
+            assert_eq!(source.registered.get(), READ | WRITE, "a wait to write adds write interest");
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
     }
 }

@@ -95,8 +95,7 @@ impl<S: AsRawFd> IoSource<S> {
         let reactor = crate::context::with_core(|core| core.reactor().clone()).ok_or_else(|| {
             io::Error::other("eddy sockets must be created inside an eddy runtime (eddy::run or block_on)")
         })?;
-        let slot = Rc::new(IoSlot { fd: Cell::new(io.as_raw_fd()), ..IoSlot::default() });
-        let token = reactor.add(slot.clone());
+        let (slot, token) = reactor.attach(io.as_raw_fd());
         Ok(IoSource {
             io,
             slot,
@@ -289,7 +288,9 @@ impl<S: AsRawFd> Drop for IoSource<S> {
     fn drop(&mut self) {
         // The socket itself closes right after, as the `io` field drops:
         // that is what takes it out of the poller (see `Reactor::forget`).
-        self.reactor.borrow().forget(self.token.get());
+        // The slot goes back to the reactor for the next socket: this
+        // source's own reference to it drops right after, with the field.
+        self.reactor.borrow().release(self.token.get());
     }
 }
 

@@ -86,17 +86,16 @@ fn main() -> std::io::Result<()> {
         sleep(Duration::from_millis(20)).await;
 
         // The client is a plain thread with blocking std sockets, so the only
-        // thing that can wake the server task is epoll. Four ticks:
+        // thing that can wake the server task is epoll. Three ticks:
         // - tick 5 polls the server task: accept finds no connection (the
         //   client waits 10 ms first), the listener joins epoll, and the loop
         //   parks until the connection arrives (1 I/O event);
         // - tick 6 polls it again: accept succeeds, read finds no data (the
-        //   client waits another 10 ms), so the new socket joins epoll. epoll
-        //   reports at once that it is writable (1 I/O event, after a park of
-        //   a few microseconds); nobody waits to write, so it wakes nobody;
-        // - tick 7 has nothing to poll and parks until the bytes arrive (1 I/O
-        //   event), which wakes the task waiting to read;
-        // - tick 8 polls it: it reads, echoes and finishes, waking this future.
+        //   client waits another 10 ms), so the new socket joins epoll, for
+        //   reads only (joined for writes too, it would be reported writable
+        //   at once: an event, and a tick, for nobody), and the loop parks
+        //   until the bytes arrive (1 I/O event), which wakes the task;
+        // - tick 7 polls it: it reads, echoes and finishes, waking this future.
         log::info!("--- 3. a socket: each wait in the server task ends with an I/O event from epoll");
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
@@ -145,12 +144,12 @@ fn main() -> std::io::Result<()> {
         rx.await.ok();
         sender.join().expect("the sender thread does not panic");
 
-        // 200 tasks ready at once. Tick 12 polls only the first 128 (the
+        // 200 tasks ready at once. Tick 11 polls only the first 128 (the
         // loop's per-tick budget) and, having made at least 128 polls since
         // it last looked at I/O (this future's polls count too), looks now
         // without sleeping (Poll), so a socket cannot starve behind a crowd
         // of busy tasks. Between the ticks this future collects the first
-        // 128 results and waits on task 129; tick 13 polls the other 72, and
+        // 128 results and waits on task 129; tick 12 polls the other 72, and
         // task 129's end wakes this future, so: no park.
         log::info!("--- 6. 200 tasks ready at once: 128 polled per tick at most, then a look at I/O");
         let crowd: Vec<_> = (0..200).map(|_| eddy::spawn(async {})).collect();

@@ -265,6 +265,7 @@ impl Reactor {
 
     /// Takes a socket's slot in and returns its token. The socket is not
     /// yet in the poller (see `IoSource`), and its slot is assumed ready.
+    #[inline]
     pub(crate) fn add(&self, slot: Rc<IoSlot>) -> usize {
         slot.readiness.set(READABLE | WRITABLE);
         self.slots.borrow_mut().insert(slot)

@@ -798,6 +798,10 @@ impl Listen for TcpListener {
     type Stream = TcpStream;
     type Backlog = std::net::TcpListener;
 
+    // Inlined into the accept loop, its only caller, with eddy's accept:
+    // the new stream is built where the loop keeps it (see
+    // `TcpListener::poll_accept`).
+    #[inline]
     fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, Peer)>> {
         TcpListener::poll_accept(self, cx).map_ok(|(stream, addr)| (stream, Peer::Tcp(addr)))
     }

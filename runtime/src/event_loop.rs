@@ -6,7 +6,8 @@
 //!   ┌─▶ 1. take in the tasks other threads woke or spawned (injection queue)
 //!   │   2. poll the tasks that are ready, oldest first, at most `tick_budget`,
 //!   │      each with a fresh cooperative budget (128 ready resource results);
-//!   │      a task woken during this step runs next tick, not now
+//!   │      a task woken during this step runs next tick, not now; a task
+//!   │      spawned during it runs at its end, within the same budget
 //!   │   3. fire the timers that are due; their tasks become ready
 //!   │   4. park in epoll_wait until the next timer (or forever); if tasks
 //!   │      are ready, skip the syscall, except for a non-blocking look
@@ -50,7 +51,14 @@
 //! - **Within a tick**: step 2 runs a snapshot of the queue: at most the
 //!   tasks that were ready when it started, and at most `tick_budget` of
 //!   them (default 128). A task that wakes itself forever runs once per
-//!   tick. Step 3 runs every tick.
+//!   tick. Step 3 runs every tick. Tasks *spawned* by the tasks step 2
+//!   polls join the end of the step while the loop has made fewer than
+//!   `tick_budget` polls since it last looked at I/O (counting them), so
+//!   a new task does not cost a turn of the loop of its own (a server's
+//!   new connection: its task runs in the tick that accepted it); past
+//!   that they wait for the next tick like any other. So a task that
+//!   spawns in a loop still leaves the tick after at most `tick_budget`
+//!   polls, and I/O is still looked at every `tick_budget` polls.
 //! - **Between looks at I/O**: step 4 looks for I/O at least once every
 //!   `tick_budget` polls, counting task polls *and* polls of the `block_on`
 //!   future (a main future looping on `yield_now` keeps the loop awake but
@@ -166,6 +174,13 @@ pub(crate) struct Core {
     timers_fired: Cell<u64>,
     /// Task polls since the loop last looked at I/O (see "Fairness").
     polls_since_io: Cell<usize>,
+    /// Tasks spawned during step 2 that join this tick: run right after
+    /// the snapshot (see "Fairness"). Apart from the run queue, where
+    /// tasks woken meanwhile wait for the next tick ahead of them.
+    spawned: RefCell<VecDeque<Arc<dyn Runnable>>>,
+    /// How many tasks `spawned` holds: the one test a tick that spawned
+    /// nothing pays (a load, no borrow).
+    spawned_len: Cell<usize>,
     /// Loop statistics kept here between publications (`runtime/stats.rs`):
     /// task polls and ns parked so far, and the loop time of the last
     /// publication.
@@ -246,6 +261,8 @@ impl Core {
             warned_paused_idle: Cell::new(false),
             timers_fired: Cell::new(0),
             polls_since_io: Cell::new(0),
+            spawned: RefCell::new(VecDeque::new()),
+            spawned_len: Cell::new(0),
             polls_total: Cell::new(0),
             parked_total: Cell::new(0),
             // Publish at the first park: "never" is at least a period ago.
@@ -391,13 +408,17 @@ impl Core {
         count
     }
 
-    /// Step 2.
+    /// Step 2: the snapshot, then the tasks it spawned while the budget
+    /// had room (see "Fairness").
     fn run_ready_tasks(&self) -> usize {
         let batch = self.run_queue.borrow().len().min(self.config.tick_budget);
         if let Some(shuffler) = &self.shuffler {
             let mut queue = self.run_queue.borrow_mut();
             shuffler.borrow_mut().shuffle(&mut queue.make_contiguous()[..batch]);
         }
+        // Counted before the polls, so a spawn during them sees how much
+        // room the budget has left (`Core::spawn`).
+        self.polls_since_io.set(self.polls_since_io.get() + batch);
         for _ in 0..batch {
             // The borrow ends before `run`: a task may spawn or wake others.
             let task = self.run_queue.borrow_mut().pop_front();
@@ -409,9 +430,27 @@ impl Core {
                 None => break,
             }
         }
+        // Tested here, so a tick that spawned nothing (every keep-alive
+        // request) pays one load and test, not a call.
+        let ran = if self.spawned_len.get() == 0 { batch } else { batch + self.run_spawned() };
         self.trace.polls_done();
-        self.polls_since_io.set(self.polls_since_io.get() + batch);
-        batch
+        ran
+    }
+
+    /// Step 2's end: the tasks spawned during it that joined the tick, in
+    /// the order they were spawned (with those they spawn in turn, while
+    /// the budget lasts). Returns how many ran.
+    #[inline(never)]
+    fn run_spawned(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let task = self.spawned.borrow_mut().pop_front();
+            let Some(task) = task else { return ran };
+            self.spawned_len.set(self.spawned_len.get() - 1);
+            budget::refill();
+            task.run(self);
+            ran += 1;
+        }
     }
 
     /// Step 3. Returns how many fired and, when none did, what it saw of
@@ -709,7 +748,17 @@ impl Core {
             self.adopt(&task);
             // Not `push_ready`: the trace's SPAWN record stands for this
             // first wake too (one record per spawn saved).
-            self.run_queue.borrow_mut().push_back(task);
+            let polls = self.polls_since_io.get();
+            if polls < self.config.tick_budget && crate::task::id::polling().is_some() {
+                // Spawned by a task this tick polls, with room in the
+                // budget: it runs at the end of step 2, counted now (see
+                // "Fairness").
+                self.polls_since_io.set(polls + 1);
+                self.spawned.borrow_mut().push_back(task);
+                self.spawned_len.set(self.spawned_len.get() + 1);
+            } else {
+                self.run_queue.borrow_mut().push_back(task);
+            }
         }
         handle
     }
@@ -794,6 +843,8 @@ impl Core {
         }
         let queued = std::mem::take(&mut *self.run_queue.borrow_mut());
         drop(queued);
+        let spawned = std::mem::take(&mut *self.spawned.borrow_mut());
+        drop(spawned);
     }
 
     // ----- Debug mode ---------------------------------------------------

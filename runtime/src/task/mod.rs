@@ -181,7 +181,8 @@ pub(crate) trait Runnable: Send + Sync + 'static {
 /// Spawns `future` as a new task on the current event loop and returns a
 /// handle to its result. asyncio's `create_task`.
 ///
-/// The task starts running at the loop's next tick, stays on this loop (so
+/// The task starts running once the spawner's poll ends (in the same tick
+/// when a task spawns it, while the tick's budget lasts), stays on this loop (so
 /// the future need not be `Send`) and keeps running if the handle is dropped.
 ///
 /// A spawned task **inherits nothing** from the code that spawns it: not its

@@ -101,7 +101,13 @@ fn busy_time_counts_the_polls_and_parked_time_the_park_in_progress() {
         // Hogs the loop for 5 ms in one poll (as a bad task would).
         .block_on(worker.spawn(async { hog_for(Duration::from_millis(5)) }))
         .unwrap();
-    wait_until("the worker parks", || worker.loop_stats().parked_now);
+    // Parked *after* the hog's poll: a `parked_now` alone could still be
+    // the park before it, read before the worker published again (it
+    // publishes at most once per ms of loop time).
+    wait_until("the worker parks after the poll", || {
+        let stats = worker.loop_stats();
+        stats.parked_now && stats.polls > before.polls
+    });
     let parked = worker.loop_stats();
     assert!(parked.busy >= before.busy + Duration::from_millis(5), "{before:?} → {parked:?}");
     // Parked now: the park in progress counts, read after read.

@@ -159,10 +159,10 @@ pub(crate) struct Connection<S: Transport> {
     /// Reclaimed to make room (see the module docs); shutdown is read from
     /// the server.
     reclaimed: bool,
-    /// Whether access logging is on. Asked once per connection: asking the
-    /// logger per request showed up in profiles (env_logger matches its
-    /// filters on every call). A changed log level applies to connections
-    /// opened after the change.
+    /// Whether access logging is on, as the loop last asked (once a second,
+    /// see `LoopApp::access_log`): asking the logger per request showed up
+    /// in profiles (env_logger matches its filters on every call). A
+    /// changed log level applies to connections opened after the change.
     access_log: bool,
 }
 
@@ -175,6 +175,7 @@ static TRACE_CLOSED: EventKind = EventKind::new("http connection closed|conn|req
 
 impl<S: Transport> Connection<S> {
     pub(crate) fn new(io: Rc<ConnIo<S>>) -> Connection<S> {
+        let access_log = io.server.app.access_log();
         Connection {
             io,
             out: Vec::new(),
@@ -187,7 +188,7 @@ impl<S: Transport> Connection<S> {
             seq: 0,
             body_dirty: false,
             reclaimed: false,
-            access_log: log::log_enabled!(target: "eddy_http::access", log::Level::Info),
+            access_log,
         }
     }
 

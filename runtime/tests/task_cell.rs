@@ -31,6 +31,20 @@ fn counter() -> Rc<Cell<usize>> {
     Rc::new(Cell::new(0))
 }
 
+/// Spawns a task that holds a counted value across one yield and returns
+/// another: its handle, and how often each of the two has been dropped.
+fn spawn_counted() -> (eddy::task::JoinHandle<Counted>, Rc<Cell<usize>>, Rc<Cell<usize>>) {
+    let (future_drops, output_drops) = (counter(), counter());
+    let probe = Counted(future_drops.clone());
+    let output = Counted(output_drops.clone());
+    let handle = eddy::spawn(async move {
+        let _probe = probe;
+        yield_now().await;
+        output
+    });
+    (handle, future_drops, output_drops)
+}
+
 /// Yields until `finished` says so (a bounded number of times: a task
 /// that never finishes fails the test instead of hanging it).
 async fn until(finished: impl Fn() -> bool) {
@@ -74,14 +88,7 @@ impl Drop for ReadyThenPanicsWhenDropped {
 #[test]
 fn the_future_is_dropped_once_and_before_its_result_is_seen() {
     eddy::test::run(async {
-        let (future_drops, output_drops) = (counter(), counter());
-        let probe = Counted(future_drops.clone());
-        let output = Counted(output_drops.clone());
-        let handle = eddy::spawn(async move {
-            let _probe = probe;
-            yield_now().await;
-            output
-        });
+        let (handle, future_drops, output_drops) = spawn_counted();
         let result = handle.await.unwrap();
         assert_eq!(future_drops.get(), 1, "the future is gone once its result is out");
         assert_eq!(output_drops.get(), 0, "the result is the awaiter's now");
@@ -94,14 +101,7 @@ fn the_future_is_dropped_once_and_before_its_result_is_seen() {
 #[test]
 fn a_result_nobody_awaits_is_dropped_once_by_the_loop() {
     eddy::test::run(async {
-        let (future_drops, output_drops) = (counter(), counter());
-        let probe = Counted(future_drops.clone());
-        let output = Counted(output_drops.clone());
-        let handle = eddy::spawn(async move {
-            let _probe = probe;
-            yield_now().await;
-            output
-        });
+        let (handle, future_drops, output_drops) = spawn_counted();
         drop(handle);
         until(|| output_drops.get() > 0).await;
         assert_eq!((future_drops.get(), output_drops.get()), (1, 1));

@@ -51,7 +51,7 @@ pub fn parse_head(buf: &[u8]) -> HeadOutcome {
         Parsed::Complete(head) => HeadOutcome::Complete {
             len: head.len,
             method: head.method.as_str().to_string(),
-            target: storage.target().to_string(),
+            target: storage.head.target().to_string(),
             framing: match head.framing {
                 http_parse::Framing::None => Framing::None,
                 http_parse::Framing::Length(n) => Framing::Length(n),

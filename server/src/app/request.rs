@@ -109,7 +109,7 @@ impl Request {
         // delimiters (see above). Unchecked, it skips `str::get`'s test of
         // both ends for a character boundary (~8 instructions per piece
         // read).
-        unsafe { self.storage().target_piece(span) }
+        unsafe { self.storage().head.target_piece(span) }
     }
 
     /// The method.
@@ -124,7 +124,7 @@ impl Request {
 
     /// The request target as sent: path and query, still percent-encoded.
     pub fn target(&self) -> &str {
-        self.storage().target()
+        self.storage().head.target()
     }
 
     /// The path, still percent-encoded (`/J%C3%BCrgen`). `/` for an
@@ -188,13 +188,7 @@ impl Request {
         // Without a `%` in the target the values are where the router
         // found them, relative to the path (see `HeadStorage::params`).
         if storage.params.is_empty() {
-            let spans = &storage.spans;
-            return match spans.spans.get(index) {
-                Some(&(start, end)) if index < spans.len => {
-                    self.text(Span { start: self.path.start + start, end: self.path.start + end })
-                }
-                _ => "",
-            };
+            return storage.spans.in_target(index, self.path).map_or("", |span| self.text(span));
         }
         match storage.params.get(index) {
             Some((true, span)) => storage.decoded.get(span.range()).unwrap_or_default(),
@@ -216,7 +210,7 @@ impl Request {
 
     /// Every header field in order, as (name, value).
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        let bytes = self.storage().bytes();
+        let bytes = self.storage().head.bytes();
         let spans = &self.storage().headers[..];
         spans.iter().map(move |(name, value)| {
             (std::str::from_utf8(name.get(bytes)).unwrap_or_default(), value.get(bytes))

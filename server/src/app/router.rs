@@ -35,6 +35,7 @@
 
 use crate::http::method::Method;
 use crate::http::plain::position_of;
+use crate::server::pool::Span;
 
 /// Most parameters in one pattern. The spans are recorded in a fixed
 /// array, so this bounds its size; 8 is far more than routes use in
@@ -102,6 +103,18 @@ pub(crate) struct ParamSpans {
 impl ParamSpans {
     /// No parameters (for a `const` value; `Default` is the same).
     pub(crate) const EMPTY: ParamSpans = ParamSpans { spans: [(0, 0); MAX_PARAMS], len: 0 };
+
+    /// Where parameter `index` is in the target, the path being at `path`
+    /// there (the spans are relative to the path); `None` past the last.
+    #[inline(always)]
+    pub(crate) fn in_target(&self, index: usize, path: Span) -> Option<Span> {
+        match self.spans.get(index) {
+            Some(&(start, end)) if index < self.len => {
+                Some(Span { start: path.start + start, end: path.start + end })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The outcome of routing one request.

@@ -99,7 +99,7 @@ pub(crate) enum Parsed {
 
 /// Parses the head at the start of `buf`, recording header positions (relative
 /// to `buf`) in `out` (cleared first); a complete head is copied into `out`
-/// with where its target is (see `HeadStorage::keep`).
+/// with where its target is (see `KeptHead::keep`).
 ///
 /// Two ways, one set of rules: a head of the plain shape nearly every
 /// client sends is parsed by [`plain::parse`], written for it, which
@@ -116,7 +116,7 @@ pub(crate) fn parse_head(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> 
     if let Some((head, target)) = plain::parse(buf, limits, &mut out.headers) {
         // The target is text already (checked ASCII): kept as text, so
         // nothing downstream validates it again.
-        out.keep(&buf[..head.len], target);
+        out.head.keep(&buf[..head.len], target);
         return Parsed::Complete(head);
     }
     out.headers.clear();
@@ -159,7 +159,7 @@ fn parse_general(buf: &[u8], limits: &Limits, out: &mut HeadStorage) -> Parsed {
     match fields.finish(version, limits) {
         Ok((framing, close, keep_alive_10)) => Parsed::Complete({
             // The target is text already (UTF-8, checked by httparse).
-            out.keep(&buf[..len], target);
+            out.head.keep(&buf[..len], target);
             Head {
                 len,
                 method,
@@ -759,7 +759,7 @@ mod tests {
                 Parsed::Complete(general) => assert_eq!(plain, general, "{head:?}"),
                 other => panic!("the general path answers {other:?} to {head:?}"),
             }
-            assert_eq!(storage.target(), target, "{head:?}");
+            assert_eq!(storage.head.target(), target, "{head:?}");
             assert_eq!(storage.headers, fields, "{head:?}");
         }
         // Both kinds of input reach the comparison often enough to mean something.

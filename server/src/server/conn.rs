@@ -670,7 +670,7 @@ impl<S: Transport> Connection<S> {
             close: head.close,
             keep_alive_10: head.keep_alive_10,
             http10: head.version == crate::http::parse::Version::Http10,
-            access: if self.access_log { Some(access_line(head, storage.target())) } else { None },
+            access: if self.access_log { Some(access_line(head, storage.head.target())) } else { None },
         };
         eddy::trace::event(&TRACE_HEAD, self.io.slot, self.seq as u32);
         let app = &self.io.server.app;
@@ -1361,16 +1361,13 @@ struct Meta {
 /// scan); without one, nearly always, nothing is looked at again.
 #[inline(always)]
 fn record_params(found: &mut TargetAndParams<'_>, path: Span, escaped: bool) -> Result<(), Reject> {
-    let TargetAndParams { target, params, decoded, spans } = found;
-    let spans = spans.spans[..spans.len]
-        .iter()
-        .map(|&(start, end)| Span { start: path.start + start, end: path.start + end });
     // Without a `%`, nearly always, the router's spans are the
     // parameters (see `HeadStorage::params`).
     if !escaped {
         return Ok(());
     }
-    for raw in spans {
+    let TargetAndParams { target, params, decoded, spans } = found;
+    for raw in (0..spans.len).map_while(|index| spans.in_target(index, path)) {
         match percent::decode(&target[raw.range()], false) {
             Some(Cow::Borrowed(_)) => params.push((false, raw)),
             Some(Cow::Owned(text)) => {

@@ -28,17 +28,10 @@ const MAX_POOLED_CAPACITY: usize = 64 * 1024;
 /// where its headers are, its target, and its route parameters.
 #[derive(Default)]
 pub(crate) struct HeadStorage {
-    /// The raw head, as [`keep`](Self::keep) copied it.
-    bytes: Vec<u8>,
-    /// (name, value) byte ranges into `bytes`.
+    /// The raw head and where its target is.
+    pub(crate) head: KeptHead,
+    /// (name, value) byte ranges into the head.
     pub(crate) headers: Vec<(Span, Span)>,
-    /// Where the request target is in `bytes`: where a `&str` lay in the
-    /// head `keep` copied, so those bytes are UTF-8 and the path, query and
-    /// parameters are `&str` slices of it with no second validation per
-    /// access (see [`target`](Self::target)). A span rather than a copy
-    /// of its own: the head is copied anyway, and copying the target too
-    /// cost ~25 instructions a request.
-    target: Span,
     /// Route parameter values, for a target with a `%` only: (whether
     /// decoded, span into the target or into `decoded`). Empty otherwise,
     /// and then the values are where the router found them (`spans`):
@@ -55,6 +48,54 @@ pub(crate) struct HeadStorage {
 }
 
 impl HeadStorage {
+    /// The target, with the parameter fields beside it to fill in while it
+    /// is borrowed.
+    #[inline(always)]
+    pub(crate) fn target_and_params(&mut self) -> TargetAndParams<'_> {
+        TargetAndParams {
+            target: self.head.target(),
+            spans: &mut self.spans,
+            params: &mut self.params,
+            decoded: &mut self.decoded,
+        }
+    }
+
+    /// Storage holding nothing (what a `Request` that gave its storage
+    /// back reads through).
+    pub(crate) const EMPTY: HeadStorage = HeadStorage {
+        head: KeptHead { bytes: Vec::new(), target: Span { start: 0, end: 0 } },
+        headers: Vec::new(),
+        params: Vec::new(),
+        decoded: String::new(),
+        spans: ParamSpans::EMPTY,
+    };
+
+    /// Forgets the request, keeping the memory.
+    fn clear(&mut self) {
+        self.head.clear();
+        self.headers.clear();
+        self.params.clear();
+        self.decoded.clear();
+        // A request that was never routed (one made for a test) reads no
+        // parameters left from the last.
+        self.spans.len = 0;
+    }
+}
+
+/// A complete head's bytes and where its request target is in them. Its
+/// fields are private so that the target is always text: only
+/// [`keep`](Self::keep) sets them, from a `&str` inside the head, so the
+/// path, query and parameters are `&str` slices of it with no second
+/// validation per access. A span rather than a copy of its own: the head
+/// is copied anyway, and copying the target too cost ~25 instructions a
+/// request.
+#[derive(Default)]
+pub(crate) struct KeptHead {
+    bytes: Vec<u8>,
+    target: Span,
+}
+
+impl KeptHead {
     /// Keeps a complete head: copies `head` and notes where `target`, a
     /// slice of it, is. A `target` that is not inside `head` (a caller's
     /// bug) is kept as an empty target.
@@ -101,42 +142,9 @@ impl HeadStorage {
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
-    /// The target, with the parameter fields beside it to fill in while it
-    /// is borrowed.
-    #[inline(always)]
-    pub(crate) fn target_and_params(&mut self) -> TargetAndParams<'_> {
-        // The same as `target()`, for the borrow checker's sake.
-        let target = self.bytes.get(self.target.range()).unwrap_or_default();
-        TargetAndParams {
-            // SAFETY: as in `target()`.
-            target: unsafe { std::str::from_utf8_unchecked(target) },
-            spans: &mut self.spans,
-            params: &mut self.params,
-            decoded: &mut self.decoded,
-        }
-    }
-
-    /// Storage holding nothing (what a `Request` that gave its storage
-    /// back reads through).
-    pub(crate) const EMPTY: HeadStorage = HeadStorage {
-        bytes: Vec::new(),
-        headers: Vec::new(),
-        target: Span { start: 0, end: 0 },
-        params: Vec::new(),
-        decoded: String::new(),
-        spans: ParamSpans::EMPTY,
-    };
-
-    /// Forgets the request, keeping the memory.
     fn clear(&mut self) {
         self.bytes.clear();
         self.target = Span::default();
-        self.headers.clear();
-        self.params.clear();
-        self.decoded.clear();
-        // A request that was never routed (one made for a test) reads no
-        // parameters left from the last.
-        self.spans.len = 0;
     }
 }
 
@@ -338,7 +346,7 @@ pub(crate) fn take_head() -> Box<HeadStorage> {
 /// Returns head storage to this loop's pool.
 #[inline]
 pub(crate) fn give_head(mut head: Box<HeadStorage>) {
-    if head.bytes.capacity() > MAX_POOLED_CAPACITY || RELEASED.with(Cell::get) {
+    if head.head.bytes.capacity() > MAX_POOLED_CAPACITY || RELEASED.with(Cell::get) {
         return;
     }
     head.clear();
@@ -368,11 +376,14 @@ mod tests {
         assert!(take_write_buffer().is_empty(), "write buffers come back empty");
         let mut head = take_head();
         let raw = "GET /x HTTP/1.1\r\n\r\n";
-        head.keep(raw.as_bytes(), &raw[4..6]);
-        assert_eq!(head.target(), "/x");
+        head.head.keep(raw.as_bytes(), &raw[4..6]);
+        assert_eq!(head.head.target(), "/x");
         give_head(head);
         let again = take_head();
-        assert!(again.bytes().is_empty() && again.target().is_empty(), "head storage comes back cleared");
+        assert!(
+            again.head.bytes().is_empty() && again.head.target().is_empty(),
+            "head storage comes back cleared"
+        );
     }
 
     #[test]
